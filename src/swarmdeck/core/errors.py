@@ -1,0 +1,91 @@
+"""One exception hierarchy for the whole core.
+
+Every message is written for an operator: what failed, where, and what to do.
+The CLI prints `str(error)` on one line; the console shows the same text.
+"""
+
+from __future__ import annotations
+
+
+class SwarmdeckError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    #: process exit code the CLI uses for this kind of error
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class ConfigError(SwarmdeckError):
+    """The configuration file or a command-line argument is wrong."""
+
+    exit_code = 2
+
+
+class UsageError(SwarmdeckError):
+    """The command line asks for something that cannot be done as written."""
+
+    exit_code = 2
+
+
+class TransportError(SwarmdeckError):
+    """Reaching a manager failed (SSH or the Docker socket behind it)."""
+
+
+class HostUnreachable(TransportError):
+    """TCP connection to the SSH server could not be made."""
+
+
+class HostKeyError(TransportError):
+    """The SSH host key is unknown or does not match known_hosts."""
+
+    def __init__(
+        self, message: str, *, host: str, fingerprint: str | None, changed: bool,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.host = host
+        self.fingerprint = fingerprint
+        self.changed = changed
+
+
+class AuthenticationFailed(TransportError):
+    """The SSH server refused every key we offered."""
+
+
+class DockerUnavailable(TransportError):
+    """SSH works but the Docker daemon behind it cannot be used."""
+
+
+class NotAManager(TransportError):
+    """The node answers but is not a manager of a swarm."""
+
+
+class ConnectionLost(TransportError):
+    """An established connection died (link cut, sshd or dockerd gone)."""
+
+
+class DockerAPIError(SwarmdeckError):
+    """The Docker API answered with an error status."""
+
+    def __init__(self, status: int, message: str, *, method: str = "", path: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.method = method
+        self.path = path
+
+
+class NotFound(DockerAPIError):
+    """The object asked for does not exist (HTTP 404)."""
+
+
+class LabError(SwarmdeckError):
+    """The demo/test lab could not be brought up or down."""
