@@ -253,6 +253,22 @@ class Lab:
                             "--mode", "replicated-job", "--stop-grace-period", "1s",
                             f"{DEMO_IMAGE}:1.0", "sh", "-c",
                             "echo backup started; sleep 2; echo backup done")
+            self._wait_converged(host, c.name)
+
+    def _wait_converged(self, host: str, cluster: str, timeout: float = 120) -> None:
+        """Until every replicated/global service runs all its replicas."""
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self.docker(host, "service", "ls", "--format", "{{.Mode}} {{.Replicas}}")
+            pending = [line for line in out.splitlines()
+                       if "job" not in line and (lambda r: r[0] != r[1])(
+                           line.split()[1].split("/"))]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise LabError(f"swarm {cluster}: demo services not converged after "
+                               f"{timeout:.0f}s: {pending}")
+            time.sleep(0.5)
 
     def _write_config(self, spec: LabSpec) -> None:
         nodes = spec.nodes()

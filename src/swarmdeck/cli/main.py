@@ -1,0 +1,77 @@
+"""`swarmdeck` command line: argument parsing and dispatch, nothing else.
+
+Imports stay lazy so that `swarmdeck ls` pays only for what it uses (no Textual).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from swarmdeck import __version__
+
+LS_WHAT = ("clusters", "nodes", "services", "stacks", "tasks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="swarmdeck",
+        description="A keyboard-driven operations console for Docker Swarm, over SSH.",
+    )
+    parser.add_argument("--version", action="version", version=f"swarmdeck {__version__}")
+    parser.add_argument("--config", metavar="PATH",
+                        help="config file (default: $SWARMDECK_CONFIG or "
+                             "$XDG_CONFIG_HOME/swarmdeck/config.toml)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ls = sub.add_parser("ls", help="list clusters, nodes, services, stacks or tasks",
+                        description="List what the configured clusters hold. Clusters are "
+                                    "fetched concurrently; one failing cluster does not stop "
+                                    "the others (exit code 1).")
+    ls.add_argument("what", choices=LS_WHAT, nargs="?", default="services",
+                    help="what to list (default: services)")
+    ls.add_argument("--cluster", "-c", metavar="NAME", action="append",
+                    help="only this cluster (repeatable; default: all configured)")
+    ls.add_argument("--stack", "-s", metavar="STACK", help="only services/tasks of this stack")
+    ls.add_argument("--all", "-a", action="store_true",
+                    help="tasks: include the history (shut down, failed), like docker service ps")
+    ls.add_argument("--json", action="store_true", help="print a JSON list of objects")
+
+    lab = sub.add_parser("lab", help="the demo and test lab: real swarms on this machine",
+                         description="Run real Docker Swarm clusters on this machine, one set "
+                                     "of namespaces (dockerd + sshd) per node. Needs root.")
+    lab.add_argument("action", choices=("up", "down", "status", "env"),
+                     help="up: build (idempotent); down: remove everything; status: show "
+                          "nodes; env: print the config path to use")
+    lab.add_argument("--dir", metavar="DIR",
+                     help="lab directory (default: $SWARMDECK_LAB_DIR or /var/lib/swarmdeck-lab)")
+    lab.add_argument("--cluster", metavar="NAME:MANAGERS:WORKERS", action="append",
+                     help="a swarm to create (repeatable; default prod:3:2 and staging:1:1)")
+    lab.add_argument("--spares", type=int, metavar="N",
+                     help="hosts in no swarm, for adding nodes (default 2)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from swarmdeck.core.errors import SwarmdeckError
+
+    try:
+        if args.command == "ls":
+            from swarmdeck.cli.ls import run_ls
+
+            return run_ls(args)
+        if args.command == "lab":
+            from swarmdeck.cli.lab import run_lab
+
+            return run_lab(args)
+        parser.print_help()
+        return 0
+    except SwarmdeckError as exc:
+        print(f"swarmdeck: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("swarmdeck: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,49 @@
+"""Plain-text tables and JSON rows for the headless CLI. Every cell passes sanitize.cell."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from swarmdeck.core.sanitize import cell
+
+RIGHT = "right"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]],
+          right: Sequence[int] = ()) -> str:
+    """Columns padded to their widest cell; numbers (indexes in RIGHT) right-aligned."""
+    text_rows = [[cell(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in text_rows:
+        for i, value in enumerate(row):
+            widths[i] = max(widths[i], len(value))
+    lines = []
+    for row in [list(headers), *text_rows]:
+        parts = [
+            value.rjust(widths[i]) if i in right else value.ljust(widths[i])
+            for i, value in enumerate(row)
+        ]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def age(moment: datetime | None, now: float | None = None) -> str:
+    """`3 minutes`, like docker's CREATED columns, via humanize."""
+    if moment is None:
+        return "-"
+    import humanize
+
+    now_dt = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
+    return humanize.naturaldelta(now_dt - moment)
+
+
+def ago(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{age(moment)} ago"
+
+
+def size(nbytes: int) -> str:
+    import humanize
+
+    return humanize.naturalsize(nbytes, binary=True) if nbytes else "-"

@@ -1,0 +1,64 @@
+"""All configured clusters: one inventory each, loaded concurrently.
+
+One unreachable cluster never blocks or breaks the others: each load has its own error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable, Mapping
+
+from swarmdeck.core.config import Config
+from swarmdeck.core.errors import SwarmdeckError
+from swarmdeck.core.inventory import ClusterInventory, ClusterState
+from swarmdeck.core.transport.ssh import SSHSettings
+
+
+def ssh_settings(config: Config, cluster: str) -> SSHSettings:
+    ssh = config.ssh
+    files = config.clusters[cluster].ssh_config or ssh.config
+    return SSHSettings(
+        config_files=tuple(str(p) for p in files) if files else None,
+        connect_timeout=ssh.connect_timeout,
+        keepalive_interval=ssh.keepalive_interval,
+        keepalive_count_max=ssh.keepalive_count_max,
+    )
+
+
+class Fleet:
+    def __init__(self, config: Config, env: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        self.env = os.environ if env is None else env
+        self.inventories: dict[str, ClusterInventory] = {}
+
+    def inventory(self, name: str) -> ClusterInventory:
+        if name not in self.inventories:
+            cluster = self.config.cluster(name)
+            self.inventories[name] = ClusterInventory(
+                name,
+                cluster.manager_destinations(self.env),
+                ssh_settings(self.config, name),
+                task_refresh=self.config.inventory.task_refresh,
+            )
+        return self.inventories[name]
+
+    async def load(self, names: Iterable[str] | None = None
+                   ) -> dict[str, ClusterState | SwarmdeckError]:
+        """Load the named clusters (default: all) at once; each result is its state or the
+        error that stopped it."""
+        chosen = list(names) if names is not None else list(self.config.clusters)
+        inventories = [self.inventory(n) for n in chosen]
+        results = await asyncio.gather(*(inv.load() for inv in inventories),
+                                       return_exceptions=True)
+        out: dict[str, ClusterState | SwarmdeckError] = {}
+        for name, result in zip(chosen, results, strict=True):
+            if isinstance(result, SwarmdeckError | ClusterState):
+                out[name] = result
+            elif isinstance(result, BaseException):
+                raise result
+        return out
+
+    async def close(self) -> None:
+        await asyncio.gather(*(inv.close() for inv in self.inventories.values()),
+                             return_exceptions=True)

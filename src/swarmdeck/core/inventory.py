@@ -1,0 +1,326 @@
+"""A cluster's live state: one parallel initial fetch, then the Docker events stream.
+
+Swarm emits events for services, nodes, networks, secrets and configs, not for tasks; tasks
+are reconciled with ONE request per cluster per interval (and soon after a service event),
+never one request per service. Listeners are told what changed; the core never knows who
+listens (the console, the CLI, a test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from swarmdeck.core.destinations import Destination
+from swarmdeck.core.errors import (
+    ConnectionLost,
+    NotAManager,
+    NotFound,
+    SwarmdeckError,
+    TransportError,
+)
+from swarmdeck.core.models import Network, Node, Service, Stack, SwarmInfo, Task
+from swarmdeck.core.transport.session import ManagerSession
+from swarmdeck.core.transport.ssh import SSHSettings
+
+log = logging.getLogger(__name__)
+EVENT_TYPES = ["service", "node", "network", "secret", "config"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What an update touched: `kind` is loaded, services, nodes, tasks, networks or
+    connection; `ids` are the objects concerned (empty: the whole collection)."""
+
+    cluster: str
+    kind: str
+    ids: frozenset[str] = frozenset()
+
+
+@dataclass
+class ClusterState:
+    name: str
+    nodes: dict[str, Node] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)
+    networks: dict[str, Network] = field(default_factory=dict)
+    info: SwarmInfo | None = None
+    manager: str | None = None  # label of the manager we are connected to
+    loaded_at: float | None = None  # time.time() of the last full or event update
+    connected: bool = False
+    error: SwarmdeckError | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self.loaded_at is not None
+
+    def leader(self) -> Node | None:
+        return next((n for n in self.nodes.values() if n.leader), None)
+
+    def tasks_of(self, service_id: str) -> list[Task]:
+        return [t for t in self.tasks.values() if t.service_id == service_id]
+
+    def replicas(self, service: Service) -> tuple[int, int]:
+        """(running, desired) as `docker service ls` counts them."""
+        current = [t for t in self.tasks_of(service.id) if t.desired_state == "running"]
+        running = sum(1 for t in current if t.state == "running"
+                      and self._node_up(t.node_id))
+        if service.mode in ("replicated", "replicated-job") and service.replicas is not None:
+            desired = service.replicas if service.mode == "replicated" else \
+                min(service.replicas, len(current) or service.replicas)
+            return running, desired
+        return running, len(current)
+
+    def _node_up(self, node_id: str | None) -> bool:
+        node = self.nodes.get(node_id or "")
+        return node is None or node.status != "down"
+
+    def stacks(self) -> list[Stack]:
+        names: dict[str, list[str]] = {}
+        for s in self.services.values():
+            if s.stack:
+                names.setdefault(s.stack, []).append(s.name)
+        nets: dict[str, list[str]] = {}
+        for n in self.networks.values():
+            if n.stack:
+                nets.setdefault(n.stack, []).append(n.name)
+        return [Stack(name=k, services=sorted(v), networks=sorted(nets.get(k, [])))
+                for k, v in sorted(names.items())]
+
+    def node_name(self, node_id: str | None) -> str:
+        node = self.nodes.get(node_id or "")
+        return node.hostname if node else (node_id or "")[:12]
+
+
+Listener = Callable[[Change], None]
+
+
+class ClusterInventory:
+    def __init__(self, name: str, destinations: Sequence[Destination], ssh: SSHSettings,
+                 *, task_refresh: float = 5.0, socket_path: str | None = None) -> None:
+        self.name = name
+        self.destinations = list(destinations)
+        self.ssh = ssh
+        self.task_refresh = task_refresh
+        self.socket_path = socket_path
+        self.state = ClusterState(name)
+        self.session: ManagerSession | None = None
+        self._listeners: list[Listener] = []
+        self._tasks_due = asyncio.Event()
+        self._closed = False
+
+    # ---- listeners ---------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _notify(self, kind: str, ids: set[str] | frozenset[str] = frozenset()) -> None:
+        self.state.loaded_at = time.time() if kind != "connection" else self.state.loaded_at
+        change = Change(self.name, kind, frozenset(ids))
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:  # noqa: BLE001 - one broken listener must not stop the rest
+                log.exception("inventory listener failed")
+
+    # ---- connecting --------------------------------------------------------------------
+    async def connect(self) -> ManagerSession:
+        """Connect to the first manager that answers as a manager."""
+        if self.session and not self.session.closed:
+            return self.session
+        errors: list[SwarmdeckError] = []
+        for dest in self.destinations:
+            try:
+                kwargs = {"socket_path": self.socket_path} if self.socket_path else {}
+                session = await ManagerSession.open(dest, self.ssh, **kwargs)
+            except SwarmdeckError as exc:
+                errors.append(exc)
+                continue
+            self.session = session
+            return session
+        if len(errors) == 1:
+            raise errors[0]
+        raise TransportError(
+            f"cluster {self.name}: no manager reachable: "
+            + "; ".join(str(e) for e in errors)
+        )
+
+    # ---- loading -----------------------------------------------------------------------
+    async def load(self) -> ClusterState:
+        """Connect if needed and fetch everything in one parallel round."""
+        try:
+            session = await self.connect()
+            docker = session.docker
+            results = await asyncio.gather(
+                docker.get("/info"),
+                docker.get("/nodes"),
+                docker.get("/services"),
+                docker.get("/tasks"),
+                docker.get("/networks", filters={"scope": ["swarm"]}),
+                return_exceptions=True,
+            )
+            info_raw = results[0]
+            if isinstance(info_raw, BaseException):
+                raise info_raw
+            info = SwarmInfo.from_api(info_raw)
+            self._check_manager(session, info)
+            for r in results[1:]:
+                if isinstance(r, BaseException):
+                    raise r
+            nodes, services, tasks, networks = results[1:]
+        except SwarmdeckError as exc:
+            self.state.error = exc
+            self.state.connected = False
+            self._notify("connection")
+            raise
+        st = self.state
+        st.info = info
+        st.manager = session.label
+        st.nodes = {n.id: n for n in map(Node.from_api, nodes)}
+        st.services = {s.id: s for s in map(Service.from_api, services)}
+        st.tasks = {t.id: t for t in map(Task.from_api, tasks)}
+        st.networks = {n.id: n for n in map(Network.from_api, networks)}
+        st.connected = True
+        st.error = None
+        self._server_time = info_raw.get("SystemTime")
+        self._notify("loaded")
+        return st
+
+    def _check_manager(self, session: ManagerSession, info: SwarmInfo) -> None:
+        if info.local_state == "active" and info.control_available:
+            return
+        if info.local_state == "active":
+            managers = ", ".join(info.remote_managers) or "see `docker node ls` on a manager"
+            raise NotAManager(
+                f"{session.label} is a worker, not a swarm manager",
+                hint=f"use one of the swarm's managers: {managers}",
+            )
+        raise NotAManager(
+            f"{session.label} is not part of a swarm (swarm state: "
+            f"{info.local_state or 'unknown'})",
+            hint="point the cluster at a manager of an existing swarm",
+        )
+
+    # ---- following ---------------------------------------------------------------------
+    async def follow(self) -> None:
+        """Apply events and reconcile tasks until the connection drops (raises) or close()."""
+        assert self.session is not None, "load() first"
+        pump = asyncio.create_task(self._reconcile_tasks(), name=f"{self.name}-tasks")
+        try:
+            await self._apply_events(self.session)
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, SwarmdeckError):
+                await pump
+
+    async def _apply_events(self, session: ManagerSession) -> None:
+        params = {"filters": {"type": EVENT_TYPES}}
+        if getattr(self, "_server_time", None):
+            params["since"] = _unix_time(self._server_time)
+        async for event in session.docker.events(params):
+            await self._on_event(session, event)
+        raise ConnectionLost(f"event stream from {session.label} ended")
+
+    async def _on_event(self, session: ManagerSession, event: dict) -> None:
+        kind = event.get("Type")
+        action = event.get("Action", "")
+        obj_id = (event.get("Actor") or {}).get("ID", "")
+        if not obj_id:
+            return
+        docker = session.docker
+        st = self.state
+        if kind == "service":
+            if action == "remove":
+                st.services.pop(obj_id, None)
+                st.tasks = {k: t for k, t in st.tasks.items() if t.service_id != obj_id}
+            else:
+                try:
+                    st.services[obj_id] = Service.from_api(await docker.get(f"/services/{obj_id}"))
+                except NotFound:
+                    st.services.pop(obj_id, None)
+            self._notify("services", {obj_id})
+            self._tasks_due.set()
+        elif kind == "node":
+            if action == "remove":
+                st.nodes.pop(obj_id, None)
+            else:
+                try:
+                    st.nodes[obj_id] = Node.from_api(await docker.get(f"/nodes/{obj_id}"))
+                except NotFound:
+                    st.nodes.pop(obj_id, None)
+            self._notify("nodes", {obj_id})
+            self._tasks_due.set()
+        elif kind == "network":
+            if action in ("remove", "destroy"):
+                st.networks.pop(obj_id, None)
+            else:
+                try:
+                    net = Network.from_api(await docker.get(f"/networks/{obj_id}"))
+                    if net.scope == "swarm":
+                        st.networks[obj_id] = net
+                except NotFound:
+                    st.networks.pop(obj_id, None)
+            self._notify("networks", {obj_id})
+        else:
+            self._notify(kind or "other", {obj_id})
+
+    async def _reconcile_tasks(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(self._tasks_due.wait(), self.task_refresh)
+            if self._tasks_due.is_set():
+                await asyncio.sleep(0.3)  # let a burst of service events settle first
+                self._tasks_due.clear()
+            await self.refresh_tasks()
+
+    async def refresh_tasks(self) -> None:
+        if self.session is None:
+            return
+        raw = await self.session.docker.get("/tasks")
+        new = {t.id: t for t in map(Task.from_api, raw)}
+        old = self.state.tasks
+        changed = {k for k, t in new.items() if old.get(k) != t} | (old.keys() - new.keys())
+        self.state.tasks = new
+        if changed:
+            self._notify("tasks", changed)
+
+    # ---- running for a long time -------------------------------------------------------
+    async def run(self, *, max_backoff: float = 30.0) -> None:
+        """Load and follow forever, reconnecting with backoff and jitter after a loss."""
+        delay = 1.0
+        while not self._closed:
+            try:
+                await self.load()
+                delay = 1.0
+                await self.follow()
+            except SwarmdeckError as exc:
+                self.state.error = exc
+            if self._closed:
+                return
+            self.state.connected = False
+            self._notify("connection")
+            await self._drop_session()
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, max_backoff)
+
+    async def _drop_session(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    async def close(self) -> None:
+        self._closed = True
+        await self._drop_session()
+
+
+def _unix_time(server_time: str) -> str:
+    """`SystemTime` of /info as the seconds.nanos that /events?since= takes."""
+    from swarmdeck.core.models import parse_time
+
+    parsed = parse_time(server_time)
+    return f"{parsed.timestamp():.6f}" if parsed else str(int(time.time()))

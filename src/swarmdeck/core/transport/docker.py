@@ -1,0 +1,195 @@
+"""The Docker API of one manager, over its one SSH connection.
+
+Each request rides an SSH channel to the remote Docker socket (direct-streamlocal: nothing is
+spawned on the manager). Channels are kept open and reused as HTTP/1.1 keep-alive
+connections; parallel requests open parallel channels on the same connection. Where the
+server forbids stream-local forwarding, `docker system dial-stdio` carries the same bytes.
+Nothing listens locally: no socket file, no TCP port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shlex
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncssh
+
+from swarmdeck.core.errors import (
+    ConnectionLost,
+    DockerAPIError,
+    DockerUnavailable,
+    NotAManager,
+    NotFound,
+)
+from swarmdeck.core.transport.http import (
+    HTTPConnection,
+    ProtocolError,
+    build_path,
+    json_lines,
+)
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+_LOST = (asyncssh.Error, OSError, ProtocolError, asyncio.IncompleteReadError, EOFError)
+MAX_IDLE = 8
+
+
+class DockerEndpoint:
+    def __init__(self, conn: asyncssh.SSHClientConnection, label: str,
+                 socket_path: str = DEFAULT_SOCKET) -> None:
+        self.conn = conn
+        self.label = label
+        self.socket_path = socket_path
+        self.via = "stream-local"  # or "dial-stdio" where forwarding is forbidden
+        self._idle: list[HTTPConnection] = []
+        self.channels_opened = 0
+
+    # ---- channels ----------------------------------------------------------------------
+    async def _open(self) -> HTTPConnection:
+        self.channels_opened += 1
+        if self.via == "stream-local":
+            try:
+                reader, writer = await self.conn.open_unix_connection(self.socket_path)
+                return HTTPConnection(reader, writer)
+            except asyncssh.ChannelOpenError as exc:
+                if exc.code != asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED:
+                    raise await self._diagnose(exc.reason) from None
+                self.via = "dial-stdio"
+            except _LOST as exc:
+                raise self._lost(exc) from None
+        try:
+            proc = await self.conn.create_process(
+                "docker system dial-stdio", encoding=None,
+            )
+        except _LOST as exc:
+            raise self._lost(exc) from None
+        return HTTPConnection(proc.stdout, proc.stdin)
+
+    async def _diagnose(self, reason: str) -> DockerUnavailable:
+        """The socket channel was refused: find out why with one command on the host."""
+        path = shlex.quote(self.socket_path)
+        probe = (f"if [ ! -e {path} ]; then echo missing; "
+                 f"elif [ -r {path} ] && [ -w {path} ]; then echo ok; else echo denied; fi; "
+                 "id -un")
+        try:
+            result = await self.conn.run(probe, check=False, timeout=10)
+            lines = str(result.stdout or "").split()
+        except (*_LOST, asyncio.TimeoutError):
+            lines = []
+        state = lines[0] if lines else "unknown"
+        user = lines[1] if len(lines) > 1 else "this user"
+        if state == "missing":
+            return DockerUnavailable(
+                f"{self.label}: docker is not running ({self.socket_path} does not exist)",
+                hint="start dockerd there, or point the cluster at another manager",
+            )
+        if state == "denied":
+            return DockerUnavailable(
+                f"{self.label}: permission denied on {self.socket_path} for user {user}",
+                hint=f"add {user} to the docker group on that host, or connect as root",
+            )
+        return DockerUnavailable(
+            f"{self.label}: cannot open the Docker socket {self.socket_path}: {reason}",
+        )
+
+    def _lost(self, exc: BaseException) -> ConnectionLost:
+        text = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+        return ConnectionLost(f"lost connection to {self.label}: {text}")
+
+    async def _acquire(self) -> HTTPConnection:
+        return self._idle.pop() if self._idle else await self._open()
+
+    def _release(self, http: HTTPConnection) -> None:
+        if http.reusable and len(self._idle) < MAX_IDLE:
+            self._idle.append(http)
+        else:
+            http.close()
+
+    # ---- requests ----------------------------------------------------------------------
+    async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                      body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        """One API call; returns the decoded JSON body (or None)."""
+        full = build_path(path, params)
+        payload = None
+        hdrs = dict(headers or {})
+        if body is not None:
+            payload = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        for attempt in (1, 2):
+            reused = bool(self._idle)
+            http = await self._acquire()
+            try:
+                resp = await http.request(method, full, payload, hdrs)
+            except _LOST as exc:
+                http.close()
+                # a kept-alive channel may have died while idle: retry reads once, fresh
+                if reused and attempt == 1 and method == "GET":
+                    continue
+                raise self._lost(exc) from None
+            except asyncio.CancelledError:
+                http.close()
+                raise
+            self._release(http)
+            if resp.status >= 400:
+                raise self._api_error(resp.status, resp.body, method, path)
+            ctype = resp.headers.get("content-type", "")
+            if "json" in ctype or (resp.body[:1] in (b"{", b"[")):
+                return resp.json()
+            return resp.body.decode(errors="replace") if resp.body else None
+        raise AssertionError("unreachable")
+
+    async def get(self, path: str, **params: Any) -> Any:
+        return await self.request("GET", path, params=params or None)
+
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str, params: dict[str, Any] | None = None
+                     ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """A long-lived GET (events, logs) on a channel of its own."""
+        http = await self._open()
+        try:
+            try:
+                status, _headers, body = await http.open_stream("GET", build_path(path, params))
+            except _LOST as exc:
+                raise self._lost(exc) from None
+            if status >= 400:
+                data = b"".join([c async for c in body])
+                raise self._api_error(status, data, "GET", path)
+            yield self._guard(body)
+        finally:
+            http.close()
+
+    async def _guard(self, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in body:
+                yield chunk
+        except _LOST as exc:
+            raise self._lost(exc) from None
+
+    async def events(self, params: dict[str, Any] | None = None) -> AsyncIterator[dict]:
+        async with self.stream("/events", params) as body:
+            async for event in json_lines(body):
+                yield event
+
+    def _api_error(self, status: int, body: bytes, method: str, path: str) -> DockerAPIError:
+        try:
+            message = json.loads(body).get("message", "")
+        except (ValueError, AttributeError):
+            message = body.decode(errors="replace").strip()
+        message = message or f"HTTP {status}"
+        if status == 503 and "not a swarm manager" in message:
+            return NotAManager(
+                f"{self.label} is not a swarm manager",
+                hint="list a manager of the swarm in the cluster's managers "
+                     "(`docker node ls` on a manager shows them)",
+            )
+        if status == 404:
+            return NotFound(status, message, method=method, path=path)
+        return DockerAPIError(status, f"{self.label}: {message}", method=method, path=path)
+
+    async def close(self) -> None:
+        for http in self._idle:
+            http.close()
+        self._idle.clear()

@@ -1,0 +1,62 @@
+"""A session with one manager: its SSH connection and the Docker API behind it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncssh
+
+from swarmdeck.core.destinations import Destination
+from swarmdeck.core.errors import ConnectionLost, TransportError
+from swarmdeck.core.transport.docker import DEFAULT_SOCKET, DockerEndpoint
+from swarmdeck.core.transport.ssh import Resolved, SSHSettings, connect
+
+
+class ManagerSession:
+    def __init__(self, destination: Destination, conn: asyncssh.SSHClientConnection,
+                 resolved: Resolved, socket_path: str = DEFAULT_SOCKET) -> None:
+        self.destination = destination
+        self.conn = conn
+        self.resolved = resolved
+        self.docker = DockerEndpoint(conn, resolved.label, socket_path)
+
+    @classmethod
+    async def open(cls, destination: Destination, settings: SSHSettings,
+                   socket_path: str = DEFAULT_SOCKET) -> ManagerSession:
+        conn, resolved = await connect(destination, settings)
+        return cls(destination, conn, resolved, socket_path)
+
+    @property
+    def label(self) -> str:
+        return self.resolved.label
+
+    @property
+    def closed(self) -> bool:
+        return self.conn.is_closed()
+
+    async def wait_closed(self) -> None:
+        await self.conn.wait_closed()
+
+    async def run(self, command: str, timeout: float = 60) -> str:
+        """Run a command on the manager's host over the same connection."""
+        try:
+            result = await self.conn.run(command, check=False, timeout=timeout)
+        except asyncssh.TimeoutError:
+            raise TransportError(f"{self.label}: `{command}` took longer than {timeout:g}s") \
+                from None
+        except (asyncssh.Error, OSError) as exc:
+            raise ConnectionLost(f"lost connection to {self.label}: {exc}") from None
+        if result.exit_status != 0:
+            raise TransportError(
+                f"{self.label}: `{command}` failed ({result.exit_status}): "
+                f"{str(result.stderr or '').strip()[:200]}"
+            )
+        return str(result.stdout or "")
+
+    async def close(self) -> None:
+        await self.docker.close()
+        self.conn.close()
+        try:
+            await asyncio.wait_for(self.conn.wait_closed(), 2)
+        except (TimeoutError, asyncio.TimeoutError, asyncssh.Error, OSError):
+            pass

@@ -1,0 +1,166 @@
+"""One SSH connection per manager, configured as OpenSSH would configure it.
+
+asyncssh reads ~/.ssh/config (Include, Host patterns, HostName, Port, User, IdentityFile,
+ProxyJump, HostKeyAlias, UserKnownHostsFile) and uses ssh-agent keys. This module adds what
+an operator needs on failure: one line saying what went wrong, on which host, and what to do,
+and for host keys the SHA256 fingerprint of the key that was offered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+from swarmdeck.core.destinations import Destination
+from swarmdeck.core.errors import (
+    AuthenticationFailed,
+    HostKeyError,
+    HostUnreachable,
+    TransportError,
+)
+
+
+@dataclass(frozen=True)
+class SSHSettings:
+    # OpenSSH client config files to read; None means what OpenSSH reads (~/.ssh/config)
+    config_files: tuple[str, ...] | None = None
+    connect_timeout: float = 10.0
+    keepalive_interval: float = 15.0
+    keepalive_count_max: int = 2
+
+
+class _KeyProbe(asyncssh.SSHClient):
+    """Remembers the host key the server offered when known_hosts did not trust it."""
+
+    def __init__(self) -> None:
+        self.offered: asyncssh.SSHKey | None = None
+        self.addr = ""
+        self.port = 22
+
+    def validate_host_public_key(self, host: str, addr: str, port: int,
+                                 key: asyncssh.SSHKey) -> bool:
+        self.offered, self.addr, self.port = key, addr, port
+        return False
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Where a destination really goes once the ssh config has been applied."""
+
+    alias: str
+    host: str
+    port: int
+    user: str
+    known_hosts: tuple[str, ...]
+    host_key_alias: str | None
+
+    @property
+    def label(self) -> str:
+        target = f"{self.user}@{self.host}:{self.port}"
+        return target if self.alias == self.host else f"{self.alias} ({target})"
+
+
+async def resolve(dest: Destination, settings: SSHSettings) -> Resolved:
+    options = await asyncssh.SSHClientConnectionOptions.construct(
+        config=list(settings.config_files) if settings.config_files is not None else (),
+        host=dest.host,
+        port=dest.port if dest.port is not None else (),
+        username=dest.user if dest.user is not None else (),
+    )
+    known = options.known_hosts
+    if known is None or known == ():
+        default = Path("~/.ssh/known_hosts").expanduser()
+        files: tuple[str, ...] = (str(default),)
+    elif isinstance(known, str):
+        files = (known,)
+    else:
+        files = tuple(str(k) for k in known)
+    return Resolved(
+        alias=dest.host, host=options.host, port=options.port, user=options.username,
+        known_hosts=files, host_key_alias=options.host_key_alias,
+    )
+
+
+async def connect(dest: Destination, settings: SSHSettings) -> tuple[
+        asyncssh.SSHClientConnection, Resolved]:
+    resolved = await resolve(dest, settings)
+    probe = _KeyProbe()
+    try:
+        conn = await asyncssh.connect(
+            dest.host,
+            port=dest.port if dest.port is not None else (),
+            username=dest.user if dest.user is not None else (),
+            config=list(settings.config_files) if settings.config_files is not None else (),
+            client_factory=lambda: probe,
+            connect_timeout=settings.connect_timeout,
+            keepalive_interval=settings.keepalive_interval,
+            keepalive_count_max=settings.keepalive_count_max,
+        )
+    except asyncssh.HostKeyNotVerifiable:
+        raise _host_key_error(resolved, probe) from None
+    except asyncssh.PermissionDenied:
+        raise AuthenticationFailed(
+            f"ssh to {resolved.label}: authentication failed, no key was accepted",
+            hint=f"check the user ({resolved.user}), IdentityFile in your ssh config "
+                 "or the keys in ssh-agent",
+        ) from None
+    except socket.gaierror:
+        raise HostUnreachable(
+            f"ssh to {dest.host}: cannot resolve '{resolved.host}'",
+            hint="it is neither a Host in your ssh config nor a DNS name",
+        ) from None
+    except ConnectionRefusedError:
+        raise HostUnreachable(
+            f"ssh to {resolved.label}: connection refused",
+            hint=f"is sshd running and listening on port {resolved.port}?",
+        ) from None
+    except (TimeoutError, asyncio.TimeoutError):
+        raise HostUnreachable(
+            f"ssh to {resolved.label}: no answer within {settings.connect_timeout:g}s",
+            hint="check the address, the port and the network path",
+        ) from None
+    except OSError as exc:
+        raise HostUnreachable(
+            f"ssh to {resolved.label}: {exc.strerror or exc}",
+        ) from None
+    except asyncssh.Error as exc:
+        raise TransportError(f"ssh to {resolved.label}: {exc.reason}") from None
+    return conn, resolved
+
+
+def _host_key_error(resolved: Resolved, probe: _KeyProbe) -> HostKeyError:
+    key = probe.offered
+    fingerprint = key.get_fingerprint("sha256") if key else None
+    name = resolved.host_key_alias or resolved.host
+    known: list[asyncssh.SSHKey] = []
+    for path in resolved.known_hosts:
+        if not Path(path).expanduser().is_file():
+            continue
+        try:
+            trusted = asyncssh.match_known_hosts(
+                str(Path(path).expanduser()), name, probe.addr or None,
+                resolved.port if resolved.port != 22 else None,
+            )[0]
+        except (OSError, ValueError):
+            continue
+        known.extend(trusted)
+    where = f"{resolved.label}"
+    if known:
+        return HostKeyError(
+            f"HOST KEY CHANGED for {where}: the server offered {fingerprint}, which does not "
+            f"match known_hosts ({', '.join(resolved.known_hosts)}). This may be an attack "
+            "(someone in the middle) or a reinstalled host; refusing to connect",
+            host=name, fingerprint=fingerprint, changed=True,
+            hint="verify the key with the host's owner, then replace its known_hosts line",
+        )
+    return HostKeyError(
+        f"unknown host key for {where}: {fingerprint} is not in known_hosts "
+        f"({', '.join(resolved.known_hosts)}); refusing to connect",
+        host=name, fingerprint=fingerprint, changed=False,
+        hint="check the fingerprint out of band, then add the key with "
+             f"`ssh-keyscan -p {resolved.port} {resolved.host} >> {resolved.known_hosts[0]}`",
+    )
