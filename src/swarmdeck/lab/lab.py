@@ -8,8 +8,8 @@ processes, cgroups), so they work whatever state the machine is in.
 
 from __future__ import annotations
 
-import json
 import io
+import json
 import shutil
 import subprocess
 import tarfile
@@ -260,9 +260,13 @@ class Lab:
         deadline = time.monotonic() + timeout
         while True:
             out = self.docker(host, "service", "ls", "--format", "{{.Mode}} {{.Replicas}}")
-            pending = [line for line in out.splitlines()
-                       if "job" not in line and (lambda r: r[0] != r[1])(
-                           line.split()[1].split("/"))]
+            pending = []
+            for line in out.splitlines():
+                if "job" in line:
+                    continue
+                running, desired = line.split()[1].split("/")
+                if running != desired:
+                    pending.append(line)
             if not pending:
                 return
             if time.monotonic() > deadline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -118,10 +119,8 @@ def remove_cgroups(dirs: Iterable[Path]) -> None:
     for top in dirs:
         subdirs = sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
         for d in [*subdirs, top]:
-            try:
+            with contextlib.suppress(OSError):
                 d.rmdir()
-            except OSError:
-                pass
 
 
 def pids_mentioning(text: str) -> set[int]:
@@ -157,10 +156,8 @@ def alive(pid: int) -> bool:
 
 def signal_pids(pids: Iterable[int], sig: int) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def wait_gone(pids: Iterable[int], timeout: float) -> set[int]:

@@ -77,7 +77,7 @@ class DockerEndpoint:
         try:
             result = await self.conn.run(probe, check=False, timeout=10)
             lines = str(result.stdout or "").split()
-        except (*_LOST, asyncio.TimeoutError):
+        except (TimeoutError, *_LOST):
             lines = []
         state = lines[0] if lines else "unknown"
         user = lines[1] if len(lines) > 1 else "this user"

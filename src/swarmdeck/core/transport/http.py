@@ -6,6 +6,7 @@ channel. Each `HTTPConnection` is one channel, kept alive and reused for many re
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -139,10 +140,8 @@ class HTTPConnection:
 
     def close(self) -> None:
         self.reusable = False
-        try:
+        with contextlib.suppress(Exception):  # closing a dead channel must never raise
             self.writer.close()
-        except Exception:  # noqa: BLE001 - closing a dead channel must never raise
-            pass
 
 
 async def json_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import asyncssh
 
@@ -56,7 +57,5 @@ class ManagerSession:
     async def close(self) -> None:
         await self.docker.close()
         self.conn.close()
-        try:
+        with contextlib.suppress(TimeoutError, asyncio.TimeoutError, asyncssh.Error, OSError):
             await asyncio.wait_for(self.conn.wait_closed(), 2)
-        except (TimeoutError, asyncio.TimeoutError, asyncssh.Error, OSError):
-            pass

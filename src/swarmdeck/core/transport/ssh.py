@@ -8,7 +8,6 @@ and for host keys the SHA256 fingerprint of the key that was offered.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +117,7 @@ async def connect(dest: Destination, settings: SSHSettings) -> tuple[
             f"ssh to {resolved.label}: connection refused",
             hint=f"is sshd running and listening on port {resolved.port}?",
         ) from None
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         raise HostUnreachable(
             f"ssh to {resolved.label}: no answer within {settings.connect_timeout:g}s",
             hint="check the address, the port and the network path",

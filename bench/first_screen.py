@@ -1,0 +1,203 @@
+"""How fast does swarmdeck show the truth over a slow link?
+
+On the lab, with 30 extra services / 60 tasks per cluster, through a delaying TCP proxy that
+adds 50 ms of round trip in front of each manager's sshd, in one run:
+
+  (a) the docker CLI over ssh://: `service ls`, `node ls`, `service ps` of all services
+  (b) the floor: a bare SSH connect plus the three Docker API GETs in parallel
+  (c) swarmdeck's inventory load, in-process and as a `swarmdeck ls` process
+  (d) swarmdeck loading 2 clusters at once vs one
+
+Targets: (c) in-process within 1.3x of (b) and >= 6x faster than (a); (d) within 1.2x.
+Run as root (it brings the lab up if needed):  python bench/first_screen.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncssh
+
+from swarmdeck.cli.lab import lab_dir
+from swarmdeck.core.config import load_config
+from swarmdeck.core.fleet import Fleet
+from swarmdeck.lab.lab import Lab
+from swarmdeck.lab.topology import BRIDGE_IP, DEMO_IMAGE, LabSpec
+
+SERVICES = 30
+REPLICAS = 2
+DELAY = 0.025  # each way: 50 ms round trip
+PROXIES = {"prod": ("prod-m1", 2201), "staging": ("staging-m1", 2202)}
+
+
+def bench_compose() -> str:
+    lines = ['version: "3.8"', "services:"]
+    for i in range(SERVICES):
+        lines += [
+            f"  svc{i:02d}:",
+            f"    image: {DEMO_IMAGE}:1.0",
+            '    command: ["sleep", "100000"]',
+            "    stop_grace_period: 1s",
+            "    deploy:",
+            f"      replicas: {REPLICAS}",
+            "      endpoint_mode: dnsrr",
+            "      resources: {limits: {memory: 16M}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def setup(lab: Lab, work: Path) -> tuple[Path, dict[str, str], list[subprocess.Popen]]:
+    compose = work / "bench.yml"
+    compose.write_text(bench_compose())
+    for cluster, (manager, _port) in PROXIES.items():
+        print(f"deploying {SERVICES} services x {REPLICAS} replicas on {cluster}", flush=True)
+        lab.docker_on(manager, "stack", "deploy", "-c", str(compose), "bench")
+    for cluster, (manager, _port) in PROXIES.items():
+        deadline = time.monotonic() + 240
+        while True:
+            out = lab.docker_on(manager, "service", "ls", "--filter", "label=com.docker.stack"
+                                ".namespace=bench", "--format", "{{.Replicas}}")
+            done = [r for r in out.split() if r == f"{REPLICAS}/{REPLICAS}"]
+            if len(done) == SERVICES:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench stack on {cluster} did not converge: {out.split()}")
+            time.sleep(1)
+    procs = []
+    ssh_config = work / "ssh_config"
+    blocks = [f"Include {lab.ssh_config}"]
+    for manager, port in PROXIES.values():
+        address = next(n.address for n in lab.spec().nodes() if n.name == manager)
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "swarmdeck.lab.proxy", f"{BRIDGE_IP}:{port}",
+             f"{address}:22", "--delay", str(DELAY)], stdout=subprocess.DEVNULL))
+        blocks.insert(0, f"Host {manager}-slow\n    HostName {BRIDGE_IP}\n    Port {port}\n"
+                         f"    HostKeyAlias {manager}\n    User root\n"
+                         f"    IdentityFile {lab.identity}\n    IdentitiesOnly yes\n"
+                         f"    UserKnownHostsFile {lab.known_hosts}\n")
+    ssh_config.write_text("\n".join(blocks))
+    config = work / "config.toml"
+    config.write_text(
+        f'[ssh]\nconfig = ["{ssh_config}"]\n'
+        + "".join(f'[clusters.{c}]\nmanagers = ["{m}-slow"]\n' for c, (m, _) in PROXIES.items())
+    )
+    # The docker CLI runs plain `ssh`, which reads only the passwd home's ~/.ssh/config:
+    # a wrapper first on PATH hands it the bench's config.
+    wrapper = work / "bin" / "ssh"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {ssh_config} "$@"\n')
+    wrapper.chmod(0o755)
+    time.sleep(0.5)
+    env = {**os.environ, "PATH": f"{wrapper.parent}:{os.environ['PATH']}",
+           "DOCKER_CONFIG": str(work / "docker-cli")}
+    return config, env, procs
+
+
+def measure(label: str, fn: Callable[[], float | None], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    median = statistics.median(times)
+    print(f"  {label:<52} median {median:6.3f}s  (min {min(times):.3f}, max {max(times):.3f})",
+          flush=True)
+    return median
+
+
+def docker_cli_total(env: dict[str, str]) -> None:
+    """service ls + node ls + service ps (the ids come from the service ls output)."""
+    host = ["docker", "-H", "ssh://prod-m1-slow"]
+    out = subprocess.run([*host, "service", "ls"], env=env, check=True, capture_output=True,
+                         text=True).stdout
+    ids = [line.split()[0] for line in out.splitlines()[1:]]
+    subprocess.run([*host, "node", "ls"], env=env, check=True, capture_output=True)
+    subprocess.run([*host, "service", "ps", *ids], env=env, check=True, capture_output=True)
+
+
+async def floor(ssh_config: Path) -> None:
+    """What any tool must pay: connect, then three GETs on parallel socket channels."""
+    async with asyncssh.connect("prod-m1-slow", config=[str(ssh_config)]) as conn:
+        async def get(path: str) -> bytes:
+            reader, writer = await conn.open_unix_connection("/var/run/docker.sock")
+            writer.write(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+            data = await reader.read()
+            writer.close()
+            return data
+        bodies = await asyncio.gather(get("/services"), get("/nodes"), get("/tasks"))
+        assert all(b.startswith(b"HTTP/1.0 200") for b in bodies), bodies[0][:100]
+
+
+async def swarmdeck_load(config_path: Path, clusters: list[str]) -> None:
+    fleet = Fleet(load_config(config_path))
+    try:
+        results = await fleet.load(clusters)
+        for name, result in results.items():
+            if isinstance(result, Exception):
+                raise SystemExit(f"{name}: {result}")
+            assert sum(1 for s in result.services.values() if s.stack == "bench") == SERVICES
+    finally:
+        await fleet.close()
+
+
+def run_async(make: Callable[[], Awaitable[None]]) -> Callable[[], None]:
+    return lambda: asyncio.run(make())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="leave the bench stacks deployed")
+    args = parser.parse_args()
+    lab = Lab(lab_dir(None), say=lambda m: print(f"lab: {m}", flush=True))
+    lab.up(lab.spec() or LabSpec())
+    with tempfile.TemporaryDirectory(prefix="swarmdeck-bench-") as tmp:
+        work = Path(tmp)
+        config, env, procs = setup(lab, work)
+        ssh_config = work / "ssh_config"
+        try:
+            print(f"\nfirst screen over a {DELAY * 2000:.0f} ms RTT link, {SERVICES} services /"
+                  f" {SERVICES * REPLICAS} tasks added per cluster, {args.runs} runs each:")
+            a = measure("(a) docker CLI: service ls + node ls + service ps",
+                        lambda: docker_cli_total(env), args.runs)
+            b = measure("(b) floor: ssh connect + 3 parallel API GETs",
+                        run_async(lambda: floor(ssh_config)), args.runs)
+            c = measure("(c) swarmdeck inventory load, in-process",
+                        run_async(lambda: swarmdeck_load(config, ["prod"])), args.runs)
+            cp = measure("(c') `swarmdeck ls services` as a process",
+                         lambda: subprocess.run(
+                             [sys.executable, "-m", "swarmdeck", "--config", str(config),
+                              "ls", "services", "--cluster", "prod"],
+                             check=True, capture_output=True), args.runs)
+            d = measure("(d) swarmdeck loading prod + staging at once",
+                        run_async(lambda: swarmdeck_load(config, ["prod", "staging"])),
+                        args.runs)
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait()
+            if not args.keep:
+                for manager, _port in PROXIES.values():
+                    lab.docker_on(manager, "stack", "rm", "bench")
+    print("\nratios:")
+    print(f"  (c)/(b)  in-process vs floor      {c / b:5.2f}x   target <= 1.30  "
+          f"{'ok' if c / b <= 1.3 else 'MISSED'}")
+    print(f"  (a)/(c)  docker CLI vs swarmdeck  {a / c:5.1f}x   target >= 6     "
+          f"{'ok' if a / c >= 6 else 'MISSED'}")
+    print(f"  (a)/(c') docker CLI vs ls process {a / cp:5.1f}x")
+    print(f"  (d)/(c)  2 clusters vs 1          {d / c:5.2f}x   target <= 1.20  "
+          f"{'ok' if d / c <= 1.2 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

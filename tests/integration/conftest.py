@@ -1,0 +1,41 @@
+"""The real lab: brought up once per test session (or reused when already healthy).
+
+Integration tests need root (namespaces, bridge, one dockerd per node). They are never
+skipped: without root they fail with the lab's own message saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from swarmdeck.lab.lab import Lab
+from swarmdeck.lab.topology import LabSpec
+
+LAB_DIR = Path(os.environ.get("SWARMDECK_LAB_DIR", "/var/lib/swarmdeck-lab"))
+
+
+@pytest.fixture(scope="session")
+def lab() -> Lab:
+    lab = Lab(LAB_DIR, say=lambda m: print(f"lab: {m}", file=sys.stderr))
+    lab.up(LabSpec())
+    return lab
+
+
+@pytest.fixture
+def swarmdeck(lab):
+    """Run the real `swarmdeck` command against the lab's config."""
+
+    def run(*args: str, config: Path | None = None, timeout: float = 60
+            ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "swarmdeck", "--config", str(config or lab.config_file),
+             *args],
+            capture_output=True, text=True, timeout=timeout,
+        )
+
+    return run
