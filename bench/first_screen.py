@@ -55,9 +55,23 @@ def bench_compose() -> str:
     return "\n".join(lines) + "\n"
 
 
+def remove_bench(lab: Lab) -> None:
+    """`stack rm` returns before the networks are gone: wait, so a next run can deploy."""
+    for manager, _port in PROXIES.values():
+        lab.docker_on(manager, "stack", "rm", "bench")
+    for manager, _port in PROXIES.values():
+        deadline = time.monotonic() + 120
+        while lab.docker_on(manager, "network", "ls", "-q", "--filter",
+                            "label=com.docker.stack.namespace=bench").strip():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench stack on {manager} not removed after 120s")
+            time.sleep(0.5)
+
+
 def setup(lab: Lab, work: Path) -> tuple[Path, dict[str, str], list[subprocess.Popen]]:
     compose = work / "bench.yml"
     compose.write_text(bench_compose())
+    remove_bench(lab)  # a run that was interrupted may have left it
     for cluster, (manager, _port) in PROXIES.items():
         print(f"deploying {SERVICES} services x {REPLICAS} replicas on {cluster}", flush=True)
         lab.docker_on(manager, "stack", "deploy", "-c", str(compose), "bench")
@@ -187,8 +201,7 @@ def main() -> None:
                 p.terminate()
                 p.wait()
             if not args.keep:
-                for manager, _port in PROXIES.values():
-                    lab.docker_on(manager, "stack", "rm", "bench")
+                remove_bench(lab)
     print("\nratios:")
     print(f"  (c)/(b)  in-process vs floor      {c / b:5.2f}x   target <= 1.30  "
           f"{'ok' if c / b <= 1.3 else 'MISSED'}")

@@ -1,191 +1,569 @@
-"""Config: where it is found, what it accepts, and one clear line for every mistake."""
+"""The config file: where it is found, what it may say, and how every mistake is reported."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 import tomlkit
 
-from swarmdeck.core.config import config_path, docker_contexts, load, load_config, state_dir
+from swarmdeck.core.config import (
+    Config,
+    DockerContext,
+    config_path,
+    docker_contexts,
+    load,
+    load_config,
+    state_dir,
+)
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
-GOOD = """\
-# my clusters
-[clusters.prod]
-managers = ["prod-m1", "ops@10.0.0.2:2222"]  # two ways in
 
-[projects.shop.environments.production]
-cluster = "prod"
-stack = "shop"
-compose = "stacks/shop.yml"
+MINIMAL = """\
+[clusters.prod]
+managers = ["prod-m1"]
 """
 
 
-def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A fake HOME and XDG/Docker dirs under tmp_path, in os.environ and as a dict."""
+    home = tmp_path / "home"
+    home.mkdir()
+    values = {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "xdg-config"),
+        "XDG_STATE_HOME": str(home / "xdg-state"),
+        "DOCKER_CONFIG": str(home / "docker"),
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SWARMDECK_CONFIG", raising=False)
+    return values
+
+
+def write(tmp_path: Path, text: str, name: str = "config.toml", mode: int = 0o600) -> Path:
     path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    path.chmod(0o600)
+    path.chmod(mode)
     return path
 
 
-def error_of(tmp_path: Path, text: str) -> str:
-    path = write(tmp_path, text)
-    with pytest.raises(ConfigError) as err:
+def error_of(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert err.value.exit_code == 2
-    message = str(err.value)
-    assert "\n" not in message
-    assert str(path) in message
+    message = str(info.value)
+    assert "\n" not in message, message
+    assert info.value.exit_code == 2
     return message
 
 
-def test_example_config_loads_and_documents_every_key():
+# ---- paths -------------------------------------------------------------------------------
+
+def test_explicit_path_wins_over_env_and_xdg(env: dict[str, str], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWARMDECK_CONFIG", str(tmp_path / "from-env.toml"))
+    assert config_path(tmp_path / "explicit.toml") == tmp_path / "explicit.toml"
+    assert config_path(str(tmp_path / "explicit.toml")) == tmp_path / "explicit.toml"
+
+
+def test_env_var_wins_over_xdg(env: dict[str, str], tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWARMDECK_CONFIG", str(tmp_path / "from-env.toml"))
+    assert config_path() == tmp_path / "from-env.toml"
+    assert config_path(None) == tmp_path / "from-env.toml"
+
+
+def test_xdg_config_home(env: dict[str, str]) -> None:
+    assert config_path() == Path(env["XDG_CONFIG_HOME"]) / "swarmdeck" / "config.toml"
+
+
+def test_xdg_default_is_under_home(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    monkeypatch.delenv("XDG_STATE_HOME")
+    home = Path(env["HOME"])
+    assert config_path() == home / ".config" / "swarmdeck" / "config.toml"
+    assert state_dir() == home / ".local" / "state" / "swarmdeck"
+
+
+def test_relative_xdg_values_are_ignored(env: dict[str, str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", "relative/dir")
+    assert config_path() == Path(env["HOME"]) / ".config" / "swarmdeck" / "config.toml"
+
+
+def test_state_dir_follows_xdg_state_home(env: dict[str, str]) -> None:
+    assert state_dir() == Path(env["XDG_STATE_HOME"]) / "swarmdeck"
+
+
+def test_config_path_with_explicit_env_mapping(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path), "SWARMDECK_CONFIG": "~/x.toml"}
+    assert config_path(env=env) == Path("~/x.toml").expanduser()
+    assert config_path(env={"HOME": str(tmp_path)}) == \
+        tmp_path / ".config" / "swarmdeck" / "config.toml"
+
+
+# ---- load(): missing files ---------------------------------------------------------------
+
+def test_missing_default_file_is_an_empty_config(env: dict[str, str]) -> None:
+    config = load()
+    assert config.clusters == {} and config.projects == {}
+    assert config.exists is False
+    assert config.path == Path(env["XDG_CONFIG_HOME"]) / "swarmdeck" / "config.toml"
+    assert config.warnings == []
+    assert config.ssh.connect_timeout == 10 and config.inventory.task_refresh == 5.0
+
+
+def test_default_file_is_loaded_when_present(env: dict[str, str]) -> None:
+    path = write(Path(env["XDG_CONFIG_HOME"]) / "swarmdeck", MINIMAL)
+    config = load()
+    assert config.exists is True and config.path == path
+    assert list(config.clusters) == ["prod"]
+
+
+def test_missing_explicit_file_is_an_error(env: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"config file .*nope\.toml does not exist"):
+        load(tmp_path / "nope.toml")
+
+
+def test_missing_env_file_is_an_error(env: dict[str, str], tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWARMDECK_CONFIG", str(tmp_path / "gone.toml"))
+    with pytest.raises(ConfigError, match=r"gone\.toml does not exist"):
+        load()
+
+
+def test_load_takes_an_env_mapping(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL, "elsewhere.toml")
+    config = load(env={"HOME": str(tmp_path), "SWARMDECK_CONFIG": str(path)})
+    assert config.path == path and "prod" in config.clusters
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL, mode=0o000)
+    try:
+        message = error_of(path)
+    finally:
+        path.chmod(0o600)
+    assert str(path) in message and "permission denied" in message
+
+
+def test_permission_denied_is_an_error_naming_it(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same path as the chmod 000 test, reachable when the tests run as root."""
+    path = write(tmp_path, MINIMAL)
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+    message = error_of(path)
+    assert message == f"config file {path} cannot be read: permission denied"
+
+
+def test_directory_instead_of_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").mkdir()
+    message = error_of(tmp_path / "config.toml")
+    assert str(tmp_path / "config.toml") in message and "is a directory" in message
+
+
+def test_directory_at_default_location_is_an_error(env: dict[str, str]) -> None:
+    (Path(env["XDG_CONFIG_HOME"]) / "swarmdeck" / "config.toml").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="is a directory"):
+        load()
+
+
+def test_invalid_utf8_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"[ssh]\nconfig = \"\xff\"\n")
+    assert "cannot be read" in error_of(path)
+
+
+# ---- TOML syntax -------------------------------------------------------------------------
+
+def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[ssh]\nconnect_timeout = 10\nkeepalive_interval = \n")
+    message = error_of(path)
+    assert str(path) in message and "TOML syntax error" in message
+    assert "line 3" in message
+
+
+def test_duplicate_key_is_reported_with_line(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "read_only = true\nread_only = false\n")
+    message = error_of(path)
+    assert "already exists" in message and "line 4" in message
+
+
+def test_unterminated_array_reports_end_of_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[clusters.prod]\nmanagers = ["a",\n')
+    message = error_of(path)
+    assert "unexpected end of file" in message and "\\x00" not in message
+
+
+# ---- unknown keys ------------------------------------------------------------------------
+
+def test_unknown_top_level_key_suggests(tmp_path: Path) -> None:
+    path = write(tmp_path, '[cluster.prod]\nmanagers = ["a"]\n')
+    message = error_of(path)
+    assert message.startswith(f"unknown key 'cluster' in the top level of {path}")
+    assert "did you mean 'clusters'?" in message and "line 1" in message
+
+
+def test_unknown_cluster_key_suggests(tmp_path: Path) -> None:
+    path = write(tmp_path, '# prod\n[clusters.prod]\nmanager = ["a"]\n')
+    message = error_of(path)
+    assert message.startswith(
+        f"unknown key 'manager' in [clusters.prod] of {path}: did you mean 'managers'?")
+    assert "line 3" in message
+
+
+def test_unknown_environment_key_suggests(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[projects.shop.environments.production]\n"
+                 'cluster = "prod"\nstack = "shop"\ncomopse = "shop.yml"\n')
+    message = error_of(path)
+    assert ("unknown key 'comopse' in [projects.shop.environments.production] of "
+            f"{path}: did you mean 'compose'?") in message
+    assert "line 6" in message
+
+
+def test_unknown_ssh_key_suggests(tmp_path: Path) -> None:
+    path = write(tmp_path, "[ssh]\nconect_timeout = 5\n")
+    assert "unknown key 'conect_timeout' in [ssh]" in error_of(path)
+    assert "did you mean 'connect_timeout'?" in error_of(path)
+
+
+def test_unknown_key_without_close_match_lists_valid_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, "[inventory]\nzzz = 1\n")
+    message = error_of(path)
+    assert "unknown key 'zzz' in [inventory]" in message
+    assert "valid keys: task_refresh" in message and "did you mean" not in message
+
+
+# ---- wrong types and values --------------------------------------------------------------
+
+def test_wrong_bool(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + 'read_only = "yes"\n')
+    assert error_of(path).startswith(
+        f'clusters.prod.read_only in {path}: expected true or false, got "yes"')
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[ssh]\nconnect_timeout = "10"\n',
+         'ssh.connect_timeout in {p}: expected a number, got "10" (line 2)'),
+        ("[ssh]\nkeepalive_count_max = 2.5\n",
+         "ssh.keepalive_count_max in {p}: expected a whole number, got 2.5"),
+        ("[ssh]\nkeepalive_count_max = 0\n", "ssh.keepalive_count_max in {p}: must be greater"
+         " than or equal to 1, got 0"),
+        ("[ssh]\nconnect_timeout = 0\n", "ssh.connect_timeout in {p}: must be greater than 0"),
+        ("[ssh]\nkeepalive_interval = -3\n", "ssh.keepalive_interval in {p}: must be greater"),
+        ("[inventory]\ntask_refresh = true\n",
+         "inventory.task_refresh in {p}: expected a number, got true"),
+        ("[ssh]\nconfig = 5\n", "ssh.config in {p}: expected a path or a list of paths, got 5"),
+        ("[ssh]\nconfig = [5]\n", "ssh.config[0] in {p}: expected a string, got 5"),
+        ("clusters = 5\n", "clusters in {p}: expected a table, got 5"),
+        ('[clusters]\nprod = "x"\n', 'clusters.prod in {p}: expected a table, got "x"'),
+        ('[clusters.prod]\nmanagers = "prod-m1"\n',
+         'clusters.prod.managers in {p}: expected a list, got "prod-m1"'),
+        ("[clusters.prod]\nmanagers = []\n", "clusters.prod.managers in {p}: must not be empty"),
+        ('[clusters.prod]\ncontext = ""\n', "clusters.prod.context in {p}: must not be empty"),
+    ],
+)
+def test_wrong_values(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    assert expected.format(p=path) in error_of(path)
+
+
+def test_bad_manager_destination_names_its_index(tmp_path: Path) -> None:
+    path = write(tmp_path, '[clusters.prod]\nmanagers = ["ok", "host:abc"]\n')
+    message = error_of(path)
+    assert message.startswith(f"clusters.prod.managers[1] in {path}: bad destination "
+                              "'host:abc': port 'abc'")
+    assert "user@host:port" in message and "line 2" in message
+
+
+def test_several_problems_report_the_first_and_a_count(tmp_path: Path) -> None:
+    path = write(tmp_path, '[ssh]\nconnect_timeout = "a"\nkeepalive_interval = "b"\n'
+                 'keepalive_count_max = "c"\n')
+    message = error_of(path)
+    assert message.startswith(f'ssh.connect_timeout in {path}: expected a number, got "a"')
+    assert message.endswith("and 2 more problems)")
+    assert "pydantic" not in message.lower() and "validation error" not in message.lower()
+
+
+def test_misspelt_required_key_is_reported_as_unknown_key_first(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[projects.shop.environments.production]\n"
+                 'cluster = "prod"\nstak = "shop"\ncompose = "x.yml"\n')
+    message = error_of(path)
+    assert "unknown key 'stak'" in message and "did you mean 'stack'?" in message
+    assert "and 1 more problem)" in message
+
+
+def test_missing_required_environment_key(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[projects.shop.environments.production]\n"
+                 'cluster = "prod"\ncompose = "x.yml"\n')
+    message = error_of(path)
+    assert message.startswith(
+        f"projects.shop.environments.production.stack in {path}: required key is missing")
+    assert "line 3" in message  # the environment's table header
+
+
+# ---- managers / context ------------------------------------------------------------------
+
+def test_both_managers_and_context_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, '[clusters.prod]\nmanagers = ["a"]\ncontext = "prod"\n')
+    message = error_of(path)
+    assert message.startswith(f"clusters.prod in {path}: expected exactly one of managers")
+    assert "got both" in message
+
+
+def test_neither_managers_nor_context_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "[clusters.prod]\nread_only = true\n")
+    message = error_of(path)
+    assert "clusters.prod" in message and "exactly one of managers" in message
+    assert "got neither" in message
+
+
+# ---- names and references ----------------------------------------------------------------
+
+def test_environment_naming_unknown_cluster(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[projects.shop.environments.production]\n"
+                 'cluster = "prd"\nstack = "shop"\ncompose = "x.yml"\n')
+    message = error_of(path)
+    assert message.startswith(f"projects.shop.environments.production.cluster in {path}: "
+                              'expected one of the configured clusters (prod), got "prd"')
+    assert "did you mean 'prod'?" in message and "line 4" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[clusters."bad name"]\nmanagers = ["a"]\n', 'bad cluster name "bad name"'),
+        ('[clusters."-prod"]\nmanagers = ["a"]\n', 'bad cluster name "-prod"'),
+        ('[projects."sh/op".environments.e]\ncluster="prod"\nstack="s"\ncompose="c"\n',
+         'bad project name "sh/op"'),
+        ('[projects.shop.environments."pro d"]\ncluster="prod"\nstack="s"\ncompose="c"\n',
+         'bad environment name "pro d"'),
+        ('[projects.shop.environments.e]\ncluster="prod"\nstack="_s"\ncompose="c"\n',
+         'projects.shop.environments.e.stack in {p}: expected letters, digits'),
+        ('[projects.shop.environments.e]\ncluster="prod"\nstack=""\ncompose="c"\n',
+         "projects.shop.environments.e.stack in {p}: expected letters"),
+        ('[projects.shop.environments.e]\ncluster="prod"\nstack="s"\ncompose=""\n',
+         "projects.shop.environments.e.compose in {p}: must not be empty"),
+    ],
+)
+def test_bad_names(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, MINIMAL + text)
+    assert expected.format(p=path) in error_of(path)
+
+
+def test_good_names_are_accepted(tmp_path: Path) -> None:
+    path = write(tmp_path, '[clusters."eu-1.prod_a"]\nmanagers = ["a"]\n'
+                 '[projects.Shop2.environments."v1.2-rc_1"]\ncluster = "eu-1.prod_a"\n'
+                 'stack = "shop.v2"\ncompose = "c.yml"\n')
+    config = load_config(path)
+    assert [(p, e, env.stack) for p, e, env in config.environments()] == [
+        ("Shop2", "v1.2-rc_1", "shop.v2")]
+
+
+# ---- values after loading ----------------------------------------------------------------
+
+def test_paths_resolve_against_the_config_directory(tmp_path: Path, env: dict[str, str]) -> None:
+    path = write(tmp_path / "conf", MINIMAL.replace("]\nmanagers", ']\nssh_config = "prod.ssh"\n'
+                 "managers") + '[ssh]\nconfig = ["ssh/config", "~/.ssh/extra", "/abs/cfg"]\n'
+                 "[projects.shop.environments.production]\ncluster = \"prod\"\n"
+                 'stack = "shop"\ncompose = "../stacks/shop.yml"\n'
+                 "[projects.shop.environments.staging]\ncluster = \"prod\"\n"
+                 'stack = "shop-st"\ncompose = "~/stacks/shop.yml"\n')
+    config = load_config(path)
+    envs = {name: e for _, name, e in config.environments()}
+    assert envs["production"].compose == str(tmp_path / "stacks" / "shop.yml")
+    assert envs["staging"].compose == str(Path(env["HOME"]) / "stacks" / "shop.yml")
+    assert config.ssh.config == [str(tmp_path / "conf" / "ssh" / "config"),
+                                 str(Path(env["HOME"]) / ".ssh" / "extra"), "/abs/cfg"]
+    assert config.clusters["prod"].ssh_config == [str(tmp_path / "conf" / "prod.ssh")]
+
+
+def test_compose_existence_is_not_checked(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[projects.p.environments.e]\ncluster = \"prod\"\n"
+                 'stack = "s"\ncompose = "missing.yml"\n')
+    assert load_config(path).projects["p"].environments["e"].compose.endswith("missing.yml")
+
+
+def test_defaults_and_values(tmp_path: Path) -> None:
+    path = write(tmp_path, "[ssh]\nconnect_timeout = 3\n[inventory]\ntask_refresh = 0.5\n"
+                 + MINIMAL + "read_only = true\n")
+    config = load_config(path)
+    assert config.ssh.connect_timeout == 3 and config.ssh.keepalive_interval == 15
+    assert config.ssh.keepalive_count_max == 2 and config.ssh.config is None
+    assert config.inventory.task_refresh == 0.5
+    assert config.clusters["prod"].read_only is True
+    assert config.exists is True and config.path == path
+
+
+def test_cluster_lookup_suggests_on_typo(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL))
+    assert config.cluster("prod").managers == ["prod-m1"]
+    with pytest.raises(ConfigError, match=r"unknown cluster 'prdo': did you mean 'prod'\?"):
+        config.cluster("prdo")
+    with pytest.raises(ConfigError) as info:
+        config.cluster("zzz")
+    assert "did you mean" not in str(info.value) and "prod" in str(info.value)
+
+
+def test_manager_destinations_parse_every_form(tmp_path: Path) -> None:
+    path = write(tmp_path, '[clusters.prod]\nmanagers = ["m1", "ops@m2:2222", '
+                 '"ssh://root@m3", "[::1]:22"]\n')
+    assert load_config(path).cluster("prod").manager_destinations({}) == [
+        Destination(None, "m1", None), Destination("ops", "m2", 2222),
+        Destination("root", "m3", None), Destination(None, "::1", 22)]
+
+
+# ---- permissions -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o666])
+def test_permission_warning_when_others_can_access(tmp_path: Path, mode: int) -> None:
+    path = write(tmp_path, MINIMAL, mode=mode)
+    config = load_config(path)
+    assert len(config.warnings) == 1
+    assert f"chmod 600 {path}" in config.warnings[0]
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_no_permission_warning_when_private(tmp_path: Path, mode: int) -> None:
+    assert load_config(write(tmp_path, MINIMAL, mode=mode)).warnings == []
+
+
+# ---- the tomlkit document ----------------------------------------------------------------
+
+def test_document_keeps_comments_on_round_trip(tmp_path: Path) -> None:
+    text = ("# my swarms\n[clusters.prod]  # the big one\n"
+            'managers = ["prod-m1"]  # primary first\n\n# later\nread_only = true\n')
+    config = load_config(write(tmp_path, text))
+    assert tomlkit.dumps(config.document) == text
+    config.document["clusters"]["prod"]["read_only"] = False
+    edited = tomlkit.dumps(config.document)
+    assert "# the big one" in edited and "# primary first" in edited
+    assert "read_only = false" in edited
+
+
+def test_empty_config_has_an_empty_document(env: dict[str, str]) -> None:
+    config = load()
+    assert tomlkit.dumps(config.document) == ""
+    assert isinstance(config, Config)
+
+
+# ---- the shipped example -----------------------------------------------------------------
+
+def test_example_config_loads() -> None:
     config = load_config(REPO / "config.example.toml")
     assert set(config.clusters) == {"prod", "staging"}
+    assert len(config.clusters["prod"].managers or []) == 3
+    assert {(p, e) for p, e, _ in config.environments()} == {
+        ("shop", "production"), ("shop", "staging")}
+
+
+def test_example_config_commented_keys_are_valid(tmp_path: Path) -> None:
+    """Uncommenting the optional keys the example documents still gives a valid file."""
     text = (REPO / "config.example.toml").read_text()
-    for key in ["config", "connect_timeout", "keepalive_interval", "keepalive_count_max",
-                "task_refresh", "managers", "context", "read_only", "ssh_config", "cluster",
-                "stack", "compose"]:
-        assert f"{key} =" in text, key
+    for key in ("config", "ssh_config"):
+        text, n = re.subn(rf"^# ({key} = .*)$", r"\1", text, flags=re.M)
+        assert n == 1, key
+    text, n = re.subn(r'^# (context = .*)\n(managers = .*)$', r"\1", text, flags=re.M)
+    assert n == 1
+    config = load_config(write(tmp_path, text))
+    assert config.ssh.config and config.clusters["prod"].ssh_config
+    assert config.clusters["staging"].context == "staging"
 
 
-def test_path_precedence(tmp_path):
-    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
-    assert config_path(None, env) == tmp_path / "xdg" / "swarmdeck" / "config.toml"
-    env["SWARMDECK_CONFIG"] = str(tmp_path / "env.toml")
-    assert config_path(None, env) == tmp_path / "env.toml"
-    assert config_path(tmp_path / "arg.toml", env) == tmp_path / "arg.toml"
-    assert config_path(None, {"HOME": str(tmp_path)}) == \
-        tmp_path / ".config" / "swarmdeck" / "config.toml"
-    assert state_dir({"HOME": str(tmp_path)}) == tmp_path / ".local" / "state" / "swarmdeck"
+def test_example_documents_every_key() -> None:
+    text = (REPO / "config.example.toml").read_text()
+    keys = ["connect_timeout", "keepalive_interval", "keepalive_count_max", "task_refresh",
+            "managers", "context", "read_only", "ssh_config", "cluster", "stack", "compose"]
+    for key in keys + ["config"]:
+        assert re.search(rf"^(# )?{key} = ", text, flags=re.M), key
 
 
-def test_missing_default_file_is_an_empty_config(tmp_path):
-    config = load(env={"HOME": str(tmp_path)})
-    assert config.clusters == {} and not config.exists
-    assert config.path == tmp_path / ".config" / "swarmdeck" / "config.toml"
+# ---- docker contexts ---------------------------------------------------------------------
 
-
-def test_missing_explicit_or_env_file_is_an_error(tmp_path):
-    with pytest.raises(ConfigError, match="does not exist"):
-        load(tmp_path / "nope.toml", env={"HOME": str(tmp_path)})
-    with pytest.raises(ConfigError, match="does not exist"):
-        load(env={"HOME": str(tmp_path), "SWARMDECK_CONFIG": str(tmp_path / "gone.toml")})
-
-
-def test_unreadable_file_is_an_error(tmp_path):
-    with pytest.raises(ConfigError, match="is a directory"):
-        load_config(tmp_path)
-    if os.geteuid() != 0:  # root reads anything
-        path = write(tmp_path, GOOD)
-        path.chmod(0)
-        with pytest.raises(ConfigError, match="permission denied"):
-            load_config(path)
-
-
-def test_good_config_resolves_paths_and_keeps_comments(tmp_path):
-    config = load_config(write(tmp_path, GOOD))
-    assert config.cluster("prod").manager_destinations() == [
-        Destination(None, "prod-m1", None), Destination("ops", "10.0.0.2", 2222)]
-    [(project, env, environment)] = list(config.environments())
-    assert (project, env) == ("shop", "production")
-    assert environment.compose == str(tmp_path / "stacks" / "shop.yml")
-    assert tomlkit.dumps(config.document) == GOOD
-    assert config.warnings == []
-
-
-def test_syntax_error_names_the_line(tmp_path):
-    message = error_of(tmp_path, '[clusters.prod]\nmanagers = ["a"\nread_only = true\n')
-    assert "TOML syntax error at line" in message
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("clustres = {}\n", "unknown key 'clustres' in the top level"),
-    ("[clusters.prod]\nmanager = ['a']\n", "unknown key 'manager' in [clusters.prod]"),
-    ("[clusters.prod]\nmanagers = ['a']\n[projects.p.environments.e]\ncluster = 'prod'\n"
-     "stak = 's'\ncompose = 'c'\n", "unknown key 'stak' in [projects.p.environments.e]"),
-    ("[ssh]\ntimeout = 3\n", "unknown key 'timeout' in [ssh]"),
-])
-def test_unknown_keys_suggest_the_right_one(tmp_path, text, expected):
-    message = error_of(tmp_path, text)
-    assert expected in message and "did you mean" in message
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("[clusters.prod]\nmanagers = ['a']\nread_only = 'yes'\n",
-     'clusters.prod.read_only in {p}: expected true or false, got "yes"'),
-    ("[ssh]\nconnect_timeout = 'ten'\n", "ssh.connect_timeout in {p}: expected a number"),
-    ("[ssh]\nconnect_timeout = -1\n", "ssh.connect_timeout in {p}: must be greater than 0"),
-    ("[ssh]\nkeepalive_count_max = 1.5\n", "ssh.keepalive_count_max in {p}: expected a whole"),
-    ("clusters = 3\n", "clusters in {p}: expected a table, got 3"),
-    ("[clusters.prod]\nmanagers = 'a'\n", "clusters.prod.managers in {p}: expected a list"),
-    ("[clusters.prod]\nmanagers = []\n", "clusters.prod.managers in {p}: must not be empty"),
-    ("[clusters.prod]\nmanagers = ['a', 'b:abc']\n", "clusters.prod.managers[1] in {p}: "
-     "destination 'b:abc': port 'abc'"),
-    ("[clusters.prod]\nmanagers = ['a']\ncontext = 'c'\n", "set exactly one of managers"),
-    ("[clusters.prod]\nread_only = true\n", "set exactly one of managers"),
-    ("[clusters.'bad name']\nmanagers = ['a']\n", "bad name"),
-    ("[clusters.prod]\nmanagers = ['a']\n[projects.p.environments.e]\ncluster = 'prod'\n",
-     "projects.p.environments.e.stack in {p}: missing required key"),
-    ("[clusters.prod]\nmanagers = ['a']\n[projects.p.environments.e]\ncluster = 'prd'\n"
-     "stack = 's'\ncompose = 'c'\n", "unknown cluster 'prd': did you mean 'prod'?"),
-    ("[clusters.prod]\nmanagers = ['a']\n[projects.p.environments.e]\ncluster = 'prod'\n"
-     "stack = 'bad stack'\ncompose = 'c'\n", "projects.p.environments.e.stack in {p}: use"),
-])
-def test_wrong_values_name_key_and_expectation(tmp_path, text, expected):
-    message = error_of(tmp_path, text)
-    assert expected.format(p=tmp_path / "config.toml") in message
-
-
-def test_several_problems_are_counted(tmp_path):
-    message = error_of(tmp_path, "[ssh]\nconnect_timeout = 'x'\nkeepalive_interval = 'y'\n")
-    assert "(and 1 more problem)" in message
-
-
-def test_permission_warning(tmp_path):
-    path = write(tmp_path, GOOD)
-    path.chmod(0o644)
-    [warning] = load_config(path).warnings
-    assert "chmod 600" in warning and str(path) in warning
-
-
-def test_unknown_cluster_lookup_suggests(tmp_path):
-    config = load_config(write(tmp_path, GOOD))
-    with pytest.raises(ConfigError, match="did you mean 'prod'"):
-        config.cluster("prd")
-
-
-def make_context(docker_dir: Path, name: str, host: object) -> None:
-    meta = docker_dir / "contexts" / "meta" / f"id-{name}"
+def add_context(env: dict[str, str], dirname: str, content: str | dict) -> None:
+    meta = Path(env["DOCKER_CONFIG"]) / "contexts" / "meta" / dirname
     meta.mkdir(parents=True)
-    (meta / "meta.json").write_text(json.dumps(
-        {"Name": name, "Endpoints": {"docker": {"Host": host}}}))
+    text = content if isinstance(content, str) else json.dumps(content)
+    (meta / "meta.json").write_text(text)
 
 
-def test_docker_contexts(tmp_path):
-    docker = tmp_path / "docker"
-    make_context(docker, "edge", "ssh://ops@edge.example:2200")
-    make_context(docker, "local", "unix:///var/run/docker.sock")
-    garbled = docker / "contexts" / "meta" / "broken"
-    garbled.mkdir()
-    (garbled / "meta.json").write_text("{not json")
-    env = {"DOCKER_CONFIG": str(docker), "HOME": str(tmp_path)}
-    contexts = {c.name: c for c in docker_contexts(env)}
-    assert set(contexts) == {"edge", "local"}
-    assert contexts["edge"].ssh_destination == Destination("ops", "edge.example", 2200)
-    assert contexts["local"].ssh_destination is None
+def context_meta(name: str, host: str) -> dict:
+    return {"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host}}}
 
-    config = load_config(write(tmp_path, "[clusters.edge]\ncontext = 'edge'\n"
-                                          "[clusters.loc]\ncontext = 'local'\n"
-                                          "[clusters.gone]\ncontext = 'nope'\n"))
-    assert config.cluster("edge").manager_destinations(env) == [
-        Destination("ops", "edge.example", 2200)]
-    with pytest.raises(ConfigError, match="not an ssh:// host.*edge"):
-        config.cluster("loc").manager_destinations(env)
-    with pytest.raises(ConfigError, match="'nope' does not exist.*edge"):
-        config.cluster("gone").manager_destinations(env)
+
+@pytest.fixture
+def contexts(env: dict[str, str]) -> dict[str, str]:
+    add_context(env, "a1", context_meta("staging", "ssh://deploy@st-m1:2222"))
+    add_context(env, "b2", context_meta("local", "unix:///var/run/docker.sock"))
+    add_context(env, "c3", context_meta("edge", "ssh://edge-m1"))
+    add_context(env, "d4", "{not json")
+    add_context(env, "e5", {"Name": "broken", "Endpoints": {}})
+    add_context(env, "f6", ["not", "a", "dict"])
+    return env
+
+
+def test_docker_contexts(contexts: dict[str, str]) -> None:
+    found = {c.name: c for c in docker_contexts()}
+    assert set(found) == {"staging", "local", "edge"}  # garbled ones skipped
+    assert found["staging"] == DockerContext(
+        name="staging", host="ssh://deploy@st-m1:2222",
+        ssh_destination=Destination("deploy", "st-m1", 2222))
+    assert found["edge"].ssh_destination == Destination(None, "edge-m1", None)
+    assert found["local"].host == "unix:///var/run/docker.sock"
+    assert found["local"].ssh_destination is None
+
+
+def test_docker_contexts_default_to_home_docker(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path)}
+    add_context({"DOCKER_CONFIG": str(tmp_path / ".docker")}, "x", context_meta("h", "ssh://h"))
+    assert [c.name for c in docker_contexts(env)] == ["h"]
+    assert docker_contexts({"HOME": str(tmp_path / "none")}) == []
+
+
+def test_cluster_from_context_resolves_to_its_ssh_host(contexts: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[clusters.st]\ncontext = "staging"\n'))
+    assert config.cluster("st").manager_destinations() == [Destination("deploy", "st-m1", 2222)]
+    assert config.cluster("st").manager_destinations(contexts) == [
+        Destination("deploy", "st-m1", 2222)]
+
+
+def test_cluster_from_missing_context_lists_ssh_contexts(contexts: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[clusters.st]\ncontext = "stagin"\n'))
+    with pytest.raises(ConfigError) as info:
+        config.cluster("st").manager_destinations()
+    message = str(info.value)
+    assert "docker context 'stagin' does not exist" in message
+    assert "did you mean 'staging'?" in message
+    assert "edge, staging" in message and "local" not in message
+
+
+def test_cluster_from_non_ssh_context_is_an_error(contexts: dict[str, str],
+                                                  tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[clusters.l]\ncontext = "local"\n'))
+    with pytest.raises(ConfigError) as info:
+        config.cluster("l").manager_destinations()
+    message = str(info.value)
+    assert "docker context 'local'" in message and "unix:///var/run/docker.sock" in message
+    assert "ssh" in message and "edge, staging" in message
+
+
+def test_context_error_when_there_are_no_contexts(env: dict[str, str], tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[clusters.x]\ncontext = "prod"\n'))
+    with pytest.raises(ConfigError, match=r"docker contexts over ssh: none"):
+        config.cluster("x").manager_destinations()

@@ -1,46 +1,106 @@
+"""DEST parsing: every accepted form, every rejected one, and the compact display."""
+
+from __future__ import annotations
+
 import pytest
 
 from swarmdeck.core.destinations import Destination, parse_destination
 from swarmdeck.core.errors import ConfigError
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("prod-m1", Destination(None, "prod-m1", None)),
-    ("db.example.com", Destination(None, "db.example.com", None)),
-    ("ops@10.0.0.12", Destination("ops", "10.0.0.12", None)),
-    ("ops@10.0.0.12:2222", Destination("ops", "10.0.0.12", 2222)),
-    ("host:22", Destination(None, "host", 22)),
-    ("ssh://ops@host:2200", Destination("ops", "host", 2200)),
-    ("ssh://host", Destination(None, "host", None)),
-    ("ssh://host/", Destination(None, "host", None)),
-    ("[::1]:2222", Destination(None, "::1", 2222)),
-    ("root@[fe80::1]", Destination("root", "fe80::1", None)),
-])
-def test_accepted_forms(text, expected):
-    assert parse_destination(text) == expected
+@pytest.mark.parametrize(
+    ("text", "user", "host", "port"),
+    [
+        ("prod-m1", None, "prod-m1", None),
+        ("db.example.com", None, "db.example.com", None),
+        ("ops@prod-m1", "ops", "prod-m1", None),
+        ("ops@db.example.com:2222", "ops", "db.example.com", 2222),
+        ("10.0.0.12:22", None, "10.0.0.12", 22),
+        ("ssh://ops@10.0.0.13:2222", "ops", "10.0.0.13", 2222),
+        ("ssh://prod-m2", None, "prod-m2", None),
+        ("ssh://prod-m2/", None, "prod-m2", None),
+        ("SSH://ops@prod-m2", "ops", "prod-m2", None),
+        ("[::1]:2222", None, "::1", 2222),
+        ("[::1]", None, "::1", None),
+        ("user@[fe80::1]:22", "user", "fe80::1", 22),
+        ("ssh://root@[2001:db8::5]:2200", "root", "2001:db8::5", 2200),
+        ("a_b.c-d@host_1", "a_b.c-d", "host_1", None),
+        ("host:65535", None, "host", 65535),
+        ("host:1", None, "host", 1),
+    ],
+)
+def test_accepted_forms(text: str, user: str | None, host: str, port: int | None) -> None:
+    assert parse_destination(text) == Destination(user, host, port)
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ("", "empty destination"),
-    ("   ", "empty destination"),
-    ("host name", "spaces"),
-    ("host:abc", "port 'abc'"),
-    ("host:70000", "port '70000'"),
-    ("host:0", "port '0'"),
-    ("tcp://host:2375", "only ssh://"),
-    ("ssh://host/path", "path is not allowed"),
-    ("@host", "bad user"),
-    ("fe80::1", "IPv6 address in brackets"),
-    ("[fe80::1", "unclosed ["),
-    ("[fe80::1]x", "expected :PORT"),
-    ("ho$t", "bad host name"),
-])
-def test_rejected_forms_say_what_is_wrong(text, needle):
-    with pytest.raises(ConfigError) as err:
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("", "empty destination"),
+        ("   ", "empty destination"),
+        ("host:abc", "port 'abc'"),
+        ("host:70000", "port '70000'"),
+        ("host:0", "port '0'"),
+        ("host:", "port ''"),
+        ("host:²", "port"),
+        ("ops@host:-1", "port '-1'"),
+        ("prod m1", "spaces"),
+        ("ops@prod-m1\t", "spaces"),
+        ("tcp://10.0.0.1:2376", "only ssh:// is supported, not tcp://"),
+        ("unix:///var/run/docker.sock", "only ssh:// is supported"),
+        ("ssh://host/some/path", "a path is not allowed"),
+        ("@host", "bad user name ''"),
+        ("ops@", "the host is missing"),
+        ("ssh://", "the host is missing"),
+        (":22", "the host is missing"),
+        ("fe80::1", "write an IPv6 address in brackets"),
+        ("[::1", "unclosed ["),
+        ("[::1]x", "only :PORT may follow ]"),
+        ("[not-v6]:22", "is not an IPv6 address"),
+        ("[]:22", "is not an IPv6 address"),
+        ("ho$t", "bad host name 'ho$t'"),
+        ("-o@host", "bad user name '-o'"),
+    ],
+)
+def test_rejected_forms_say_why_and_list_the_forms(text: str, why: str) -> None:
+    with pytest.raises(ConfigError) as info:
         parse_destination(text)
-    assert needle in str(err.value)
+    message = str(info.value)
+    assert why in message
+    assert "user@host:port" in message and "ssh://" in message  # the accepted forms
+    assert "\n" not in message
+    assert info.value.exit_code == 2
 
 
-def test_display_round_trips():
-    for text in ["ops@host:2222", "host", "root@[fe80::1]:22"]:
-        assert str(parse_destination(text)) == text
+def test_non_string_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="not a string"):
+        parse_destination(22)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("dest", "shown"),
+    [
+        (Destination(None, "prod-m1", None), "prod-m1"),
+        (Destination("ops", "prod-m1", None), "ops@prod-m1"),
+        (Destination(None, "prod-m1", 2222), "prod-m1:2222"),
+        (Destination("ops", "10.0.0.1", 22), "ops@10.0.0.1:22"),
+        (Destination(None, "::1", 2222), "[::1]:2222"),
+        (Destination("u", "fe80::1", None), "u@[fe80::1]"),
+    ],
+)
+def test_str_is_compact(dest: Destination, shown: str) -> None:
+    assert str(dest) == shown
+
+
+@pytest.mark.parametrize(
+    "text", ["prod-m1", "ops@h:2222", "[::1]:2222", "u@[fe80::1]", "h:22"])
+def test_str_parses_back_to_the_same_destination(text: str) -> None:
+    dest = parse_destination(text)
+    assert parse_destination(str(dest)) == dest
+
+
+def test_destination_is_frozen_and_hashable() -> None:
+    dest = parse_destination("ops@h:22")
+    with pytest.raises(AttributeError):
+        dest.host = "other"  # type: ignore[misc]
+    assert {dest, parse_destination("ssh://ops@h:22")} == {dest}

@@ -1,14 +1,15 @@
 """The config file: found through XDG paths, read with tomlkit (so later edits keep the user's
 comments), validated with pydantic, and every problem reported on one line that names the
-file, the key and what is expected."""
+file, the key, what was found and what is expected."""
 
 from __future__ import annotations
 
 import difflib
 import json
 import os
+import re
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +30,7 @@ from swarmdeck.core.destinations import Destination, parse_destination
 from swarmdeck.core.errors import ConfigError
 
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+NAME_RULE = "letters, digits, '_', '.' or '-', starting with a letter or digit"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
@@ -41,14 +43,9 @@ def _destination(value: str) -> str:
 
 
 DestinationText = Annotated[str, AfterValidator(_destination)]
-
-
-def _paths(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
 # one path or a list of paths
-PathList = Annotated[list[str] | None, BeforeValidator(_paths)]
+PathList = Annotated[list[str] | None,
+                     BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
 
 
 class _Section(BaseModel):
@@ -69,36 +66,39 @@ class InventoryConfig(_Section):
 
 class ClusterConfig(_Section):
     managers: list[DestinationText] | None = Field(None, min_length=1)
-    context: str | None = None
+    context: str | None = Field(None, min_length=1)
     read_only: bool = False
     ssh_config: PathList = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ClusterConfig:
         if (self.managers is None) == (self.context is None):
-            raise ValueError("set exactly one of managers = [\"user@host\", ...] or "
-                             "context = \"NAME\"")
+            got = "neither" if self.managers is None else "both"
+            raise ValueError('expected exactly one of managers = ["user@host", ...] or '
+                             f'context = "NAME", got {got}')
         return self
 
     def manager_destinations(self, env: Mapping[str, str] | None = None) -> list[Destination]:
+        """The managers to try, in order; a docker context gives its one ssh:// host."""
         if self.managers is not None:
             return [parse_destination(m) for m in self.managers]
         contexts = {c.name: c for c in docker_contexts(env)}
+        usable = [n for n, c in contexts.items() if c.ssh_destination]
+        listing = f"docker contexts over ssh: {', '.join(usable) or 'none'}"
         ctx = contexts.get(self.context or "")
-        usable = ", ".join(sorted(n for n, c in contexts.items() if c.ssh_destination)) or "none"
         if ctx is None:
-            raise ConfigError(f"docker context {self.context!r} does not exist "
-                              f"(docker contexts over ssh: {usable})")
+            raise ConfigError(f"docker context {self.context!r} does not exist"
+                              f"{_did_you_mean(self.context or '', usable)} ({listing})")
         if ctx.ssh_destination is None:
-            raise ConfigError(f"docker context {self.context!r} points at {ctx.host}, not an "
-                              f"ssh:// host (docker contexts over ssh: {usable})")
+            raise ConfigError(f"docker context {self.context!r} points at {ctx.host}, not at "
+                              f"an ssh://user@host endpoint ({listing})")
         return [ctx.ssh_destination]
 
 
 class EnvironmentConfig(_Section):
     cluster: Name
     stack: Name
-    compose: str
+    compose: str = Field(min_length=1)
 
 
 class ProjectConfig(_Section):
@@ -141,6 +141,7 @@ class Config(_Section):
                           f"(configured in {self.path}: {known})")
 
     def environments(self) -> Iterator[tuple[str, str, EnvironmentConfig]]:
+        """(project, environment name, environment) for every environment."""
         for project, p in self.projects.items():
             for env_name, env in p.environments.items():
                 yield project, env_name, env
@@ -148,8 +149,9 @@ class Config(_Section):
 
 # ---- locating the file -------------------------------------------------------------------
 
-def config_path(explicit: str | Path | None = None,
+def config_path(explicit: str | Path | None = None, *,
                 env: Mapping[str, str] | None = None) -> Path:
+    """--config PATH, else $SWARMDECK_CONFIG, else $XDG_CONFIG_HOME/swarmdeck/config.toml."""
     env = os.environ if env is None else env
     if explicit:
         return Path(explicit).expanduser()
@@ -159,173 +161,208 @@ def config_path(explicit: str | Path | None = None,
 
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """$XDG_STATE_HOME/swarmdeck (default ~/.local/state/swarmdeck); not created here."""
     return _xdg("XDG_STATE_HOME", ".local/state", os.environ if env is None else env) \
         / "swarmdeck"
 
 
+def _home(env: Mapping[str, str]) -> Path:
+    return Path(env.get("HOME") or Path.home())
+
+
 def _xdg(var: str, default: str, env: Mapping[str, str]) -> Path:
-    base = env.get(var)
-    if base and Path(base).is_absolute():
-        return Path(base)
-    return Path(env.get("HOME") or Path.home()) / default
+    base = env.get(var)  # the XDG spec says relative values are to be ignored
+    return Path(base) if base and Path(base).is_absolute() else _home(env) / default
 
 
 # ---- loading -----------------------------------------------------------------------------
 
-def load(explicit: str | Path | None = None, *, env: Mapping[str, str] | None = None
-         ) -> Config:
+def load(explicit_path: str | Path | None = None, *,
+         env: Mapping[str, str] | None = None) -> Config:
+    """The config in effect. A missing file at the default place is an empty config."""
     env = os.environ if env is None else env
-    path = config_path(explicit, env)
-    chosen = bool(explicit) or bool(env.get("SWARMDECK_CONFIG"))
-    if not path.exists() and not chosen:
+    path = config_path(explicit_path, env=env)
+    chosen = bool(explicit_path) or bool(env.get("SWARMDECK_CONFIG"))
+    if not chosen and not os.path.lexists(path):
         config = Config()
         config._path = path
         return config
     return load_config(path)
 
 
-def load_config(path: Path) -> Config:
+def load_config(path: str | Path) -> Config:
+    """Read and check one config file; any problem is a one-line ConfigError."""
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {path} does not exist",
-                          hint="copy config.example.toml there, or pass --config PATH")
-    if path.is_dir():
-        raise ConfigError(f"config file {path} is a directory, not a TOML file")
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist",
+                          hint="copy config.example.toml there, or pass --config PATH") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory, not a TOML file") from None
     except PermissionError:
         raise ConfigError(f"config file {path} cannot be read: permission denied") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc}") from None
     try:
         document = tomlkit.parse(text)
+        data = document.unwrap()
     except tomlkit.exceptions.ParseError as exc:
-        raise ConfigError(f"{path}: TOML syntax error at line {exc.line}, column {exc.col}: "
-                          f"{_parse_reason(exc)}") from None
+        message, line, col = str(exc).split(" at line ")[0], exc.line, exc.col
+        if "\\x00" in message:  # tomlkit's end-of-input sentinel
+            message, line, col = "unexpected end of file", text.count("\n") + 1, 0
+        raise ConfigError(f"{path}: TOML syntax error at line {line}, column {col}: "
+                          f"{message}") from None
+    except tomlkit.exceptions.TOMLKitError as exc:  # e.g. a key defined twice in a table
+        m = re.search(r'Key "(.*)" already exists', str(exc))
+        line = _duplicate_line(text, m.group(1)) if m else None
+        raise ConfigError(f"{path}: TOML error{f' at line {line}' if line else ''}: "
+                          f"{exc}") from None
     try:
-        config = Config.model_validate(document.unwrap())
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, path)) from None
-    base = path.parent
-    for _project, _env_name, environment in config.environments():
-        environment.compose = str(_resolve(environment.compose, base))
-    config.ssh.config = _resolve_all(config.ssh.config, base)
-    for cluster in config.clusters.values():
-        cluster.ssh_config = _resolve_all(cluster.ssh_config, base)
+        raise ConfigError(_explain(exc, path, text)) from None
     for project, env_name, environment in config.environments():
         if environment.cluster not in config.clusters:
+            loc = ["projects", project, "environments", env_name, "cluster"]
             raise ConfigError(
-                f"projects.{project}.environments.{env_name}.cluster in {path}: unknown "
-                f"cluster {environment.cluster!r}"
-                f"{_did_you_mean(environment.cluster, config.clusters)}; configured: "
-                f"{', '.join(config.clusters) or 'none'}")
+                f"{_dotted(loc)} in {path}: expected one of the configured clusters "
+                f"({', '.join(config.clusters) or 'none'}), got {json.dumps(environment.cluster)}"
+                f"{_did_you_mean(environment.cluster, config.clusters)}"
+                + (f" (line {line})" if (line := _line_of(text, loc)) else ""))
+        environment.compose = _resolve(environment.compose, path.parent)
+    config.ssh.config = _resolve_all(config.ssh.config, path.parent)
+    for cluster in config.clusters.values():
+        cluster.ssh_config = _resolve_all(cluster.ssh_config, path.parent)
     config._path, config._document, config._exists = path, document, True
     mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        config._warnings.append(
-            f"{path} is accessible by other users (mode {stat.filemode(mode)}): "
-            f"run chmod 600 {path}")
+    if mode & 0o077:
+        config._warnings.append(f"{path} can be read or written by other users (mode "
+                                f"{stat.filemode(mode)}): run chmod 600 {path}")
     return config
 
 
-def _resolve(value: str, base: Path) -> Path:
-    p = Path(value).expanduser()
-    return p if p.is_absolute() else (base / p).resolve()
+def _resolve(value: str, base: Path) -> str:
+    """~ expanded; a relative path is relative to the config file's directory."""
+    return os.path.abspath(base / Path(value).expanduser())
 
 
 def _resolve_all(values: list[str] | None, base: Path) -> list[str] | None:
-    if values is None:
-        return None
-    return [str(_resolve(v, base)) for v in values]
-
-
-def _parse_reason(exc: tomlkit.exceptions.ParseError) -> str:
-    message = str(exc).split(" at line ")[0]
-    return "unexpected end of file" if "\\x00" in message or "\x00" in message else message
+    return None if values is None else [_resolve(v, base) for v in values]
 
 
 # ---- turning pydantic errors into one line for an operator -------------------------------
 
 _EXPECTED = {
-    "bool_type": "true or false", "bool_parsing": "true or false",
-    "int_type": "a whole number", "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "float_type": "a number", "float_parsing": "a number",
-    "string_type": "a string", "list_type": "a list", "dict_type": "a table",
-    "model_type": "a table", "model_attributes_type": "a table",
+    "bool_type": "true or false", "int_type": "a whole number", "int_from_float": "a whole number",
+    "float_type": "a number", "string_type": "a string", "dict_type": "a table",
+    "list_type": "a list", "model_type": "a table", "model_attributes_type": "a table",
 }
+_NOUNS = {"clusters": "cluster", "projects": "project", "environments": "environment"}
 
 
-def _explain(exc: ValidationError, path: Path) -> str:
+def _explain(exc: ValidationError, path: Path, text: str) -> str:
     # an unknown key explains the most (a misspelt key also shows up as a missing one)
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-    first = errors[0]
-    loc = list(first["loc"])
-    kind = first["type"]
-    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" \
-        if len(errors) > 1 else ""
+    first, n = errors[0], len(errors) - 1
+    loc, kind, value = list(first["loc"]), first["type"], first.get("input")
+    notes = [f"line {line}"] if (line := _line_of(text, loc)) else []
+    notes += [f"and {n} more problem{'s' if n > 1 else ''}"] if n else []
+    where = f" ({'; '.join(notes)})" if notes else ""
     if kind == "extra_forbidden":
-        key = str(loc[-1])
-        section = _dotted(loc[:-1])
-        where = f"[{section}]" if section else "the top level"
+        key, section = str(loc[-1]), _dotted(loc[:-1])
+        table = f"[{section}]" if section else "the top level"
         valid = _fields_at(loc[:-1])
-        return f"unknown key {key!r} in {where} of {path}{_did_you_mean(key, valid)}" \
-               f"{'' if _did_you_mean(key, valid) else '; valid keys: ' + ', '.join(valid)}" \
-               f"{more}"
-    if "[key]" in [str(p) for p in loc]:
-        name = str(loc[loc.index("[key]") - 1]) if len(loc) > 1 else "?"
-        section = _dotted(loc[:loc.index("[key]") - 1])
-        return (f"{section}.{name!r} in {path}: bad name: use letters, digits, '_', '.' or '-',"
-                f" starting with a letter or digit{more}")
+        hint = _did_you_mean(key, valid) or f"; valid keys: {', '.join(valid) or 'none'}"
+        return f"unknown key {key!r} in {table} of {path}{hint}{where}"
+    if "[key]" in loc:
+        parent = loc[:loc.index("[key]") - 1]
+        noun = _NOUNS.get(str(parent[-1]) if parent else "", "table")
+        return (f"{_dotted(parent)} in {path}: bad {noun} name {json.dumps(str(loc[-2]))}: "
+                f"use {NAME_RULE}{where}")
     dotted = _dotted(loc) or "the top level"
     if kind == "missing":
-        return f"{dotted} in {path}: missing required key{more}"
+        return f"{dotted} in {path}: required key is missing{where}"
+    got = "" if isinstance(value, dict | list) else f", got {_toml_repr(value)}"
+    if kind == "list_type" and loc[-1] in ("config", "ssh_config"):
+        return f"{dotted} in {path}: expected a path or a list of paths{got}{where}"
     if kind in _EXPECTED:
-        return f"{dotted} in {path}: expected {_EXPECTED[kind]}, " \
-               f"got {_toml_repr(first.get('input'))}{more}"
-    message = first["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
-    if kind == "too_short":
-        message = "must not be empty"
+        return f"{dotted} in {path}: expected {_EXPECTED[kind]}, got {_toml_repr(value)}{where}"
     if kind == "string_pattern_mismatch":
-        message = "use letters, digits, '_', '.' or '-', starting with a letter or digit"
-    return f"{dotted} in {path}: {message}{more}"
+        return f"{dotted} in {path}: expected {NAME_RULE}{got}{where}"
+    if kind in ("too_short", "string_too_short"):
+        return f"{dotted} in {path}: must not be empty{where}"
+    if kind == "value_error":  # our own validators: the message says what is wrong
+        got = ""
+    message = first["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    return f"{dotted} in {path}: {message}{got}{where}"
 
 
-def _dotted(loc: list[Any] | tuple[Any, ...]) -> str:
+def _dotted(loc: Iterable[Any]) -> str:
     out = ""
     for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
     return out
 
 
 def _fields_at(loc: list[Any]) -> list[str]:
     """Valid keys of the table at LOC (dict levels skip the user's own names)."""
     model: type[BaseModel] = Config
-    skip_key = False
+    skip = False
     for part in loc:
-        if skip_key:
-            skip_key = False
+        if skip:
+            skip = False
             continue
         field = model.model_fields.get(str(part))
         if field is None:
             return []
         annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        inner = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)),
-                     None)
+        inner = [a for a in getattr(annotation, "__args__", ())
+                 if isinstance(a, type) and issubclass(a, BaseModel)]
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
-        elif inner is not None:
-            model, skip_key = inner, True
+        elif inner:
+            model, skip = inner[0], True
         else:
             return []
     return list(model.model_fields)
 
 
-def _did_you_mean(word: str, choices: Any) -> str:
+_HEADER = re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_.\"' -]+?)\s*=")
+
+
+def _keys(text: str) -> Iterator[tuple[int, list[str], bool]]:
+    """(line number, dotted key, is a [table] header) for each line that defines something."""
+    table: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if m := _HEADER.match(line):
+            table = [part.strip().strip("\"'") for part in m.group(1).split(".")]
+            yield number, table, True
+        elif m := _KEY.match(line):
+            yield number, table + [p.strip().strip("\"'") for p in m.group(1).split(".")], False
+
+
+def _line_of(text: str, loc: list[Any]) -> int | None:
+    """The line that defines LOC (or its nearest parent), if one is found."""
+    keys = [str(p) for p in loc if isinstance(p, str) and p != "[key]"]
+    for depth in range(len(keys), 0, -1):
+        for number, here, _ in _keys(text):
+            if here[:depth] == keys[:depth]:
+                return number
+    return None
+
+
+def _duplicate_line(text: str, key: str) -> int | None:
+    seen: set[tuple[str, ...]] = set()
+    for number, here, header in _keys(text):
+        if not header and here[-1] == key and tuple(here) in seen:
+            return number
+        seen.add(tuple(here))
+    return None
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f": did you mean {match[0]!r}?" if match else ""
 
@@ -351,22 +388,23 @@ class DockerContext(BaseModel):
 
 
 def docker_contexts(env: Mapping[str, str] | None = None) -> list[DockerContext]:
+    """Contexts from $DOCKER_CONFIG/contexts/meta/*/meta.json; unreadable ones are skipped."""
     env = os.environ if env is None else env
-    base = Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else \
-        Path(env.get("HOME") or Path.home()) / ".docker"
+    base = Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else _home(env) / ".docker"
     found: list[DockerContext] = []
     for meta in sorted((base / "contexts" / "meta").glob("*/meta.json")):
         try:
-            data = json.loads(meta.read_text())
-            name = data["Name"]
-            host = data["Endpoints"]["docker"]["Host"]
-        except (OSError, ValueError, KeyError, TypeError):
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            name, host = data["Name"], data["Endpoints"]["docker"]["Host"]
+        except (OSError, ValueError, LookupError, TypeError):
+            continue
+        if not isinstance(name, str) or not isinstance(host, str) or not name:
             continue
         dest = None
-        if isinstance(host, str) and host.startswith("ssh://"):
+        if host.startswith("ssh://"):
             try:
                 dest = parse_destination(host)
             except ConfigError:
                 dest = None
-        found.append(DockerContext(name=str(name), host=str(host), ssh_destination=dest))
-    return found
+        found.append(DockerContext(name=name, host=host, ssh_destination=dest))
+    return sorted(found, key=lambda c: c.name)

@@ -1,23 +1,28 @@
 """Where a manager is: the DEST forms operators already type for ssh.
 
 `prod-m1` (a Host alias from ~/.ssh/config, or a hostname), `user@host`, `user@host:port`,
-`host:port`, `ssh://user@host:port`, and bracketed IPv6 (`[::1]:2222`, `user@[fe80::1]`).
+`host:port`, `ssh://user@host:port`, `ssh://host`, and bracketed IPv6 (`[::1]:2222`,
+`user@[fe80::1]:22`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
 from swarmdeck.core.errors import ConfigError
 
-FORMS = "a Host alias, user@host, user@host:port or ssh://user@host:port"
+FORMS = ("a Host alias or hostname, user@host, user@host:port, host:port, "
+         "ssh://user@host:port or [IPv6]:port")
 _USER = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$")
 _HOST = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 @dataclass(frozen=True)
 class Destination:
+    """One SSH destination; `host` may be an alias that the ssh config resolves."""
+
     user: str | None
     host: str
     port: int | None = None
@@ -29,47 +34,58 @@ class Destination:
         return f"{user}{host}{port}"
 
 
+def _bad(raw: str, why: str) -> ConfigError:
+    return ConfigError(f"bad destination {raw!r}: {why}; expected {FORMS}")
+
+
 def parse_destination(text: str) -> Destination:
     """Parse one DEST; a ConfigError says what is wrong and which forms are accepted."""
+    if not isinstance(text, str):
+        raise ConfigError(f"bad destination {text!r}: not a string; expected {FORMS}")
     raw = text
-    if not isinstance(text, str) or not text.strip():
-        raise ConfigError(f"empty destination: expected {FORMS}")
+    if not text.strip():
+        raise ConfigError(f"empty destination; expected {FORMS}")
     if any(c.isspace() for c in text):
-        raise ConfigError(f"destination {raw!r} contains spaces: expected {FORMS}")
+        raise _bad(raw, "it contains spaces")
     if "://" in text:
         scheme, _, text = text.partition("://")
-        if scheme != "ssh":
-            raise ConfigError(f"destination {raw!r}: only ssh:// is supported, not {scheme}://")
-        text = text.rstrip("/")
+        if scheme.lower() != "ssh":
+            raise _bad(raw, f"only ssh:// is supported, not {scheme}://")
+        text = text.removesuffix("/")
         if "/" in text:
-            raise ConfigError(f"destination {raw!r}: a path is not allowed: expected {FORMS}")
+            raise _bad(raw, "a path is not allowed after the host")
     user: str | None = None
     if "@" in text:
         user, _, text = text.rpartition("@")
-        if not user or not _USER.match(user):
-            raise ConfigError(f"destination {raw!r}: bad user name {user!r}")
+        if not _USER.match(user):
+            raise _bad(raw, f"bad user name {user!r}")
     port: int | None = None
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
-        if not sep or not host:
-            raise ConfigError(f"destination {raw!r}: unclosed [ in an IPv6 address")
+        if not sep:
+            raise _bad(raw, "unclosed [ around an IPv6 address")
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise _bad(raw, f"{host!r} in brackets is not an IPv6 address") from None
         if rest:
             if not rest.startswith(":"):
-                raise ConfigError(f"destination {raw!r}: expected :PORT after ]")
+                raise _bad(raw, "only :PORT may follow ]")
             port = _port(rest[1:], raw)
     else:
         host, sep, port_text = text.partition(":")
         if ":" in port_text:
-            raise ConfigError(f"destination {raw!r}: write an IPv6 address in brackets, "
-                              "e.g. [fe80::1]:22")
+            raise _bad(raw, "write an IPv6 address in brackets, e.g. [fe80::1]:22")
         if sep:
             port = _port(port_text, raw)
-        if not host or not _HOST.match(host):
-            raise ConfigError(f"destination {raw!r}: bad host name {host!r}: expected {FORMS}")
+        if not host:
+            raise _bad(raw, "the host is missing")
+        if not _HOST.match(host):
+            raise _bad(raw, f"bad host name {host!r}")
     return Destination(user, host, port)
 
 
 def _port(text: str, raw: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise ConfigError(f"destination {raw!r}: port {text!r} must be a number from 1 to 65535")
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        raise _bad(raw, f"port {text!r} is not a number from 1 to 65535")
     return int(text)

@@ -70,8 +70,12 @@ class DelayProxy:
         try:
             await asyncio.gather(_pipe(c_reader, s_writer, self.delay),
                                  _pipe(s_reader, c_writer, self.delay))
+        except asyncio.CancelledError:
+            pass  # cut(): both ends are closed below, like a link going down
         finally:
             self._conns.discard(task)
+            c_writer.close()
+            s_writer.close()
 
     def cut(self) -> int:
         """Drop every open connection (a link failure); new ones are still accepted."""
