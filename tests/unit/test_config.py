@@ -105,6 +105,8 @@ def test_state_dir_follows_xdg_state_home(env: dict[str, str]) -> None:
 def test_config_path_with_explicit_env_mapping(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path), "SWARMDECK_CONFIG": "~/x.toml"}
     assert config_path(env=env) == Path("~/x.toml").expanduser()
+    assert config_path(None, env) == Path("~/x.toml").expanduser()  # env also positional
+    assert config_path(tmp_path / "arg.toml", env) == tmp_path / "arg.toml"
     assert config_path(env={"HOME": str(tmp_path)}) == \
         tmp_path / ".config" / "swarmdeck" / "config.toml"
 
@@ -285,7 +287,7 @@ def test_wrong_values(tmp_path: Path, text: str, expected: str) -> None:
 def test_bad_manager_destination_names_its_index(tmp_path: Path) -> None:
     path = write(tmp_path, '[clusters.prod]\nmanagers = ["ok", "host:abc"]\n')
     message = error_of(path)
-    assert message.startswith(f"clusters.prod.managers[1] in {path}: bad destination "
+    assert message.startswith(f"clusters.prod.managers[1] in {path}: destination "
                               "'host:abc': port 'abc'")
     assert "user@host:port" in message and "line 2" in message
 
@@ -295,7 +297,7 @@ def test_several_problems_report_the_first_and_a_count(tmp_path: Path) -> None:
                  'keepalive_count_max = "c"\n')
     message = error_of(path)
     assert message.startswith(f'ssh.connect_timeout in {path}: expected a number, got "a"')
-    assert message.endswith("and 2 more problems)")
+    assert message.endswith("(line 2) (and 2 more problems)")
     assert "pydantic" not in message.lower() and "validation error" not in message.lower()
 
 
@@ -312,7 +314,7 @@ def test_missing_required_environment_key(tmp_path: Path) -> None:
                  'cluster = "prod"\ncompose = "x.yml"\n')
     message = error_of(path)
     assert message.startswith(
-        f"projects.shop.environments.production.stack in {path}: required key is missing")
+        f"projects.shop.environments.production.stack in {path}: missing required key")
     assert "line 3" in message  # the environment's table header
 
 
@@ -321,15 +323,15 @@ def test_missing_required_environment_key(tmp_path: Path) -> None:
 def test_both_managers_and_context_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, '[clusters.prod]\nmanagers = ["a"]\ncontext = "prod"\n')
     message = error_of(path)
-    assert message.startswith(f"clusters.prod in {path}: expected exactly one of managers")
-    assert "got both" in message
+    assert message.startswith(f"clusters.prod in {path}: set exactly one of managers")
+    assert "not both" in message
 
 
 def test_neither_managers_nor_context_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, "[clusters.prod]\nread_only = true\n")
     message = error_of(path)
     assert "clusters.prod" in message and "exactly one of managers" in message
-    assert "got neither" in message
+    assert "found neither" in message
 
 
 # ---- names and references ----------------------------------------------------------------
@@ -339,8 +341,8 @@ def test_environment_naming_unknown_cluster(tmp_path: Path) -> None:
                  'cluster = "prd"\nstack = "shop"\ncompose = "x.yml"\n')
     message = error_of(path)
     assert message.startswith(f"projects.shop.environments.production.cluster in {path}: "
-                              'expected one of the configured clusters (prod), got "prd"')
-    assert "did you mean 'prod'?" in message and "line 4" in message
+                              "unknown cluster 'prd': did you mean 'prod'?")
+    assert "(configured clusters: prod)" in message and "line 4" in message
 
 
 @pytest.mark.parametrize(
@@ -353,9 +355,10 @@ def test_environment_naming_unknown_cluster(tmp_path: Path) -> None:
         ('[projects.shop.environments."pro d"]\ncluster="prod"\nstack="s"\ncompose="c"\n',
          'bad environment name "pro d"'),
         ('[projects.shop.environments.e]\ncluster="prod"\nstack="_s"\ncompose="c"\n',
-         'projects.shop.environments.e.stack in {p}: expected letters, digits'),
+         'projects.shop.environments.e.stack in {p}: use letters, digits'),
         ('[projects.shop.environments.e]\ncluster="prod"\nstack=""\ncompose="c"\n',
-         "projects.shop.environments.e.stack in {p}: expected letters"),
+         "projects.shop.environments.e.stack in {p}: use letters, digits, '_', '.' or '-', "
+         'starting with a letter or digit, got ""'),
         ('[projects.shop.environments.e]\ncluster="prod"\nstack="s"\ncompose=""\n',
          "projects.shop.environments.e.compose in {p}: must not be empty"),
     ],
@@ -560,7 +563,7 @@ def test_cluster_from_non_ssh_context_is_an_error(contexts: dict[str, str],
         config.cluster("l").manager_destinations()
     message = str(info.value)
     assert "docker context 'local'" in message and "unix:///var/run/docker.sock" in message
-    assert "ssh" in message and "edge, staging" in message
+    assert "not an ssh:// host" in message and "edge, staging" in message
 
 
 def test_context_error_when_there_are_no_contexts(env: dict[str, str], tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_accepted_forms(text: str, user: str | None, host: str, port: int | None
         (":22", "the host is missing"),
         ("fe80::1", "write an IPv6 address in brackets"),
         ("[::1", "unclosed ["),
-        ("[::1]x", "only :PORT may follow ]"),
+        ("[::1]x", "expected :PORT after ]"),
         ("[not-v6]:22", "is not an IPv6 address"),
         ("[]:22", "is not an IPv6 address"),
         ("ho$t", "bad host name 'ho$t'"),
@@ -93,9 +93,10 @@ def test_str_is_compact(dest: Destination, shown: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["prod-m1", "ops@h:2222", "[::1]:2222", "u@[fe80::1]", "h:22"])
-def test_str_parses_back_to_the_same_destination(text: str) -> None:
+    "text", ["prod-m1", "ops@h:2222", "[::1]:2222", "u@[fe80::1]", "h:22", "root@[fe80::1]:22"])
+def test_str_round_trips(text: str) -> None:
     dest = parse_destination(text)
+    assert str(dest) == text
     assert parse_destination(str(dest)) == dest
 
 

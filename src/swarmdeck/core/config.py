@@ -73,9 +73,9 @@ class ClusterConfig(_Section):
     @model_validator(mode="after")
     def _one_source(self) -> ClusterConfig:
         if (self.managers is None) == (self.context is None):
-            got = "neither" if self.managers is None else "both"
-            raise ValueError('expected exactly one of managers = ["user@host", ...] or '
-                             f'context = "NAME", got {got}')
+            got = "found neither" if self.managers is None else "not both"
+            raise ValueError('set exactly one of managers = ["user@host", ...] or '
+                             f'context = "NAME", {got}')
         return self
 
     def manager_destinations(self, env: Mapping[str, str] | None = None) -> list[Destination]:
@@ -90,8 +90,8 @@ class ClusterConfig(_Section):
             raise ConfigError(f"docker context {self.context!r} does not exist"
                               f"{_did_you_mean(self.context or '', usable)} ({listing})")
         if ctx.ssh_destination is None:
-            raise ConfigError(f"docker context {self.context!r} points at {ctx.host}, not at "
-                              f"an ssh://user@host endpoint ({listing})")
+            raise ConfigError(f"docker context {self.context!r} points at {ctx.host}, which is "
+                              f"not an ssh:// host ({listing})")
         return [ctx.ssh_destination]
 
 
@@ -149,7 +149,7 @@ class Config(_Section):
 
 # ---- locating the file -------------------------------------------------------------------
 
-def config_path(explicit: str | Path | None = None, *,
+def config_path(explicit: str | Path | None = None,
                 env: Mapping[str, str] | None = None) -> Path:
     """--config PATH, else $SWARMDECK_CONFIG, else $XDG_CONFIG_HOME/swarmdeck/config.toml."""
     env = os.environ if env is None else env
@@ -226,9 +226,9 @@ def load_config(path: str | Path) -> Config:
         if environment.cluster not in config.clusters:
             loc = ["projects", project, "environments", env_name, "cluster"]
             raise ConfigError(
-                f"{_dotted(loc)} in {path}: expected one of the configured clusters "
-                f"({', '.join(config.clusters) or 'none'}), got {json.dumps(environment.cluster)}"
-                f"{_did_you_mean(environment.cluster, config.clusters)}"
+                f"{_dotted(loc)} in {path}: unknown cluster {environment.cluster!r}"
+                f"{_did_you_mean(environment.cluster, config.clusters)} (configured clusters: "
+                f"{', '.join(config.clusters) or 'none'})"
                 + (f" (line {line})" if (line := _line_of(text, loc)) else ""))
         environment.compose = _resolve(environment.compose, path.parent)
     config.ssh.config = _resolve_all(config.ssh.config, path.parent)
@@ -266,9 +266,8 @@ def _explain(exc: ValidationError, path: Path, text: str) -> str:
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     first, n = errors[0], len(errors) - 1
     loc, kind, value = list(first["loc"]), first["type"], first.get("input")
-    notes = [f"line {line}"] if (line := _line_of(text, loc)) else []
-    notes += [f"and {n} more problem{'s' if n > 1 else ''}"] if n else []
-    where = f" ({'; '.join(notes)})" if notes else ""
+    where = f" (line {line})" if (line := _line_of(text, loc)) else ""
+    where += f" (and {n} more problem{'s' if n > 1 else ''})" if n else ""
     if kind == "extra_forbidden":
         key, section = str(loc[-1]), _dotted(loc[:-1])
         table = f"[{section}]" if section else "the top level"
@@ -282,14 +281,14 @@ def _explain(exc: ValidationError, path: Path, text: str) -> str:
                 f"use {NAME_RULE}{where}")
     dotted = _dotted(loc) or "the top level"
     if kind == "missing":
-        return f"{dotted} in {path}: required key is missing{where}"
+        return f"{dotted} in {path}: missing required key{where}"
     got = "" if isinstance(value, dict | list) else f", got {_toml_repr(value)}"
     if kind == "list_type" and loc[-1] in ("config", "ssh_config"):
         return f"{dotted} in {path}: expected a path or a list of paths{got}{where}"
     if kind in _EXPECTED:
         return f"{dotted} in {path}: expected {_EXPECTED[kind]}, got {_toml_repr(value)}{where}"
     if kind == "string_pattern_mismatch":
-        return f"{dotted} in {path}: expected {NAME_RULE}{got}{where}"
+        return f"{dotted} in {path}: use {NAME_RULE}{got}{where}"
     if kind in ("too_short", "string_too_short"):
         return f"{dotted} in {path}: must not be empty{where}"
     if kind == "value_error":  # our own validators: the message says what is wrong

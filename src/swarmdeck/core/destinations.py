@@ -35,13 +35,13 @@ class Destination:
 
 
 def _bad(raw: str, why: str) -> ConfigError:
-    return ConfigError(f"bad destination {raw!r}: {why}; expected {FORMS}")
+    return ConfigError(f"destination {raw!r}: {why}; expected {FORMS}")
 
 
 def parse_destination(text: str) -> Destination:
     """Parse one DEST; a ConfigError says what is wrong and which forms are accepted."""
     if not isinstance(text, str):
-        raise ConfigError(f"bad destination {text!r}: not a string; expected {FORMS}")
+        raise ConfigError(f"destination {text!r}: not a string; expected {FORMS}")
     raw = text
     if not text.strip():
         raise ConfigError(f"empty destination; expected {FORMS}")
@@ -70,7 +70,7 @@ def parse_destination(text: str) -> Destination:
             raise _bad(raw, f"{host!r} in brackets is not an IPv6 address") from None
         if rest:
             if not rest.startswith(":"):
-                raise _bad(raw, "only :PORT may follow ]")
+                raise _bad(raw, "expected :PORT after ]")
             port = _port(rest[1:], raw)
     else:
         host, sep, port_text = text.partition(":")
