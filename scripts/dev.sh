@@ -29,8 +29,11 @@ setup() {
     if [ ! -x "$VENV/bin/python" ]; then
         python3 -m venv "$VENV"
     fi
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+    if ! "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" >"$VENV/pip.log" 2>&1; then
+        cat "$VENV/pip.log" >&2
+        echo "swarmdeck: installing the package failed (log above, also in $VENV/pip.log)" >&2
+        exit 1
+    fi
 }
 
 case "${1:-}" in

@@ -20,7 +20,7 @@ def lab_dir(explicit: str | None) -> Path:
 
 
 def run_lab(args: argparse.Namespace) -> int:
-    lab = Lab(lab_dir(args.dir), say=lambda msg: print(f"lab: {msg}", file=sys.stderr))
+    lab = Lab(lab_dir(args.dir), say=_say)
     if args.action == "up":
         lab.up(make_spec(args.cluster, args.spares))
         print(f"lab ready. Try:\n  swarmdeck --config {lab.config_file} ls nodes\n"
@@ -49,6 +49,12 @@ def run_lab(args: argparse.Namespace) -> int:
     ))
     print(f"\nconfig: {lab.config_file}\nssh:    ssh -F {lab.ssh_config} NODE")
     return 0 if lab.healthy() else 1
+
+
+def _say(message: str) -> None:
+    # one write per line: the lab reports from several threads at once
+    sys.stderr.write(f"lab: {message}\n")
+    sys.stderr.flush()
 
 
 def _yes(flag: bool) -> str:

@@ -118,7 +118,9 @@ def _service_rows(states: dict[str, ClusterState], args: argparse.Namespace, *_:
             rows.append({
                 "cluster": name, "id": s.id, "name": s.name, "stack": s.stack,
                 "mode": s.mode, "image": s.image, "replicas_running": running,
-                "replicas_desired": desired, "ports": [str(p) for p in s.ports],
+                "replicas_desired": desired,
+                "completed": st.completed(s) if s.mode.endswith("job") else None,
+                "ports": [str(p) for p in s.ports],
                 "update_state": s.update_state, "created_at": s.created_at,
                 "updated_at": s.updated_at,
             })
@@ -195,7 +197,8 @@ def _services_table(rows: list[dict[str, Any]]) -> str:
     return render.table(
         ["CLUSTER", "NAME", "STACK", "MODE", "REPLICAS", "IMAGE", "PORTS", "UPDATE", "AGE"],
         [[r["cluster"], r["name"], r["stack"] or "-", r["mode"],
-          f"{r['replicas_running']}/{r['replicas_desired']}", r["image"],
+          f"{r['replicas_running']}/{r['replicas_desired']}"
+          + (f" ({r['completed']} done)" if r["completed"] is not None else ""), r["image"],
           ",".join(r["ports"]) or "-", r["update_state"] or "-", render.age(r["created_at"])]
          for r in rows],
         right=(4,),

@@ -69,6 +69,8 @@ class ClusterConfig(_Section):
     context: str | None = Field(None, min_length=1)
     read_only: bool = False
     ssh_config: PathList = None
+    # the Docker socket on the managers (rootless docker: /run/user/UID/docker.sock)
+    docker_socket: str = Field("/var/run/docker.sock", pattern=r"^/")
 
     @model_validator(mode="after")
     def _one_source(self) -> ClusterConfig:

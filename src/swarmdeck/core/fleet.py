@@ -40,6 +40,7 @@ class Fleet:
                 cluster.manager_destinations(self.env),
                 ssh_settings(self.config, name),
                 task_refresh=self.config.inventory.task_refresh,
+                socket_path=cluster.docker_socket,
             )
         return self.inventories[name]
 

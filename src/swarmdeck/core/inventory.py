@@ -25,6 +25,7 @@ from swarmdeck.core.errors import (
     TransportError,
 )
 from swarmdeck.core.models import Network, Node, Service, Stack, SwarmInfo, Task
+from swarmdeck.core.transport.docker import DEFAULT_SOCKET
 from swarmdeck.core.transport.session import ManagerSession
 from swarmdeck.core.transport.ssh import SSHSettings
 
@@ -76,6 +77,10 @@ class ClusterState:
             return running, desired
         return running, len(current)
 
+    def completed(self, service: Service) -> int:
+        """Tasks of a job that ran to completion."""
+        return sum(1 for t in self.tasks_of(service.id) if t.state == "complete")
+
     def _node_up(self, node_id: str | None) -> bool:
         node = self.nodes.get(node_id or "")
         return node is None or node.status != "down"
@@ -102,7 +107,7 @@ Listener = Callable[[Change], None]
 
 class ClusterInventory:
     def __init__(self, name: str, destinations: Sequence[Destination], ssh: SSHSettings,
-                 *, task_refresh: float = 5.0, socket_path: str | None = None) -> None:
+                 *, task_refresh: float = 5.0, socket_path: str = DEFAULT_SOCKET) -> None:
         self.name = name
         self.destinations = list(destinations)
         self.ssh = ssh
@@ -136,8 +141,7 @@ class ClusterInventory:
         errors: list[SwarmdeckError] = []
         for dest in self.destinations:
             try:
-                kwargs = {"socket_path": self.socket_path} if self.socket_path else {}
-                session = await ManagerSession.open(dest, self.ssh, **kwargs)
+                session = await ManagerSession.open(dest, self.ssh, self.socket_path)
             except SwarmdeckError as exc:
                 errors.append(exc)
                 continue

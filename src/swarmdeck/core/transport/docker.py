@@ -55,21 +55,22 @@ class DockerEndpoint:
                 reader, writer = await self.conn.open_unix_connection(self.socket_path)
                 return HTTPConnection(reader, writer)
             except asyncssh.ChannelOpenError as exc:
-                if exc.code != asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED:
-                    raise await self._diagnose(exc.reason) from None
+                # OpenSSH answers "open failed" both when the socket is unusable and when
+                # stream-local forwarding is forbidden: look at the socket to tell which
+                problem = await self._diagnose(exc.reason)
+                if problem is not None:
+                    raise problem from None
                 self.via = "dial-stdio"
             except _LOST as exc:
                 raise self._lost(exc) from None
         try:
-            proc = await self.conn.create_process(
-                "docker system dial-stdio", encoding=None,
-            )
+            proc = await self.conn.create_process("docker system dial-stdio", encoding=None)
         except _LOST as exc:
             raise self._lost(exc) from None
         return HTTPConnection(proc.stdout, proc.stdin)
 
-    async def _diagnose(self, reason: str) -> DockerUnavailable:
-        """The socket channel was refused: find out why with one command on the host."""
+    async def _diagnose(self, reason: str) -> DockerUnavailable | None:
+        """Why was the socket channel refused? None: the socket is fine (forwarding is not)."""
         path = shlex.quote(self.socket_path)
         probe = (f"if [ ! -e {path} ]; then echo missing; "
                  f"elif [ -r {path} ] && [ -w {path} ]; then echo ok; else echo denied; fi; "
@@ -81,6 +82,8 @@ class DockerEndpoint:
             lines = []
         state = lines[0] if lines else "unknown"
         user = lines[1] if len(lines) > 1 else "this user"
+        if state == "ok":
+            return None
         if state == "missing":
             return DockerUnavailable(
                 f"{self.label}: docker is not running ({self.socket_path} does not exist)",
