@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import asdict
 from typing import Any
 
 from swarmdeck.cli import render
+from swarmdeck.core import views
 from swarmdeck.core.config import Config, docker_contexts, load
 from swarmdeck.core.errors import ConfigError, SwarmdeckError
 from swarmdeck.core.fleet import Fleet
@@ -60,108 +62,41 @@ def _no_clusters(config: Config) -> ConfigError:
                             "config.example.toml documents every key")
 
 
-# ---- rows: plain dicts, the JSON output; tables are built from the same rows ----------
+# ---- rows: core.views computes them; JSON is their fields, tables format them ----------
 
 def _cluster_rows(states: dict[str, ClusterState], args: argparse.Namespace, config: Config,
                   failed: dict[str, SwarmdeckError]) -> list[dict[str, Any]]:
     rows = []
     for name in args.cluster or list(config.clusters):
-        st = states.get(name)
-        if st is None:
-            rows.append({"cluster": name, "status": "error", "error": str(failed.get(name)),
-                         "manager": None, "leader": None, "nodes_ready": None,
-                         "nodes_total": None, "services_converged": None,
-                         "services_total": None, "stacks": None})
-            continue
-        leader = st.leader()
-        converged = sum(1 for s in st.services.values()
-                        if (r := st.replicas(s))[0] >= r[1] or s.mode.endswith("job"))
-        rows.append({
-            "cluster": name, "status": "ok", "error": None, "manager": st.manager,
-            "leader": leader.hostname if leader else None,
-            "nodes_ready": sum(1 for n in st.nodes.values() if n.status == "ready"),
-            "nodes_total": len(st.nodes),
-            "services_converged": converged, "services_total": len(st.services),
-            "stacks": len(st.stacks()),
-        })
+        health = views.cluster_health(name, states.get(name), failed.get(name))
+        row = asdict(health)
+        del row["age"], row["connected"]
+        rows.append(row)
     return rows
 
 
-def _node_rows(states: dict[str, ClusterState], args: argparse.Namespace, *_: Any
-               ) -> list[dict[str, Any]]:
-    rows = []
-    for name, st in states.items():
-        running: dict[str, int] = {}
-        for t in st.tasks.values():
-            if t.is_running and t.node_id:
-                running[t.node_id] = running.get(t.node_id, 0) + 1
-        for n in sorted(st.nodes.values(), key=lambda n: (n.role != "manager", n.hostname)):
-            rows.append({
-                "cluster": name, "id": n.id, "hostname": n.hostname, "role": n.role,
-                "availability": n.availability, "status": n.status, "leader": n.leader,
-                "manager_status": n.manager_status or None, "address": n.address,
-                "engine_version": n.engine_version, "labels": n.labels,
-                "tasks_running": running.get(n.id, 0), "nano_cpus": n.nano_cpus,
-                "memory_bytes": n.memory_bytes, "created_at": n.created_at,
-            })
-    return rows
+def _node_rows(states: dict[str, ClusterState], *_: Any) -> list[dict[str, Any]]:
+    return [asdict(r) for name, st in states.items() for r in views.node_rows(name, st)]
 
 
 def _service_rows(states: dict[str, ClusterState], args: argparse.Namespace, *_: Any
                   ) -> list[dict[str, Any]]:
-    rows = []
-    for name, st in states.items():
-        for s in sorted(st.services.values(), key=lambda s: s.name):
-            if args.stack and s.stack != args.stack:
-                continue
-            running, desired = st.replicas(s)
-            rows.append({
-                "cluster": name, "id": s.id, "name": s.name, "stack": s.stack,
-                "mode": s.mode, "image": s.image, "replicas_running": running,
-                "replicas_desired": desired,
-                "completed": st.completed(s) if s.mode.endswith("job") else None,
-                "ports": [str(p) for p in s.ports],
-                "update_state": s.update_state, "created_at": s.created_at,
-                "updated_at": s.updated_at,
-            })
-    return rows
+    return [asdict(r) for name, st in states.items()
+            for r in views.service_rows(name, st, stack=args.stack)]
 
 
 def _stack_rows(states: dict[str, ClusterState], args: argparse.Namespace, config: Config,
                 *_: Any) -> list[dict[str, Any]]:
-    managed = {(env.cluster, env.stack): f"{project}/{env_name}"
-               for project, env_name, env in config.environments()}
-    rows = []
-    for name, st in states.items():
-        for stack in st.stacks():
-            if args.stack and stack.name != args.stack:
-                continue
-            rows.append({"cluster": name, "name": stack.name, "services": len(stack.services),
-                         "networks": len(stack.networks),
-                         "project": managed.get((name, stack.name))})
-    return rows
+    managed = views.managed_stacks(config)
+    return [asdict(r) for name, st in states.items()
+            for r in views.stack_rows(name, st, managed, stack=args.stack)]
 
 
 def _task_rows(states: dict[str, ClusterState], args: argparse.Namespace, *_: Any
                ) -> list[dict[str, Any]]:
-    rows = []
-    for name, st in states.items():
-        for t in sorted(st.tasks.values(), key=lambda t: (
-                st.services[t.service_id].name if t.service_id in st.services else "",
-                t.slot or 0, t.node_id or "", -(t.updated_at.timestamp() if t.updated_at
-                                                 else 0))):
-            service = st.services.get(t.service_id)
-            if args.stack and (service is None or service.stack != args.stack):
-                continue
-            if not args.all and not args.json and not t.is_current:
-                continue
-            rows.append({
-                "cluster": name, "id": t.id, "service": service.name if service else None,
-                "slot": t.slot, "node": st.node_name(t.node_id) or None,
-                "state": t.state, "desired_state": t.desired_state, "error": t.error or None,
-                "image": t.image, "since": t.timestamp,
-            })
-    return rows
+    history = args.all or args.json
+    return [asdict(r) for name, st in states.items()
+            for r in views.task_rows(name, st, stack=args.stack, history=history)]
 
 
 ROWS = {"clusters": _cluster_rows, "nodes": _node_rows, "services": _service_rows,
@@ -197,8 +132,7 @@ def _services_table(rows: list[dict[str, Any]]) -> str:
     return render.table(
         ["CLUSTER", "NAME", "STACK", "MODE", "REPLICAS", "IMAGE", "PORTS", "UPDATE", "AGE"],
         [[r["cluster"], r["name"], r["stack"] or "-", r["mode"],
-          f"{r['replicas_running']}/{r['replicas_desired']}"
-          + (f" ({r['completed']} done)" if r["completed"] is not None else ""), r["image"],
+          views.ServiceRow(**r).replicas_text, r["image"],
           ",".join(r["ports"]) or "-", r["update_state"] or "-", render.age(r["created_at"])]
          for r in rows],
         right=(4,),
