@@ -23,7 +23,7 @@ def run_ls(args: argparse.Namespace) -> int:
     for warning in config.warnings:
         print(f"swarmdeck: warning: {warning}", file=sys.stderr)
     if not config.clusters:
-        raise _no_clusters(config)
+        raise no_clusters_error(config)
     names = args.cluster or list(config.clusters)
     for name in names:
         config.cluster(name)  # unknown names fail here, with a did-you-mean
@@ -48,7 +48,7 @@ async def _load(config: Config, names: list[str]) -> dict[str, ClusterState | Sw
         await fleet.close()
 
 
-def _no_clusters(config: Config) -> ConfigError:
+def no_clusters_error(config: Config) -> ConfigError:
     where = f"{config.path}" + ("" if config.exists else " (it does not exist yet)")
     contexts = [c for c in docker_contexts() if c.ssh_destination is not None]
     if contexts:

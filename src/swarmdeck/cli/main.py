@@ -23,7 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH",
                         help="config file (default: $SWARMDECK_CONFIG or "
                              "$XDG_CONFIG_HOME/swarmdeck/config.toml)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--cluster", dest="start_cluster", metavar="NAME",
+                        help="console: start on this cluster")
+    parser.add_argument("--read-only", action="store_true",
+                        help="refuse every change (deploy, scale, node and token actions)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                description="without a command, the console starts")
 
     ls = sub.add_parser("ls", help="list clusters, nodes, services, stacks or tasks",
                         description="List what the configured clusters hold. Clusters are "
@@ -67,8 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from swarmdeck.cli.lab import run_lab
 
             return run_lab(args)
-        parser.print_help()
-        return 0
+        from swarmdeck.cli.console import run_console
+
+        return run_console(args)
     except SwarmdeckError as exc:
         print(f"swarmdeck: {exc}", file=sys.stderr)
         return exc.exit_code

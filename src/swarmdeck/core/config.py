@@ -112,6 +112,8 @@ class Config(_Section):
     inventory: InventoryConfig = Field(default_factory=InventoryConfig)
     clusters: dict[Name, ClusterConfig] = Field(default_factory=dict)
     projects: dict[Name, ProjectConfig] = Field(default_factory=dict)
+    # console key bindings by id, e.g. {"filter" = "f"}; `?` in the console lists the ids
+    keys: dict[str, str] = Field(default_factory=dict)
 
     _path: Path = PrivateAttr(default=Path("config.toml"))
     _document: tomlkit.TOMLDocument = PrivateAttr(default_factory=tomlkit.document)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 from swarmdeck.core.config import Config
-from swarmdeck.core.errors import SwarmdeckError
-from swarmdeck.core.inventory import ClusterInventory, ClusterState
+from swarmdeck.core.errors import ConnectionLost, SwarmdeckError
+from swarmdeck.core.inventory import ClusterInventory, ClusterState, Listener
+from swarmdeck.core.logs import LogLine, service_logs
 from swarmdeck.core.transport.ssh import SSHSettings
 
 
@@ -59,6 +60,36 @@ class Fleet:
             elif isinstance(result, BaseException):
                 raise result
         return out
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.config.clusters)
+
+    def state(self, name: str) -> ClusterState:
+        return self.inventory(name).state
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Listen to every cluster's changes; returns the function that stops listening."""
+        stops = [self.inventory(n).subscribe(listener) for n in self.names]
+
+        def unsubscribe() -> None:
+            for stop in stops:
+                stop()
+
+        return unsubscribe
+
+    async def run(self, name: str) -> None:
+        """Keep one cluster's inventory live (load, follow, reconnect) until closed."""
+        await self.inventory(name).run()
+
+    async def logs(self, name: str, service_id: str, *, tail: int | str = 100,
+                   follow: bool = True) -> AsyncIterator[LogLine]:
+        """A service's log lines through the cluster's current manager connection."""
+        session = self.inventory(name).session
+        if session is None or session.closed:
+            raise ConnectionLost(f"cluster {name} is not connected")
+        async for line in service_logs(session.docker, service_id, tail=tail, follow=follow):
+            yield line
 
     async def close(self) -> None:
         await asyncio.gather(*(inv.close() for inv in self.inventories.values()),

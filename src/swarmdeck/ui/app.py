@@ -1,0 +1,121 @@
+"""The console: wiring only. Screens hold their own actions; the core holds the state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from importlib import resources
+from typing import Protocol
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from swarmdeck.core.config import Config
+from swarmdeck.core.inventory import ClusterState, Listener
+from swarmdeck.ui.screens.help import HelpScreen
+from swarmdeck.ui.screens.main import MainScreen
+
+STYLES = str(resources.files("swarmdeck.styles") / "swarmdeck.tcss")
+REFRESH_DELAY = 0.1  # coalesce bursts of inventory changes into one redraw
+
+
+class FleetSource(Protocol):
+    """What the console needs from the core (core.fleet.Fleet, or recorded data in tests)."""
+
+    @property
+    def names(self) -> list[str]: ...
+    def state(self, name: str) -> ClusterState: ...
+    def subscribe(self, listener: Listener): ...
+    async def run(self, name: str) -> None: ...
+    def logs(self, name: str, service_id: str, *, tail: int | str = 100): ...
+    async def close(self) -> None: ...
+
+
+class SwarmdeckApp(App):
+    CSS_PATH = STYLES
+    TITLE = "swarmdeck"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("tab", "app.focus_next", "Next pane", show=False, id="focus.next"),
+        Binding("shift+tab", "app.focus_previous", "Previous pane", show=False,
+                id="focus.previous"),
+    ]
+
+    def __init__(self, config: Config, fleet: FleetSource, *, start_cluster: str | None = None,
+                 read_only: bool = False) -> None:
+        super().__init__()
+        self.config = config
+        self.fleet = fleet
+        self.read_only = read_only
+        self.start_cluster = start_cluster or fleet.names[0]
+        self._refresh_pending = False
+        self._unsubscribe = None
+
+    def is_read_only(self, cluster: str) -> bool:
+        cfg = self.config.clusters.get(cluster)
+        return self.read_only or bool(cfg and cfg.read_only)
+
+    def on_mount(self) -> None:
+        self._apply_keymap()
+        self._unsubscribe = self.fleet.subscribe(self._on_change)
+        for name in self.fleet.names:
+            self.run_worker(self.fleet.run(name), name=f"inventory {name}",
+                            group="inventory", exit_on_error=False)
+        self.push_screen(MainScreen())
+
+    def _apply_keymap(self) -> None:
+        keys = dict(self.config.keys)
+        if keys:
+            self.set_keymap(keys)
+
+    async def on_unmount(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        await self.fleet.close()
+
+    # ---- inventory -> screens ------------------------------------------------------------
+    def _on_change(self, _change) -> None:
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.set_timer(REFRESH_DELAY, self._refresh_screens)
+
+    def _refresh_screens(self) -> None:
+        self._refresh_pending = False
+        for screen in self.screen_stack:
+            refresh = getattr(screen, "refresh_data", None)
+            if refresh is not None and screen.is_mounted:
+                refresh()
+
+    # ---- actions shared by every screen --------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_reserved(self, what: str) -> None:
+        """Keys kept for the operations release, so the layout does not move later."""
+        if self.is_read_only(getattr(self.screen, "cluster", "")):
+            self.notify(f"{what}: refused, this cluster is read-only", severity="warning")
+            return
+        self.notify(f"{what}: not available in this version yet; use the docker CLI for now",
+                    severity="warning", timeout=3)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.description in seen:
+                continue
+            seen.add(binding.description)
+            yield SystemCommand(binding.description, f"key: {self.get_key_display(binding)}",
+                                self._runner(active.node, binding.action))
+        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        if main is not None:
+            for name in self.fleet.names:
+                yield SystemCommand(f"Switch to cluster {name}", "show its services and nodes",
+                                    lambda n=name: main.switch_cluster(n))
+
+    def _runner(self, node, action: str):
+        async def run() -> None:
+            await self.run_action(action, node)
+        return run

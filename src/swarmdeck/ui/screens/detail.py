@@ -1,0 +1,137 @@
+"""Detail screens: a service (its tasks and spec) and a node (its tasks, labels, resources)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from swarmdeck.core import views
+from swarmdeck.core.sanitize import clean
+from swarmdeck.core.specs import service_summary
+from swarmdeck.ui import clock
+from swarmdeck.ui.screens.main import age_text
+from swarmdeck.ui.widgets.health import HealthBar
+from swarmdeck.ui.widgets.table import LiveTable
+
+if TYPE_CHECKING:
+    from swarmdeck.ui.app import SwarmdeckApp
+
+TASK_COLUMNS = [("name", "TASK"), ("node", "NODE"), ("state", "STATE"),
+                ("desired", "DESIRED"), ("error", "ERROR"), ("age", "SINCE>"), ("id", "ID")]
+STATE_STYLES = {"running": "green", "failed": "bold red", "rejected": "bold red",
+                "shutdown": "dim", "complete": "dim green", "pending": "yellow",
+                "preparing": "yellow", "starting": "yellow", "assigned": "yellow"}
+
+
+def task_cells(row: views.TaskRow) -> list:
+    return [row.name, row.node or "-", Text(row.state, style=STATE_STYLES.get(row.state, "")),
+            row.desired_state, Text(clean(row.error or ""), style="red"), age_text(row.since),
+            row.id[:12]]
+
+
+def kv_table(pairs: list[tuple[str, str]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold dim", no_wrap=True)
+    table.add_column()
+    for label, value in pairs:
+        table.add_row(label, Text(clean(value)))
+    return table
+
+
+class DetailScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
+        Binding("question_mark", "app.help", "Help", id="help"),
+        Binding("g", "chart", "Chart", id="detail.chart"),
+    ]
+
+    def __init__(self, cluster: str, object_id: str) -> None:
+        super().__init__()
+        self.cluster = cluster
+        self.object_id = object_id
+
+    @property
+    def deck(self) -> SwarmdeckApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield HealthBar()
+        yield Static(id="summary")
+        yield LiveTable(TASK_COLUMNS, id="tasks")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_data()
+        self.query_one("#tasks").focus()
+
+    def action_chart(self) -> None:
+        self.notify("CPU and memory charts arrive with metrics collection", timeout=3)
+
+    def refresh_data(self) -> None:
+        state = self.deck.fleet.state(self.cluster)
+        health = views.cluster_health(self.cluster, state, state.error, now=clock.now())
+        self.query_one(HealthBar).show(health, read_only=self.deck.is_read_only(self.cluster))
+        self.fill(state)
+
+
+class ServiceScreen(DetailScreen):
+    def fill(self, state) -> None:
+        service = state.services.get(self.object_id)
+        summary = self.query_one("#summary", Static)
+        tasks = self.query_one("#tasks", LiveTable)
+        if service is None:
+            summary.update(Text("this service no longer exists", style="bold red"))
+            tasks.set_rows([])
+            return
+        running, desired = state.replicas(service)
+        names = {n.id: n.name for n in state.networks.values()}
+        head = [("service", f"{service.name}  ({service.mode}, {running}/{desired} running)"),
+                ("stack", service.stack or "none"),
+                ("update state", f"{service.update_state or '-'} {service.update_message}".strip())]
+        summary.update(kv_table(head + service_summary(service.raw_spec, names)))
+        summary.border_title = f"Service · {clean(service.name)}"
+        tasks.border_title = "Tasks (newest first per slot)"
+        tasks.set_rows([(r.id, task_cells(r)) for r in views.task_rows(
+            self.cluster, state, service_id=service.id)])
+
+
+class NodeScreen(DetailScreen):
+    def fill(self, state) -> None:
+        node = state.nodes.get(self.object_id)
+        summary = self.query_one("#summary", Static)
+        tasks = self.query_one("#tasks", LiveTable)
+        if node is None:
+            summary.update(Text("this node is no longer in the swarm", style="bold red"))
+            tasks.set_rows([])
+            return
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(node.labels.items())) or "none"
+        pairs = [
+            ("node", f"{node.hostname}  ({node.role}, {node.availability}, {node.status})"),
+            ("manager", node.manager_status or "-"),
+            ("address", node.address + (f"  (raft {node.manager_address})"
+                                        if node.manager_address else "")),
+            ("engine", node.engine_version),
+            ("platform", f"{node.os}/{node.architecture}"),
+            ("resources", f"{node.nano_cpus / 1e9:g} CPU, "
+                          f"{views_size(node.memory_bytes)} memory"),
+            ("labels", labels),
+        ]
+        if node.status_message:
+            pairs.append(("status", node.status_message))
+        summary.update(kv_table(pairs))
+        summary.border_title = f"Node · {clean(node.hostname)}"
+        tasks.border_title = "Tasks on this node"
+        tasks.set_rows([(r.id, task_cells(r)) for r in views.task_rows(
+            self.cluster, state, node_id=node.id, history=False)])
+
+
+def views_size(value: int) -> str:
+    import humanize
+
+    return humanize.naturalsize(value, binary=True) if value else "-"

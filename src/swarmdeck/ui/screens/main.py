@@ -1,0 +1,289 @@
+"""The main screen: projects tree, services, nodes and logs of the current scope."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import humanize
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Tree
+
+from swarmdeck.core import views
+from swarmdeck.core.errors import SwarmdeckError
+from swarmdeck.core.views import NodeRow, ProjectNode, ServiceRow
+from swarmdeck.ui import clock
+from swarmdeck.ui.widgets.health import HealthBar
+from swarmdeck.ui.widgets.logs import LogPane
+from swarmdeck.ui.widgets.projects import ProjectsTree
+from swarmdeck.ui.widgets.table import LiveTable
+
+if TYPE_CHECKING:
+    from swarmdeck.ui.app import SwarmdeckApp
+
+# image last: at 80 columns the state columns stay in view
+SERVICE_COLUMNS = [("name", "NAME"), ("stack", "STACK"), ("mode", "MODE"),
+                   ("replicas", "REPLICAS>"), ("update", "UPDATE"), ("ports", "PORTS"),
+                   ("age", "AGE>"), ("cpu", "CPU>"), ("mem", "MEM>"), ("image", "IMAGE")]
+ALL_SERVICE_COLUMNS = [("cluster", "CLUSTER"), *SERVICE_COLUMNS]
+NODE_COLUMNS = [("hostname", "HOSTNAME"), ("role", "ROLE"), ("availability", "AVAIL"),
+                ("status", "STATUS"), ("manager", "MANAGER"), ("engine", "ENGINE"),
+                ("address", "ADDRESS"), ("labels", "LABELS"), ("tasks", "TASKS>"),
+                ("cpu", "CPU>"), ("mem", "MEM>")]
+NO_METRICS = Text("-", style="dim")
+
+
+def age_text(moment) -> Text:
+    if moment is None:
+        return Text("-", justify="right")
+    seconds = max(0.0, clock.now() - moment.timestamp())
+    return Text(humanize.naturaldelta(seconds), justify="right")
+
+
+def service_cells(row: ServiceRow, *, with_cluster: bool) -> list:
+    replicas = Text(row.replicas_text, justify="right",
+                    style="" if row.converged else "bold yellow"
+                    if row.replicas_running else "bold red")
+    update = Text(row.update_state or "-",
+                  style="yellow" if row.update_state in ("updating", "rollback_started")
+                  else "red" if row.update_state in ("paused", "rollback_paused") else "")
+    cells = [row.name, row.stack or "-", row.mode, replicas, update,
+             ",".join(row.ports) or "-", age_text(row.created_at), NO_METRICS, NO_METRICS,
+             row.image]
+    return [row.cluster, *cells] if with_cluster else cells
+
+
+def node_cells(row: NodeRow) -> list:
+    status = Text(row.status, style="green" if row.status == "ready" else "bold red")
+    availability = Text(row.availability, style="" if row.availability == "active"
+                        else "yellow")
+    manager = Text(row.manager_status or "", style="bold" if row.leader else
+                   "red" if row.manager_status == "unreachable" else "")
+    labels = ",".join(f"{k}={v}" for k, v in sorted(row.labels.items())) or "-"
+    return [row.hostname, row.role, availability, status, manager, row.engine_version,
+            row.address, labels, Text(str(row.tasks_running), justify="right"),
+            NO_METRICS, NO_METRICS]
+
+
+class ServicesTable(LiveTable):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("s", "app.reserved('scale')", "Scale", id="service.scale"),
+        Binding("u", "app.reserved('update image')", "Update", id="service.update"),
+        Binding("R", "app.reserved('restart')", "Restart", id="service.restart"),
+        Binding("b", "app.reserved('rollback')", "Rollback", id="service.rollback"),
+        Binding("x", "app.reserved('remove')", "Remove", id="service.remove"),
+    ]
+
+
+class NodesTable(LiveTable):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("w", "app.reserved('drain')", "Drain", id="node.drain"),
+        Binding("p", "app.reserved('promote')", "Promote", id="node.promote"),
+        Binding("m", "app.reserved('demote')", "Demote", id="node.demote"),
+        Binding("a", "app.reserved('add node')", "Add node", id="node.add"),
+        Binding("x", "app.reserved('remove node')", "Remove", id="node.remove"),
+    ]
+
+
+class MainScreen(Screen):
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("question_mark", "app.help", "Help", id="help"),
+        Binding("c", "next_cluster", "Cluster", id="cluster.next"),
+        Binding("A", "all_clusters", "All clusters", id="services.all_clusters"),
+        Binding("d", "app.reserved('deploy')", "Deploy", id="project.deploy"),
+        Binding("t", "app.reserved('rotate join token')", "Token", id="cluster.token",
+                show=False),
+        Binding("L", "toggle_logs", "Logs", id="logs.toggle"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
+    ]
+    # below this height the logs pane starts hidden (L shows it)
+    LOGS_MIN_HEIGHT = 30
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cluster: str = ""
+        self.scope: ProjectNode | None = None
+        self.all_clusters = False
+        self._log_target: tuple[str, str] | None = None
+
+    @property
+    def deck(self) -> SwarmdeckApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield HealthBar(id="health")
+        with Horizontal(id="body"):
+            yield ProjectsTree(id="projects")
+            with Vertical(id="right"):
+                yield Input(placeholder="filter (substring) — Esc to clear", id="filter")
+                yield ServicesTable(SERVICE_COLUMNS, id="services")
+                yield NodesTable(NODE_COLUMNS, id="nodes")
+                yield LogPane(id="logs")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.cluster = self.deck.start_cluster
+        self.query_one("#projects").border_title = "Projects"
+        self.query_one("#nodes").border_title = "Nodes"
+        self.query_one("#filter").display = False
+        self.query_one("#logs", LogPane).start("select a service")
+        self.refresh_data()
+        self.query_one(ProjectsTree).select_cluster(self.cluster)
+        self.query_one("#services").focus()
+        self.set_interval(1.0, self._tick_header)
+
+    # ---- data ----------------------------------------------------------------------------
+    def refresh_data(self) -> None:
+        deck = self.deck
+        states = {n: deck.fleet.state(n) for n in deck.fleet.names}
+        self.query_one(ProjectsTree).set_projects(
+            views.project_tree(deck.config, states, deck.fleet.names))
+        self._tick_header()
+        services = self.query_one(ServicesTable)
+        services.set_columns(ALL_SERVICE_COLUMNS if self.all_clusters else SERVICE_COLUMNS)
+        if self.all_clusters:
+            rows = [(f"{name}/{r.id}", service_cells(r, with_cluster=True))
+                    for name, st in states.items() if st.loaded
+                    for r in views.service_rows(name, st)]
+            services.border_title = "Services · all clusters"
+        else:
+            state = states[self.cluster]
+            stack = self.scope.stack if self.scope and self.scope.cluster == self.cluster \
+                else None
+            rows = [(r.id, service_cells(r, with_cluster=False))
+                    for r in views.service_rows(self.cluster, state, stack=stack)] \
+                if state.loaded else []
+            where = f"{self.cluster} / {stack}" if stack else self.cluster
+            services.border_title = f"Services · {where}{self._stale_note(state)}"
+        services.set_rows(rows)
+        nodes = self.query_one(NodesTable)
+        state = states[self.cluster]
+        nodes.set_rows([(r.id, node_cells(r)) for r in views.node_rows(self.cluster, state)]
+                       if state.loaded else [])
+        nodes.border_title = f"Nodes · {self.cluster}{self._stale_note(state)}"
+
+    def _stale_note(self, state) -> str:
+        if state.loaded and not state.connected and state.loaded_at:
+            return f" · STALE, {clock.now() - state.loaded_at:.0f}s old"
+        return ""
+
+    def _tick_header(self) -> None:
+        deck = self.deck
+        state = deck.fleet.state(self.cluster)
+        health = views.cluster_health(self.cluster, state, state.error, now=clock.now())
+        self.query_one(HealthBar).show(health, read_only=deck.is_read_only(self.cluster))
+
+    # ---- navigation ----------------------------------------------------------------------
+    @on(Tree.NodeHighlighted, "#projects")
+    def _scope_changed(self, event: Tree.NodeHighlighted) -> None:
+        node: ProjectNode | None = event.node.data
+        if node is None:
+            return
+        self.scope = node if node.kind in ("environment", "stack") else None
+        self.cluster = node.cluster
+        self.all_clusters = False
+        self.refresh_data()
+
+    @on(LiveTable.RowHighlighted, "#services")
+    def _service_highlighted(self, event: LiveTable.RowHighlighted) -> None:
+        key = event.row_key.value if event.row_key else None
+        if key is None:
+            return
+        cluster, _, service_id = key.rpartition("/") if "/" in key else (self.cluster, "", key)
+        if self._log_target != (cluster, service_id):
+            self._log_target = (cluster, service_id)
+            self.follow_logs(cluster, service_id)
+
+    @on(LiveTable.RowSelected, "#services")
+    def _open_service(self, event: LiveTable.RowSelected) -> None:
+        from swarmdeck.ui.screens.detail import ServiceScreen
+
+        key = event.row_key.value or ""
+        cluster, _, service_id = key.rpartition("/") if "/" in key else (self.cluster, "", key)
+        self.app.push_screen(ServiceScreen(cluster, service_id))
+
+    @on(LiveTable.RowSelected, "#nodes")
+    def _open_node(self, event: LiveTable.RowSelected) -> None:
+        from swarmdeck.ui.screens.detail import NodeScreen
+
+        self.app.push_screen(NodeScreen(self.cluster, event.row_key.value or ""))
+
+    def action_next_cluster(self) -> None:
+        names = self.deck.fleet.names
+        self.cluster = names[(names.index(self.cluster) + 1) % len(names)]
+        self.scope = None
+        self.all_clusters = False
+        self.refresh_data()
+        self.notify(f"cluster {self.cluster}", timeout=1.5)
+
+    def on_resize(self, event) -> None:
+        if not getattr(self, "_logs_toggled", False):
+            self.query_one(LogPane).display = event.size.height >= self.LOGS_MIN_HEIGHT
+
+    def action_toggle_logs(self) -> None:
+        self._logs_toggled = True
+        pane = self.query_one(LogPane)
+        pane.display = not pane.display
+
+    def action_all_clusters(self) -> None:
+        self.all_clusters = not self.all_clusters
+        self.refresh_data()
+
+    def switch_cluster(self, name: str) -> None:
+        self.cluster, self.scope, self.all_clusters = name, None, False
+        self.refresh_data()
+
+    # ---- filter --------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        self._filter_target = self.focused if isinstance(self.focused, LiveTable) \
+            else self.query_one(ServicesTable)
+        box.display = True
+        box.value = self._filter_target.filter_text
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        getattr(self, "_filter_target", self.query_one(ServicesTable)).set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.query_one("#filter").display = False
+        getattr(self, "_filter_target", self.query_one(ServicesTable)).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        target = getattr(self, "_filter_target", None) or self.query_one(ServicesTable)
+        target.set_filter("")
+        box.value = ""
+        box.display = False
+        target.focus()
+
+    # ---- logs ----------------------------------------------------------------------------
+    @work(exclusive=True, group="logs")
+    async def follow_logs(self, cluster: str, service_id: str) -> None:
+        await asyncio.sleep(0.3)  # moving through the table should not open a stream per row
+        pane = self.query_one(LogPane)
+        state = self.deck.fleet.state(cluster)
+        service = state.services.get(service_id)
+        if service is None:
+            return
+        pane.start(f"{service.name} ({cluster})")
+        slots = {t.id: f"{service.name}.{t.slot}" if t.slot else service.name
+                 for t in state.tasks_of(service_id)}
+        try:
+            async for line in self.deck.fleet.logs(cluster, service_id, tail=50):
+                tag = slots.get(line.task_id or "", service.name)
+                pane.add(line, tag, state.node_name(line.node_id))
+        except SwarmdeckError as exc:
+            pane.note(f"log stream stopped: {exc}", style="bold red")

@@ -1,0 +1,1 @@
+"""The console's Textual stylesheets (shipped inside the package as swarmdeck.styles)."""

@@ -1,0 +1,206 @@
+"""Pilot tests: navigation, filtering, focus, help, palette, live updates, read-only."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+from textual.widgets import Input
+
+from swarmdeck.core.models import Service
+from swarmdeck.ui.screens.detail import NodeScreen, ServiceScreen
+from swarmdeck.ui.screens.help import HelpScreen
+from swarmdeck.ui.screens.main import MainScreen
+from swarmdeck.ui.widgets.logs import LogPane
+from swarmdeck.ui.widgets.table import LiveTable
+
+SIZE = (120, 36)
+
+
+def plain(widget) -> str:
+    """What a Static shows, as text (its content may be a Rich table or Text)."""
+    console = Console(width=200, file=io.StringIO(), color_system=None)
+    console.print(widget.content)
+    return console.file.getvalue()
+
+
+def table(app, selector: str) -> LiveTable:
+    return app.screen.query_one(selector, LiveTable)
+
+
+def column(app, selector: str, key: str) -> list[str]:
+    t = table(app, selector)
+    return [str(t.get_cell(row_key, key)).strip() for row_key in t.rows]
+
+
+async def test_first_screen_shows_services_nodes_and_health(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        assert column(app, "#services", "name") == [
+            "backup-once", "monitoring_agent", "monitoring_collector", "shop_web", "shop_worker"]
+        assert column(app, "#nodes", "hostname") == [
+            "prod-m1", "prod-m2", "prod-m3", "prod-w1", "prod-w2"]
+        assert column(app, "#services", "replicas")[3] == "2/2"
+        health = plain(app.screen.query_one("#health"))
+        assert "managers 3/3 leader prod-m1" in health and "nodes 5/5" in health
+        assert app.screen.focused is table(app, "#services")
+
+
+async def test_jk_enter_and_escape(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j", "j", "j")
+        assert table(app, "#services").selected_key == next(
+            s.id for s in app.fleet.state("prod").services.values() if s.name == "shop_web")
+        await pilot.press("k")
+        await pilot.press("enter")
+        assert isinstance(app.screen, ServiceScreen)
+        summary = plain(app.screen.query_one("#summary"))
+        assert "monitoring_collector" in summary and "node.role == manager" in summary
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_node_detail_lists_its_tasks(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("tab")  # services -> nodes
+        assert app.screen.focused is table(app, "#nodes")
+        await pilot.press("j", "j", "j", "enter")  # prod-w1
+        assert isinstance(app.screen, NodeScreen)
+        assert "prod-w1" in plain(app.screen.query_one("#summary"))
+        tasks = [str(c) for c in column(app, "#tasks", "node")]
+        assert tasks and set(tasks) == {"prod-w1"}
+
+
+async def test_filter_is_instant_and_escape_clears_it(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash")
+        box = app.screen.query_one("#filter", Input)
+        assert box.display and app.screen.focused is box
+        await pilot.press(*"work")
+        assert column(app, "#services", "name") == ["shop_worker"]
+        await pilot.press("enter")  # keep the filter, back to the table
+        assert app.screen.focused is table(app, "#services")
+        assert column(app, "#services", "name") == ["shop_worker"]
+        await pilot.press("escape")
+        assert len(column(app, "#services", "name")) == 5 and not box.display
+
+
+async def test_filter_applies_to_the_focused_table(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("tab", "slash", *"w1", "enter")
+        assert column(app, "#nodes", "hostname") == ["prod-w1"]
+        assert len(column(app, "#services", "name")) == 5
+
+
+async def test_tab_cycles_panes(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        seen = []
+        for _ in range(4):
+            await pilot.press("tab")
+            seen.append(app.screen.focused.id)
+        assert seen == ["nodes", "logs", "projects", "services"]
+        await pilot.press("shift+tab")
+        assert app.screen.focused.id == "projects"
+
+
+async def test_project_scope_and_cluster_switch(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("shift+tab")  # projects tree
+        await pilot.press("down", "down")  # prod > shop > production (shop)
+        await pilot.pause()
+        assert column(app, "#services", "name") == ["shop_web", "shop_worker"]
+        await pilot.press("tab", "c")
+        await pilot.pause()
+        assert app.screen.cluster == "staging"
+        assert column(app, "#nodes", "hostname") == ["staging-m1", "staging-w1"]
+        assert "READ-ONLY" in plain(app.screen.query_one("#health"))
+
+
+async def test_all_clusters_view_has_a_cluster_column(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("A")
+        assert column(app, "#services", "cluster").count("staging") == 2
+        assert len(column(app, "#services", "cluster")) == 7
+        await pilot.press("A")
+        assert "cluster" not in [c.value for c in table(app, "#services").columns]
+
+
+async def test_help_lists_keys_with_their_ids(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = plain(app.screen.query_one("Static"))
+        for needle in ("Filter", "filter", "cluster.next", "Scale", "service.scale"):
+            assert needle in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_palette_runs_actions_by_name(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"switch to cluster staging")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.cluster == "staging"
+
+
+async def test_keys_can_be_rebound_from_the_config(make_app, config):
+    config.keys["filter"] = "f"
+    app = make_app(config=config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f")
+        assert app.screen.query_one("#filter", Input).display
+
+
+async def test_inventory_changes_show_without_a_key(make_app, fleet):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        state = fleet.state("prod")
+        worker = next(s for s in state.services.values() if s.name == "shop_worker")
+        state.services[worker.id] = Service.model_validate(
+            {**worker.model_dump(), "replicas": 6})
+        fleet.emit("prod")
+        await pilot.pause(0.3)
+        assert column(app, "#services", "replicas")[4] == "3/6"
+        state.connected = False
+        fleet.emit("prod", "connection")
+        await pilot.pause(0.3)
+        assert "STALE" in table(app, "#services").border_title
+
+
+async def test_logs_follow_the_highlighted_service(make_app, fleet):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j", "j", "j", "j")  # shop_worker
+        await pilot.pause(0.6)
+        worker = next(s for s in fleet.state("prod").services.values()
+                      if s.name == "shop_worker")
+        assert fleet.log_requests[-1] == ("prod", worker.id)
+        pane = app.screen.query_one(LogPane)
+        text = "\n".join(str(line.text) for line in pane.lines)
+        assert "worker processed job" in text and "shop_worker." in text
+
+
+@pytest.mark.parametrize("cluster_read_only", [True, False])
+async def test_reserved_operation_keys(make_app, cluster_read_only):
+    app = make_app(read_only=cluster_read_only)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        expected = "read-only" if cluster_read_only else "not available in this version"
+        assert any(expected in m for m in messages), messages

@@ -1,0 +1,49 @@
+"""Snapshots of the main screens on recorded lab data (update: pytest --snapshot-update)."""
+
+from __future__ import annotations
+
+
+async def settle(pilot) -> None:
+    await pilot.pause(0.8)  # the log pane starts following 0.3 s after a highlight
+
+
+def test_main_screen_wide(snap_compare, make_app):
+    assert snap_compare(make_app(), terminal_size=(140, 40), run_before=settle)
+
+
+def test_main_screen_80x24(snap_compare, make_app):
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=settle)
+
+
+def test_service_detail(snap_compare, make_app):
+    async def open_web(pilot):
+        await pilot.press("j", "j", "j", "enter")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=open_web)
+
+
+def test_node_detail(snap_compare, make_app):
+    async def open_worker(pilot):
+        await pilot.press("tab", "j", "j", "j", "enter")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(120, 36), run_before=open_worker)
+
+
+def test_help_screen(snap_compare, make_app):
+    async def open_help(pilot):
+        await settle(pilot)
+        await pilot.press("question_mark")
+
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=open_help)
+
+
+def test_all_clusters_and_stale(snap_compare, make_app, fleet):
+    async def all_stale(pilot):
+        fleet.state("staging").connected = False
+        fleet.emit("staging", "connection")
+        await pilot.press("A")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(140, 40), run_before=all_stale)
