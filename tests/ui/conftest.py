@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from swarmdeck.core.config import load_config
 from swarmdeck.core.inventory import Change, ClusterState
 from swarmdeck.core.logs import Demuxer, parse_line
+from swarmdeck.core.metrics import ClusterMetrics, Point
 from swarmdeck.core.models import Network, Node, Service, SwarmInfo, Task
 from swarmdeck.ui import clock
 from swarmdeck.ui.app import SwarmdeckApp
@@ -47,6 +49,7 @@ class RecordedFleet:
         self.listeners = []
         self.stopped = asyncio.Event()
         self.log_requests: list[tuple[str, str]] = []
+        self.collected: dict[str, SimpleNamespace] = {}
 
     @property
     def names(self) -> list[str]:
@@ -76,8 +79,30 @@ class RecordedFleet:
             yield parse_line(line, stream)
         await self.stopped.wait()
 
+    def metrics(self, name: str):
+        if name not in self.collected:
+            self.collected[name] = SimpleNamespace(metrics=synthetic_metrics(self.states[name]))
+        return self.collected[name]
+
     async def close(self) -> None:
         self.stopped.set()
+
+
+def synthetic_metrics(state: ClusterState) -> ClusterMetrics:
+    """Deterministic histories shaped like the lab's: the snapshot shows sparklines."""
+    metrics = ClusterMetrics(history=20)
+    for i, node in enumerate(sorted(state.nodes.values(), key=lambda n: n.hostname)):
+        metrics.node_memory[node.id] = 8 << 30
+        for step in range(12):
+            metrics._series(metrics.nodes, node.id).add(
+                Point(5.0 + (step * (i + 3)) % 17, (1 << 30) + step * (i + 1) * (16 << 20)))
+    for i, service in enumerate(sorted(state.services.values(), key=lambda s: s.name)):
+        if service.mode.endswith("job"):
+            continue
+        for step in range(12):
+            metrics._series(metrics.services, service.id).add(
+                Point(0.5 * ((step + i) % 6), (4 << 20) + ((step * 7 + i) % 5) * (1 << 20)))
+    return metrics
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import tomlkit
 import tomlkit.exceptions
@@ -64,6 +64,11 @@ class InventoryConfig(_Section):
     task_refresh: float = Field(5.0, gt=0)
 
 
+class MetricsConfig(_Section):
+    interval: float = Field(2.0, gt=0)
+    history: int = Field(150, ge=2, le=10_000)
+
+
 class ClusterConfig(_Section):
     managers: list[DestinationText] | None = Field(None, min_length=1)
     context: str | None = Field(None, min_length=1)
@@ -71,6 +76,8 @@ class ClusterConfig(_Section):
     ssh_config: PathList = None
     # the Docker socket on the managers (rootless docker: /run/user/UID/docker.sock)
     docker_socket: str = Field("/var/run/docker.sock", pattern=r"^/")
+    # how node metrics are collected: ssh to each node's address, through the manager, or not
+    metrics: Literal["direct", "manager", "off"] = "direct"
 
     @model_validator(mode="after")
     def _one_source(self) -> ClusterConfig:
@@ -110,6 +117,7 @@ class ProjectConfig(_Section):
 class Config(_Section):
     ssh: SSHConfig = Field(default_factory=SSHConfig)
     inventory: InventoryConfig = Field(default_factory=InventoryConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     clusters: dict[Name, ClusterConfig] = Field(default_factory=dict)
     projects: dict[Name, ProjectConfig] = Field(default_factory=dict)
     # console key bindings by id, e.g. {"filter" = "f"}; `?` in the console lists the ids

@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import ConnectionLost, SwarmdeckError
-from swarmdeck.core.inventory import ClusterInventory, ClusterState, Listener
+from swarmdeck.core.inventory import Change, ClusterInventory, ClusterState, Listener
 from swarmdeck.core.logs import LogLine, service_logs
+from swarmdeck.core.metrics import MetricsCollector
 from swarmdeck.core.transport.ssh import SSHSettings
 
 
@@ -32,6 +33,7 @@ class Fleet:
         self.config = config
         self.env = os.environ if env is None else env
         self.inventories: dict[str, ClusterInventory] = {}
+        self.collectors: dict[str, MetricsCollector] = {}
 
     def inventory(self, name: str) -> ClusterInventory:
         if name not in self.inventories:
@@ -79,8 +81,56 @@ class Fleet:
         return unsubscribe
 
     async def run(self, name: str) -> None:
-        """Keep one cluster's inventory live (load, follow, reconnect) until closed."""
-        await self.inventory(name).run()
+        """Keep one cluster's inventory live (load, follow, reconnect) and, unless the
+        cluster says metrics = "off", its nodes' metrics, until closed."""
+        inventory = self.inventory(name)
+        cluster = self.config.clusters[name]
+        if cluster.metrics == "off":
+            await inventory.run()
+            return
+        collector = self.metrics(name)
+
+        def on_change(change: Change) -> None:
+            if change.kind in ("loaded", "nodes"):
+                collector.sync()
+
+        stop = inventory.subscribe(on_change)
+        ticker = asyncio.create_task(self._tick(name, collector))
+        try:
+            await inventory.run()
+        finally:
+            stop()
+            ticker.cancel()
+            await collector.close()
+
+    def metrics(self, name: str) -> MetricsCollector:
+        """The cluster's metrics collector (its histories are empty until run() starts)."""
+        if name not in self.collectors:
+            inventory = self.inventory(name)
+
+            def manager_connection():
+                session = inventory.session
+                return session.conn if session and not session.closed else None
+
+            def user() -> str | None:
+                return inventory.session.resolved.user if inventory.session else None
+
+            self.collectors[name] = MetricsCollector(
+                inventory.state, ssh_settings(self.config, name),
+                interval=self.config.metrics.interval, history=self.config.metrics.history,
+                via=self.config.clusters[name].metrics,
+                manager_connection=manager_connection, user=user,
+                notify=lambda: None,
+            )
+        return self.collectors[name]
+
+    async def _tick(self, name: str, collector: MetricsCollector) -> None:
+        """Aggregate service histories once per interval and tell listeners."""
+        inventory = self.inventory(name)
+        while True:
+            await asyncio.sleep(collector.interval)
+            collector.tick()
+            inventory.notify("metrics")
 
     async def logs(self, name: str, service_id: str, *, tail: int | str = 100,
                    follow: bool = True) -> AsyncIterator[LogLine]:

@@ -124,8 +124,10 @@ class ClusterInventory:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def _notify(self, kind: str, ids: set[str] | frozenset[str] = frozenset()) -> None:
-        self.state.loaded_at = time.time() if kind != "connection" else self.state.loaded_at
+    def notify(self, kind: str, ids: set[str] | frozenset[str] = frozenset()) -> None:
+        """Tell listeners what changed (also used by the fleet for metrics ticks)."""
+        if kind not in ("connection", "metrics"):
+            self.state.loaded_at = time.time()
         change = Change(self.name, kind, frozenset(ids))
         for listener in list(self._listeners):
             try:
@@ -180,7 +182,7 @@ class ClusterInventory:
         except SwarmdeckError as exc:
             self.state.error = exc
             self.state.connected = False
-            self._notify("connection")
+            self.notify("connection")
             raise
         st = self.state
         st.info = info
@@ -192,7 +194,7 @@ class ClusterInventory:
         st.connected = True
         st.error = None
         self._server_time = info_raw.get("SystemTime")
-        self._notify("loaded")
+        self.notify("loaded")
         return st
 
     def _check_manager(self, session: ManagerSession, info: SwarmInfo) -> None:
@@ -247,7 +249,7 @@ class ClusterInventory:
                     st.services[obj_id] = Service.from_api(await docker.get(f"/services/{obj_id}"))
                 except NotFound:
                     st.services.pop(obj_id, None)
-            self._notify("services", {obj_id})
+            self.notify("services", {obj_id})
             self._tasks_due.set()
         elif kind == "node":
             if action == "remove":
@@ -257,7 +259,7 @@ class ClusterInventory:
                     st.nodes[obj_id] = Node.from_api(await docker.get(f"/nodes/{obj_id}"))
                 except NotFound:
                     st.nodes.pop(obj_id, None)
-            self._notify("nodes", {obj_id})
+            self.notify("nodes", {obj_id})
             self._tasks_due.set()
         elif kind == "network":
             if action in ("remove", "destroy"):
@@ -269,9 +271,9 @@ class ClusterInventory:
                         st.networks[obj_id] = net
                 except NotFound:
                     st.networks.pop(obj_id, None)
-            self._notify("networks", {obj_id})
+            self.notify("networks", {obj_id})
         else:
-            self._notify(kind or "other", {obj_id})
+            self.notify(kind or "other", {obj_id})
 
     async def _reconcile_tasks(self) -> None:
         while True:
@@ -291,7 +293,7 @@ class ClusterInventory:
         changed = {k for k, t in new.items() if old.get(k) != t} | (old.keys() - new.keys())
         self.state.tasks = new
         if changed:
-            self._notify("tasks", changed)
+            self.notify("tasks", changed)
 
     # ---- running for a long time -------------------------------------------------------
     async def run(self, *, max_backoff: float = 30.0) -> None:
@@ -307,7 +309,7 @@ class ClusterInventory:
             if self._closed:
                 return
             self.state.connected = False
-            self._notify("connection")
+            self.notify("connection")
             await self._drop_session()
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, max_backoff)

@@ -12,6 +12,7 @@ from textual.screen import Screen
 
 from swarmdeck.core.config import Config
 from swarmdeck.core.inventory import ClusterState, Listener
+from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.ui.screens.help import HelpScreen
 from swarmdeck.ui.screens.main import MainScreen
 
@@ -28,6 +29,7 @@ class FleetSource(Protocol):
     def subscribe(self, listener: Listener): ...
     async def run(self, name: str) -> None: ...
     def logs(self, name: str, service_id: str, *, tail: int | str = 100): ...
+    def metrics(self, name: str): ...
     async def close(self) -> None: ...
 
 
@@ -50,6 +52,11 @@ class SwarmdeckApp(App):
         self.start_cluster = start_cluster or fleet.names[0]
         self._refresh_pending = False
         self._unsubscribe = None
+
+    def cluster_metrics(self, cluster: str) -> ClusterMetrics | None:
+        if self.config.clusters.get(cluster) and self.config.clusters[cluster].metrics == "off":
+            return None
+        return self.fleet.metrics(cluster).metrics
 
     def is_read_only(self, cluster: str) -> bool:
         cfg = self.config.clusters.get(cluster)

@@ -84,10 +84,13 @@ async def resolve(dest: Destination, settings: SSHSettings) -> Resolved:
     )
 
 
-async def connect(dest: Destination, settings: SSHSettings) -> tuple[
-        asyncssh.SSHClientConnection, Resolved]:
+async def connect(dest: Destination, settings: SSHSettings,
+                  tunnel: asyncssh.SSHClientConnection | None = None
+                  ) -> tuple[asyncssh.SSHClientConnection, Resolved]:
+    """TUNNEL: an open connection to hop through (a node reached via its manager)."""
     resolved = await resolve(dest, settings)
     probe = _KeyProbe()
+    extra = {"tunnel": tunnel} if tunnel is not None else {}
     try:
         conn = await asyncssh.connect(
             dest.host,
@@ -98,6 +101,7 @@ async def connect(dest: Destination, settings: SSHSettings) -> tuple[
             connect_timeout=settings.connect_timeout,
             keepalive_interval=settings.keepalive_interval,
             keepalive_count_max=settings.keepalive_count_max,
+            **extra,
         )
     except asyncssh.HostKeyNotVerifiable:
         raise _host_key_error(resolved, probe) from None

@@ -16,11 +16,13 @@ from textual.widgets import Footer, Input, Tree
 
 from swarmdeck.core import views
 from swarmdeck.core.errors import SwarmdeckError
+from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.core.views import NodeRow, ProjectNode, ServiceRow
 from swarmdeck.ui import clock
 from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.logs import LogPane
 from swarmdeck.ui.widgets.projects import ProjectsTree
+from swarmdeck.ui.widgets.spark import cpu_cell, mem_cell
 from swarmdeck.ui.widgets.table import LiveTable
 
 if TYPE_CHECKING:
@@ -35,7 +37,6 @@ NODE_COLUMNS = [("hostname", "HOSTNAME"), ("role", "ROLE"), ("availability", "AV
                 ("status", "STATUS"), ("manager", "MANAGER"), ("engine", "ENGINE"),
                 ("address", "ADDRESS"), ("labels", "LABELS"), ("tasks", "TASKS>"),
                 ("cpu", "CPU>"), ("mem", "MEM>")]
-NO_METRICS = Text("-", style="dim")
 
 
 def age_text(moment) -> Text:
@@ -45,29 +46,36 @@ def age_text(moment) -> Text:
     return Text(humanize.naturaldelta(seconds), justify="right")
 
 
-def service_cells(row: ServiceRow, *, with_cluster: bool) -> list:
+def service_cells(row: ServiceRow, *, with_cluster: bool, metrics: ClusterMetrics | None
+                  ) -> list:
     replicas = Text(row.replicas_text, justify="right",
                     style="" if row.converged else "bold yellow"
                     if row.replicas_running else "bold red")
     update = Text(row.update_state or "-",
                   style="yellow" if row.update_state in ("updating", "rollback_started")
                   else "red" if row.update_state in ("paused", "rollback_paused") else "")
+    series = metrics.services.get(row.id) if metrics else None
     cells = [row.name, row.stack or "-", row.mode, replicas, update,
-             ",".join(row.ports) or "-", age_text(row.created_at), NO_METRICS, NO_METRICS,
-             row.image]
+             ",".join(row.ports) or "-", age_text(row.created_at), cpu_cell(series),
+             mem_cell(series), row.image]
     return [row.cluster, *cells] if with_cluster else cells
 
 
-def node_cells(row: NodeRow) -> list:
+def node_cells(row: NodeRow, metrics: ClusterMetrics | None) -> list:
     status = Text(row.status, style="green" if row.status == "ready" else "bold red")
     availability = Text(row.availability, style="" if row.availability == "active"
                         else "yellow")
     manager = Text(row.manager_status or "", style="bold" if row.leader else
                    "red" if row.manager_status == "unreachable" else "")
     labels = ",".join(f"{k}={v}" for k, v in sorted(row.labels.items())) or "-"
+    series = metrics.nodes.get(row.id) if metrics else None
+    if metrics is not None and row.id in metrics.problems:
+        cpu = mem = Text("no metrics", style="dim italic")
+    else:
+        cpu = cpu_cell(series)
+        mem = mem_cell(series, total=metrics.node_memory.get(row.id) if metrics else None)
     return [row.hostname, row.role, availability, status, manager, row.engine_version,
-            row.address, labels, Text(str(row.tasks_running), justify="right"),
-            NO_METRICS, NO_METRICS]
+            row.address, labels, Text(str(row.tasks_running), justify="right"), cpu, mem]
 
 
 class ServicesTable(LiveTable):
@@ -152,7 +160,8 @@ class MainScreen(Screen):
         services = self.query_one(ServicesTable)
         services.set_columns(ALL_SERVICE_COLUMNS if self.all_clusters else SERVICE_COLUMNS)
         if self.all_clusters:
-            rows = [(f"{name}/{r.id}", service_cells(r, with_cluster=True))
+            rows = [(f"{name}/{r.id}", service_cells(r, with_cluster=True,
+                                                      metrics=deck.cluster_metrics(name)))
                     for name, st in states.items() if st.loaded
                     for r in views.service_rows(name, st)]
             services.border_title = "Services · all clusters"
@@ -160,7 +169,8 @@ class MainScreen(Screen):
             state = states[self.cluster]
             stack = self.scope.stack if self.scope and self.scope.cluster == self.cluster \
                 else None
-            rows = [(r.id, service_cells(r, with_cluster=False))
+            metrics = deck.cluster_metrics(self.cluster)
+            rows = [(r.id, service_cells(r, with_cluster=False, metrics=metrics))
                     for r in views.service_rows(self.cluster, state, stack=stack)] \
                 if state.loaded else []
             where = f"{self.cluster} / {stack}" if stack else self.cluster
@@ -168,8 +178,9 @@ class MainScreen(Screen):
         services.set_rows(rows)
         nodes = self.query_one(NodesTable)
         state = states[self.cluster]
-        nodes.set_rows([(r.id, node_cells(r)) for r in views.node_rows(self.cluster, state)]
-                       if state.loaded else [])
+        metrics = deck.cluster_metrics(self.cluster)
+        nodes.set_rows([(r.id, node_cells(r, metrics))
+                        for r in views.node_rows(self.cluster, state)] if state.loaded else [])
         nodes.border_title = f"Nodes · {self.cluster}{self._stale_note(state)}"
 
     def _stale_note(self, state) -> str:

@@ -106,7 +106,7 @@ class LiveTable(DataTable):
                                                           strict=True):
                     if str(new) != str(before) or getattr(new, "style", None) != \
                             getattr(before, "style", None):
-                        self.update_cell(key, col_key, new)
+                        self.update_cell(key, col_key, new, update_width=True)
                 self._shown[key] = cells
             return
         selected = self.selected_key
