@@ -162,6 +162,7 @@ async def test_keys_can_be_rebound_from_the_config(make_app, config):
     config.keys["filter"] = "f"
     app = make_app(config=config)
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
         await pilot.press("f")
         assert app.screen.query_one("#filter", Input).display
 
@@ -204,3 +205,26 @@ async def test_reserved_operation_keys(make_app, cluster_read_only):
         messages = [n.message for n in app._notifications]
         expected = "read-only" if cluster_read_only else "not available in this version"
         assert any(expected in m for m in messages), messages
+
+
+async def test_chart_of_a_service_from_its_history(make_app):
+    from swarmdeck.ui.screens.chart import ChartScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j", "j", "j", "enter", "g")
+        assert isinstance(app.screen, ChartScreen)
+        cpu = plain(app.screen.query_one("#cpu"))
+        assert "shop_web CPU" in cpu and "seconds ago" in cpu
+        assert "shop_web memory (MiB)" in plain(app.screen.query_one("#mem"))
+        await pilot.press("escape")
+        assert isinstance(app.screen, ServiceScreen)
+
+
+async def test_metrics_cells_show_sparklines(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        cpu = column(app, "#nodes", "cpu")
+        assert all(any(c in cell for c in "▁▂▃▄▅▆▇█") and cell.endswith("%") for cell in cpu)
+        assert column(app, "#services", "mem")[0] == "-"  # a finished job has no samples

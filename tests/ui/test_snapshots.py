@@ -47,3 +47,11 @@ def test_all_clusters_and_stale(snap_compare, make_app, fleet):
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(140, 40), run_before=all_stale)
+
+
+def test_service_chart(snap_compare, make_app):
+    async def chart(pilot):
+        await pilot.press("j", "j", "j", "j", "enter", "g")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(), terminal_size=(100, 30), run_before=chart)

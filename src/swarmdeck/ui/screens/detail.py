@@ -70,8 +70,15 @@ class DetailScreen(Screen):
         self.refresh_data()
         self.query_one("#tasks").focus()
 
+    kind = "service"
+
     def action_chart(self) -> None:
-        self.notify("CPU and memory charts arrive with metrics collection", timeout=3)
+        from swarmdeck.ui.screens.chart import ChartScreen
+
+        state = self.deck.fleet.state(self.cluster)
+        obj = (state.services if self.kind == "service" else state.nodes).get(self.object_id)
+        title = getattr(obj, "name", None) or getattr(obj, "hostname", self.object_id)
+        self.app.push_screen(ChartScreen(self.cluster, self.kind, self.object_id, title))
 
     def refresh_data(self) -> None:
         state = self.deck.fleet.state(self.cluster)
@@ -102,6 +109,8 @@ class ServiceScreen(DetailScreen):
 
 
 class NodeScreen(DetailScreen):
+    kind = "node"
+
     def fill(self, state) -> None:
         node = state.nodes.get(self.object_id)
         summary = self.query_one("#summary", Static)
@@ -124,6 +133,9 @@ class NodeScreen(DetailScreen):
         ]
         if node.status_message:
             pairs.append(("status", node.status_message))
+        metrics = self.deck.cluster_metrics(self.cluster)
+        if metrics is not None and node.id in metrics.problems:
+            pairs.append(("metrics", f"none: {metrics.problems[node.id]}"))
         summary.update(kv_table(pairs))
         summary.border_title = f"Node · {clean(node.hostname)}"
         tasks.border_title = "Tasks on this node"
