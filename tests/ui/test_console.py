@@ -25,6 +25,15 @@ def plain(widget) -> str:
     return console.file.getvalue()
 
 
+async def wait_until(pilot, predicate, timeout: float = 5.0) -> bool:
+    """Refreshes are coalesced and built off the event loop: poll, don't guess a delay."""
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return True
+        await pilot.pause(0.05)
+    return predicate()
+
+
 def table(app, selector: str) -> LiveTable:
     return app.screen.query_one(selector, LiveTable)
 
@@ -175,12 +184,10 @@ async def test_inventory_changes_show_without_a_key(make_app, fleet):
         state.services[worker.id] = Service.model_validate(
             {**worker.model_dump(), "replicas": 6})
         fleet.emit("prod")
-        await pilot.pause(0.3)
-        assert column(app, "#services", "replicas")[4] == "3/6"
+        assert await wait_until(pilot, lambda: column(app, "#services", "replicas")[4] == "3/6")
         state.connected = False
         fleet.emit("prod", "connection")
-        await pilot.pause(0.3)
-        assert "STALE" in table(app, "#services").border_title
+        assert await wait_until(pilot, lambda: "STALE" in table(app, "#services").border_title)
 
 
 async def test_logs_follow_the_highlighted_service(make_app, fleet):

@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import (
@@ -60,26 +60,44 @@ class ClusterState:
     def loaded(self) -> bool:
         return self.loaded_at is not None
 
+    def snapshot(self) -> ClusterState:
+        """A copy whose collections another thread can read while this one changes."""
+        return replace(self, nodes=dict(self.nodes), services=dict(self.services),
+                       tasks=dict(self.tasks), networks=dict(self.networks))
+
     def leader(self) -> Node | None:
         return next((n for n in self.nodes.values() if n.leader), None)
 
     def tasks_of(self, service_id: str) -> list[Task]:
         return [t for t in self.tasks.values() if t.service_id == service_id]
 
-    def replicas(self, service: Service) -> tuple[int, int]:
-        """(running, desired) as `docker service ls` counts them."""
-        current = [t for t in self.tasks_of(service.id) if t.desired_state == "running"]
-        running = sum(1 for t in current if t.state == "running"
-                      and self._node_up(t.node_id))
+    def tasks_by_service(self) -> dict[str, list[Task]]:
+        """One pass over the tasks, for views that look at every service."""
+        index: dict[str, list[Task]] = {}
+        for t in self.tasks.values():
+            index.setdefault(t.service_id, []).append(t)
+        return index
+
+    def replicas(self, service: Service, tasks: list[Task] | None = None) -> tuple[int, int]:
+        """(running, desired) as `docker service ls` counts them. TASKS: the service's
+        tasks when the caller has them indexed already."""
+        tasks = self.tasks_of(service.id) if tasks is None else tasks
+        current = running = 0
+        for t in tasks:
+            if t.desired_state == "running":
+                current += 1
+                if t.state == "running" and self._node_up(t.node_id):
+                    running += 1
         if service.mode in ("replicated", "replicated-job") and service.replicas is not None:
             desired = service.replicas if service.mode == "replicated" else \
-                min(service.replicas, len(current) or service.replicas)
+                min(service.replicas, current or service.replicas)
             return running, desired
-        return running, len(current)
+        return running, current
 
-    def completed(self, service: Service) -> int:
+    def completed(self, service: Service, tasks: list[Task] | None = None) -> int:
         """Tasks of a job that ran to completion."""
-        return sum(1 for t in self.tasks_of(service.id) if t.state == "complete")
+        tasks = self.tasks_of(service.id) if tasks is None else tasks
+        return sum(1 for t in tasks if t.state == "complete")
 
     def _node_up(self, node_id: str | None) -> bool:
         node = self.nodes.get(node_id or "")

@@ -117,19 +117,22 @@ class Series:
 
     def __init__(self, size: int) -> None:
         self.points: deque[Point] = deque(maxlen=size)
+        self.count = 0  # points ever added: tells a view whether to redraw
 
     def add(self, point: Point) -> None:
         self.points.append(point)
+        self.count += 1
 
     @property
     def last(self) -> Point | None:
         return self.points[-1] if self.points else None
 
+    # list() copies the deque atomically: a view thread may read while samples arrive
     def cpu(self) -> list[float]:
-        return [p.cpu for p in self.points]
+        return [p.cpu for p in list(self.points)]
 
     def mem(self) -> list[int]:
-        return [p.mem for p in self.points]
+        return [p.mem for p in list(self.points)]
 
 
 class ClusterMetrics:

@@ -111,14 +111,16 @@ class ClusterHealth:
 def service_rows(cluster: str, state: ClusterState, *, stack: str | None = None
                  ) -> list[ServiceRow]:
     rows = []
+    index = state.tasks_by_service()
     for s in sorted(state.services.values(), key=lambda s: s.name):
         if stack is not None and s.stack != stack:
             continue
-        running, desired = state.replicas(s)
+        tasks = index.get(s.id, [])
+        running, desired = state.replicas(s, tasks)
         rows.append(ServiceRow(
             cluster=cluster, id=s.id, name=s.name, stack=s.stack, mode=s.mode, image=s.image,
             replicas_running=running, replicas_desired=desired,
-            completed=state.completed(s) if s.mode.endswith("job") else None,
+            completed=state.completed(s, tasks) if s.mode.endswith("job") else None,
             ports=[str(p) for p in s.ports], update_state=s.update_state,
             created_at=s.created_at, updated_at=s.updated_at,
         ))
@@ -187,8 +189,9 @@ def stack_rows(cluster: str, state: ClusterState, managed: Mapping[tuple[str, st
 
 
 def cluster_health(cluster: str, state: ClusterState | None,
-                   error: SwarmdeckError | None = None, now: float | None = None
-                   ) -> ClusterHealth:
+                   error: SwarmdeckError | None = None, now: float | None = None,
+                   services: list[ServiceRow] | None = None) -> ClusterHealth:
+    """SERVICES: the cluster's service rows when the caller has built them already."""
     if state is None or not state.loaded:
         reason = error or (state.error if state else None)
         return ClusterHealth(cluster, "error" if reason else "connecting",
@@ -196,7 +199,7 @@ def cluster_health(cluster: str, state: ClusterState | None,
                              *([None] * 9))
     leader = state.leader()
     managers = [n for n in state.nodes.values() if n.role == "manager"]
-    services = service_rows(cluster, state)
+    services = service_rows(cluster, state) if services is None else services
     now = time.time() if now is None else now
     return ClusterHealth(
         cluster=cluster,

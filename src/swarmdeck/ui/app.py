@@ -17,7 +17,7 @@ from swarmdeck.ui.screens.help import HelpScreen
 from swarmdeck.ui.screens.main import MainScreen
 
 STYLES = str(resources.files("swarmdeck.styles") / "swarmdeck.tcss")
-REFRESH_DELAY = 0.1  # coalesce bursts of inventory changes into one redraw
+REFRESH_DELAY = 0.25  # coalesce bursts of inventory changes into one redraw
 
 
 class FleetSource(Protocol):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import humanize
@@ -16,6 +19,7 @@ from textual.widgets import Footer, Input, Tree
 
 from swarmdeck.core import views
 from swarmdeck.core.errors import SwarmdeckError
+from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.core.views import NodeRow, ProjectNode, ServiceRow
 from swarmdeck.ui import clock
@@ -44,6 +48,35 @@ def age_text(moment) -> Text:
         return Text("-", justify="right")
     seconds = max(0.0, clock.now() - moment.timestamp())
     return Text(humanize.naturaldelta(seconds), justify="right")
+
+
+def age_bucket(moment) -> int:
+    """Changes exactly as often as the age text can: each second, minute or hour."""
+    if moment is None:
+        return -1
+    seconds = max(0.0, clock.now() - moment.timestamp())
+    step = 1 if seconds < 90 else 60 if seconds < 5400 else 3600
+    return int(seconds // step)
+
+
+class RowCache:
+    """Cells per row key, rebuilt only when the row's signature changes. A refresh of a
+    1000-service table then costs work for the rows that changed, not for all of them."""
+
+    def __init__(self) -> None:
+        self._cells: dict[str, tuple[object, tuple]] = {}
+
+    def get(self, key: str, signature: object, build) -> tuple:
+        cached = self._cells.get(key)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        cells = tuple(build())
+        self._cells[key] = (signature, cells)
+        return cells
+
+    def keep(self, keys: set[str]) -> None:
+        for key in [k for k in self._cells if k not in keys]:
+            del self._cells[key]
 
 
 def service_cells(row: ServiceRow, *, with_cluster: bool, metrics: ClusterMetrics | None
@@ -76,6 +109,21 @@ def node_cells(row: NodeRow, metrics: ClusterMetrics | None) -> list:
         mem = mem_cell(series, total=metrics.node_memory.get(row.id) if metrics else None)
     return [row.hostname, row.role, availability, status, manager, row.engine_version,
             row.address, labels, Text(str(row.tasks_running), justify="right"), cpu, mem]
+
+
+@dataclass
+class _Frame:
+    """Everything one refresh puts on the main screen."""
+
+    seq: int
+    cluster: str
+    all_clusters: bool
+    tree: list[ProjectNode]
+    service_rows: list[ServiceRow]
+    rows: list[tuple[str, tuple]]
+    services_title: str
+    node_rows: list[tuple[str, tuple]]
+    nodes_title: str
 
 
 class ServicesTable(LiveTable):
@@ -123,6 +171,11 @@ class MainScreen(Screen):
         self.scope: ProjectNode | None = None
         self.all_clusters = False
         self._log_target: tuple[str, str] | None = None
+        self._service_cache = RowCache()
+        self._build_lock = threading.Lock()
+        self._frame_seq = 0
+        self._applied_seq = 0
+        self._last_service_rows: list[ServiceRow] = []
 
     @property
     def deck(self) -> SwarmdeckApp:
@@ -145,43 +198,85 @@ class MainScreen(Screen):
         self.query_one("#nodes").border_title = "Nodes"
         self.query_one("#filter").display = False
         self.query_one("#logs", LogPane).start("select a service")
-        self.refresh_data()
+        self.refresh_now()
         self.query_one(ProjectsTree).select_cluster(self.cluster)
         self.query_one("#services").focus()
         self.set_interval(1.0, self._tick_header)
 
     # ---- data ----------------------------------------------------------------------------
+    # A refresh is built in a worker thread from a snapshot of the states (so a big fleet
+    # never holds up a keystroke), then applied to the widgets on the event loop.
     def refresh_data(self) -> None:
+        self._frame_seq += 1
+        self._build_in_thread(self._frame_seq, self._snapshot())
+
+    def refresh_now(self) -> None:
+        """Build and apply on the spot (first screen, scope changes)."""
+        self._frame_seq += 1
+        self._apply(self._build(self._frame_seq, self._snapshot()))
+
+    def _snapshot(self) -> dict[str, ClusterState]:
+        fleet = self.deck.fleet
+        return {name: fleet.state(name).snapshot() for name in fleet.names}
+
+    @work(thread=True, group="refresh")
+    def _build_in_thread(self, seq: int, states: dict[str, ClusterState]) -> None:
+        frame = self._build(seq, states)
+        with contextlib.suppress(RuntimeError):  # the app is closing
+            self.app.call_from_thread(self._apply, frame)
+
+    def _build(self, seq: int, states: dict[str, ClusterState]) -> _Frame:
+        with self._build_lock:
+            return self._build_frame(seq, states)
+
+    def _build_frame(self, seq: int, states: dict[str, ClusterState]) -> _Frame:
         deck = self.deck
-        states = {n: deck.fleet.state(n) for n in deck.fleet.names}
-        self.query_one(ProjectsTree).set_projects(
-            views.project_tree(deck.config, states, deck.fleet.names))
+        cluster, all_clusters = self.cluster, self.all_clusters
+        tree = views.project_tree(deck.config, states, deck.fleet.names)
+        state = states[cluster]
+        service_rows = views.service_rows(cluster, state) if state.loaded else []
+        if all_clusters:
+            rows = [self._service_row(f"{name}/{r.id}", r, True, deck.cluster_metrics(name))
+                    for name, st in states.items() if st.loaded
+                    for r in (service_rows if name == cluster else views.service_rows(name, st))]
+            title = "Services · all clusters"
+        else:
+            stack = self.scope.stack if self.scope and self.scope.cluster == cluster else None
+            metrics = deck.cluster_metrics(cluster)
+            rows = [self._service_row(r.id, r, False, metrics) for r in service_rows
+                    if stack is None or r.stack == stack]
+            where = f"{cluster} / {stack}" if stack else cluster
+            title = f"Services · {where}{self._stale_note(state)}"
+        self._service_cache.keep({key for key, _ in rows})
+        metrics = deck.cluster_metrics(cluster)
+        node_rows = [(r.id, node_cells(r, metrics)) for r in views.node_rows(cluster, state)] \
+            if state.loaded else []
+        return _Frame(seq, cluster, all_clusters, tree, service_rows, rows, title, node_rows,
+                      f"Nodes · {cluster}{self._stale_note(state)}")
+
+    def _apply(self, frame: _Frame) -> None:
+        if frame.seq < self._applied_seq:
+            return  # a newer frame is already on screen
+        self._applied_seq = frame.seq
+        self.query_one(ProjectsTree).set_projects(frame.tree)
+        self._last_service_rows = frame.service_rows
         self._tick_header()
         services = self.query_one(ServicesTable)
-        services.set_columns(ALL_SERVICE_COLUMNS if self.all_clusters else SERVICE_COLUMNS)
-        if self.all_clusters:
-            rows = [(f"{name}/{r.id}", service_cells(r, with_cluster=True,
-                                                      metrics=deck.cluster_metrics(name)))
-                    for name, st in states.items() if st.loaded
-                    for r in views.service_rows(name, st)]
-            services.border_title = "Services · all clusters"
-        else:
-            state = states[self.cluster]
-            stack = self.scope.stack if self.scope and self.scope.cluster == self.cluster \
-                else None
-            metrics = deck.cluster_metrics(self.cluster)
-            rows = [(r.id, service_cells(r, with_cluster=False, metrics=metrics))
-                    for r in views.service_rows(self.cluster, state, stack=stack)] \
-                if state.loaded else []
-            where = f"{self.cluster} / {stack}" if stack else self.cluster
-            services.border_title = f"Services · {where}{self._stale_note(state)}"
-        services.set_rows(rows)
+        services.set_columns(ALL_SERVICE_COLUMNS if frame.all_clusters else SERVICE_COLUMNS)
+        services.set_rows(frame.rows)
+        services.border_title = frame.services_title
         nodes = self.query_one(NodesTable)
-        state = states[self.cluster]
-        metrics = deck.cluster_metrics(self.cluster)
-        nodes.set_rows([(r.id, node_cells(r, metrics))
-                        for r in views.node_rows(self.cluster, state)] if state.loaded else [])
-        nodes.border_title = f"Nodes · {self.cluster}{self._stale_note(state)}"
+        nodes.set_rows(frame.node_rows)
+        nodes.border_title = frame.nodes_title
+
+    def _service_row(self, key: str, row: ServiceRow, with_cluster: bool,
+                     metrics: ClusterMetrics | None) -> tuple[str, tuple]:
+        series = metrics.services.get(row.id) if metrics else None
+        signature = (row, with_cluster, age_bucket(row.created_at),
+                     series.count if series else -1)
+        return key, self._service_cache.get(
+            key, signature, lambda: service_cells(row, with_cluster=with_cluster,
+                                                  metrics=metrics))
 
     def _stale_note(self, state) -> str:
         if state.loaded and not state.connected and state.loaded_at:
@@ -191,7 +286,9 @@ class MainScreen(Screen):
     def _tick_header(self) -> None:
         deck = self.deck
         state = deck.fleet.state(self.cluster)
-        health = views.cluster_health(self.cluster, state, state.error, now=clock.now())
+        rows = self._last_service_rows if self._applied_seq else None
+        health = views.cluster_health(self.cluster, state, state.error, now=clock.now(),
+                                      services=rows if state.loaded else None)
         self.query_one(HealthBar).show(health, read_only=deck.is_read_only(self.cluster))
 
     # ---- navigation ----------------------------------------------------------------------
@@ -203,7 +300,7 @@ class MainScreen(Screen):
         self.scope = node if node.kind in ("environment", "stack") else None
         self.cluster = node.cluster
         self.all_clusters = False
-        self.refresh_data()
+        self.refresh_now()
 
     @on(LiveTable.RowHighlighted, "#services")
     def _service_highlighted(self, event: LiveTable.RowHighlighted) -> None:
@@ -234,7 +331,7 @@ class MainScreen(Screen):
         self.cluster = names[(names.index(self.cluster) + 1) % len(names)]
         self.scope = None
         self.all_clusters = False
-        self.refresh_data()
+        self.refresh_now()
         self.notify(f"cluster {self.cluster}", timeout=1.5)
 
     def on_resize(self, event) -> None:
@@ -248,11 +345,11 @@ class MainScreen(Screen):
 
     def action_all_clusters(self) -> None:
         self.all_clusters = not self.all_clusters
-        self.refresh_data()
+        self.refresh_now()
 
     def switch_cluster(self, name: str) -> None:
         self.cluster, self.scope, self.all_clusters = name, None, False
-        self.refresh_data()
+        self.refresh_now()
 
     # ---- filter --------------------------------------------------------------------------
     def action_filter(self) -> None:

@@ -18,9 +18,34 @@ Cell = str | Text
 Row = tuple[str, Sequence[Cell]]
 
 
-def safe(value: object) -> Cell:
+def safe(value: object) -> Text:
     """Text objects are built by us from sanitized parts; anything else is sanitized here."""
     return value if isinstance(value, Text) else Text(cell(value))
+
+
+class _Prepared:
+    """One row's cells, sanitized once, with its right-aligned form for the current widths."""
+
+    __slots__ = ("source", "cells", "text", "_aligned_for", "_aligned")
+
+    def __init__(self, source: Sequence[Cell], cells: tuple[Text, ...], text: str) -> None:
+        self.source = source
+        self.cells = cells
+        self.text = text
+        self._aligned_for: tuple | None = None
+        self._aligned: tuple[Cell, ...] = cells
+
+    def aligned(self, right: list[int], widths: tuple[int, ...]) -> tuple[Cell, ...]:
+        if not right:
+            return self.cells
+        if self._aligned_for != widths:
+            padded = list(self.cells)
+            for i, width in zip(right, widths, strict=True):
+                text = self.cells[i].copy()
+                text.pad_left(width - len(text))
+                padded[i] = text
+            self._aligned, self._aligned_for = tuple(padded), widths
+        return self._aligned
 
 
 class LiveTable(DataTable):
@@ -32,7 +57,7 @@ class LiveTable(DataTable):
         """COLUMNS: (key, label); a label ending in '>' is right-aligned."""
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._column_specs = list(columns)
-        self._rows: list[Row] = []
+        self._prepared: dict[str, _Prepared] = {}
         self._shown: dict[str, tuple[Cell, ...]] = {}
         self.filter_text = ""
 
@@ -46,6 +71,7 @@ class LiveTable(DataTable):
         self._column_specs = list(columns)
         self.clear(columns=True)
         self._shown = {}
+        self._prepared = {}
         self._add_columns()
 
     def _add_columns(self) -> None:
@@ -65,7 +91,17 @@ class LiveTable(DataTable):
             return None
 
     def set_rows(self, rows: Sequence[Row]) -> None:
-        self._rows = [(key, tuple(safe(c) for c in cells)) for key, cells in rows]
+        """Rows whose cells tuple is the very object given last time cost nothing: callers
+        cache their rows, so a refresh does work only for rows that changed."""
+        previous = self._prepared
+        self._prepared = {}
+        for key, cells in rows:
+            cached = previous.get(key)
+            if cached is None or cached.source is not cells:
+                safe_cells = tuple(safe(c) for c in cells)
+                cached = _Prepared(cells, safe_cells,
+                                   " ".join(str(c) for c in safe_cells).lower())
+            self._prepared[key] = cached
         self._render_rows()
 
     def set_filter(self, text: str) -> None:
@@ -74,27 +110,12 @@ class LiveTable(DataTable):
 
     def _visible(self) -> list[tuple[str, tuple[Cell, ...]]]:
         needle = self.filter_text.lower()
-        rows = self._rows if not needle else [
-            (k, c) for k, c in self._rows if needle in " ".join(str(x) for x in c).lower()]
-        return self._align_right(rows)
-
-    def _align_right(self, rows: list[tuple[str, tuple[Cell, ...]]]
-                     ) -> list[tuple[str, tuple[Cell, ...]]]:
-        """Pad the cells of right-aligned columns (label ending in '>') to one width."""
+        rows = [(k, p) for k, p in self._prepared.items() if not needle or needle in p.text]
         right = [i for i, (_k, label) in enumerate(self._column_specs) if label.endswith(">")]
-        if not right or not rows:
-            return rows
-        widths = {i: max(len(label) - 1, *(len(str(c[i])) for _k, c in rows))
-                  for i, (_k, label) in enumerate(self._column_specs) if i in right}
-        out = []
-        for key, cells in rows:
-            padded = list(cells)
-            for i in right:
-                text = cells[i].copy() if isinstance(cells[i], Text) else Text(str(cells[i]))
-                text.pad_left(widths[i] - len(text.plain))
-                padded[i] = text
-            out.append((key, tuple(padded)))
-        return out
+        widths = tuple(
+            max(len(self._column_specs[i][1]) - 1, *(len(p.cells[i]) for _k, p in rows))
+            for i in right) if rows else ()
+        return [(k, p.aligned(right, widths)) for k, p in rows]
 
     def _render_rows(self) -> None:
         visible = self._visible()
@@ -102,6 +123,8 @@ class LiveTable(DataTable):
         if keys == list(self._shown):
             for key, cells in visible:
                 old = self._shown[key]
+                if old is cells:
+                    continue
                 for (col_key, _label), new, before in zip(self._column_specs, cells, old,
                                                           strict=True):
                     if str(new) != str(before) or getattr(new, "style", None) != \
