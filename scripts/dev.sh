@@ -44,13 +44,18 @@ case "${1:-}" in
         setup
         "$VENV/bin/swarmdeck" lab up
         CONFIG=$("$VENV/bin/swarmdeck" lab env | sed 's/^SWARMDECK_CONFIG=//')
-        for what in clusters nodes stacks services; do
-            echo
-            "$VENV/bin/swarmdeck" --config "$CONFIG" ls "$what"
-        done
+        if [ -t 0 ] && [ -t 1 ]; then
+            # the console, on the lab's two clusters (q quits, ? lists the keys)
+            "$VENV/bin/swarmdeck" --config "$CONFIG"
+        else
+            for what in clusters nodes stacks services; do
+                echo
+                "$VENV/bin/swarmdeck" --config "$CONFIG" ls "$what"
+            done
+        fi
         echo
-        echo "The lab stays up: try  $VENV/bin/swarmdeck --config $CONFIG ls tasks"
-        echo "Remove it with:        $VENV/bin/swarmdeck lab down"
+        echo "The lab stays up: $VENV/bin/swarmdeck --config $CONFIG     (or: ls tasks, ls nodes...)"
+        echo "Remove it with:   $VENV/bin/swarmdeck lab down"
         ;;
     test)
         setup

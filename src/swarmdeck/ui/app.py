@@ -81,10 +81,16 @@ class SwarmdeckApp(App):
         await self.fleet.close()
 
     # ---- inventory -> screens ------------------------------------------------------------
-    def _on_change(self, _change) -> None:
+    def _on_change(self, change) -> None:
+        if change.kind == "metrics" and not self._shows(change.cluster):
+            return  # a metrics tick of a cluster that is not on screen changes nothing seen
         if not self._refresh_pending:
             self._refresh_pending = True
             self.set_timer(REFRESH_DELAY, self._refresh_screens)
+
+    def _shows(self, cluster: str) -> bool:
+        return any(getattr(screen, "cluster", None) == cluster
+                   or getattr(screen, "all_clusters", False) for screen in self.screen_stack)
 
     def _refresh_screens(self) -> None:
         self._refresh_pending = False
