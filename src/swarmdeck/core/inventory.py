@@ -258,40 +258,39 @@ class ClusterInventory:
             return
         docker = session.docker
         st = self.state
+        removed = action in ("remove", "destroy")
         if kind == "service":
-            if action == "remove":
-                st.services.pop(obj_id, None)
+            await self._refetch(st.services, obj_id, f"/services/{obj_id}", Service.from_api,
+                                removed, docker)
+            if removed:
                 st.tasks = {k: t for k, t in st.tasks.items() if t.service_id != obj_id}
-            else:
-                try:
-                    st.services[obj_id] = Service.from_api(await docker.get(f"/services/{obj_id}"))
-                except NotFound:
-                    st.services.pop(obj_id, None)
             self.notify("services", {obj_id})
             self._tasks_due.set()
         elif kind == "node":
-            if action == "remove":
-                st.nodes.pop(obj_id, None)
-            else:
-                try:
-                    st.nodes[obj_id] = Node.from_api(await docker.get(f"/nodes/{obj_id}"))
-                except NotFound:
-                    st.nodes.pop(obj_id, None)
+            await self._refetch(st.nodes, obj_id, f"/nodes/{obj_id}", Node.from_api, removed,
+                                docker)
             self.notify("nodes", {obj_id})
             self._tasks_due.set()
         elif kind == "network":
-            if action in ("remove", "destroy"):
-                st.networks.pop(obj_id, None)
-            else:
-                try:
-                    net = Network.from_api(await docker.get(f"/networks/{obj_id}"))
-                    if net.scope == "swarm":
-                        st.networks[obj_id] = net
-                except NotFound:
-                    st.networks.pop(obj_id, None)
+            await self._refetch(st.networks, obj_id, f"/networks/{obj_id}", Network.from_api,
+                                removed, docker)
+            if obj_id in st.networks and st.networks[obj_id].scope != "swarm":
+                del st.networks[obj_id]  # node-local networks are not the swarm's
             self.notify("networks", {obj_id})
         else:
             self.notify(kind or "other", {obj_id})
+
+    @staticmethod
+    async def _refetch(table: dict, obj_id: str, path: str, parse, removed: bool,
+                       docker) -> None:
+        """Refresh the one object an event named (or drop it when it is gone)."""
+        if removed:
+            table.pop(obj_id, None)
+            return
+        try:
+            table[obj_id] = parse(await docker.get(path))
+        except NotFound:
+            table.pop(obj_id, None)
 
     async def _reconcile_tasks(self) -> None:
         while True:

@@ -128,8 +128,6 @@ class _Frame:
 
 class ServicesTable(LiveTable):
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
         Binding("s", "app.reserved('scale')", "Scale", id="service.scale"),
         Binding("u", "app.reserved('update image')", "Update", id="service.update"),
         Binding("R", "app.reserved('restart')", "Restart", id="service.restart"),
@@ -140,8 +138,6 @@ class ServicesTable(LiveTable):
 
 class NodesTable(LiveTable):
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
         Binding("w", "app.reserved('drain')", "Drain", id="node.drain"),
         Binding("p", "app.reserved('promote')", "Promote", id="node.promote"),
         Binding("m", "app.reserved('demote')", "Demote", id="node.demote"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from swarmdeck.core.sanitize import cell
@@ -49,6 +50,10 @@ class _Prepared:
 
 
 class LiveTable(DataTable):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
+    ]
     DEFAULT_CSS = """
     LiveTable { height: 1fr; }
     """
