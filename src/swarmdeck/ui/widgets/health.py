@@ -45,5 +45,11 @@ class HealthBar(Static):
     HealthBar { height: 1; padding: 0 1; background: $panel; }
     """
 
+    _shown: Text | None = None
+
     def show(self, health: ClusterHealth, *, read_only: bool = False) -> None:
-        self.update(health_text(health, read_only=read_only))
+        text = health_text(health, read_only=read_only)
+        if self._shown is None or text.plain != self._shown.plain or \
+                text.spans != self._shown.spans:
+            self._shown = text
+            self.update(text)  # a redraw only when the line really changed
