@@ -1,22 +1,34 @@
-"""A DataTable that filters instantly and updates in place.
+"""A table drawn through Textual's line API, for big fleets that change all the time.
 
-Rows arrive as (key, cells) from core.views; the table keeps the cursor on the same key
-across updates, changes only cells that changed, and rebuilds only when the set or order
-of rows changed. Cell text from a cluster is made inert before display.
+Rows arrive as (key, cells) from core.views. Each row is rendered once into a Strip and
+cached; a change re-renders only the rows it touched, and rows off screen cost nothing
+until they scroll into view. (Textual's DataTable re-renders every visible cell on any
+cell update, which at 1000 services and a metrics tick every 2 s kept the console busy.)
+The cursor stays on the same key across updates; `/` filters instantly; cell text from a
+cluster is made inert before display.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
-from textual.widgets import DataTable
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from swarmdeck.core.sanitize import cell
 
 Cell = str | Text
 Row = tuple[str, Sequence[Cell]]
+GAP = 2  # spaces between columns
 
 
 def safe(value: object) -> Text:
@@ -24,76 +36,104 @@ def safe(value: object) -> Text:
     return value if isinstance(value, Text) else Text(cell(value))
 
 
+@dataclass(frozen=True)
+class RowKey:
+    value: str
+
+
 class _Prepared:
-    """One row's cells, sanitized once, with its right-aligned form for the current widths."""
+    """One row's cells, sanitized once, with the text the filter searches."""
 
-    __slots__ = ("source", "cells", "text", "_aligned_for", "_aligned")
+    __slots__ = ("source", "cells", "text")
 
-    def __init__(self, source: Sequence[Cell], cells: tuple[Text, ...], text: str) -> None:
+    def __init__(self, source: Sequence[Cell], cells: tuple[Text, ...]) -> None:
         self.source = source
         self.cells = cells
-        self.text = text
-        self._aligned_for: tuple | None = None
-        self._aligned: tuple[Cell, ...] = cells
-
-    def aligned(self, right: list[int], widths: tuple[int, ...]) -> tuple[Cell, ...]:
-        if not right:
-            return self.cells
-        if self._aligned_for != widths:
-            padded = list(self.cells)
-            for i, width in zip(right, widths, strict=True):
-                text = self.cells[i].copy()
-                text.pad_left(width - len(text))
-                padded[i] = text
-            self._aligned, self._aligned_for = tuple(padded), widths
-        return self._aligned
+        self.text = " ".join(c.plain for c in cells).lower()
 
 
-class LiveTable(DataTable):
+class LiveTable(ScrollView, can_focus=True):
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="table.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="table.page_down"),
+        Binding("home", "first", "First row", show=False, id="table.first"),
+        Binding("end", "last", "Last row", show=False, id="table.last"),
+        Binding("left", "scroll_left", "Scroll left", show=False, id="table.left"),
+        Binding("right", "scroll_right", "Scroll right", show=False, id="table.right"),
+        Binding("enter", "select", "Open", show=False, id="table.open"),
     ]
+    COMPONENT_CLASSES = {"livetable--header", "livetable--cursor", "livetable--odd"}
     DEFAULT_CSS = """
-    LiveTable { height: 1fr; }
+    LiveTable { height: 1fr; background: $surface; }
+    LiveTable > .livetable--header { text-style: bold; background: $panel; }
+    LiveTable > .livetable--cursor { background: $block-cursor-blurred-background; }
+    LiveTable:focus > .livetable--cursor {
+        background: $block-cursor-background; color: $block-cursor-foreground;
+        text-style: bold;
+    }
+    LiveTable > .livetable--odd { background: $surface-lighten-1 10%; }
     """
+
+    cursor_row: reactive[int] = reactive(0, always_update=True, init=False)
+
+    class RowHighlighted(Message):
+        def __init__(self, table: LiveTable, cursor_row: int, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.cursor_row = cursor_row
+            self.row_key = RowKey(key)
+
+        @property
+        def control(self) -> LiveTable:
+            return self.table
+
+    class RowSelected(RowHighlighted):
+        pass
 
     def __init__(self, columns: Sequence[tuple[str, str]], **kwargs) -> None:
         """COLUMNS: (key, label); a label ending in '>' is right-aligned."""
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self._column_specs = list(columns)
         self._prepared: dict[str, _Prepared] = {}
-        self._shown: dict[str, tuple[Cell, ...]] = {}
+        self._visible: list[str] = []
+        self._widths: list[int] = []
+        self._strips: dict[str, tuple[object, Strip]] = {}
+        self._announced: str | None = None
         self.filter_text = ""
 
-    def on_mount(self) -> None:
-        self._add_columns()
+    # ---- data ----------------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return len(self._visible)
+
+    @property
+    def rows(self) -> list[str]:
+        """The keys of the rows shown, in order."""
+        return list(self._visible)
+
+    @property
+    def column_keys(self) -> list[str]:
+        return [key for key, _label in self._column_specs]
+
+    def get_cell(self, row_key: str, column_key: str) -> Text:
+        return self._prepared[row_key].cells[self.column_keys.index(column_key)]
+
+    @property
+    def selected_key(self) -> str | None:
+        if not self._visible:
+            return None
+        return self._visible[min(self.cursor_row, len(self._visible) - 1)]
 
     def set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
         """Switch to other columns (e.g. a cluster column for the all-clusters view)."""
         if list(columns) == self._column_specs:
             return
         self._column_specs = list(columns)
-        self.clear(columns=True)
-        self._shown = {}
         self._prepared = {}
-        self._add_columns()
-
-    def _add_columns(self) -> None:
-        for key, label in self._column_specs:
-            if label.endswith(">"):
-                self.add_column(Text(label[:-1]), key=key)
-            else:
-                self.add_column(label, key=key)
-
-    @property
-    def selected_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:  # noqa: BLE001 - an empty or shrinking table has no cursor row
-            return None
+        self._strips = {}
+        self._layout_rows()
 
     def set_rows(self, rows: Sequence[Row]) -> None:
         """Rows whose cells tuple is the very object given last time cost nothing: callers
@@ -103,44 +143,151 @@ class LiveTable(DataTable):
         for key, cells in rows:
             cached = previous.get(key)
             if cached is None or cached.source is not cells:
-                safe_cells = tuple(safe(c) for c in cells)
-                cached = _Prepared(cells, safe_cells,
-                                   " ".join(str(c) for c in safe_cells).lower())
+                cached = _Prepared(cells, tuple(safe(c) for c in cells))
+                self._strips.pop(key, None)
             self._prepared[key] = cached
-        self._render_rows()
+        self._layout_rows()
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
-        self._render_rows()
+        self._layout_rows()
 
-    def _visible(self) -> list[tuple[str, tuple[Cell, ...]]]:
-        needle = self.filter_text.lower()
-        rows = [(k, p) for k, p in self._prepared.items() if not needle or needle in p.text]
-        right = [i for i, (_k, label) in enumerate(self._column_specs) if label.endswith(">")]
-        widths = tuple(
-            max(len(self._column_specs[i][1]) - 1, *(len(p.cells[i]) for _k, p in rows))
-            for i in right) if rows else ()
-        return [(k, p.aligned(right, widths)) for k, p in rows]
-
-    def _render_rows(self) -> None:
-        visible = self._visible()
-        keys = [k for k, _ in visible]
-        if keys == list(self._shown):
-            for key, cells in visible:
-                old = self._shown[key]
-                if old is cells:
-                    continue
-                for (col_key, _label), new, before in zip(self._column_specs, cells, old,
-                                                          strict=True):
-                    if str(new) != str(before) or getattr(new, "style", None) != \
-                            getattr(before, "style", None):
-                        self.update_cell(key, col_key, new, update_width=True)
-                self._shown[key] = cells
-            return
+    def _layout_rows(self) -> None:
         selected = self.selected_key
-        self.clear()
-        for key, cells in visible:
-            self.add_row(*cells, key=key)
-        self._shown = dict(visible)
-        if selected in self._shown:
-            self.move_cursor(row=keys.index(selected), animate=False)
+        needle = self.filter_text.lower()
+        self._visible = [k for k, p in self._prepared.items() if not needle or needle in p.text]
+        widths = [len(label.rstrip(">")) for _k, label in self._column_specs]
+        for key in self._visible:
+            for i, c in enumerate(self._prepared[key].cells):
+                if len(c) > widths[i]:
+                    widths[i] = len(c)
+        if widths != self._widths:
+            self._widths = widths
+            self._strips = {}
+        for key in [k for k in self._strips if k not in self._prepared]:
+            del self._strips[key]
+        total = sum(widths) + GAP * max(0, len(widths) - 1) + 2
+        self.virtual_size = Size(total, len(self._visible) + 1)
+        if selected in self._visible:
+            row = self._visible.index(selected)
+            if row != self.cursor_row:
+                self.set_reactive(LiveTable.cursor_row, row)
+        elif self._visible and self.cursor_row >= len(self._visible):
+            self.cursor_row = len(self._visible) - 1
+        self._announce()
+        self.refresh()
+
+    def _announce(self) -> None:
+        """Tell listeners when the highlighted row is another one (first rows included)."""
+        key = self.selected_key
+        if key is not None and key != self._announced:
+            self._announced = key
+            self.post_message(self.RowHighlighted(self, self.cursor_row, key))
+
+    # ---- drawing -------------------------------------------------------------------------
+    def _line_text(self, cells: Sequence[Text]) -> Text:
+        line = Text(" ")
+        for i, (c, width) in enumerate(zip(cells, self._widths, strict=False)):
+            right = self._column_specs[i][1].endswith(">")
+            pad = " " * (width - len(c))
+            line.append_text(Text(pad) + c if right else c + Text(pad))
+            if i < len(self._widths) - 1:
+                line.append(" " * GAP)
+        line.append(" ")
+        return line
+
+    def _row_strip(self, key: str, row: int, style: Style) -> Strip:
+        signature = (row == self.cursor_row, row % 2, style)
+        cached = self._strips.get(key)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        text = self._line_text(self._prepared[key].cells)
+        text.style = style  # the row's base style, under each cell's own colours
+        segments = list(text.render(self.app.console))
+        strip = Strip(segments, text.cell_len)
+        self._strips[key] = (signature, strip)
+        return strip
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            header = self.get_component_rich_style("livetable--header")
+            labels = [Text(label.rstrip(">")) for _k, label in self._column_specs]
+            text = self._line_text(labels)
+            text.style = base + header
+            strip = Strip(list(text.render(self.app.console)), text.cell_len)
+        else:
+            row = scroll_y + y - 1
+            if row >= len(self._visible):
+                return Strip([Segment(" " * width, base)], width)
+            style = base
+            if row == self.cursor_row:
+                style += self.get_component_rich_style("livetable--cursor")
+            elif row % 2:
+                style += self.get_component_rich_style("livetable--odd")
+            strip = self._row_strip(self._visible[row], row, style)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips = {}
+
+    # ---- cursor --------------------------------------------------------------------------
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        if not self._visible:
+            return
+        row = max(0, min(new, len(self._visible) - 1))
+        if row != new:
+            self.cursor_row = row
+            return
+        self.refresh_line(old - self.scroll_offset.y + 1)
+        self.refresh_line(row - self.scroll_offset.y + 1)
+        self._scroll_cursor_into_view()
+        self._announce()
+
+    def _scroll_cursor_into_view(self) -> None:
+        height = max(1, self.size.height - 1)
+        top = self.scroll_offset.y
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + height:
+            self.scroll_to(y=self.cursor_row - height + 1, animate=False)
+
+    def move_cursor(self, *, row: int, animate: bool = False) -> None:
+        self.cursor_row = row
+
+    def action_cursor_up(self) -> None:
+        self.cursor_row = max(0, self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        self.cursor_row = min(len(self._visible) - 1, self.cursor_row + 1)
+
+    def action_page_up(self) -> None:
+        self.cursor_row = max(0, self.cursor_row - max(1, self.size.height - 2))
+
+    def action_page_down(self) -> None:
+        self.cursor_row = min(len(self._visible) - 1,
+                              self.cursor_row + max(1, self.size.height - 2))
+
+    def action_first(self) -> None:
+        self.cursor_row = 0
+
+    def action_last(self) -> None:
+        self.cursor_row = max(0, len(self._visible) - 1)
+
+    def action_select(self) -> None:
+        key = self.selected_key
+        if key is not None:
+            self.post_message(self.RowSelected(self, self.cursor_row, key))
+
+    def on_click(self, event: events.Click) -> None:
+        row = self.scroll_offset.y + event.y - 1
+        if event.y >= 1 and 0 <= row < len(self._visible):
+            self.focus()
+            if row == self.cursor_row or event.chain >= 2:
+                self.cursor_row = row
+                self.action_select()
+            else:
+                self.cursor_row = row
