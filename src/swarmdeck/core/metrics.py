@@ -231,16 +231,17 @@ class NodeCollector:
         try:
             process = await conn.create_process(
                 f"sh -c {_quote(SAMPLER)} sampler {self.interval:g}")
-            lines: list[str] = []
-            async for raw in process.stdout:
-                line = raw.rstrip("\n")
-                if line == "E":
-                    self.metrics.add_sample(self.node_id, parse_sample(lines),
-                                            self.own_containers())
-                    lines = []
-                    self.notify()
-                elif line.startswith(("T", "S", "M", "C")):
-                    lines.append(line)
+            while True:
+                # one read per sample, not one per line: the sample ends with a lone "E"
+                try:
+                    block = await process.stdout.readuntil("\nE\n")
+                except asyncio.IncompleteReadError:
+                    break
+                lines = [line for line in block.splitlines()
+                         if line.startswith(("T", "S", "M", "C"))]
+                self.metrics.add_sample(self.node_id, parse_sample(lines),
+                                        self.own_containers())
+                self.notify()
             raise SwarmdeckError(f"the metrics sampler on {self.destination} stopped")
         finally:
             conn.close()
