@@ -20,9 +20,11 @@ def write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-def run_sampler(root: Path) -> list[str]:
-    """Two samples from the real script, pointed at ROOT instead of /sys/fs/cgroup."""
-    proc = subprocess.Popen(["sh", "-c", SAMPLER, "sampler", "0.05", str(root)],
+def run_sampler(root: Path, own: Path | None = None) -> list[str]:
+    """Two samples from the real script, pointed at ROOT instead of /sys/fs/cgroup, and at
+    OWN (default: a directory that does not exist) instead of /var/lib/docker/containers."""
+    own = own or root / "no-such-dir"
+    proc = subprocess.Popen(["sh", "-c", SAMPLER, "sampler", "0.05", str(root), str(own)],
                             stdout=subprocess.PIPE, text=True)
     lines = []
     assert proc.stdout is not None
@@ -63,6 +65,14 @@ def test_sampler_reads_cgroup_v2(tmp_path):
     lines = run_sampler(tmp_path)
     assert lines[0] == "V 2"
     assert first_sample(lines).containers == {A: (2500000000, 8388608 - 1048576), B: (10000, 0)}
+
+
+def test_sampler_keeps_only_the_engines_own_containers_when_it_can_tell(tmp_path):
+    write(tmp_path / "cpuacct/docker" / A / "cpuacct.usage", "5\n")
+    write(tmp_path / "cpuacct/docker" / B / "cpuacct.usage", "6\n")
+    own = tmp_path / "containers"
+    (own / A).mkdir(parents=True)
+    assert set(first_sample(run_sampler(tmp_path, own)).containers) == {A}
 
 
 def test_parse_skips_lines_cut_by_a_dying_link():

@@ -30,6 +30,10 @@ interval="$1"
 root="${2:-/sys/fs/cgroup}"
 if [ -f "$root/cgroup.controllers" ]; then v=2; else v=1; fi
 echo "V $v"
+# Where this engine's own containers are listed (readable as root), keep only those: hosts
+# that share one cgroup tree (the lab's nodes) then send only their own lines.
+own="${3:-/var/lib/docker/containers}"
+[ -r "$own" ] && [ -x "$own" ] || own=""
 stat_value() { # FILE KEY: the value of KEY in a "key value" file
     while read -r k val _; do [ "$k" = "$2" ] && { echo "$val"; return; }; done < "$1"
     echo 0
@@ -37,7 +41,9 @@ stat_value() { # FILE KEY: the value of KEY in a "key value" file
 container_id() { # a cgroup dir -> the 64-hex container id in its name, or nothing
     b="${1##*/}"; b="${b#docker-}"; b="${b%.scope}"
     case "$b" in *[!0-9a-f]*) return;; esac
-    [ "${#b}" -eq 64 ] && echo "$b"
+    [ "${#b}" -eq 64 ] || return
+    [ -z "$own" ] || [ -d "$own/$b" ] || return
+    echo "$b"
 }
 while :; do
     read -r _ up _ < /proc/uptime
