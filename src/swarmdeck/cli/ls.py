@@ -123,7 +123,7 @@ def _nodes_table(rows: list[dict[str, Any]]) -> str:
         [[r["cluster"], r["hostname"], r["role"], r["availability"], r["status"],
           r["manager_status"] or "", r["engine_version"], r["address"], r["tasks_running"],
           f"{r['nano_cpus'] / 1e9:g}" if r["nano_cpus"] else "-",
-          render.size(r["memory_bytes"])] for r in rows],
+          views.human_size(r["memory_bytes"])] for r in rows],
         right=(8, 9, 10),
     )
 

@@ -8,12 +8,10 @@ from datetime import UTC, datetime
 
 from swarmdeck.core.sanitize import cell
 
-RIGHT = "right"
-
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]],
           right: Sequence[int] = ()) -> str:
-    """Columns padded to their widest cell; numbers (indexes in RIGHT) right-aligned."""
+    """Columns padded to their widest cell; the columns at indexes RIGHT right-aligned."""
     text_rows = [[cell(v) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
@@ -41,9 +39,3 @@ def age(moment: datetime | None, now: float | None = None) -> str:
 
 def ago(moment: datetime | None) -> str:
     return "-" if moment is None else f"{age(moment)} ago"
-
-
-def size(nbytes: int) -> str:
-    import humanize
-
-    return humanize.naturalsize(nbytes, binary=True) if nbytes else "-"

@@ -120,7 +120,6 @@ class Fleet:
                 interval=self.config.metrics.interval, history=self.config.metrics.history,
                 via=self.config.clusters[name].metrics,
                 manager_connection=manager_connection, user=user,
-                notify=lambda: None,
             )
         return self.collectors[name]
 

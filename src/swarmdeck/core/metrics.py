@@ -199,16 +199,13 @@ class ClusterMetrics:
             del self.containers[cid]  # bounded: gone containers leave no history behind
 
 
-Notify = Callable[[], None]
-
-
 class NodeCollector:
     """Keeps one node's sampler running; a failure is recorded once and retried slowly."""
 
     def __init__(self, node_id: str, destination: Destination, ssh: SSHSettings,
                  metrics: ClusterMetrics, own_containers: Callable[[], set[str]],
-                 interval: float, tunnel: Callable[[], asyncssh.SSHClientConnection | None],
-                 notify: Notify) -> None:
+                 interval: float, tunnel: Callable[[], asyncssh.SSHClientConnection | None]
+                 ) -> None:
         self.node_id = node_id
         self.destination = destination
         self.ssh = ssh
@@ -216,7 +213,6 @@ class NodeCollector:
         self.own_containers = own_containers
         self.interval = interval
         self.tunnel = tunnel
-        self.notify = notify
 
     async def run(self) -> None:
         delay = 5.0
@@ -227,7 +223,6 @@ class NodeCollector:
                 self.metrics.problems[self.node_id] = str(exc)
             except (asyncssh.Error, OSError) as exc:
                 self.metrics.problems[self.node_id] = f"metrics stream lost: {exc}"
-            self.notify()
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, 120.0)
 
@@ -247,7 +242,6 @@ class NodeCollector:
                          if line.startswith(("T", "S", "M", "C"))]
                 self.metrics.add_sample(self.node_id, parse_sample(lines),
                                         self.own_containers())
-                self.notify()
             raise SwarmdeckError(f"the metrics sampler on {self.destination} stopped")
         finally:
             conn.close()
@@ -263,7 +257,9 @@ class MetricsCollector:
     def __init__(self, state: ClusterState, ssh: SSHSettings, *, interval: float = 2.0,
                  history: int = 150, via: str = "direct",
                  manager_connection: Callable[[], asyncssh.SSHClientConnection | None],
-                 user: Callable[[], str | None], notify: Notify) -> None:
+                 user: Callable[[], str | None]) -> None:
+        """Listeners learn of new points from whoever calls tick() (the fleet, once per
+        interval), not from each node's samples."""
         self.state = state
         self.ssh = ssh
         self.interval = interval
@@ -271,7 +267,6 @@ class MetricsCollector:
         self.metrics = ClusterMetrics(history)
         self.manager_connection = manager_connection
         self.user = user
-        self.notify = notify
         self._tasks: dict[str, asyncio.Task] = {}
 
     def own_containers(self, node_id: str) -> set[str]:
@@ -287,8 +282,7 @@ class MetricsCollector:
             tunnel = self.manager_connection if self.via == "manager" else (lambda: None)
             collector = NodeCollector(
                 node.id, destination, self.ssh, self.metrics,
-                lambda nid=node.id: self.own_containers(nid), self.interval, tunnel,
-                self.notify)
+                lambda nid=node.id: self.own_containers(nid), self.interval, tunnel)
             self._tasks[node.id] = asyncio.create_task(collector.run(),
                                                        name=f"metrics {node.hostname}")
         for node_id in [n for n in self._tasks if n not in self.state.nodes]:

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import humanize
+
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.inventory import ClusterState
@@ -106,6 +108,11 @@ class ClusterHealth:
     stacks: int | None
     connected: bool = False
     age: float | None = None  # seconds since the data was last updated
+
+
+def human_size(nbytes: int) -> str:
+    """Bytes for people (binary units), "-" when unknown."""
+    return humanize.naturalsize(nbytes, binary=True) if nbytes else "-"
 
 
 def service_rows(cluster: str, state: ClusterState, *, stack: str | None = None

@@ -45,11 +45,9 @@ class DockerEndpoint:
         self.socket_path = socket_path
         self.via = "stream-local"  # or "dial-stdio" where forwarding is forbidden
         self._idle: list[HTTPConnection] = []
-        self.channels_opened = 0
 
     # ---- channels ----------------------------------------------------------------------
     async def _open(self) -> HTTPConnection:
-        self.channels_opened += 1
         if self.via == "stream-local":
             try:
                 reader, writer = await self.conn.open_unix_connection(self.socket_path)

@@ -128,7 +128,7 @@ class NodeScreen(DetailScreen):
             ("engine", node.engine_version),
             ("platform", f"{node.os}/{node.architecture}"),
             ("resources", f"{node.nano_cpus / 1e9:g} CPU, "
-                          f"{views_size(node.memory_bytes)} memory"),
+                          f"{views.human_size(node.memory_bytes)} memory"),
             ("labels", labels),
         ]
         if node.status_message:
@@ -141,9 +141,3 @@ class NodeScreen(DetailScreen):
         tasks.border_title = "Tasks on this node"
         tasks.set_rows([(r.id, task_cells(r)) for r in views.task_rows(
             self.cluster, state, node_id=node.id, history=False)])
-
-
-def views_size(value: int) -> str:
-    import humanize
-
-    return humanize.naturalsize(value, binary=True) if value else "-"
