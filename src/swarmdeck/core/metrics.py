@@ -45,12 +45,15 @@ container_id() { # a cgroup dir -> the 64-hex container id in its name, or nothi
     [ -z "$own" ] || [ -d "$own/$b" ] || return
     echo "$b"
 }
+nl='
+'
+# Each sample is gathered in a variable and written once: one SSH packet per sample.
 while :; do
     read -r _ up _ < /proc/uptime
-    echo "T $up"
     read -r line < /proc/stat
-    echo "S $line"
-    echo "M $(stat_value /proc/meminfo MemTotal:) $(stat_value /proc/meminfo MemAvailable:)"
+    total=$(stat_value /proc/meminfo MemTotal:)
+    available=$(stat_value /proc/meminfo MemAvailable:)
+    out="T $up${nl}S $line${nl}M $total $available"
     if [ "$v" = 1 ]; then
         for d in "$root"/cpuacct/*/* "$root"/cpuacct/*/*/*; do
             [ -f "$d/cpuacct.usage" ] || continue
@@ -60,7 +63,7 @@ while :; do
             mem=0; [ -f "$m/memory.usage_in_bytes" ] && read -r mem < "$m/memory.usage_in_bytes"
             inactive=0
             [ -f "$m/memory.stat" ] && inactive=$(stat_value "$m/memory.stat" total_inactive_file)
-            echo "C $id $cpu $mem $inactive"
+            out="$out${nl}C $id $cpu $mem $inactive"
         done
     else
         for d in "$root"/*/* "$root"/*/*/*; do
@@ -70,10 +73,10 @@ while :; do
             mem=0; [ -f "$d/memory.current" ] && read -r mem < "$d/memory.current"
             inactive=0
             [ -f "$d/memory.stat" ] && inactive=$(stat_value "$d/memory.stat" inactive_file)
-            echo "C $id ${usec}000 $mem $inactive"
+            out="$out${nl}C $id ${usec}000 $mem $inactive"
         done
     fi
-    echo "E"
+    printf '%s\nE\n' "$out"
     sleep "$interval"
 done
 """

@@ -215,7 +215,7 @@ class MainScreen(Screen):
         fleet = self.deck.fleet
         return {name: fleet.state(name).snapshot() for name in fleet.names}
 
-    @work(thread=True, group="refresh")
+    @work(thread=True, group="refresh", description="build a frame")  # no repr of the states
     def _build_in_thread(self, seq: int, states: dict[str, ClusterState]) -> None:
         frame = self._build(seq, states)
         with contextlib.suppress(RuntimeError):  # the app is closing
@@ -260,10 +260,12 @@ class MainScreen(Screen):
         services = self.query_one(ServicesTable)
         services.set_columns(ALL_SERVICE_COLUMNS if frame.all_clusters else SERVICE_COLUMNS)
         services.set_rows(frame.rows)
-        services.border_title = frame.services_title
         nodes = self.query_one(NodesTable)
         nodes.set_rows(frame.node_rows)
-        nodes.border_title = frame.nodes_title
+        # assigning a title repaints the whole widget even when it is the same text
+        for table, title in ((services, frame.services_title), (nodes, frame.nodes_title)):
+            if str(table.border_title) != title:
+                table.border_title = title
 
     def _service_row(self, key: str, row: ServiceRow, with_cluster: bool,
                      metrics: ClusterMetrics | None) -> tuple[str, tuple]:

@@ -52,4 +52,4 @@ class HealthBar(Static):
         if self._shown is None or text.plain != self._shown.plain or \
                 text.spans != self._shown.spans:
             self._shown = text
-            self.update(text)  # a redraw only when the line really changed
+            self.update(text, layout=False)  # one line, fixed height: no layout pass

@@ -44,11 +44,12 @@ class RowKey:
 class _Prepared:
     """One row's cells, sanitized once, with the text the filter searches."""
 
-    __slots__ = ("source", "cells", "text")
+    __slots__ = ("source", "cells", "text", "rendered")
 
     def __init__(self, source: Sequence[Cell], cells: tuple[Text, ...]) -> None:
         self.source = source
         self.cells = cells
+        self.rendered: list[list[Segment] | None] = [None] * len(cells)  # per cell, lazily
         self.text = " ".join(c.plain for c in cells).lower()
 
 
@@ -76,7 +77,8 @@ class LiveTable(ScrollView, can_focus=True):
     LiveTable > .livetable--odd { background: $surface-lighten-1 10%; }
     """
 
-    cursor_row: reactive[int] = reactive(0, always_update=True, init=False)
+    # repaint=False: a cursor move repaints its two lines (watch_cursor_row), not the table
+    cursor_row: reactive[int] = reactive(0, always_update=True, init=False, repaint=False)
 
     class RowHighlighted(Message):
         def __init__(self, table: LiveTable, cursor_row: int, key: str) -> None:
@@ -100,6 +102,8 @@ class LiveTable(ScrollView, can_focus=True):
         self._visible: list[str] = []
         self._widths: list[int] = []
         self._strips: dict[str, tuple[object, Strip]] = {}
+        self._styles: dict[str, Style] = {}  # base and component styles, until CSS changes
+        self._header: Strip | None = None
         self._announced: str | None = None
         self.filter_text = ""
 
@@ -133,6 +137,7 @@ class LiveTable(ScrollView, can_focus=True):
         self._column_specs = list(columns)
         self._prepared = {}
         self._strips = {}
+        self._header = None
         self._layout_rows()
 
     def set_rows(self, rows: Sequence[Row]) -> None:
@@ -140,20 +145,31 @@ class LiveTable(ScrollView, can_focus=True):
         cache their rows, so a refresh does work only for rows that changed."""
         previous = self._prepared
         self._prepared = {}
+        changed: set[str] = set()
         for key, cells in rows:
             cached = previous.get(key)
             if cached is None or cached.source is not cells:
-                cached = _Prepared(cells, tuple(safe(c) for c in cells))
+                fresh = _Prepared(cells, tuple(safe(c) for c in cells))
+                if cached is not None and len(cached.cells) == len(fresh.cells):
+                    for i, (a, b) in enumerate(zip(cached.cells, fresh.cells, strict=True)):
+                        if a.plain == b.plain and a.style == b.style and a.spans == b.spans:
+                            fresh.rendered[i] = cached.rendered[i]  # unchanged cell
+                cached = fresh
                 self._strips.pop(key, None)
+                changed.add(key)
             self._prepared[key] = cached
-        self._layout_rows()
+        self._layout_rows(changed)
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
         self._layout_rows()
 
-    def _layout_rows(self) -> None:
+    def _layout_rows(self, changed: set[str] | None = None) -> None:
+        """CHANGED: the rows whose cells changed, when only they need drawing again (the
+        rows shown, their order and the column widths stay): a metrics tick then repaints
+        the changed lines, not the whole table."""
         selected = self.selected_key
+        before = (self._visible, self._widths)
         needle = self.filter_text.lower()
         self._visible = [k for k, p in self._prepared.items() if not needle or needle in p.text]
         widths = [len(label.rstrip(">")) for _k, label in self._column_specs]
@@ -164,6 +180,7 @@ class LiveTable(ScrollView, can_focus=True):
         if widths != self._widths:
             self._widths = widths
             self._strips = {}
+            self._header = None
         for key in [k for k in self._strips if k not in self._prepared]:
             del self._strips[key]
         total = sum(widths) + GAP * max(0, len(widths) - 1) + 2
@@ -175,7 +192,13 @@ class LiveTable(ScrollView, can_focus=True):
         elif self._visible and self.cursor_row >= len(self._visible):
             self.cursor_row = len(self._visible) - 1
         self._announce()
-        self.refresh()
+        if changed is None or (self._visible, self._widths) != before:
+            self.refresh()
+            return
+        top = self.scroll_offset.y
+        for row in range(top, min(len(self._visible), top + self.size.height)):
+            if self._visible[row] in changed:
+                self._refresh_row(row)
 
     def _announce(self) -> None:
         """Tell listeners when the highlighted row is another one (first rows included)."""
@@ -185,54 +208,87 @@ class LiveTable(ScrollView, can_focus=True):
             self.post_message(self.RowHighlighted(self, self.cursor_row, key))
 
     # ---- drawing -------------------------------------------------------------------------
-    def _line_text(self, cells: Sequence[Text]) -> Text:
-        line = Text(" ")
+    def _line_segments(self, cells: Sequence[Text],
+                       rendered: list[list[Segment] | None]) -> list[Segment]:
+        """One line: the cells' segments (each cell rendered once and kept in RENDERED),
+        padded to the column widths. Building a Text per line and rendering it cost most
+        of a metrics tick's repaint."""
+        console = self.app.console
+        line = [Segment(" ")]
+        last = len(self._widths) - 1
         for i, (c, width) in enumerate(zip(cells, self._widths, strict=False)):
+            segments = rendered[i]
+            if segments is None:
+                segments = list(c.render(console))  # (the spans; not the Text's own style)
+                if c.style:
+                    segments = list(Segment.apply_style(segments, console.get_style(c.style)))
+                rendered[i] = segments
+            pad = Segment(" " * (width - len(c))) if width > len(c) else None
             right = self._column_specs[i][1].endswith(">")
-            pad = " " * (width - len(c))
-            line.append_text(Text(pad) + c if right else c + Text(pad))
-            if i < len(self._widths) - 1:
-                line.append(" " * GAP)
-        line.append(" ")
+            if pad and right:
+                line.append(pad)
+            line.extend(segments)
+            if pad and not right:
+                line.append(pad)
+            if i < last:
+                line.append(Segment(" " * GAP))
+        line.append(Segment(" "))
         return line
+
+    def _strip(self, cells: Sequence[Text], rendered: list[list[Segment] | None],
+               style: Style) -> Strip:
+        # the row's base style goes under each cell's own colours
+        segments = list(Segment.apply_style(self._line_segments(cells, rendered), style))
+        return Strip(segments, Segment.get_line_length(segments))
 
     def _row_strip(self, key: str, row: int, style: Style) -> Strip:
         signature = (row == self.cursor_row, row % 2, style)
         cached = self._strips.get(key)
         if cached is not None and cached[0] == signature:
             return cached[1]
-        text = self._line_text(self._prepared[key].cells)
-        text.style = style  # the row's base style, under each cell's own colours
-        segments = list(text.render(self.app.console))
-        strip = Strip(segments, text.cell_len)
+        prepared = self._prepared[key]
+        strip = self._strip(prepared.cells, prepared.rendered, style)
         self._strips[key] = (signature, strip)
         return strip
+
+    def _style(self, name: str) -> Style:
+        """The base style ("") or a row style, computed once per CSS change (walking the
+        DOM for them on every line was most of an idle repaint)."""
+        key = f"{name}:{self.has_focus}"  # the cursor's colours follow focus
+        style = self._styles.get(key)
+        if style is None:
+            base = self.rich_style
+            style = base if not name else base + self.get_component_rich_style(name)
+            self._styles[key] = style
+        return style
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        base = self.rich_style
+        base = self._style("")
         if y == 0:
-            header = self.get_component_rich_style("livetable--header")
-            labels = [Text(label.rstrip(">")) for _k, label in self._column_specs]
-            text = self._line_text(labels)
-            text.style = base + header
-            strip = Strip(list(text.render(self.app.console)), text.cell_len)
+            if self._header is None:
+                labels = [Text(label.rstrip(">")) for _k, label in self._column_specs]
+                self._header = self._strip(labels, [None] * len(labels),
+                                           self._style("livetable--header"))
+            strip = self._header
         else:
             row = scroll_y + y - 1
             if row >= len(self._visible):
                 return Strip([Segment(" " * width, base)], width)
             style = base
             if row == self.cursor_row:
-                style += self.get_component_rich_style("livetable--cursor")
+                style = self._style("livetable--cursor")
             elif row % 2:
-                style += self.get_component_rich_style("livetable--odd")
+                style = self._style("livetable--odd")
             strip = self._row_strip(self._visible[row], row, style)
         return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips = {}
+        self._styles = {}
+        self._header = None
 
     # ---- cursor --------------------------------------------------------------------------
     def watch_cursor_row(self, old: int, new: int) -> None:
@@ -242,10 +298,15 @@ class LiveTable(ScrollView, can_focus=True):
         if row != new:
             self.cursor_row = row
             return
-        self.refresh_line(old - self.scroll_offset.y + 1)
-        self.refresh_line(row - self.scroll_offset.y + 1)
+        self._refresh_row(old)
+        self._refresh_row(row)
         self._scroll_cursor_into_view()
         self._announce()
+
+    def _refresh_row(self, row: int) -> None:
+        """Repaint one row. (ScrollView.refresh_line takes a line of the whole, scrolled
+        content; the header is line 0, so row N is line N + 1.)"""
+        self.refresh_line(row + 1)
 
     def _scroll_cursor_into_view(self) -> None:
         height = max(1, self.size.height - 1)

@@ -1,0 +1,78 @@
+"""LiveTable on its own: repaints exactly the lines that changed, scrolled or not."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from swarmdeck.ui.widgets.table import LiveTable
+
+COLUMNS = [("name", "NAME"), ("n", "N>")]
+
+
+class TableApp(App):
+    def compose(self) -> ComposeResult:
+        yield LiveTable(COLUMNS, id="t")
+
+
+def rows(n: int, marker: str = "") -> list[tuple[str, tuple[str, str]]]:
+    return [(f"r{i}", (f"row {i}{marker}", str(i))) for i in range(n)]
+
+
+def repainted_lines(table: LiveTable) -> set[int]:
+    lines: set[int] = set()
+    for region in table._repaint_regions:  # what the next frame will draw again
+        lines.update(range(region.y, region.bottom))
+    return lines
+
+
+async def test_cursor_moves_repaint_the_old_and_new_lines_when_scrolled():
+    app = TableApp()
+    async with app.run_test(size=(40, 11)) as pilot:
+        table = app.query_one(LiveTable)
+        table.set_rows(rows(100))
+        table.focus()
+        await pilot.pause()
+        await pilot.press("end")
+        await pilot.pause()
+        top = table.scroll_offset.y
+        assert top > 0 and table.cursor_row == 99
+        table._repaint_regions.clear()
+        table.cursor_row = 97
+        # rows 99 and 97 sit on widget lines 99-top+1 and 97-top+1 (line 0 is the header)
+        assert repainted_lines(table) == {99 - top + 1, 97 - top + 1}
+
+
+async def test_a_changed_row_repaints_only_its_line():
+    app = TableApp()
+    async with app.run_test(size=(40, 11)) as pilot:
+        table = app.query_one(LiveTable)
+        data = rows(100)
+        table.set_rows(data)
+        table.focus()
+        await pilot.pause()
+        table.scroll_to(y=50, animate=False)
+        await pilot.pause()
+        top = table.scroll_offset.y
+        assert top == 50
+        table._repaint_regions.clear()
+        data[top + 3] = (data[top + 3][0], ("chg", str(top + 3)))
+        table.set_rows(data)
+        assert repainted_lines(table) == {3 + 1}
+        assert table.get_cell(f"r{top + 3}", "name").plain == "chg"
+        # a row that needs wider columns repaints the whole table
+        table._repaint_regions.clear()
+        data[0] = ("r0", ("a much longer name than before", "0"))
+        table.set_rows(data)
+        assert repainted_lines(table) >= set(range(table.size.height))
+
+
+async def test_filter_keeps_the_cursor_on_the_same_row():
+    app = TableApp()
+    async with app.run_test(size=(40, 11)) as pilot:
+        table = app.query_one(LiveTable)
+        table.set_rows(rows(30))
+        table.cursor_row = 12
+        await pilot.pause()
+        table.set_filter("row 1")
+        assert table.selected_key == "r12"
+        assert all("row 1" in table.get_cell(k, "name").plain for k in table.rows)
