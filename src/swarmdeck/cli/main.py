@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from swarmdeck import __version__
 
 LS_WHAT = ("clusters", "nodes", "services", "stacks", "tasks")
+OPS_COMMANDS = ("scale", "update", "restart", "rollback", "rm", "node", "token", "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a swarm to create (repeatable; default prod:3:2 and staging:1:1)")
     lab.add_argument("--spares", type=int, metavar="N",
                      help="hosts in no swarm, for adding nodes (default 2)")
+    from swarmdeck.cli.ops import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -68,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from swarmdeck.cli.ls import run_ls
 
             return run_ls(args)
+        if args.command in OPS_COMMANDS:
+            from swarmdeck.cli.ops import run_ops
+
+            return run_ops(args)
         if args.command == "lab":
             from swarmdeck.cli.lab import run_lab
 

@@ -87,5 +87,17 @@ class NotFound(DockerAPIError):
     """The object asked for does not exist (HTTP 404)."""
 
 
+class ReadOnly(SwarmdeckError):
+    """A change was asked of a cluster that is read-only (--read-only or the config)."""
+
+
+class Refused(SwarmdeckError):
+    """A change that would do harm was not made (last manager, quorum, no confirmation)."""
+
+
+class OperationFailed(SwarmdeckError):
+    """A change was made but did not end well (did not converge, rolled back, timed out)."""
+
+
 class LabError(SwarmdeckError):
     """The demo/test lab could not be brought up or down."""

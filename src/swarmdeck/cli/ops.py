@@ -1,0 +1,319 @@
+"""The mutating commands: scale, update, restart, rollback, rm, node, token, audit, deploy.
+
+Thin over core.ops: pick the cluster, confirm (a TTY prompt, or --yes), run, follow the
+change to its outcome unless --detach. Without a TTY and without --yes nothing is changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from swarmdeck.cli import render
+from swarmdeck.core.audit import AuditLog
+from swarmdeck.core.config import Config, load
+from swarmdeck.core.errors import OperationFailed, UsageError
+from swarmdeck.core.ops import progress as prog
+from swarmdeck.core.ops.base import ClusterOps, open_ops
+from swarmdeck.core.sanitize import clean
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    def common(p: argparse.ArgumentParser, *, wait: bool = True, confirm: bool = True
+               ) -> argparse.ArgumentParser:
+        p.add_argument("--cluster", "-c", metavar="NAME",
+                       help="the cluster (default: the only one configured)")
+        if confirm:
+            p.add_argument("--yes", "-y", action="store_true",
+                           help="do not ask for confirmation (needed without a terminal)")
+        if wait:
+            p.add_argument("--detach", "-d", action="store_true",
+                           help="return once the change is made, without following it")
+            p.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
+                           help="give up following after this long (default 300)")
+        return p
+
+    p = common(sub.add_parser("scale", help="set the replica count of services",
+                              description="Scale replicated services: SERVICE=REPLICAS ..."))
+    p.add_argument("targets", nargs="+", metavar="SERVICE=REPLICAS")
+    p = common(sub.add_parser("update", help="update a service's image"))
+    p.add_argument("service")
+    p.add_argument("--image", required=True, metavar="REF", help="the new image reference")
+    p = common(sub.add_parser("restart", help="replace every task of a service"))
+    p.add_argument("service")
+    p = common(sub.add_parser("rollback", help="roll a service back to its previous spec"))
+    p.add_argument("service")
+    p = common(sub.add_parser("rm", help="remove a service or a whole stack"), wait=False)
+    p.add_argument("kind", choices=("service", "stack"))
+    p.add_argument("name")
+
+    node = sub.add_parser("node", help="drain, activate, pause, promote, demote, label, "
+                                       "remove or add nodes")
+    nsub = node.add_subparsers(dest="node_action", metavar="ACTION", required=True)
+    for action, text in (("drain", "move the node's tasks away, schedule none there"),
+                         ("activate", "schedule tasks on the node again"),
+                         ("pause", "schedule no new tasks on the node"),
+                         ("promote", "make the node a manager"),
+                         ("demote", "make the node a worker (quorum is checked)")):
+        common(nsub.add_parser(action, help=text), wait=False).add_argument("node")
+    p = common(nsub.add_parser("label", help="add (KEY=VALUE) or remove (--rm KEY) labels"),
+               wait=False)
+    p.add_argument("node")
+    p.add_argument("labels", nargs="*", metavar="KEY=VALUE")
+    p.add_argument("--rm", action="append", default=[], metavar="KEY")
+    p = common(nsub.add_parser("rm", help="drain, wait, demote, leave and remove a node"),
+               wait=False)
+    p.add_argument("node")
+    p.add_argument("--timeout", type=float, default=180, metavar="SECONDS")
+    p = common(nsub.add_parser("add", help="SSH into a fresh host and join it"), wait=False)
+    p.add_argument("destination", metavar="DEST", help="[user@]host[:port] or ssh alias")
+    p.add_argument("--role", choices=("worker", "manager"), default="worker")
+    p.add_argument("--advertise-addr", metavar="ADDR")
+    p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
+
+    token = sub.add_parser("token", help="show or rotate the join tokens")
+    tsub = token.add_subparsers(dest="token_action", metavar="ACTION", required=True)
+    p = common(tsub.add_parser("show", help="the join token (masked unless --reveal)"),
+               wait=False, confirm=False)
+    p.add_argument("role", choices=("worker", "manager"))
+    p.add_argument("--reveal", action="store_true", help="print the whole token")
+    p = common(tsub.add_parser("rotate", help="replace the token; nodes in the swarm stay"),
+               wait=False)
+    p.add_argument("role", choices=("worker", "manager"))
+    p.add_argument("--reveal", action="store_true", help="print the whole new token")
+
+    p = sub.add_parser("audit", help="show the audit log of changes made from this account")
+    p.add_argument("-n", type=int, default=50, metavar="N", help="the last N entries")
+    p.add_argument("--json", action="store_true", help="print the JSON lines as stored")
+
+
+# ---- running ---------------------------------------------------------------------------
+def run_ops(args: argparse.Namespace) -> int:
+    if args.command == "audit":
+        return _audit(args)
+    config = load(args.config)
+    for warning in config.warnings:
+        print(f"swarmdeck: warning: {warning}", file=sys.stderr)
+    cluster = pick_cluster(config, args.cluster)
+    return asyncio.run(_run(config, cluster, args))
+
+
+def pick_cluster(config: Config, name: str | None) -> str:
+    if name:
+        config.cluster(name)
+        return name
+    if len(config.clusters) == 1:
+        return next(iter(config.clusters))
+    if not config.clusters:
+        raise UsageError(f"no clusters configured in {config.path}")
+    raise UsageError("which cluster? pass --cluster NAME (configured: "
+                     f"{', '.join(config.clusters)})")
+
+
+def confirm(question: str, *, yes: bool, typed: str | None = None) -> None:
+    """Ask on the terminal; with TYPED the answer must be that exact text."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question.rstrip('?')}: refused without confirmation",
+                         hint="no terminal to ask on; pass --yes to confirm")
+    prompt = (f"{question} Type {typed!r} to confirm: " if typed
+              else f"{question} [y/N] ")
+    answer = input(prompt).strip()
+    if (answer != typed) if typed else (answer.lower() not in ("y", "yes")):
+        raise UsageError("not confirmed: nothing was changed")
+
+
+async def _run(config: Config, cluster: str, args: argparse.Namespace) -> int:
+    ops = await open_ops(config, cluster, read_only_flag=args.read_only)
+    try:
+        return await COMMANDS[args.command](ops, args)
+    finally:
+        await ops.session.close()
+
+
+def _refuse_early(ops: ClusterOps, action: str, target: str) -> None:
+    """Read-only refusals come before any question."""
+    ops.check_writable(action, target)
+
+
+async def _follow(ops: ClusterOps, started, args: argparse.Namespace) -> int:
+    print(clean(started.summary))
+    if args.detach or not started.services:
+        return 0
+    shown: dict[str, str] = {}
+    last: list[prog.ServiceProgress] = []
+    async for last in prog.watch(ops.docker, started.services, timeout=args.timeout):
+        for p in last:
+            line = clean(p.line())
+            if shown.get(p.service_id) != line:
+                shown[p.service_id] = line
+                print(f"  {line}", flush=True)
+    error = prog.outcome_error(last)
+    if error:
+        raise error
+    return 0
+
+
+async def _scale(ops: ClusterOps, args) -> int:
+    from swarmdeck.core.ops import services
+
+    wanted = services.parse_scale(args.targets)
+    _refuse_early(ops, "scale", ", ".join(wanted))
+    confirm(f"Scale {', '.join(f'{k} to {v}' for k, v in wanted.items())} on {ops.cluster}?",
+            yes=args.yes)
+    return await _follow(ops, await services.scale(ops, wanted), args)
+
+
+async def _update(ops: ClusterOps, args) -> int:
+    from swarmdeck.core.ops import services
+
+    services.check_image(args.image)
+    _refuse_early(ops, "update image", args.service)
+    current = await ops.service(args.service)
+    image = current["Spec"]["TaskTemplate"]["ContainerSpec"].get("Image", "")
+    confirm(f"Update {args.service} on {ops.cluster} from {image} to {args.image}?",
+            yes=args.yes)
+    return await _follow(ops, await services.update_image(ops, args.service, args.image),
+                         args)
+
+
+async def _restart(ops: ClusterOps, args) -> int:
+    from swarmdeck.core.ops import services
+
+    _refuse_early(ops, "restart", args.service)
+    await ops.service(args.service)
+    confirm(f"Restart every task of {args.service} on {ops.cluster}?", yes=args.yes)
+    return await _follow(ops, await services.restart(ops, args.service), args)
+
+
+async def _rollback(ops: ClusterOps, args) -> int:
+    from swarmdeck.core.ops import services
+
+    _refuse_early(ops, "rollback", args.service)
+    await ops.service(args.service)
+    confirm(f"Roll {args.service} back to its previous spec on {ops.cluster}?", yes=args.yes)
+    started = await services.rollback(ops, args.service)
+    try:
+        return await _follow(ops, started, args)
+    except OperationFailed as exc:
+        if "rolled back" in str(exc):  # a rollback that ends rolled back did what was asked
+            return 0
+        raise
+
+
+async def _rm(ops: ClusterOps, args) -> int:
+    from swarmdeck.core.ops import services
+
+    action = f"remove {args.kind}"
+    _refuse_early(ops, action, args.name)
+    if args.kind == "service":
+        await ops.service(args.name)
+        confirm(f"Remove service {args.name} from {ops.cluster}?", yes=args.yes,
+                typed=args.name)
+        print(await services.remove_service(ops, args.name))
+    else:
+        objects = await services.stack_objects(ops, args.name)
+        names = [s["Spec"]["Name"] for s in objects["services"]]
+        if not any(objects.values()):
+            return await services.remove_stack(ops, args.name)  # raises: no such stack
+        confirm(f"Remove stack {args.name} ({', '.join(names) or 'no services'}) from "
+                f"{ops.cluster}?", yes=args.yes, typed=args.name)
+        print(await services.remove_stack(ops, args.name))
+    return 0
+
+
+async def _node(ops: ClusterOps, args) -> int:
+    from swarmdeck.core.fleet import ssh_settings
+    from swarmdeck.core.ops import nodes
+
+    action = args.node_action
+    target = getattr(args, "node", None) or getattr(args, "destination", "")
+    _refuse_early(ops, f"node {action}", target)
+    if action == "add":
+        from swarmdeck.core.ops import join
+
+        confirm(f"Join {target} to {ops.cluster} as a {args.role}?", yes=args.yes)
+        node = await join.add_node(ops, target, args.role,
+                                   settings=ssh_settings(ops.config, ops.cluster),
+                                   advertise_addr=args.advertise_addr, timeout=args.timeout,
+                                   progress=lambda m: print(f"  {clean(m)}", flush=True))
+        host = (node.get("Description") or {}).get("Hostname", target)
+        print(f"joined {clean(host)} to {ops.cluster} as a {args.role}: ready")
+        return 0
+    node = await ops.node(args.node)
+    host = node["Description"]["Hostname"]
+    if action == "rm":
+        confirm(f"Remove node {host} from {ops.cluster} (drain, wait, demote, leave)?",
+                yes=args.yes, typed=host)
+        print(await nodes.remove_node(
+            ops, args.node, settings=ssh_settings(ops.config, ops.cluster),
+            user=ops.session.resolved.user, timeout=args.timeout,
+            say=lambda m: print(f"  {clean(m)}", flush=True)))
+        return 0
+    if action == "label":
+        add = {}
+        for item in args.labels:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise UsageError(f"{item!r}: expected KEY=VALUE (remove with --rm KEY)")
+            add[key] = value
+        if not add and not args.rm:
+            raise UsageError("no label to add or remove")
+        confirm(f"Change labels of {host}?", yes=args.yes)
+        print(clean(await nodes.set_labels(ops, args.node, add, args.rm)))
+        return 0
+    confirm(f"{action.capitalize()} node {host} on {ops.cluster}?", yes=args.yes)
+    if action in ("promote", "demote"):
+        text = await nodes.set_role(ops, args.node,
+                                    "manager" if action == "promote" else "worker")
+    else:
+        text = await nodes.set_availability(ops, args.node,
+                                            "active" if action == "activate" else action)
+    print(clean(text))
+    return 0
+
+
+async def _token(ops: ClusterOps, args) -> int:
+    from swarmdeck.core.ops import tokens
+
+    if args.token_action == "show":
+        print(await tokens.show(ops, args.role, reveal=args.reveal))
+        return 0
+    _refuse_early(ops, f"token rotate {args.role}", ops.cluster)
+    confirm(f"Rotate the {args.role} join token of {ops.cluster}? Hosts not yet joined will "
+            "need the new one.", yes=args.yes)
+    token = await tokens.rotate(ops, args.role, reveal=args.reveal)
+    print(f"rotated the {args.role} join token of {ops.cluster}: {token}")
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    entries = AuditLog.default().read(args.n)
+    if args.json:
+        for entry in entries:
+            print(json.dumps(entry, ensure_ascii=False))
+        return 0
+    rows = [[e.get("time", "")[:19].replace("T", " "), e.get("user", ""), e.get("cluster", ""),
+             e.get("action", ""), e.get("target", ""), _params(e.get("params")),
+             e.get("result", "") + (f": {e['error']}" if e.get("error") else "")]
+            for e in entries]
+    print(render.table(["TIME (UTC)", "USER", "CLUSTER", "ACTION", "TARGET", "PARAMS",
+                        "RESULT"], rows))
+    return 0
+
+
+def _params(params: Any) -> str:
+    if not isinstance(params, dict) or not params:
+        return ""
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+COMMANDS: dict[str, Callable[[ClusterOps, argparse.Namespace], Awaitable[int]]] = {
+    "scale": _scale, "update": _update, "restart": _restart, "rollback": _rollback,
+    "rm": _rm, "node": _node, "token": _token,
+}

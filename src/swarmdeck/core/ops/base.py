@@ -1,0 +1,116 @@
+"""What every change shares: the manager to talk to, the read-only guard, the audit line,
+and finding a service or node by the name an operator types."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from swarmdeck.core.audit import AuditLog
+from swarmdeck.core.config import Config
+from swarmdeck.core.errors import NotFound, ReadOnly, SwarmdeckError, UsageError
+from swarmdeck.core.fleet import Fleet
+from swarmdeck.core.transport.docker import DockerEndpoint
+from swarmdeck.core.transport.session import ManagerSession
+
+T = TypeVar("T")
+
+
+class ClusterOps:
+    """Changes to one cluster through one manager session."""
+
+    def __init__(self, cluster: str, session: ManagerSession, *, audit: AuditLog,
+                 read_only: str | None = None, config: Config | None = None) -> None:
+        """READ_ONLY: why the cluster is read-only (None: it is not)."""
+        self.cluster = cluster
+        self.session = session
+        self.audit = audit
+        self.read_only = read_only
+        self.config = config
+
+    @property
+    def docker(self) -> DockerEndpoint:
+        return self.session.docker
+
+    @property
+    def manager(self) -> str:
+        return self.session.label
+
+    def check_writable(self, action: str, target: str = "") -> None:
+        """Refuse (and record the refusal) when the cluster is read-only."""
+        if self.read_only:
+            self.audit.record(cluster=self.cluster, manager=self.manager, action=action,
+                              target=target, result="refused", error="read-only")
+            raise ReadOnly(f"{action} refused: cluster {self.cluster} is read-only "
+                           f"({self.read_only})")
+
+    async def guarded(self, action: str, target: str, params: Mapping[str, Any],
+                      work: Callable[[], Awaitable[T]]) -> T:
+        """Run WORK unless read-only; either way one audit line says what happened."""
+        record = dict(cluster=self.cluster, manager=self.manager, action=action,
+                      target=target, params=params)
+        self.check_writable(action, target)
+        try:
+            result = await work()
+        except SwarmdeckError as exc:
+            self.audit.record(**record, result="error", error=str(exc))
+            raise
+        except BaseException as exc:  # cancelled, interrupted: still on record
+            self.audit.record(**record, result="interrupted", error=type(exc).__name__)
+            raise
+        self.audit.record(**record, result="ok")
+        return result
+
+    # ---- lookups -------------------------------------------------------------------------
+    async def service(self, ref: str) -> dict[str, Any]:
+        """A service's inspect data, by name, ID or unique ID prefix."""
+        try:
+            return await self.docker.get(f"/services/{_path_ref(ref, 'service')}")
+        except NotFound:
+            names = [s["Spec"]["Name"] for s in await self.docker.get("/services")]
+            raise UsageError(f"no service {ref!r} in cluster {self.cluster}"
+                             f"{did_you_mean(ref, names)}") from None
+
+    async def node(self, ref: str) -> dict[str, Any]:
+        """A node's inspect data, by hostname, ID or unique ID prefix."""
+        try:
+            return await self.docker.get(f"/nodes/{_path_ref(ref, 'node')}")
+        except NotFound:
+            names = [n["Description"]["Hostname"] for n in await self.docker.get("/nodes")]
+            raise UsageError(f"no node {ref!r} in cluster {self.cluster}"
+                             f"{did_you_mean(ref, names)}") from None
+
+    async def swarm(self) -> dict[str, Any]:
+        return await self.docker.get("/swarm")
+
+
+def _path_ref(ref: str, what: str) -> str:
+    if not ref or any(c in ref for c in "/?#% \t\n") or ref in (".", ".."):
+        raise UsageError(f"{ref!r} is not a {what} name or ID")
+    return ref
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f": did you mean {match[0]!r}?" if match else ""
+
+
+def read_only_reason(config: Config, cluster: str, flag: bool) -> str | None:
+    if flag:
+        return "--read-only"
+    if config.cluster(cluster).read_only:
+        return f"read_only = true for [clusters.{cluster}] in {config.path}"
+    return None
+
+
+async def open_ops(config: Config, cluster: str, *, read_only_flag: bool = False,
+                   fleet: Fleet | None = None, audit: AuditLog | None = None) -> ClusterOps:
+    """Connect to the cluster's first manager that answers (for the CLI; the console passes
+    its fleet so the live session is reused)."""
+    config.cluster(cluster)  # unknown name: a clear error before any connection
+    fleet = fleet or Fleet(config)
+    session = await fleet.inventory(cluster).connect()
+    return ClusterOps(cluster, session, audit=audit or AuditLog.default(),
+                      read_only=read_only_reason(config, cluster, read_only_flag),
+                      config=config)

@@ -1,0 +1,209 @@
+"""Service changes: scale, update image, restart (force update), rollback, remove a service
+or a whole stack. Each returns the baselines to follow with progress.watch, so callers choose
+to wait (with progress) or to detach."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from swarmdeck.core.errors import (
+    DockerAPIError,
+    NotFound,
+    OperationFailed,
+    Refused,
+    SwarmdeckError,
+    UsageError,
+)
+from swarmdeck.core.ops.base import ClusterOps, did_you_mean
+from swarmdeck.core.ops.progress import Baseline, baseline
+
+# docker's reference grammar, simplified: [registry[:port]/]path[:tag][@digest]
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?)"
+IMAGE_REF = re.compile(
+    rf"^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?"
+    r"(?:@sha256:[a-f0-9]{64})?$")
+STACK_LABEL = "com.docker.stack.namespace"
+
+
+def check_image(ref: str) -> str:
+    first, slash, _rest = (ref or "").partition("/")
+    # like docker: the first part is a registry only with a dot, a port or "localhost";
+    # otherwise it is part of the (lowercase) repository name
+    registry = slash and ("." in first or ":" in first or first == "localhost")
+    if not IMAGE_REF.match(ref or "") or (slash and not registry and first != first.lower()):
+        raise UsageError(f"{ref!r} is not a valid image reference",
+                         hint="expected [REGISTRY/]NAME[:TAG][@sha256:DIGEST], "
+                              "e.g. registry.example.com/team/app:1.4")
+    return ref
+
+
+def parse_scale(args: list[str]) -> dict[str, int]:
+    """["web=3", "worker=0"] -> {"web": 3, "worker": 0}, with errors that say what to fix."""
+    wanted: dict[str, int] = {}
+    if not args:
+        raise UsageError("nothing to scale", hint="give SERVICE=REPLICAS, e.g. shop_web=3")
+    for arg in args:
+        name, sep, count = arg.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{arg!r}: expected SERVICE=REPLICAS, e.g. shop_web=3")
+        if not count.isdigit():
+            raise UsageError(f"{arg!r}: replicas must be a non-negative integer, "
+                             f"not {count!r}")
+        wanted[name] = int(count)
+    return wanted
+
+
+@dataclass
+class Started:
+    """A change made: what to follow to see it converge."""
+
+    services: dict[str, Baseline]
+    summary: str
+
+
+async def _update(ops: ClusterOps, data: dict[str, Any], spec: dict[str, Any],
+                  **params: Any) -> None:
+    await ops.docker.request(
+        "POST", f"/services/{data['ID']}/update",
+        params={"version": data["Version"]["Index"], **params}, body=spec)
+
+
+async def scale(ops: ClusterOps, wanted: Mapping[str, int]) -> Started:
+    """Scale several services at once; every name is checked before the first change."""
+    ops.check_writable("scale", ", ".join(wanted))
+    found = await asyncio.gather(*(ops.service(name) for name in wanted))
+    for (name, _count), data in zip(wanted.items(), found, strict=True):
+        mode = data["Spec"].get("Mode") or {}
+        if "Replicated" not in mode:
+            kind = next(iter(mode), "global").lower()
+            raise UsageError(f"{name} is a {kind} service: it cannot be scaled",
+                             hint="only replicated services have a replica count")
+    bases = {d["ID"]: await baseline(ops.docker, d["ID"]) for d in found}
+    parts = []
+    for count, data in zip(wanted.values(), found, strict=True):
+        spec = data["Spec"]
+        before = spec["Mode"]["Replicated"].get("Replicas", 1)
+        spec["Mode"]["Replicated"]["Replicas"] = count
+
+        async def work(data=data, spec=spec) -> None:
+            await _update(ops, data, spec)
+
+        try:
+            await ops.guarded("scale", spec["Name"], {"replicas": count, "from": before},
+                              work)
+        except SwarmdeckError as exc:
+            if not parts:
+                raise
+            raise OperationFailed(f"scaled {', '.join(parts)}; then {spec['Name']} failed, "
+                                  f"it and the rest were not changed: {exc}") from None
+        parts.append(f"{spec['Name']} {before} -> {count}")
+    return Started(bases, "scaled " + ", ".join(parts))
+
+
+async def update_image(ops: ClusterOps, name: str, image: str) -> Started:
+    check_image(image)
+    ops.check_writable("update image", name)
+    data = await ops.service(name)
+    spec = data["Spec"]
+    container = spec["TaskTemplate"]["ContainerSpec"]
+    before = container.get("Image", "")
+    shown = before.split("@", 1)[0]
+    if before in (image, f"{image}@{before.partition('@')[2]}") and "@" not in image:
+        return Started({}, f"{spec['Name']} already runs {shown}: nothing to change")
+    container["Image"] = image
+    base = {data["ID"]: await baseline(ops.docker, data["ID"], expect_update=True)}
+    await ops.guarded("update image", spec["Name"], {"image": image, "from": before},
+                      lambda: _update(ops, data, spec))
+    return Started(base, f"{spec['Name']}: image {shown} -> {image}")
+
+
+async def restart(ops: ClusterOps, name: str) -> Started:
+    """Replace every task (docker service update --force)."""
+    ops.check_writable("restart", name)
+    data = await ops.service(name)
+    spec = data["Spec"]
+    template = spec["TaskTemplate"]
+    template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
+    base = {data["ID"]: await baseline(ops.docker, data["ID"], expect_update=True)}
+    await ops.guarded("restart", spec["Name"], {}, lambda: _update(ops, data, spec))
+    return Started(base, f"{spec['Name']}: restarting every task")
+
+
+async def rollback(ops: ClusterOps, name: str) -> Started:
+    ops.check_writable("rollback", name)
+    data = await ops.service(name)
+    if not data.get("PreviousSpec"):
+        raise Refused(f"{data['Spec']['Name']} has no previous spec to roll back to",
+                      hint="a service gets one after its first update")
+    base = {data["ID"]: await baseline(ops.docker, data["ID"], expect_update=True)}
+    await ops.guarded("rollback", data["Spec"]["Name"], {},
+                      lambda: _update(ops, data, data["Spec"], rollback="previous"))
+    return Started(base, f"{data['Spec']['Name']}: rolling back to the previous spec")
+
+
+async def remove_service(ops: ClusterOps, name: str) -> str:
+    ops.check_writable("remove service", name)
+    data = await ops.service(name)
+    await ops.guarded("remove service", data["Spec"]["Name"], {},
+                      lambda: ops.docker.request("DELETE", f"/services/{data['ID']}"))
+    return f"removed service {data['Spec']['Name']}"
+
+
+async def stack_objects(ops: ClusterOps, stack: str) -> dict[str, list[dict[str, Any]]]:
+    """The stack's services, networks, configs and secrets (one request each, together)."""
+    flt = json.dumps({"label": [f"{STACK_LABEL}={stack}"]})
+    kinds = ("services", "networks", "configs", "secrets")
+    found = await asyncio.gather(*(ops.docker.get(f"/{k}", filters=flt) for k in kinds))
+    return dict(zip(kinds, found, strict=True))
+
+
+async def remove_stack(ops: ClusterOps, stack: str) -> str:
+    """docker stack rm: services first, then networks, configs and secrets."""
+    ops.check_writable("remove stack", stack)
+    objects = await stack_objects(ops, stack)
+    if not any(objects.values()):
+        names = await _stack_names(ops)
+        raise UsageError(f"no stack {stack!r} in cluster {ops.cluster}"
+                         f"{did_you_mean(stack, names)}")
+
+    async def work() -> str:
+        removed: list[str] = []
+        for service in objects["services"]:
+            await _delete(ops, f"/services/{service['ID']}")
+            removed.append(service["Spec"]["Name"])
+        # networks go once their tasks are gone: retry a few times like the CLI's waiters
+        for net in objects["networks"]:
+            for attempt in range(20):
+                try:
+                    await _delete(ops, f"/networks/{net['Id']}")
+                    break
+                except DockerAPIError:
+                    if attempt == 19:
+                        raise
+                    await asyncio.sleep(0.5)
+            removed.append(net["Name"])
+        for kind in ("configs", "secrets"):
+            for obj in objects[kind]:
+                await _delete(ops, f"/{kind}/{obj['ID']}")
+                removed.append(obj["Spec"]["Name"])
+        return f"removed stack {stack}: " + ", ".join(removed)
+
+    return await ops.guarded("remove stack", stack, {
+        "services": [s["Spec"]["Name"] for s in objects["services"]]}, work)
+
+
+async def _delete(ops: ClusterOps, path: str) -> None:
+    with contextlib.suppress(NotFound):  # already gone: that is what was asked
+        await ops.docker.request("DELETE", path)
+
+
+async def _stack_names(ops: ClusterOps) -> list[str]:
+    services = await ops.docker.get("/services")
+    return sorted({(s["Spec"].get("Labels") or {}).get(STACK_LABEL, "") for s in services} - {""})
