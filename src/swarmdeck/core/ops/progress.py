@@ -115,14 +115,13 @@ def _progress(service_id: str, data: dict[str, Any] | None, base: Baseline,
     progress = ServiceProgress(service_id, spec.get("Name", service_id[:12]), running,
                                desired, state, status.get("Message", "") if fresh else "",
                                failing[-1].error if failing else "")
+    settled = running == desired and len(active) == desired
     if state in ("paused", "rollback_paused"):
         progress.outcome = FAILED
-    elif state == "rollback_completed":
-        if running == desired and len(active) == desired:
-            progress.outcome = ROLLED_BACK
-    elif state == "completed" or (state is None and not base.expect_update):
-        if running == desired and len(active) == desired:
-            progress.outcome = CONVERGED
+    elif state == "rollback_completed" and settled:
+        progress.outcome = ROLLED_BACK
+    elif settled and (state == "completed" or (state is None and not base.expect_update)):
+        progress.outcome = CONVERGED
     return progress
 
 
