@@ -8,6 +8,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Input
 
+from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.models import Service
 from swarmdeck.ui.screens.detail import NodeScreen, ServiceScreen
 from swarmdeck.ui.screens.help import HelpScreen
@@ -203,15 +204,45 @@ async def test_logs_follow_the_highlighted_service(make_app, fleet):
         assert "worker processed job" in text and "shop_worker." in text
 
 
-@pytest.mark.parametrize("cluster_read_only", [True, False])
-async def test_reserved_operation_keys(make_app, cluster_read_only):
-    app = make_app(read_only=cluster_read_only)
+@pytest.mark.parametrize("key, action, target", [
+    ("s", "scale", "shop_web"), ("u", "update image", "shop_web"),
+    ("R", "restart", "shop_web"), ("b", "rollback", "shop_web"),
+    ("x", "remove service", "shop_web"), ("t", "token rotate", "prod"),
+])
+async def test_operation_keys_are_refused_when_read_only(make_app, key, action, target):
+    app = make_app(read_only=True)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("s")
-        await pilot.pause()
+        await pilot.press("j", "j", "j", key)  # shop_web
+        await pilot.pause(0.2)
         messages = [n.message for n in app._notifications]
-        expected = "read-only" if cluster_read_only else "not available in this version"
-        assert any(expected in m for m in messages), messages
+        assert any(f"{action} refused: cluster prod is read-only (--read-only)" in m
+                   for m in messages), messages
+        assert app.screen.__class__.__name__ == "MainScreen"  # no dialog was opened
+    entries = AuditLog.default().read()
+    assert [(e["action"], e["target"], e["result"]) for e in entries] == \
+        [(action, target, "refused")]
+
+
+async def test_node_keys_are_refused_on_a_read_only_cluster(make_app):
+    app = make_app(start_cluster="staging")  # read_only = true in the config
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#nodes").focus()
+        await pilot.press("w")
+        await pilot.pause(0.2)
+        messages = [n.message for n in app._notifications]
+        assert any("node drain refused: cluster staging is read-only (read_only = true"
+                   in m for m in messages), messages
+
+
+async def test_scale_refuses_a_global_service_before_asking(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#services", LiveTable)
+        key = next(k for k in table.rows if str(table.get_cell(k, "mode")) == "global")
+        table.move_cursor(row=table.rows.index(key))
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        assert any("cannot be scaled" in n.message for n in app._notifications)
 
 
 async def test_chart_of_a_service_from_its_history(make_app):

@@ -131,6 +131,12 @@ class Fleet:
             collector.tick()
             inventory.notify("metrics")
 
+    async def ops(self, name: str, *, read_only_flag: bool = False):
+        """A ClusterOps on the cluster's live manager session (connecting if needed)."""
+        from swarmdeck.core.ops.base import open_ops  # ops builds on the fleet, not the reverse
+
+        return await open_ops(self.config, name, read_only_flag=read_only_flag, fleet=self)
+
     async def logs(self, name: str, service_id: str, *, tail: int | str = 100,
                    follow: bool = True) -> AsyncIterator[LogLine]:
         """A service's log lines through the cluster's current manager connection."""

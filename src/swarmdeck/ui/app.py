@@ -28,6 +28,7 @@ class FleetSource(Protocol):
     def state(self, name: str) -> ClusterState: ...
     def subscribe(self, listener: Listener): ...
     async def run(self, name: str) -> None: ...
+    async def ops(self, name: str, *, read_only_flag: bool = False): ...
     def logs(self, name: str, service_id: str, *, tail: int | str = 100): ...
     def metrics(self, name: str): ...
     async def close(self) -> None: ...
@@ -59,8 +60,15 @@ class SwarmdeckApp(App):
         return self.fleet.metrics(cluster).metrics
 
     def is_read_only(self, cluster: str) -> bool:
+        return self.read_only_reason(cluster) is not None
+
+    def read_only_reason(self, cluster: str) -> str | None:
+        if self.read_only:
+            return "--read-only"
         cfg = self.config.clusters.get(cluster)
-        return self.read_only or bool(cfg and cfg.read_only)
+        if cfg and cfg.read_only:
+            return f"read_only = true for [clusters.{cluster}] in the config"
+        return None
 
     def on_mount(self) -> None:
         self._apply_keymap()

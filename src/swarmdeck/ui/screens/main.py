@@ -23,6 +23,7 @@ from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.core.views import NodeRow, ProjectNode, ServiceRow
 from swarmdeck.ui import clock
+from swarmdeck.ui.operations import NodesTable, ServicesTable
 from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.logs import LogPane
 from swarmdeck.ui.widgets.projects import ProjectsTree
@@ -126,26 +127,6 @@ class _Frame:
     nodes_title: str
 
 
-class ServicesTable(LiveTable):
-    BINDINGS = [
-        Binding("s", "app.reserved('scale')", "Scale", id="service.scale"),
-        Binding("u", "app.reserved('update image')", "Update", id="service.update"),
-        Binding("R", "app.reserved('restart')", "Restart", id="service.restart"),
-        Binding("b", "app.reserved('rollback')", "Rollback", id="service.rollback"),
-        Binding("x", "app.reserved('remove')", "Remove", id="service.remove"),
-    ]
-
-
-class NodesTable(LiveTable):
-    BINDINGS = [
-        Binding("w", "app.reserved('drain')", "Drain", id="node.drain"),
-        Binding("p", "app.reserved('promote')", "Promote", id="node.promote"),
-        Binding("m", "app.reserved('demote')", "Demote", id="node.demote"),
-        Binding("a", "app.reserved('add node')", "Add node", id="node.add"),
-        Binding("x", "app.reserved('remove node')", "Remove", id="node.remove"),
-    ]
-
-
 class MainScreen(Screen):
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="filter"),
@@ -153,7 +134,7 @@ class MainScreen(Screen):
         Binding("c", "next_cluster", "Cluster", id="cluster.next"),
         Binding("A", "all_clusters", "All clusters", id="services.all_clusters"),
         Binding("d", "app.reserved('deploy')", "Deploy", id="project.deploy"),
-        Binding("t", "app.reserved('rotate join token')", "Token", id="cluster.token",
+        Binding("t", "rotate_token", "Token", id="cluster.token",
                 show=False),
         Binding("L", "toggle_logs", "Logs", id="logs.toggle"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
@@ -340,6 +321,11 @@ class MainScreen(Screen):
         self._logs_toggled = True
         pane = self.query_one(LogPane)
         pane.display = not pane.display
+
+    def action_rotate_token(self) -> None:
+        from swarmdeck.ui.operations import rotate_token
+
+        self.run_worker(rotate_token(self, self.cluster), group="operations")
 
     def action_all_clusters(self) -> None:
         self.all_clusters = not self.all_clusters

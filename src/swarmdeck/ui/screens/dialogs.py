@@ -1,0 +1,96 @@
+"""Modal questions: a confirmation (removals: type the name) and a one-line prompt with
+validation. Both answer through dismiss(): None means cancelled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from swarmdeck.core.sanitize import clean
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Yes/no; with TYPED, the answer is the exact text typed (for removals)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+
+    def __init__(self, question: str, *, typed: str | None = None,
+                 danger: bool = False) -> None:
+        super().__init__()
+        self.question = question
+        self.typed = typed
+        self.danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog" + (" danger" if self.danger else "")):
+            yield Static(Text(clean(self.question)), classes="question")
+            if self.typed:
+                yield Label(Text(f"Type {clean(self.typed)} to confirm:"))
+                yield Input(id="typed")
+            with Horizontal(classes="buttons"):
+                yield Button("Confirm", id="yes", variant="error" if self.danger
+                             else "primary", disabled=bool(self.typed))
+                yield Button("Cancel", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#typed" if self.typed else "#no").focus()
+
+    @on(Input.Changed, "#typed")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_one("#yes", Button).disabled = event.value != self.typed
+
+    @on(Input.Submitted, "#typed")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.value == self.typed:
+            self.dismiss(True)
+
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class PromptDialog(ModalScreen[str | None]):
+    """One value; VALIDATE returns an error to show (the dialog stays) or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+
+    def __init__(self, question: str, value: str = "", *,
+                 validate: Callable[[str], str | None] = lambda _v: None,
+                 placeholder: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.value = value
+        self.validate = validate
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(clean(self.question)), classes="question")
+            yield Input(self.value, placeholder=self.placeholder, id="value")
+            yield Static("", id="error", classes="error")
+            yield Static(Text("Enter to continue, Esc to cancel", style="dim"))
+
+    def on_mount(self) -> None:
+        self.query_one("#value").focus()
+
+    @on(Input.Submitted, "#value")
+    def _submitted(self, event: Input.Submitted) -> None:
+        error = self.validate(event.value.strip())
+        if error:
+            self.query_one("#error", Static).update(Text(clean(error), style="bold red"))
+            return
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
