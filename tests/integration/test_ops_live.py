@@ -78,6 +78,10 @@ def test_scale_update_rollback_restart(lab, swarmdeck):
                        ("update image", "shop_web", "ok"), ("rollback", "shop_web", "ok"),
                        ("restart", "shop_worker", "ok")]
     assert all(e["cluster"] == "prod" and e["manager"] for e in audit_lines())
+    table = ok(swarmdeck("audit"))
+    assert "update image  shop_web" in table and f"image={IMAGE_1_1}" in table
+    last = [json.loads(line) for line in ok(swarmdeck("audit", "--json", "-n", "2")).split()]
+    assert [e["action"] for e in last] == ["rollback", "restart"]
 
 
 def test_detach_returns_at_once(lab, swarmdeck):

@@ -55,3 +55,38 @@ def test_service_chart(snap_compare, make_app):
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(), terminal_size=(100, 30), run_before=chart)
+
+
+def test_remove_confirmation_and_progress(snap_compare, make_app):
+    """The dialogs an operation shows, over the main screen (the flows themselves are
+    driven against the live lab in tests/integration/test_console_ops_live.py)."""
+    from swarmdeck.ui.screens.dialogs import ConfirmDialog
+
+    async def ask(pilot):
+        await settle(pilot)
+        await pilot.app.push_screen(ConfirmDialog(
+            "Remove service shop_web from prod? Its tasks stop.", typed="shop_web",
+            danger=True))
+        await pilot.press(*"shop_w")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=(100, 30), run_before=ask)
+
+
+def test_operation_progress_view(snap_compare, make_app):
+    from swarmdeck.ui.screens.operation import OperationScreen
+
+    async def progress(pilot):
+        await settle(pilot)
+        view = OperationScreen("update shop_web")
+        await pilot.app.push_screen(view)
+        for line in ("shop_web: image 10.213.0.1:5000/swarmdeck/demo:1.0 -> "
+                     "10.213.0.1:5000/swarmdeck/demo:1.1",
+                     "  shop_web: 2/2 running, update updating",
+                     "  shop_web: 1/2 running, update updating",
+                     "  shop_web: 2/2 running, update completed -> converged"):
+            view.say(line)
+        view.finish("update shop_web: done", ok=True)
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=(110, 30), run_before=progress)
