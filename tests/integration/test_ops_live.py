@@ -80,7 +80,7 @@ def test_scale_update_rollback_restart(lab, swarmdeck):
     assert all(e["cluster"] == "prod" and e["manager"] for e in audit_lines())
     table = ok(swarmdeck("audit"))
     assert "update image  shop_web" in table and f"image={IMAGE_1_1}" in table
-    last = [json.loads(line) for line in ok(swarmdeck("audit", "--json", "-n", "2")).split()]
+    last = [json.loads(line) for line in ok(swarmdeck("audit", "--json", "-n", "2")).splitlines()]
     assert [e["action"] for e in last] == ["rollback", "restart"]
 
 
