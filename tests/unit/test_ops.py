@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 
@@ -112,6 +113,9 @@ def test_progress_outcomes():
     assert _progress("s1", service(), Baseline(), two).outcome == CONVERGED
     # an update was expected: running tasks alone do not mean it is done
     assert _progress("s1", service(), Baseline(expect_update=True), two).outcome is None
+    # ... unless none started after the grace period (a change that needs no new tasks)
+    late = Baseline(expect_update=True, since=time.time() - 10)
+    assert _progress("s1", service(), late, two).outcome == CONVERGED
     old = {"State": "completed", "StartedAt": "t0"}
     assert _progress("s1", service(update=old), Baseline("t0", expect_update=True),
                      two).outcome is None

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from swarmdeck import __version__
 
 LS_WHAT = ("clusters", "nodes", "services", "stacks", "tasks")
-OPS_COMMANDS = ("scale", "update", "restart", "rollback", "rm", "node", "token", "audit")
+OPS_COMMANDS = ("scale", "update", "restart", "rollback", "rm", "node", "token", "audit",
+                "deploy")
 
 
 def build_parser() -> argparse.ArgumentParser:

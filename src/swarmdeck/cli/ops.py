@@ -86,6 +86,24 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("role", choices=("worker", "manager"))
     p.add_argument("--reveal", action="store_true", help="print the whole new token")
 
+    p = sub.add_parser("deploy", help="deploy a project environment as a stack",
+                       description="Deploy [projects.P.environments.E] of the config: its "
+                                   "compose file, as its stack, on its cluster, with docker "
+                                   "stack deploy semantics. Shows what changes, asks, applies, "
+                                   "then follows the services until they converge.")
+    p.add_argument("project")
+    p.add_argument("--env", "-e", metavar="ENV",
+                   help="the environment (default: the project's only one)")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, only")
+    p.add_argument("--prune", action="store_true",
+                   help="remove the stack's services the compose file no longer has")
+    p.add_argument("--with-registry-auth", action="store_true",
+                   help="send the registry credentials of `docker login` to the swarm")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--detach", "-d", action="store_true",
+                   help="return once applied, without following the services")
+    p.add_argument("--timeout", type=float, default=300, metavar="SECONDS")
+
     p = sub.add_parser("audit", help="show the audit log of changes made from this account")
     p.add_argument("-n", type=int, default=50, metavar="N", help="the last N entries")
     p.add_argument("--json", action="store_true", help="print the JSON lines as stored")
@@ -98,8 +116,40 @@ def run_ops(args: argparse.Namespace) -> int:
     config = load(args.config)
     for warning in config.warnings:
         print(f"swarmdeck: warning: {warning}", file=sys.stderr)
+    if args.command == "deploy":
+        return _deploy(config, args)
     cluster = pick_cluster(config, args.cluster)
     return asyncio.run(_run(config, cluster, args))
+
+
+def _deploy(config: Config, args: argparse.Namespace) -> int:
+    from swarmdeck.core.ops import environments
+
+    prepared = environments.prepare(config, args.project, args.env)  # no connection yet
+    auth = environments.docker_registry_auth(prepared.plan) if args.with_registry_auth \
+        else None
+
+    async def run() -> int:
+        ops = await open_ops(config, prepared.cluster, read_only_flag=args.read_only)
+        try:
+            shown = await environments.preview(ops, prepared, prune=args.prune)
+            for line in shown.lines():
+                print(clean(line))
+            if shown.problems:
+                raise UsageError(f"deploy of {prepared.project}/{prepared.environment} refused:"
+                                 f" {len(shown.problems)} problem(s) above; nothing changed")
+            if args.dry_run or not shown.changed:
+                return 0
+            _refuse_early(ops, "deploy", prepared.stack)
+            confirm(f"Deploy {prepared.project}/{prepared.environment} as stack "
+                    f"{prepared.stack} on {ops.cluster}?", yes=args.yes)
+            started = await environments.deploy(ops, prepared, shown, prune=args.prune,
+                                                registry_auth=auth)
+            return await _follow(ops, started, args)
+        finally:
+            await ops.session.close()
+
+    return asyncio.run(run())
 
 
 def pick_cluster(config: Config, name: str | None) -> str:

@@ -235,6 +235,8 @@ class ProjectNode:
     cluster: str
     stack: str | None = None
     children: list[ProjectNode] = field(default_factory=list)
+    project: str | None = None  # environment nodes: what `deploy` needs
+    environment: str | None = None
 
 
 def project_tree(config: Config, states: Mapping[str, ClusterState | None],
@@ -250,7 +252,7 @@ def project_tree(config: Config, states: Mapping[str, ClusterState | None],
                 continue
             p = projects.setdefault(project, ProjectNode(project, "project", cluster))
             p.children.append(ProjectNode(f"{env_name}  ({env.stack})", "environment", cluster,
-                                          env.stack))
+                                          env.stack, project=project, environment=env_name))
             named.add(env.stack)
         node.children.extend(projects.values())
         state = states.get(cluster)

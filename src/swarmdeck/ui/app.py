@@ -112,14 +112,6 @@ class SwarmdeckApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
-    def action_reserved(self, what: str) -> None:
-        """Keys kept for the operations release, so the layout does not move later."""
-        if self.is_read_only(getattr(self.screen, "cluster", "")):
-            self.notify(f"{what}: refused, this cluster is read-only", severity="warning")
-            return
-        self.notify(f"{what}: not available in this version yet; use the docker CLI for now",
-                    severity="warning", timeout=3)
-
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         seen = set()

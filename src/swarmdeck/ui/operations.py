@@ -382,3 +382,45 @@ async def rotate_token(widget: Widget, cluster: str) -> None:
             return f"rotated the {role} join token of {cluster}: now {token}"
 
         await run_change(widget, ops, f"rotate the {role} token of {cluster}", change)
+
+
+async def deploy_environment(widget: Widget, project: str, environment: str) -> None:
+    """The `d` key on a project environment: check the compose file, preview, ask, apply,
+    follow until the services converge."""
+    from swarmdeck.core.ops import environments
+
+    app: SwarmdeckApp = widget.app  # type: ignore[assignment]
+    try:
+        prepared = environments.prepare(app.config, project, environment)
+    except SwarmdeckError as exc:
+        problems = getattr(exc, "problems", None) or [str(exc)]
+        await app.push_screen(_failed_view(f"deploy {project}/{environment}", problems))
+        return
+    ops = await guard(widget, prepared.cluster, "deploy", prepared.stack)
+    if ops is None:
+        return
+    try:
+        shown = await environments.preview(ops, prepared)
+    except SwarmdeckError as exc:
+        app.notify(clean(f"deploy preview failed: {exc}"), severity="error", timeout=8)
+        return
+    if shown.problems:
+        await app.push_screen(_failed_view(f"deploy {project}/{environment}", shown.lines()))
+        return
+    if not shown.changed:
+        app.notify(f"{project}/{environment}: stack {prepared.stack} is up to date, "
+                   "nothing to change", timeout=4)
+        return
+    if await app.push_screen_wait(ConfirmDialog(
+            f"Deploy {project}/{environment} as stack {prepared.stack} on "
+            f"{prepared.cluster}?", details=shown.lines())):
+        await run_change(widget, ops, f"deploy {project}/{environment}",
+                         lambda o, _s: environments.deploy(o, prepared, shown))
+
+
+def _failed_view(title: str, lines: list[str]) -> OperationScreen:
+    view = OperationScreen(title)
+    for line in lines:
+        view.say(line)
+    view.finish("refused: nothing was changed", ok=False)
+    return view

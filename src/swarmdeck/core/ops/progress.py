@@ -18,6 +18,9 @@ from swarmdeck.core.models import Task
 from swarmdeck.core.transport.docker import DockerEndpoint
 
 CONVERGED, FAILED, ROLLED_BACK, REMOVED = "converged", "failed", "rolled back", "removed"
+# a change expected to start a rolling update that has not started one after this long
+# (e.g. only service labels changed) is judged by its tasks alone
+UPDATE_GRACE = 5.0
 
 
 @dataclass
@@ -120,7 +123,8 @@ def _progress(service_id: str, data: dict[str, Any] | None, base: Baseline,
         progress.outcome = FAILED
     elif state == "rollback_completed" and settled:
         progress.outcome = ROLLED_BACK
-    elif settled and (state == "completed" or (state is None and not base.expect_update)):
+    elif settled and (state == "completed" or (state is None and (
+            not base.expect_update or time.time() - base.since > UPDATE_GRACE))):
         progress.outcome = CONVERGED
     return progress
 

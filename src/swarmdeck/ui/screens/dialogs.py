@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
@@ -22,15 +22,22 @@ class ConfirmDialog(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
     def __init__(self, question: str, *, typed: str | None = None,
-                 danger: bool = False) -> None:
+                 danger: bool = False, details: list[str] | None = None) -> None:
+        """DETAILS: lines shown under the question, scrollable (a deploy's preview)."""
         super().__init__()
         self.question = question
+        self.details = details
         self.typed = typed
         self.danger = danger
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog" + (" danger" if self.danger else "")):
+        classes = "dialog" + (" danger" if self.danger else "") + (" wide" if self.details
+                                                                   else "")
+        with Vertical(classes=classes):
             yield Static(Text(clean(self.question)), classes="question")
+            if self.details:
+                with VerticalScroll(classes="details"):
+                    yield Static(Text("\n".join(clean(line) for line in self.details)))
             if self.typed:
                 yield Label(Text(f"Type {clean(self.typed)} to confirm:"))
                 yield Input(id="typed")

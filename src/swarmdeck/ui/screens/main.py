@@ -133,7 +133,7 @@ class MainScreen(Screen):
         Binding("question_mark", "app.help", "Help", id="help"),
         Binding("c", "next_cluster", "Cluster", id="cluster.next"),
         Binding("A", "all_clusters", "All clusters", id="services.all_clusters"),
-        Binding("d", "app.reserved('deploy')", "Deploy", id="project.deploy"),
+        Binding("d", "deploy", "Deploy", id="project.deploy"),
         Binding("t", "rotate_token", "Token", id="cluster.token",
                 show=False),
         Binding("L", "toggle_logs", "Logs", id="logs.toggle"),
@@ -321,6 +321,17 @@ class MainScreen(Screen):
         self._logs_toggled = True
         pane = self.query_one(LogPane)
         pane.display = not pane.display
+
+    def action_deploy(self) -> None:
+        from swarmdeck.ui.operations import deploy_environment
+
+        node = self.scope
+        if node is None or node.kind != "environment" or not node.project:
+            self.notify("select a project environment in the projects pane to deploy it",
+                        severity="warning")
+            return
+        self.run_worker(deploy_environment(self, node.project, node.environment or ""),
+                        group="operations")
 
     def action_rotate_token(self) -> None:
         from swarmdeck.ui.operations import rotate_token

@@ -21,6 +21,7 @@ class OperationScreen(ModalScreen[None]):
         self.title_text = title
         self.outcome: str | None = None
         self.lines: list[str] = []
+        self._styled: list[tuple[str, str]] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog operation"):
@@ -29,8 +30,15 @@ class OperationScreen(ModalScreen[None]):
             yield Static(Text("working… (Esc closes this view; the change goes on)",
                               style="dim"), id="status")
 
+    def on_mount(self) -> None:
+        for line, style in self._styled:  # what was said before the view was shown
+            self.query_one("#progress", RichLog).write(Text(clean(line), style=style))
+        if self.outcome is not None:
+            self._show_done()
+
     def say(self, line: str, style: str = "") -> None:
         self.lines.append(line)
+        self._styled.append((line, style))
         if self.is_mounted:
             self.query_one("#progress", RichLog).write(Text(clean(line), style=style))
 
@@ -38,8 +46,11 @@ class OperationScreen(ModalScreen[None]):
         self.outcome = outcome
         self.say(outcome, "bold green" if ok else "bold red")
         if self.is_mounted:
-            self.query_one("#status", Static).update(Text("done: Esc or Enter to close",
-                                                          style="dim"))
+            self._show_done()
+
+    def _show_done(self) -> None:
+        self.query_one("#status", Static).update(Text("done: Esc or Enter to close",
+                                                      style="dim"))
 
     def action_close(self) -> None:
         self.dismiss(None)

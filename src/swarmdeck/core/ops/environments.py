@@ -1,0 +1,128 @@
+"""Deploying a project environment ([projects.P.environments.E]): the flow the CLI and the
+console share. prepare() checks the names and the compose file before any connection;
+preview() says what would change; deploy() applies it and returns what to follow."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from swarmdeck.core.config import Config, EnvironmentConfig
+from swarmdeck.core.errors import UsageError
+from swarmdeck.core.ops import deploy as stack_deploy
+from swarmdeck.core.ops.base import ClusterOps, did_you_mean
+from swarmdeck.core.ops.compose import StackPlan, load_compose, stack_plan
+from swarmdeck.core.ops.progress import Baseline
+from swarmdeck.core.ops.services import STACK_LABEL, Started
+
+
+@dataclass(frozen=True)
+class Prepared:
+    project: str
+    environment: str
+    config: EnvironmentConfig
+    plan: StackPlan
+
+    @property
+    def cluster(self) -> str:
+        return self.config.cluster
+
+    @property
+    def stack(self) -> str:
+        return self.config.stack
+
+
+def environment(config: Config, project: str, env: str | None) -> tuple[str, EnvironmentConfig]:
+    if project not in config.projects:
+        raise UsageError(f"no project {project!r} in {config.path}"
+                         f"{did_you_mean(project, list(config.projects))}",
+                         hint=f"projects: {', '.join(config.projects) or 'none configured'}")
+    envs = config.projects[project].environments
+    if env is None:
+        if len(envs) == 1:
+            env = next(iter(envs))
+        else:
+            raise UsageError(f"which environment of {project}? pass --env "
+                             f"({', '.join(envs) or 'none configured'})")
+    if env not in envs:
+        raise UsageError(f"project {project} has no environment {env!r}"
+                         f"{did_you_mean(env, list(envs))}",
+                         hint=f"environments: {', '.join(envs) or 'none'}")
+    return env, envs[env]
+
+
+def prepare(config: Config, project: str, env: str | None,
+            environ: Mapping[str, str] | None = None) -> Prepared:
+    """Everything that can be checked without the cluster: names, the compose file, the
+    specs it makes. Raises ComposeError (exit 2) listing every problem."""
+    env, env_config = environment(config, project, env)
+    config.cluster(env_config.cluster)
+    path = Path(env_config.compose)
+    if not path.is_file():
+        raise UsageError(f"compose file {path} of {project}/{env} does not exist",
+                         hint=f"fix `compose` in [projects.{project}.environments.{env}]")
+    plan = stack_plan(load_compose(path, environ), env_config.stack)
+    return Prepared(project, env, env_config, plan)
+
+
+async def preview(ops: ClusterOps, prepared: Prepared, *, prune: bool = False
+                  ) -> stack_deploy.DeployPreview:
+    return await stack_deploy.plan_changes(ops, prepared.plan, prune=prune)
+
+
+async def deploy(ops: ClusterOps, prepared: Prepared, shown: stack_deploy.DeployPreview, *,
+                 prune: bool = False, registry_auth: str | None = None) -> Started:
+    """Apply what SHOWN previewed; the services to follow until they converge."""
+    updating = {s.name for s in shown.services if s.action == "update"}
+    # the update status each service had before: an old one is not this deploy's outcome
+    flt = json.dumps({"label": [f"{STACK_LABEL}={prepared.stack}"]})
+    before = {s["Spec"]["Name"]: (s.get("UpdateStatus") or {}).get("StartedAt")
+              for s in await ops.docker.get("/services", filters=flt)}
+    result = await stack_deploy.apply(ops, prepared.plan, shown, prune=prune,
+                                      with_registry_auth=registry_auth)
+    bases = {service_id: Baseline(before.get(name), expect_update=name in updating)
+             for name, service_id in result.service_ids.items()}
+    summary = "\n".join(result.lines())
+    return Started(bases, summary)
+
+
+def docker_registry_auth(plan: StackPlan, environ: Mapping[str, str] | None = None) -> str:
+    """--with-registry-auth: the credentials `docker login` stored for the registry of the
+    stack's images (one registry per stack, like most stacks have)."""
+    environ = os.environ if environ is None else environ
+    registries = sorted({_registry(s["TaskTemplate"]["ContainerSpec"]["Image"])
+                         for s in plan.services.values()})
+    if len(registries) != 1:
+        raise UsageError("--with-registry-auth: the stack's images come from "
+                         f"{len(registries)} registries ({', '.join(registries)}); "
+                         "only one is supported")
+    registry = registries[0]
+    config_dir = Path(environ.get("DOCKER_CONFIG") or Path(environ.get("HOME", "~"))
+                      / ".docker").expanduser()
+    path = config_dir / "config.json"
+    try:
+        auths = json.loads(path.read_text()).get("auths", {})
+    except FileNotFoundError:
+        auths = {}
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--with-registry-auth: cannot read {path}: {exc}") from None
+    keys = [registry, f"https://{registry}", f"https://{registry}/v1/"] \
+        if registry != "docker.io" else ["https://index.docker.io/v1/", "docker.io"]
+    entry = next((auths[k] for k in keys if k in auths), None)
+    if not entry or not entry.get("auth"):
+        raise UsageError(f"--with-registry-auth: no credentials for {registry} in {path}",
+                         hint=f"run `docker login {registry}` first (credential helpers "
+                              "are not read)")
+    user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
+    return stack_deploy.registry_auth(user, password, registry)
+
+
+def _registry(image: str) -> str:
+    first, slash, _rest = image.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
