@@ -128,3 +128,34 @@ async def test_drain_and_activate_a_node_with_keys(lab):
         with contextlib.suppress(LabError):
             await asyncio.to_thread(lab.docker_on, "prod-m1", "node", "update",
                                     "--availability", "active", "prod-w1")
+
+
+async def test_add_node_with_keys(lab):
+    """`a` on the nodes pane: the host, the role, confirm; spare-2 joins staging."""
+    config = load_config(lab.config_file)
+    app = SwarmdeckApp(config, Fleet(config), start_cluster="staging")
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            assert await wait_until(pilot, lambda: select(app, "#nodes", "staging-w1"), 20)
+            await pilot.press("a")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog), 10)
+            app.screen.query_one(Input).value = "spare-2"
+            await pilot.press("enter")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog)
+                                    and app.screen.query_one(Input).value == "worker", 10)
+            await pilot.press("enter")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), 10)
+            await pilot.click("#yes")
+            outcome = await finished(pilot, app)
+            assert outcome == "spare-2 joined staging as a worker: ready"
+            # the new node appears in the nodes pane by itself
+            assert await wait_until(pilot, lambda: select(app, "#nodes", "spare-2"), 20)
+    finally:
+        with contextlib.suppress(LabError):
+            await asyncio.to_thread(lab.docker_on, "spare-2", "swarm", "leave", "--force")
+        ids = (await asyncio.to_thread(lab.docker_on, "staging-m1", "node", "ls", "--filter",
+                                       "name=spare-2", "-q")).split()
+        for node_id in ids:
+            with contextlib.suppress(LabError):
+                await asyncio.to_thread(lab.docker_on, "staging-m1", "node", "rm", "--force",
+                                        node_id)

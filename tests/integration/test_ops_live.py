@@ -257,3 +257,58 @@ def test_token_rotation_refuses_the_old_token_and_node_rm(lab, swarmdeck):
                 lab.docker_on("prod-m1", "node", "rm", "--force", node_id)
     text = json.dumps(audit_lines())
     assert old not in text and new not in text  # tokens never reach the audit log
+
+
+def _forget_node(lab, cluster_manager: str, host: str) -> None:
+    """Undo a join whatever state it reached: demote, leave, remove."""
+    with contextlib.suppress(LabError):
+        lab.docker_on(cluster_manager, "node", "demote", host)
+    with contextlib.suppress(LabError):
+        lab.docker_on(host, "swarm", "leave", "--force")
+    ids = lab.docker_on(cluster_manager, "node", "ls", "--filter", f"name={host}", "-q").split()
+    for node_id in ids:
+        with contextlib.suppress(LabError):
+            lab.docker_on(cluster_manager, "node", "rm", "--force", node_id)
+
+
+def test_node_add_as_a_manager_then_node_rm(lab, swarmdeck):
+    """spare-1 joins prod as a manager through `node add` (preflight, join, ready); then
+    `node rm` drains it, demotes it, lets it leave over SSH and removes it."""
+    try:
+        out = ok(swarmdeck("node", "add", "spare-1", "-c", "prod", "--role", "manager",
+                           "--yes", timeout=180))
+        assert "joined spare-1 to prod as a manager: ready" in out
+        for step in ("connect", "docker", "swarm", "advertise", "reach", "join", "ready"):
+            assert f"  {step}:" in out, out
+        nodes = lab.docker_on("prod-m1", "node", "ls", "--format",
+                              "{{.Hostname}} {{.Status}} {{.ManagerStatus}}")
+        assert "spare-1 Ready Reachable" in nodes
+
+        again = swarmdeck("node", "add", "spare-1", "-c", "prod", "--yes")
+        assert again.returncode == 1 and "swarm: spare-1 is already" in again.stderr
+
+        out = ok(swarmdeck("node", "rm", "-c", "prod", "spare-1", "--yes", timeout=240))
+        assert "demoting" in out and "leaving the swarm" in out
+        assert "removed node spare-1" in out and "forced" not in out
+        assert "spare-1" not in lab.docker_on("prod-m1", "node", "ls")
+        assert lab.docker_on("spare-1", "info", "--format",
+                             "{{.Swarm.LocalNodeState}}").strip() == "inactive"
+        managers = lab.docker_on("prod-m1", "node", "ls", "--filter", "role=manager", "-q")
+        assert len(managers.split()) == 3
+    finally:
+        _forget_node(lab, "prod-m1", "spare-1")
+    actions = [(e["action"], e["target"], e["result"]) for e in audit_lines()]
+    assert actions == [("node add", "spare-1", "ok"), ("node add", "spare-1", "error"),
+                       ("node remove", "spare-1", "ok")]
+
+
+def test_node_add_refuses_an_unreachable_host(lab, swarmdeck, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(lab.config_file.read_text().replace(
+        "[ssh]\n", "[ssh]\nconnect_timeout = 3\n"))
+    config.chmod(0o600)
+    result = swarmdeck("node", "add", "root@10.213.0.250", "-c", "staging", "--yes",
+                       config=config)
+    assert result.returncode == 1 and "connect:" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(lab.docker_on("staging-m1", "node", "ls", "-q").split()) == 2

@@ -1,24 +1,15 @@
-"""Compose files read as `docker stack deploy` reads them, the specs it would send, and the
-deploy preview/apply against a fake engine (the real comparison with the docker CLI is in
-tests/integration/test_deploy_parity.py)."""
+"""Compose files read as `docker stack deploy` reads them, and the specs it would send (the
+deploy itself, against a fake engine, is in test_deploy.py; the real comparison with the
+docker CLI is in tests/integration/test_deploy_parity.py)."""
 
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from swarmdeck.core.audit import AuditLog
-from swarmdeck.core.errors import (
-    DockerAPIError,
-    OperationFailed,
-    Refused,
-    UsageError,
-)
-from swarmdeck.core.ops.base import ClusterOps
+from swarmdeck.core.errors import UsageError
 from swarmdeck.core.ops.compose import (
     ComposeError,
     go_string,
@@ -30,16 +21,6 @@ from swarmdeck.core.ops.compose import (
     stack_plan,
     substitute,
 )
-from swarmdeck.core.ops.deploy import (
-    DeployPreview,
-    apply,
-    normalize_image,
-    plan_changes,
-    registry_auth,
-)
-
-LAB_STACKS = Path(__file__).parents[2] / "src" / "swarmdeck" / "lab" / "stacks"
-STAGING = Path(__file__).parents[1] / "fixtures" / "lab_staging"
 
 
 def compose(tmp_path: Path, text: str, env: dict[str, str] | None = None, **files: str):
@@ -398,223 +379,3 @@ def test_stack_and_service_names_are_checked(tmp_path):
         "service 'web.v2': 'bad name_web.v2' is not a valid swarm service name (letters, "
         "digits, - and _; at most 63 characters)",
     ]
-
-
-def test_image_references_as_the_engine_client_sends_them():
-    assert normalize_image("nginx") == "nginx:latest"
-    assert normalize_image("docker.io/library/nginx:1") == "nginx:1"
-    assert normalize_image("reg:5000/a/b") == "reg:5000/a/b:latest"
-    assert normalize_image("a/b@sha256:abc") == "a/b@sha256:abc"
-    assert normalize_image("Bad/Name") == "Bad/Name"
-
-
-# ---- deploy against a fake engine --------------------------------------------------------
-class FakeDocker:
-    """Answers like the engine from a few lists; records every call; fails on request."""
-
-    def __init__(self, *, services=(), networks=(), configs=(), secrets=(),
-                 fail: tuple[str, str] | None = None, refuse_secret_update: bool = False):
-        self.services = list(services)
-        self.networks = list(networks)
-        self.configs = list(configs)
-        self.secrets = list(secrets)
-        self.fail = fail
-        self.refuse_secret_update = refuse_secret_update
-        self.calls: list[tuple[str, str, Any, Any]] = []
-        self.headers: dict[str, dict[str, str]] = {}
-
-    async def get(self, path: str, **params: Any) -> Any:
-        return await self.request("GET", path, params=params or None)
-
-    async def request(self, method: str, path: str, *, params=None, body=None, headers=None):
-        self.calls.append((method, path, params, body))
-        self.headers[f"{method} {path}"] = headers or {}
-        if self.fail == (method, path):
-            raise DockerAPIError(400, "fake: rejected", method=method, path=path)
-        if method == "GET":
-            if path.startswith("/distribution/"):
-                return {"Descriptor": {"digest": "sha256:d1"},
-                        "Platforms": [{"architecture": "amd64", "os": "linux"}]}
-            for kind in ("services", "networks", "configs", "secrets"):
-                if path == f"/{kind}":
-                    return getattr(self, kind)
-                if path.startswith(f"/{kind}/"):
-                    return next(x for x in getattr(self, kind) if x["ID"] == path.split("/")[2])
-        if method == "POST" and path.endswith("/update") and path.startswith("/secrets/") \
-                and self.refuse_secret_update:
-            raise DockerAPIError(400, "rpc error: only updates to Labels are allowed")
-        if path.endswith("/create"):
-            return {"ID": f"new-{body['Name']}"}
-        return None
-
-    def writes(self) -> list[tuple[str, str]]:
-        return [(m, p) for m, p, _, _ in self.calls if m != "GET"]
-
-
-class FakeSession:
-    def __init__(self, docker: FakeDocker) -> None:
-        self.docker = docker
-        self.label = "root@fake-m1"
-
-
-def fake_ops(docker: FakeDocker, tmp_path: Path) -> ClusterOps:
-    return ClusterOps("staging", FakeSession(docker), audit=AuditLog(tmp_path / "audit.jsonl"))
-
-
-def audit(tmp_path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
-
-
-async def test_apply_creates_everything_in_order_with_ids_digests_and_auth(plan, tmp_path):
-    docker = FakeDocker()
-    ops = fake_ops(docker, tmp_path)
-    preview = await plan_changes(ops, plan)
-    assert [(s.name, s.action) for s in preview.services] == [("shop_agent", "create"),
-                                                              ("shop_web", "create")]
-    auth = registry_auth("u", "p", "registry:5000")
-    result = await apply(ops, plan, preview, with_registry_auth=auth)
-    assert docker.writes() == [
-        ("POST", "/networks/create"), ("POST", "/networks/create"),
-        ("POST", "/configs/create"), ("POST", "/secrets/create"),
-        ("POST", "/services/create"), ("POST", "/services/create")]
-    assert result.applied == ("create network shop_default", "create network shop_front",
-                              "create config shop_conf", "create secret shared_pw",
-                              "create service shop_agent", "create service shop_web")
-    web = [b for m, p, _, b in docker.calls if p == "/services/create"][1]
-    container = web["TaskTemplate"]["ContainerSpec"]
-    assert container["Image"] == "registry:5000/web:1@sha256:d1"
-    assert web["TaskTemplate"]["Placement"]["Platforms"] == [{"Architecture": "amd64",
-                                                              "OS": "linux"}]
-    assert container["Configs"][0]["ConfigID"] == "new-shop_conf"
-    assert container["Secrets"][0]["SecretID"] == "new-shared_pw"
-    assert docker.headers["POST /services/create"] == {"X-Registry-Auth": auth}
-    assert json.loads(base64.urlsafe_b64decode(auth)) == {
-        "username": "u", "password": "p", "serveraddress": "registry:5000"}
-    assert audit(tmp_path)[-1]["result"] == "ok"
-    assert audit(tmp_path)[-1]["params"]["registry_auth"] is True
-
-
-async def test_a_failed_step_says_what_was_applied_and_what_was_not(plan, tmp_path):
-    docker = FakeDocker(fail=("POST", "/secrets/create"))
-    ops = fake_ops(docker, tmp_path)
-    with pytest.raises(OperationFailed) as failed:
-        await apply(ops, plan, await plan_changes(ops, plan))
-    assert str(failed.value) == (
-        "deploy of stack shop on cluster staging stopped at step 4 of 6 (create secret "
-        "shared_pw): fake: rejected. Applied: create network shop_default, create network "
-        "shop_front, create config shop_conf. Not applied: create secret shared_pw, create "
-        "service shop_agent, create service shop_web. (fix the cause and deploy again: what "
-        "was applied is kept)")
-    assert audit(tmp_path)[-1]["result"] == "error"
-
-
-def stack_object(name: str, ident: str, **spec: Any) -> dict[str, Any]:
-    return {"ID": ident, "Version": {"Index": 7},
-            "Spec": {"Name": name, "Labels": {"com.docker.stack.namespace": "shop"}, **spec}}
-
-
-async def test_validation_failures_write_nothing(plan, tmp_path):
-    foreign = stack_object("shop_conf", "c1", Data="eA==")
-    foreign["Spec"]["Labels"] = {}
-    docker = FakeDocker(configs=[foreign])
-    ops = fake_ops(docker, tmp_path)
-    with pytest.raises(UsageError, match="config shop_conf exists outside stack shop"):
-        await apply(ops, plan, await plan_changes(ops, plan))
-    assert docker.writes() == []
-
-
-async def test_changed_config_or_secret_content_is_refused_before_any_write(plan, tmp_path):
-    docker = FakeDocker(configs=[stack_object("shop_conf", "c1", Data="eA==")])
-    ops = fake_ops(docker, tmp_path)
-    preview = await plan_changes(ops, plan)
-    assert any("config shop_conf has new content" in p for p in preview.problems)
-    with pytest.raises(UsageError, match="config shop_conf has new content"):
-        await apply(ops, plan, preview)
-    assert docker.writes() == []
-
-    # a secret's content is never shown: an update keeping name and labels is the probe
-    docker = FakeDocker(secrets=[stack_object("shared_pw", "s1")], refuse_secret_update=True)
-    ops = fake_ops(docker, tmp_path)
-    with pytest.raises(UsageError, match="secret shared_pw has new content"):
-        await apply(ops, plan, await plan_changes(ops, plan))
-    assert docker.writes() == [("POST", "/secrets/s1/update")]
-    probe = docker.calls[-1]
-    assert probe[2] == {"version": 7}
-    assert probe[3]["Labels"] == {"com.docker.stack.namespace": "shop"}
-
-
-async def test_a_stale_preview_is_refused(plan, tmp_path):
-    docker = FakeDocker()
-    ops = fake_ops(docker, tmp_path)
-    preview = await plan_changes(ops, plan)
-    docker.networks.append({"Id": "n1", "Name": "shop_front", "Scope": "swarm",
-                            "Driver": "overlay", "Attachable": True,
-                            "Labels": {"com.docker.stack.namespace": "shop", "n": "1"}})
-    with pytest.raises(Refused, match="changed since the preview"):
-        await apply(ops, plan, preview)
-    assert docker.writes() == []
-
-
-def lab_staging_docker() -> FakeDocker:
-    """The staging cluster as recorded after `docker stack deploy -c shop.yml shop`."""
-    return FakeDocker(services=json.loads((STAGING / "services.json").read_text()),
-                      networks=json.loads((STAGING / "networks.json").read_text()))
-
-
-async def test_a_stack_deployed_by_the_cli_previews_as_unchanged(tmp_path):
-    plan = stack_plan(load_compose(LAB_STACKS / "shop.yml", env={}), "shop")
-    ops = fake_ops(lab_staging_docker(), tmp_path)
-    preview = await plan_changes(ops, plan)
-    assert [(s.name, s.action, s.details) for s in preview.services] == [
-        ("shop_web", "unchanged", ()), ("shop_worker", "unchanged", ())]
-    assert preview.lines() == ["deploy stack shop on cluster staging",
-                               "  unchanged service shop_web",
-                               "  unchanged service shop_worker",
-                               "  nothing to change"]
-
-
-async def test_preview_lists_changes_in_plain_words_and_masks_secrets(tmp_path):
-    text = (LAB_STACKS / "shop.yml").read_text()
-    text = text.replace("replicas: 3", "replicas: 4").replace(
-        "QUEUE: orders", "QUEUE: refunds\n      DB_PASSWORD: hunter2").replace(
-        "limits: {memory: 32M}", "limits: {memory: 64M}").replace(
-        "stop_grace_period: 1s\n    environment", "stop_grace_period: 5s\n    environment")
-    path = tmp_path / "shop.yml"
-    path.write_text(text)
-    plan = stack_plan(load_compose(path, env={}), "shop")
-    ops = fake_ops(lab_staging_docker(), tmp_path)
-    preview = await plan_changes(ops, plan)
-    worker = preview.services[1]
-    assert worker.details == (
-        "replicas: 3 -> 4",
-        "env added: DB_PASSWORD=****",
-        "env changed: QUEUE=orders -> refunds",
-        "resources changed: limits memory=32 MiB -> 64 MiB",
-        "StopGracePeriod: 1s -> 5s",
-    )
-    assert "hunter2" not in "\n".join(preview.lines())
-
-
-async def test_update_sends_the_inspected_version_and_keeps_force_update(tmp_path):
-    docker = lab_staging_docker()
-    worker = next(s for s in docker.services if s["Spec"]["Name"] == "shop_worker")
-    worker["Spec"]["TaskTemplate"]["ForceUpdate"] = 4
-    plan = stack_plan(load_compose(LAB_STACKS / "shop.yml", env={}), "shop")
-    ops = fake_ops(docker, tmp_path)
-    result = await apply(ops, plan, await plan_changes(ops, plan))
-    updates = [(p, params, body) for m, p, params, body in docker.calls
-               if p.endswith("/update")]
-    assert [p for p, _, _ in updates] == [f"/services/{s['ID']}/update"
-                                          for s in sorted(docker.services,
-                                                          key=lambda s: s["Spec"]["Name"])]
-    path, params, body = updates[1]
-    assert params == {"version": worker["Version"]["Index"]}
-    assert body["TaskTemplate"]["ForceUpdate"] == 4
-    assert result.applied == ("update service shop_web", "update service shop_worker")
-
-
-def test_preview_lines_for_prune_and_creates():
-    preview = DeployPreview("prod", "shop", True, services=(), create=("network shop_default",))
-    assert preview.lines() == ["deploy stack shop on cluster prod (prune)",
-                               "  create network shop_default"]
-    assert preview.changed

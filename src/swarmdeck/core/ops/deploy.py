@@ -5,6 +5,9 @@ Apply checks everything it can before the first write (the preview still holds, 
 objects exist, no name is taken outside the stack, configs and secrets are unchanged, images
 resolve); then it creates networks, configs and secrets, creates or updates services as the
 docker CLI does (same specs, image pinned by digest, ForceUpdate kept), and prunes last.
+
+What would change is worked out in deploy_preview.py (service specs compared in
+deploy_diff.py); `plan_changes` and `DeployPreview` are importable from here too.
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ import asyncio
 import base64
 import copy
 import json
-import re
-import shlex
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,51 +27,30 @@ from swarmdeck.core.errors import (
     TransportError,
     UsageError,
 )
-from swarmdeck.core.models import STACK_LABEL, PublishedPort, split_image
+from swarmdeck.core.models import STACK_LABEL
 from swarmdeck.core.ops.base import ClusterOps
-from swarmdeck.core.ops.compose import IMAGE_LABEL, StackPlan
+from swarmdeck.core.ops.compose import StackPlan
+from swarmdeck.core.ops.deploy_diff import MASKED_NAMES, normalize_image
+from swarmdeck.core.ops.deploy_preview import (
+    DeployPreview,
+    ServiceChange,
+    StackState,
+    build_preview,
+    fetch_state,
+    plan_changes,
+)
 
-MASKED_NAMES = re.compile(r"passw|pwd|token|secret|credential|api_?key|private_?key", re.I)
-_DURATIONS = {"Delay", "Monitor", "Window", "Interval", "Timeout", "StartPeriod",
-              "StopGracePeriod"}
-
-
-@dataclass(frozen=True)
-class ServiceChange:
-    name: str  # STACK_service
-    action: str  # create | update | unchanged | remove
-    details: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class DeployPreview:
-    cluster: str
-    stack: str
-    prune: bool
-    services: tuple[ServiceChange, ...]
-    create: tuple[str, ...] = ()  # "network X", "config Y", "secret Z"
-    relabel: tuple[str, ...] = ()  # existing configs/secrets whose labels change
-    notes: tuple[str, ...] = ()
-    problems: tuple[str, ...] = ()  # apply refuses while there are any
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.create or self.relabel
-                    or any(s.action != "unchanged" for s in self.services))
-
-    def lines(self) -> list[str]:
-        out = [f"deploy stack {self.stack} on cluster {self.cluster}"
-               + (" (prune)" if self.prune else "")]
-        out += [f"  create {what}" for what in self.create]
-        out += [f"  update labels of {what}" for what in self.relabel]
-        for s in self.services:
-            out.append(f"  {s.action} service {s.name}")
-            out += [f"      {d}" for d in s.details]
-        out += [f"  note: {n}" for n in self.notes]
-        out += [f"  problem: {p}" for p in self.problems]
-        if not self.changed and not self.problems:
-            out.append("  nothing to change")
-        return out
+__all__ = [
+    "MASKED_NAMES",
+    "DeployPreview",
+    "DeployResult",
+    "ServiceChange",
+    "Step",
+    "apply",
+    "normalize_image",
+    "plan_changes",
+    "registry_auth",
+]
 
 
 @dataclass(frozen=True)
@@ -91,331 +71,6 @@ def registry_auth(username: str, password: str, server: str = "") -> str:
     payload = json.dumps({"username": username, "password": password,
                           "serveraddress": server})
     return base64.urlsafe_b64encode(payload.encode()).decode()
-
-
-# ---- what is there -----------------------------------------------------------------------
-@dataclass
-class _State:
-    services: dict[str, dict[str, Any]]  # name -> inspect (stack only)
-    networks: list[dict[str, Any]]  # every network (external ones are named by ID in specs)
-    configs: dict[str, dict[str, Any]]  # name -> inspect (stack only)
-    secrets: dict[str, dict[str, Any]]
-
-    def network_names(self) -> dict[str, str]:
-        return {n.get("Id") or n.get("ID", ""): n.get("Name", "") for n in self.networks}
-
-
-async def _fetch(ops: ClusterOps, stack: str) -> _State:
-    filters = {"label": [f"{STACK_LABEL}={stack}"]}
-    services, networks, configs, secrets = await asyncio.gather(
-        ops.docker.get("/services", filters=filters),
-        ops.docker.get("/networks"),
-        ops.docker.get("/configs", filters=filters),
-        ops.docker.get("/secrets", filters=filters),
-    )
-    return _State({s["Spec"]["Name"]: s for s in services or []}, networks or [],
-                  {c["Spec"]["Name"]: c for c in configs or []},
-                  {s["Spec"]["Name"]: s for s in secrets or []})
-
-
-async def plan_changes(ops: ClusterOps, plan: StackPlan, *, prune: bool = False
-                       ) -> DeployPreview:
-    """What deploying PLAN would change on the cluster (four reads, made in parallel)."""
-    return _preview(ops.cluster, plan, await _fetch(ops, plan.stack), prune)
-
-
-def _preview(cluster: str, plan: StackPlan, state: _State, prune: bool) -> DeployPreview:
-    create, relabel, notes, problems = [], [], [], []
-    stack_networks = {n["Name"]: n for n in state.networks
-                      if (n.get("Labels") or {}).get(STACK_LABEL) == plan.stack}
-    for name, body in plan.networks.items():
-        current = stack_networks.get(name)
-        if current is None:
-            create.append(f"network {name}")
-        elif differences := _network_differences(body, current):
-            notes.append(f"network {name} exists with other settings ({differences}); "
-                         "networks are never updated: remove the stack to recreate it")
-    for kind, specs, existing in (("config", plan.configs, state.configs),
-                                  ("secret", plan.secrets, state.secrets)):
-        for name, spec in specs.items():
-            current = existing.get(name)
-            if current is None:
-                create.append(f"{kind} {name}")
-                continue
-            data = current["Spec"].get("Data")
-            if kind == "config" and data is not None and data != spec["Data"]:
-                problems.append(f"config {name} has new content, and configs cannot be "
-                                f"changed: give it a new name (name: {name}_v2) so services "
-                                "move to it")
-            if (current["Spec"].get("Labels") or {}) != spec["Labels"]:
-                relabel.append(f"{kind} {name}")
-    names = state.network_names()
-    changes = []
-    for key in sorted(plan.services):
-        spec = plan.services[key]
-        current = state.services.get(spec["Name"])
-        if current is None:
-            changes.append(ServiceChange(spec["Name"], "create", _summary(spec)))
-            continue
-        details = _differences(_canonical(current["Spec"], names), _canonical(spec, names))
-        changes.append(ServiceChange(spec["Name"], "update" if details else "unchanged",
-                                     tuple(details)))
-    planned = {spec["Name"] for spec in plan.services.values()}
-    for name in sorted(set(state.services) - planned):
-        if prune:
-            changes.append(ServiceChange(name, "remove"))
-        else:
-            notes.append(f"service {name} is no longer in the file; kept (prune removes it)")
-    return DeployPreview(cluster, plan.stack, prune, tuple(changes), tuple(create),
-                         tuple(relabel), tuple(notes), tuple(problems))
-
-
-def _network_differences(body: Mapping[str, Any], current: Mapping[str, Any]) -> str:
-    found = []
-    for key in ("Driver", "Internal", "Attachable", "Options", "Labels"):
-        want, have = body.get(key), current.get(key)
-        if key == "Options":  # the overlay driver adds its VXLAN IDs
-            want = want or {}
-            have = {k: v for k, v in (have or {}).items() if not k.endswith("vxlanid_list")}
-        elif isinstance(want, bool):
-            have = bool(have)
-        if have != want:
-            found.append(f"{key.lower()} {have!r}, file says {want!r}")
-    return "; ".join(found)
-
-
-# ---- comparing specs ---------------------------------------------------------------------
-def normalize_image(ref: str) -> str:
-    """`nginx` -> `nginx:latest`, `docker.io/library/nginx:1` -> `nginx:1`: what the engine
-    client sends (reference.TagNameOnly + FamiliarString). Unparsable refs stay as they are."""
-    name, _, digest = ref.partition("@")
-    tag = None
-    if name.rfind(":") > name.rfind("/"):
-        name, tag = name.rsplit(":", 1)
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        domain, path = first, rest
-    else:
-        domain, path = "docker.io", name
-    if domain == "index.docker.io":
-        domain = "docker.io"
-    component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-    if not re.fullmatch(rf"{component}(?:/{component})*", path) or tag == "":
-        return ref
-    if domain == "docker.io" and path.startswith("library/") and path.count("/") == 1:
-        path = path.removeprefix("library/")
-    familiar = path if domain == "docker.io" else f"{domain}/{path}"
-    if tag is None and not digest:
-        tag = "latest"
-    return familiar + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
-
-
-def _canonical(spec: Mapping[str, Any], network_names: Mapping[str, str]) -> dict[str, Any]:
-    """A spec with what the server or the registry adds taken out and defaults filled in, so
-    the cluster's copy and the file's compare equal when a deploy would change nothing."""
-    spec = copy.deepcopy(dict(spec))
-    labels = spec.setdefault("Labels", {}) or {}
-    labels.pop(STACK_LABEL, None)
-    task = spec.get("TaskTemplate") or {}
-    container = task.get("ContainerSpec") or {}
-    image = labels.pop(IMAGE_LABEL, None) or split_image(container.get("Image", ""))[0]
-    container.pop("Image", None)
-    spec["Image"] = normalize_image(image)
-    (container.get("Labels") or {}).pop(STACK_LABEL, None)
-    for kind, key in (("Configs", "ConfigID"), ("Secrets", "SecretID")):
-        for ref in container.get(kind) or []:
-            ref.pop(key, None)
-    if container.get("Isolation") == "default":
-        container.pop("Isolation")
-    for key in ("ForceUpdate", "Runtime"):
-        task.pop(key, None)
-    (task.get("Placement") or {}).pop("Platforms", None)
-    for net in task.get("Networks") or []:
-        net["Target"] = network_names.get(net["Target"], net["Target"])
-    task["Networks"] = sorted(task.get("Networks") or [], key=lambda n: n["Target"])
-    endpoint = spec.setdefault("EndpointSpec", {}) or {}
-    endpoint["Mode"] = endpoint.get("Mode") or "vip"
-    for port in endpoint.get("Ports") or []:
-        port["Protocol"] = port.get("Protocol") or "tcp"
-        port["PublishMode"] = port.get("PublishMode") or "ingress"
-    replicated = (spec.get("Mode") or {}).get("Replicated")
-    if replicated is not None and replicated.get("Replicas") is None:
-        replicated["Replicas"] = 1
-    for key in ("UpdateConfig", "RollbackConfig"):
-        if spec.get(key):
-            spec[key]["FailureAction"] = spec[key].get("FailureAction") or "pause"
-            spec[key]["Order"] = spec[key].get("Order") or "stop-first"
-    if task.get("RestartPolicy"):
-        task["RestartPolicy"]["Condition"] = task["RestartPolicy"].get("Condition") or "any"
-    return _prune(spec)
-
-
-def _prune(value: Any) -> Any:
-    """Absent, null, zero, false and empty all mean "not set" to the engine."""
-    if isinstance(value, dict):
-        pruned = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in pruned.items() if v not in (None, "", 0, False, [], {})}
-    if isinstance(value, list):
-        return [_prune(v) for v in value]
-    return value
-
-
-def _summary(spec: Mapping[str, Any]) -> tuple[str, ...]:
-    c = _canonical(spec, {})
-    out = [f"image {c['Image']}", _mode(c)]
-    ports = _ports(c)
-    if ports:
-        out.append("ports " + ", ".join(ports))
-    return tuple(out)
-
-
-def _mode(c: Mapping[str, Any]) -> str:
-    mode = c.get("Mode") or {"Replicated": {}}
-    kind = next(iter(mode))
-    if kind == "Replicated":
-        return f"replicas {mode[kind].get('Replicas', 0)}"
-    if kind == "ReplicatedJob":
-        return f"job, {mode[kind].get('TotalCompletions', 1)} completions"
-    return {"Global": "global", "GlobalJob": "global job"}.get(kind, kind)
-
-
-def _ports(c: Mapping[str, Any]) -> list[str]:
-    return [str(PublishedPort(target=p.get("TargetPort", 0), published=p.get("PublishedPort"),
-                              protocol=p["Protocol"], mode=p["PublishMode"]))
-            for p in (c.get("EndpointSpec") or {}).get("Ports") or []]
-
-
-def _env(c: Mapping[str, Any]) -> dict[str, str | None]:
-    env = (c.get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Env") or []
-    return {k: (v if sep else None) for k, sep, v in (e.partition("=") for e in env)}
-
-
-def _mounts(c: Mapping[str, Any]) -> list[str]:
-    mounts = (c.get("TaskTemplate") or {}).get("ContainerSpec", {}).get("Mounts") or []
-    return [f"{m.get('Type', 'volume')} {m.get('Source', '(anonymous)')} -> {m['Target']}"
-            + (" (read-only)" if m.get("ReadOnly") else "") for m in mounts]
-
-
-def _networks(c: Mapping[str, Any]) -> list[str]:
-    return [n["Target"] + (f" (aliases {', '.join(n['Aliases'])})" if n.get("Aliases") else "")
-            for n in (c.get("TaskTemplate") or {}).get("Networks") or []]
-
-
-def _command(c: Mapping[str, Any]) -> str:
-    container = (c.get("TaskTemplate") or {}).get("ContainerSpec") or {}
-    words = (container.get("Command") or []) + (container.get("Args") or [])
-    return shlex.join(words) if words else "(the image's)"
-
-
-def _cpus(nano: int) -> str:
-    return f"{nano / 1e9:g} CPU"
-
-
-def _bytes(size: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:g} {unit}" if unit == "B" else f"{size:.4g} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return str(size)
-
-
-def _resources(c: Mapping[str, Any]) -> dict[str, str]:
-    out = {}
-    for part, values in ((c.get("TaskTemplate") or {}).get("Resources") or {}).items():
-        for key, value in values.items():
-            shown = _cpus(value) if key == "NanoCPUs" else _bytes(value) \
-                if key == "MemoryBytes" else str(value)
-            name = {"NanoCPUs": "cpus", "MemoryBytes": "memory"}.get(key, key.lower())
-            out[f"{part.lower()} {name}"] = shown
-    return out
-
-
-def _mapping_changes(what: str, before: Mapping[str, Any], after: Mapping[str, Any],
-                     masked: bool = False) -> list[str]:
-    def shown(key: str, value: Any) -> str:
-        if value is None:
-            return key
-        return f"{key}=****" if masked and MASKED_NAMES.search(key) else f"{key}={value}"
-    out = [f"{what} added: {shown(k, after[k])}" for k in sorted(set(after) - set(before))]
-    out += [f"{what} removed: {k}" for k in sorted(set(before) - set(after))]
-    for key in sorted(set(before) & set(after)):
-        if before[key] != after[key]:
-            out.append(f"{what} changed: {key} (value hidden)" if masked
-                       and MASKED_NAMES.search(key) else
-                       f"{what} changed: {shown(key, before[key])} -> {after[key]}")
-    return out
-
-
-def _list_changes(what: str, before: list[str], after: list[str]) -> list[str]:
-    if before == after:
-        return []
-    added = [x for x in after if x not in before]
-    removed = [x for x in before if x not in after]
-    if not added and not removed:
-        return [f"{what}: order changed"]
-    return [f"{what} added: {x}" for x in added] + [f"{what} removed: {x}" for x in removed]
-
-
-# each aspect: how to read it from a canonical spec, and the paths it accounts for
-_ASPECTS: list[tuple[str, Callable[[Mapping[str, Any]], Any], tuple[str, ...]]] = [
-    ("image", lambda c: c.get("Image"), ("Image",)),
-    ("mode", _mode, ("Mode",)),
-    ("env", _env, ("TaskTemplate.ContainerSpec.Env",)),
-    ("ports", _ports, ("EndpointSpec.Ports",)),
-    ("constraints", lambda c: (c.get("TaskTemplate") or {}).get("Placement", {})
-     .get("Constraints") or [], ("TaskTemplate.Placement.Constraints",)),
-    ("resources", _resources, ("TaskTemplate.Resources",)),
-    ("labels", lambda c: c.get("Labels") or {}, ("Labels",)),
-    ("container labels", lambda c: (c.get("TaskTemplate") or {}).get("ContainerSpec", {})
-     .get("Labels") or {}, ("TaskTemplate.ContainerSpec.Labels",)),
-    ("networks", _networks, ("TaskTemplate.Networks",)),
-    ("mounts", _mounts, ("TaskTemplate.ContainerSpec.Mounts",)),
-    ("command", _command, ("TaskTemplate.ContainerSpec.Command",
-                           "TaskTemplate.ContainerSpec.Args")),
-]
-
-
-def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    """What changes from BEFORE to AFTER (canonical specs), in words an operator reads."""
-    out: list[str] = []
-    for what, read, _paths in _ASPECTS:
-        old, new = read(before), read(after)
-        if old == new:
-            continue
-        if isinstance(new, dict):
-            out += _mapping_changes(what, old, new, masked=what == "env")
-        elif isinstance(new, list):
-            out += _list_changes(what, old, new)
-        elif what == "mode" and old.startswith("replicas") and new.startswith("replicas"):
-            out.append(f"replicas: {old.split()[1]} -> {new.split()[1]}")
-        else:
-            out.append(f"{what}: {old} -> {new}")
-    covered = tuple(path for _w, _r, paths in _ASPECTS for path in paths)
-    flat_before, flat_after = _flatten(before), _flatten(after)
-    for path in sorted(set(flat_before) | set(flat_after)):
-        if path.startswith(covered) or flat_before.get(path) == flat_after.get(path):
-            continue
-        name = path.replace("TaskTemplate.", "").replace("ContainerSpec.", "")
-        out.append(f"{name}: {_shown(path, flat_before.get(path))} -> "
-                   f"{_shown(path, flat_after.get(path))}")
-    return out
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}.{key}" if prefix else key))
-        return out
-    return {prefix: value}
-
-
-def _shown(path: str, value: Any) -> str:
-    if value is None:
-        return "(unset)"
-    if path.rsplit(".", 1)[-1] in _DURATIONS and isinstance(value, int):
-        return f"{value / 1e9:g}s"
-    return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
 # ---- applying ----------------------------------------------------------------------------
@@ -443,7 +98,7 @@ class _Deployment:
         self.warnings: list[str] = []
 
     async def run(self, preview: DeployPreview) -> DeployResult:
-        state = await _fetch(self.ops, self.plan.stack)
+        state = await fetch_state(self.ops, self.plan.stack)
         await self._validate(preview, state)
         images = await self._resolve_images()
         steps = self._steps(state, images)
@@ -472,14 +127,14 @@ class _Deployment:
             f"{outcome}.", hint="fix the cause and deploy again: what was applied is kept")
 
     # ---- before any write ----------------------------------------------------------------
-    async def _validate(self, preview: DeployPreview, state: _State) -> None:
+    async def _validate(self, preview: DeployPreview, state: StackState) -> None:
         plan, docker = self.plan, self.ops.docker
         if preview.stack != plan.stack or preview.prune != self.prune \
                 or preview.cluster != self.ops.cluster:
             raise UsageError(f"the preview is for stack {preview.stack} on "
                              f"{preview.cluster}{' with prune' if preview.prune else ''}, "
                              "not for this deploy: preview again")
-        fresh = _preview(self.ops.cluster, plan, state, self.prune)
+        fresh = build_preview(self.ops.cluster, plan, state, self.prune)
         if fresh.lines() != preview.lines():
             raise Refused(f"stack {plan.stack} on cluster {self.ops.cluster} changed since "
                           "the preview: nothing was deployed", hint="preview again")
@@ -526,7 +181,7 @@ class _Deployment:
             raise UsageError(f"deploy of stack {plan.stack} refused, nothing was changed: "
                              + "; ".join(problems))
 
-    async def _probe_secrets(self, state: _State) -> list[str]:
+    async def _probe_secrets(self, state: StackState) -> list[str]:
         """The engine never shows a secret's content; an update that keeps the name and the
         labels changes nothing and is refused when the content differs: that tells."""
         problems = []
@@ -573,7 +228,7 @@ class _Deployment:
                         strict=True))
 
     # ---- the writes, in order ------------------------------------------------------------
-    def _steps(self, state: _State, images: Mapping[str, tuple[str, list[dict[str, str]]]]
+    def _steps(self, state: StackState, images: Mapping[str, tuple[str, list[dict[str, str]]]]
                ) -> list[Step]:
         docker, plan = self.ops.docker, self.plan
         steps: list[Step] = []

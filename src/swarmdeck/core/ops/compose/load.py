@@ -1,0 +1,156 @@
+"""`load_compose`: a compose file read as `docker stack deploy -c` reads it, every problem
+collected and reported by key path and line, nothing silently ignored."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from swarmdeck.core.ops.compose.checks import Reader, shown
+from swarmdeck.core.ops.compose.interpolation import interpolate
+from swarmdeck.core.ops.compose.model import (
+    DEFAULT_NETWORK,
+    ComposeError,
+    ComposeProject,
+    FileObject,
+    KeyPath,
+    NetworkDef,
+    VolumeDef,
+)
+from swarmdeck.core.ops.compose.service import read_service
+from swarmdeck.core.ops.compose.values import go_string
+from swarmdeck.core.ops.compose.yaml_lines import parse_yaml
+
+_TOP = {"version", "services", "networks", "volumes", "configs", "secrets"}
+
+
+def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposeProject:
+    """Read PATH as `docker stack deploy -c PATH` would, with ENV (default: this process's
+    environment) for interpolation and for `environment` entries without a value."""
+    env = dict(os.environ if env is None else env)
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ComposeError(f"cannot read compose file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ComposeError(f"{path} is not a UTF-8 text file") from None
+    data, lines = parse_yaml(text, path)
+    r = Reader(path, lines)
+    if not isinstance(data, dict):
+        raise ComposeError(f"{path}: the top level must be a mapping (services: ...), "
+                           f"got {shown(data)}")
+    data = interpolate(data, (), env, r)
+    r.keys(data, (), _TOP, extensions=True)
+    version = go_string(data.get("version") or "3")
+    if not version.startswith("3"):
+        r.problem(("version",), f"swarm stacks need a version 3 compose file, got {version!r}")
+    workdir = Path(os.path.abspath(path)).parent
+    networks = _load_named(r, data, "networks", _network)
+    volumes = _load_named(r, data, "volumes", _volume)
+    configs = _load_named(r, data, "configs", lambda r, v, p: _file_object(r, v, p, workdir))
+    secrets = _load_named(r, data, "secrets", lambda r, v, p: _file_object(r, v, p, workdir))
+    services = {}
+    for name, value in r.mapping(data.get("services"), ("services",)).items():
+        services[name] = read_service(r, name, value, ("services", name), workdir, env)
+    if not services and "services" not in data:
+        r.problem(("services",), "missing: a stack needs at least one service")
+    project = ComposeProject(path, version, services, networks, volumes, configs, secrets)
+    _check_references(r, project)
+    if r.found:
+        found = r.problems
+        count = len(found)
+        raise ComposeError(f"{path}: {count} problem{'s' if count > 1 else ''}: "
+                           + "; ".join(found), problems=found)
+    return project
+
+
+def _load_named(r: Reader, data: dict[str, Any], section: str,
+                load: Callable[[Reader, dict[str, Any], KeyPath], Any]) -> dict[str, Any]:
+    out = {}
+    for name, value in r.mapping(data.get(section), (section,)).items():
+        out[name] = load(r, r.mapping(value, (section, name)), (section, name))
+    return out
+
+
+def _network(r: Reader, v: dict[str, Any], p: KeyPath) -> NetworkDef:
+    r.keys(v, p, {"driver", "driver_opts", "attachable", "internal", "external", "labels",
+                  "name"}, extensions=True)
+    external, old_name = r.external(v.get("external"), (*p, "external"))
+    name = r.string(v.get("name"), (*p, "name")) or old_name
+    if external:
+        for key in ("driver", "driver_opts", "labels", "attachable", "internal"):
+            if key in v:
+                r.problem((*p, key), "cannot be set on an external network")
+        return NetworkDef(name or str(p[-1]), True)
+    return NetworkDef(name, False, r.string(v.get("driver"), (*p, "driver")),
+                      {k: x or "" for k, x in r.key_values(v.get("driver_opts"),
+                                                           (*p, "driver_opts"),
+                                                           allow_nil=False).items()},
+                      bool(r.boolean(v.get("attachable"), (*p, "attachable"))),
+                      bool(r.boolean(v.get("internal"), (*p, "internal"))),
+                      r.labels(v.get("labels"), (*p, "labels")))
+
+
+def _volume(r: Reader, v: dict[str, Any], p: KeyPath) -> VolumeDef:
+    r.keys(v, p, {"driver", "driver_opts", "external", "labels", "name"}, extensions=True)
+    external, old_name = r.external(v.get("external"), (*p, "external"))
+    name = r.string(v.get("name"), (*p, "name")) or old_name
+    if external:
+        for key in ("driver", "driver_opts", "labels"):
+            if key in v:
+                r.problem((*p, key), "cannot be set on an external volume")
+        return VolumeDef(name or str(p[-1]), True)
+    opts = v.get("driver_opts")
+    return VolumeDef(name, False, r.string(v.get("driver"), (*p, "driver")),
+                     None if opts is None else {
+                         k: x or "" for k, x in r.key_values(opts, (*p, "driver_opts"),
+                                                             allow_nil=False).items()},
+                     r.labels(v.get("labels"), (*p, "labels")))
+
+
+def _file_object(r: Reader, v: dict[str, Any], p: KeyPath, workdir: Path) -> FileObject:
+    r.keys(v, p, {"file", "external", "labels", "name"}, extensions=True)
+    external, old_name = r.external(v.get("external"), (*p, "external"))
+    name = r.string(v.get("name"), (*p, "name")) or old_name
+    labels = r.labels(v.get("labels"), (*p, "labels"))
+    if external:
+        if "file" in v:
+            r.problem((*p, "file"), f"cannot be set on an external {p[0][:-1]}")
+        return FileObject(name or str(p[-1]), True, labels)
+    file = r.string(v.get("file"), (*p, "file"))
+    if not file:
+        r.problem(p, "needs `file:` (or `external: true`)")
+        return FileObject(name, False, labels)
+    source = workdir / file
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        r.problem((*p, "file"), f"cannot read {source}: {exc.strerror or exc}")
+        data = b""
+    return FileObject(name, False, labels, data)
+
+
+def _check_references(r: Reader, project: ComposeProject) -> None:
+    for name, s in project.services.items():
+        base = ("services", name)
+        for net in s.networks:
+            if net != DEFAULT_NETWORK and net not in project.networks:
+                r.problem((*base, "networks", net), f"undefined network {net!r} (declare it "
+                                                    "under the top-level networks:)")
+        for i, mount in enumerate(s.volumes):
+            if mount.get("type") == "volume" and mount.get("source") \
+                    and mount["source"] not in project.volumes:
+                r.problem((*base, "volumes", i), f"undefined volume {mount['source']!r} "
+                                                 "(declare it under the top-level volumes:)")
+        for kind, defined in (("configs", project.configs), ("secrets", project.secrets)):
+            targets: set[str] = set()
+            for i, ref in enumerate(getattr(s, kind)):
+                if ref["source"] and ref["source"] not in defined:
+                    r.problem((*base, kind, i), f"undefined {kind[:-1]} {ref['source']!r} "
+                                                f"(declare it under the top-level {kind}:)")
+                if ref["target"] in targets:
+                    r.problem((*base, kind, i), f"target {ref['target']!r} is used twice")
+                targets.add(ref["target"])

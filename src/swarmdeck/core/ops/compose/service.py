@@ -1,0 +1,392 @@
+"""One service of a compose file, read into a `ServiceDef` whose nested parts (ports,
+mounts, healthcheck, deploy: placement, resources, restart and update policies) are
+already in the Engine API's shape."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from swarmdeck.core.ops.compose.checks import Reader, shown
+from swarmdeck.core.ops.compose.model import KeyPath, ServiceDef
+from swarmdeck.core.ops.compose.values import go_string, parse_bytes, parse_cpus, parse_port
+
+_SERVICE = {
+    "image", "command", "entrypoint", "environment", "env_file", "labels", "ports", "networks",
+    "volumes", "configs", "secrets", "healthcheck", "stop_grace_period", "stop_signal",
+    "hostname", "user", "working_dir", "deploy", "logging", "extra_hosts", "init", "read_only",
+}
+_DEPLOY = {"mode", "replicas", "placement", "resources", "restart_policy", "update_config",
+           "rollback_config", "labels", "endpoint_mode"}
+_UPDATE = {"parallelism", "delay", "failure_action", "monitor", "max_failure_ratio", "order"}
+_PROPAGATIONS = {"rprivate", "private", "rshared", "shared", "rslave", "slave"}
+
+
+def read_service(r: Reader, name: str, value: Any, p: KeyPath, workdir: Path,
+                 env: Mapping[str, str]) -> ServiceDef:
+    v = r.mapping(value, p)
+    r.keys(v, p, _SERVICE, extensions=True)
+    s = ServiceDef(name)
+    s.image = r.string(v.get("image"), (*p, "image"))
+    if not s.image:
+        r.problem((*p, "image"), "missing: swarm services need an image (build is not "
+                                 "supported by swarm stacks)")
+    s.command = r.command(v.get("command"), (*p, "command"))
+    s.entrypoint = r.command(v.get("entrypoint"), (*p, "entrypoint"))
+    s.environment = _environment(r, v, p, workdir, env)
+    s.labels = r.labels(v.get("labels"), (*p, "labels"))
+    s.ports = _ports(r, v.get("ports"), (*p, "ports"))
+    s.networks = _service_networks(r, v.get("networks"), (*p, "networks"))
+    s.volumes = [_mount(r, item, (*p, "volumes", i), workdir, env)
+                 for i, item in enumerate(_list(r, v.get("volumes"), (*p, "volumes")))]
+    s.configs = [_file_ref(r, item, (*p, "configs", i))
+                 for i, item in enumerate(_list(r, v.get("configs"), (*p, "configs")))]
+    s.secrets = [_file_ref(r, item, (*p, "secrets", i))
+                 for i, item in enumerate(_list(r, v.get("secrets"), (*p, "secrets")))]
+    s.healthcheck = _healthcheck(r, v.get("healthcheck"), (*p, "healthcheck"))
+    s.stop_grace_period = r.duration(v.get("stop_grace_period"), (*p, "stop_grace_period"))
+    s.stop_signal = r.string(v.get("stop_signal"), (*p, "stop_signal"))
+    s.hostname = r.string(v.get("hostname"), (*p, "hostname"))
+    s.user = r.string(go_string(v["user"]) if isinstance(v.get("user"), int) else v.get("user"),
+                      (*p, "user"))
+    s.working_dir = r.string(v.get("working_dir"), (*p, "working_dir"))
+    s.init = r.boolean(v.get("init"), (*p, "init"))
+    s.read_only = bool(r.boolean(v.get("read_only"), (*p, "read_only")))
+    s.extra_hosts = _extra_hosts(r, v.get("extra_hosts"), (*p, "extra_hosts"))
+    if "logging" in v:
+        log = r.mapping(v["logging"], (*p, "logging"))
+        r.keys(log, (*p, "logging"), {"driver", "options"})
+        s.logging = {"Name": r.string(log.get("driver"), (*p, "logging", "driver"))}
+        options = r.labels(log.get("options"), (*p, "logging", "options"))
+        if options:
+            s.logging["Options"] = options
+    _deploy(r, s, r.mapping(v.get("deploy"), (*p, "deploy")), (*p, "deploy"))
+    return s
+
+
+def _list(r: Reader, value: Any, path: KeyPath) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        r.problem(path, f"expected a list, got {shown(value)}")
+        return []
+    return value
+
+
+def _environment(r: Reader, v: dict[str, Any], p: KeyPath, workdir: Path,
+                 env: Mapping[str, str]) -> dict[str, str | None]:
+    """env_file entries, then `environment` over them; a key without a value (or with an
+    empty one) takes the value from ENV when it is set there, as the CLI does."""
+    result: dict[str, str | None] = {}
+
+    def merge(values: Mapping[str, str | None]) -> None:
+        for key, value in values.items():
+            result[key] = env[key] if (value is None or value == "") and key in env else value
+
+    for i, name in enumerate(r.strings(v.get("env_file"), (*p, "env_file"), one_allowed=True)):
+        where = (*p, "env_file", i) if isinstance(v.get("env_file"), list) else (*p, "env_file")
+        try:
+            merge(_read_env_file(workdir / name, env))
+        except (OSError, ValueError) as exc:
+            r.problem(where, str(exc) if isinstance(exc, ValueError)
+                      else f"cannot read {workdir / name}: {exc.strerror or exc}")
+    merge(r.key_values(v.get("environment"), (*p, "environment"), allow_nil=True))
+    return result
+
+
+def _read_env_file(path: Path, env: Mapping[str, str]) -> dict[str, str | None]:
+    """opts.ParseEnvFile: `KEY=value` lines taken literally, `KEY` alone from ENV (or dropped),
+    blank lines and `#` comments skipped."""
+    out: dict[str, str | None] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        line = raw.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, has_value, value = line.partition("=")
+        key = key.lstrip()
+        if not key or any(c.isspace() for c in key):
+            raise ValueError(f"{path}:{number}: bad variable name {key!r}")
+        if has_value:
+            out[key] = value
+        elif key in env:
+            out[key] = env[key]
+    return out
+
+
+def _ports(r: Reader, value: Any, p: KeyPath) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(_list(r, value, p)):
+        where = (*p, i)
+        if isinstance(item, int | str) and not isinstance(item, bool):
+            try:
+                out += parse_port(str(item))
+            except ValueError:
+                r.problem(where, f"expected a port like 80, 8080:80 or 8080:80/udp, "
+                                 f"got {shown(item)}")
+        elif isinstance(item, dict):
+            r.keys(item, where, {"target", "published", "protocol", "mode"})
+            target = r.integer(item.get("target"), (*where, "target"), minimum=1)
+            if target is None and "target" not in item:
+                r.problem(where, "needs `target:` (the container's port)")
+            published = r.integer(item.get("published"), (*where, "published"))
+            port = {"Protocol": r.choice(item.get("protocol"), (*where, "protocol"),
+                                         ("tcp", "udp", "sctp")),
+                    "TargetPort": target or 0, "PublishedPort": published or 0,
+                    "PublishMode": r.choice(item.get("mode"), (*where, "mode"),
+                                            ("ingress", "host"))}
+            out.append(port)
+        else:
+            r.problem(where, f"expected a port (80, \"8080:80\" or a mapping with target, "
+                             f"published, protocol, mode), got {shown(item)}")
+    return out
+
+
+def _service_networks(r: Reader, value: Any, p: KeyPath) -> dict[str, list[str]]:
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        return {name: [] for name in r.strings(value, p)}
+    out = {}
+    for name, item in r.mapping(value, p).items():
+        spec = r.mapping(item, (*p, name))
+        r.keys(spec, (*p, name), {"aliases"})
+        out[name] = r.strings(spec.get("aliases"), (*p, name, "aliases"))
+    return out
+
+
+def _mount(r: Reader, item: Any, p: KeyPath, workdir: Path,
+           env: Mapping[str, str]) -> dict[str, Any]:
+    if isinstance(item, str):
+        mount = _parse_volume(item)
+        if mount is None:
+            r.problem(p, f"expected SOURCE:TARGET[:ro], got {item!r}")
+            return {}
+    elif isinstance(item, dict):
+        r.keys(item, p, {"type", "source", "target", "read_only", "volume", "bind", "tmpfs"})
+        mount = {"type": r.choice(item.get("type"), (*p, "type"), ("volume", "bind", "tmpfs"))
+                 or ("volume" if "type" not in item else ""),
+                 "source": r.string(item.get("source"), (*p, "source")),
+                 "target": r.string(item.get("target"), (*p, "target")),
+                 "read_only": bool(r.boolean(item.get("read_only"), (*p, "read_only")))}
+        if "type" not in item:
+            r.problem(p, "needs `type:` (volume, bind or tmpfs)")
+        for kind, keys in (("volume", {"nocopy"}), ("bind", {"propagation"}),
+                           ("tmpfs", {"size"})):
+            if kind in item:
+                options = r.mapping(item[kind], (*p, kind))
+                r.keys(options, (*p, kind), keys)
+                if kind != mount["type"]:
+                    r.problem((*p, kind), f"{kind} options do not apply to a "
+                                          f"{mount['type']} mount")
+                elif kind == "volume":
+                    mount["nocopy"] = bool(r.boolean(options.get("nocopy"),
+                                                     (*p, kind, "nocopy")))
+                elif kind == "bind":
+                    mount["propagation"] = r.choice(options.get("propagation"),
+                                                    (*p, kind, "propagation"),
+                                                    tuple(sorted(_PROPAGATIONS)))
+                else:
+                    mount["size"] = r.convert(options.get("size"), (*p, kind, "size"),
+                                              parse_bytes, "a size like 64M")
+    else:
+        r.problem(p, f"expected SOURCE:TARGET or a mapping, got {shown(item)}")
+        return {}
+    if not mount.get("target"):
+        r.problem(p, "needs a target path inside the container")
+    if mount["type"] == "bind":
+        if not mount["source"]:
+            r.problem(p, "a bind mount needs a source path")
+        else:
+            source = mount["source"]
+            if source.startswith("~") and "HOME" in env:
+                source = source.replace("~", env["HOME"], 1)
+            if not source.startswith("/"):
+                source = os.path.normpath(os.path.join(workdir, source))  # as filepath.Join
+            mount["source"] = source
+    if mount["type"] == "tmpfs" and mount.get("source"):
+        r.problem((*p, "source"), "a tmpfs mount has no source")
+    return mount
+
+
+def _parse_volume(spec: str) -> dict[str, Any] | None:
+    """Short volume syntax, as loader.ParseVolume (unix paths)."""
+    if len(spec) <= 2:
+        return {"type": "volume", "source": "", "target": spec, "read_only": False}
+    parts = spec.split(":")
+    if any(not part for part in parts) or len(parts) > 3:
+        return None
+    mount: dict[str, Any] = {"source": "", "target": parts[0], "read_only": False}
+    if len(parts) >= 2:
+        mount["source"], mount["target"] = parts[0], parts[1]
+    for option in (parts[2].split(",") if len(parts) == 3 else []):
+        if option in ("ro", "rw"):
+            mount["read_only"] = option == "ro"
+        elif option == "nocopy":
+            mount["nocopy"] = True
+        elif option in _PROPAGATIONS:
+            mount["propagation"] = option
+    source = mount["source"]
+    mount["type"] = "bind" if source and source[0] in "./~" else "volume"
+    return mount
+
+
+def _file_ref(r: Reader, item: Any, p: KeyPath) -> dict[str, Any]:
+    if isinstance(item, str):
+        return {"source": item, "target": item, "uid": "0", "gid": "0", "mode": 0o444}
+    v = r.mapping(item, p)
+    r.keys(v, p, {"source", "target", "uid", "gid", "mode"})
+    source = r.string(v.get("source"), (*p, "source"))
+    if not source:
+        r.problem(p, "needs `source:`")
+    ids = {key: r.string(go_string(v[key]) if isinstance(v.get(key), int) else v.get(key),
+                         (*p, key)) or "0" for key in ("uid", "gid")}
+    mode = r.integer(v.get("mode"), (*p, "mode"))
+    return {"source": source, "target": r.string(v.get("target"), (*p, "target")) or source,
+            **ids, "mode": 0o444 if mode is None else mode}
+
+
+def _extra_hosts(r: Reader, value: Any, p: KeyPath) -> list[str]:
+    if isinstance(value, dict):
+        entries = sorted(f"{host}:{ip}" for host, ip in r.labels(value, p).items())
+    else:
+        entries = r.strings(value, p)
+    out = []
+    for i, entry in enumerate(entries):
+        host, found, ip = entry.partition(":")
+        if found:
+            out.append(f"{ip} {host}")
+        else:
+            r.problem((*p, i), f"expected HOST:IP, got {entry!r}")
+    return out
+
+
+def _healthcheck(r: Reader, value: Any, p: KeyPath) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    v = r.mapping(value, p)
+    r.keys(v, p, {"test", "interval", "timeout", "retries", "start_period", "disable"})
+    if r.boolean(v.get("disable"), (*p, "disable")):
+        if v.get("test"):
+            r.problem((*p, "test"), "cannot be set together with disable: true")
+        return {"Test": ["NONE"]}
+    test = v.get("test")
+    health: dict[str, Any] = {}
+    if isinstance(test, str):
+        health["Test"] = ["CMD-SHELL", test]
+    elif test:
+        health["Test"] = r.strings(test, (*p, "test"))
+    for key, api in (("interval", "Interval"), ("timeout", "Timeout"),
+                     ("start_period", "StartPeriod")):
+        nanos = r.duration(v.get(key), (*p, key))
+        if nanos:
+            health[api] = nanos
+    retries = r.integer(v.get("retries"), (*p, "retries"))
+    if retries:
+        health["Retries"] = retries
+    return health
+
+
+def _deploy(r: Reader, s: ServiceDef, v: dict[str, Any], p: KeyPath) -> None:
+    r.keys(v, p, _DEPLOY)
+    s.mode = r.choice(v.get("mode"), (*p, "mode"),
+                      ("replicated", "global", "replicated-job", "global-job")) or "replicated"
+    s.replicas = r.integer(v.get("replicas"), (*p, "replicas"))
+    if s.replicas is not None and s.mode in ("global", "global-job"):
+        r.problem((*p, "replicas"), f"cannot be set with mode: {s.mode}")
+    s.deploy_labels = r.labels(v.get("labels"), (*p, "labels"))
+    mode = r.string(v.get("endpoint_mode"), (*p, "endpoint_mode")).lower()
+    if mode not in ("", "vip", "dnsrr"):
+        r.problem((*p, "endpoint_mode"), f"expected vip or dnsrr, got {mode!r}")
+    s.endpoint_mode = mode
+    s.placement = _placement(r, r.mapping(v.get("placement"), (*p, "placement")),
+                             (*p, "placement"))
+    s.resources = _resources(r, r.mapping(v.get("resources"), (*p, "resources")),
+                             (*p, "resources"))
+    if "restart_policy" in v:
+        s.restart_policy = _restart_policy(r, r.mapping(v["restart_policy"],
+                                                        (*p, "restart_policy")),
+                                           (*p, "restart_policy"))
+    for key in ("update_config", "rollback_config"):
+        if key in v:
+            config = _update_config(r, r.mapping(v[key], (*p, key)), (*p, key))
+            setattr(s, key, config)
+
+
+def _placement(r: Reader, v: dict[str, Any], p: KeyPath) -> dict[str, Any]:
+    r.keys(v, p, {"constraints", "preferences", "max_replicas_per_node"})
+    out: dict[str, Any] = {}
+    constraints = r.strings(v.get("constraints"), (*p, "constraints"))
+    if constraints:
+        out["Constraints"] = constraints
+    preferences = []
+    for i, item in enumerate(_list(r, v.get("preferences"), (*p, "preferences"))):
+        pref = r.mapping(item, (*p, "preferences", i))
+        r.keys(pref, (*p, "preferences", i), {"spread"})
+        spread = r.string(pref.get("spread"), (*p, "preferences", i, "spread"))
+        if not spread:
+            r.problem((*p, "preferences", i), "needs `spread: node.labels.NAME`")
+        preferences.append({"Spread": {"SpreadDescriptor": spread}})
+    if preferences:
+        out["Preferences"] = preferences
+    max_replicas = r.integer(v.get("max_replicas_per_node"), (*p, "max_replicas_per_node"))
+    if max_replicas:
+        out["MaxReplicas"] = max_replicas
+    return out
+
+
+def _resources(r: Reader, v: dict[str, Any], p: KeyPath) -> dict[str, Any]:
+    r.keys(v, p, {"limits", "reservations"})
+    out: dict[str, Any] = {}
+    for key, api, allowed in (("limits", "Limits", {"cpus", "memory", "pids"}),
+                              ("reservations", "Reservations", {"cpus", "memory"})):
+        if key not in v:
+            continue
+        part = r.mapping(v[key], (*p, key))
+        r.keys(part, (*p, key), allowed)
+        values = {
+            "NanoCPUs": r.convert(part.get("cpus"), (*p, key, "cpus"), parse_cpus,
+                                  "a number of CPUs like 0.5"),
+            "MemoryBytes": r.convert(part.get("memory"), (*p, key, "memory"), parse_bytes,
+                                     "a size like 512M or 1G"),
+            "Pids": r.integer(part.get("pids"), (*p, key, "pids")),
+        }
+        out[api] = {k: x for k, x in values.items() if x}
+    return out
+
+
+def _restart_policy(r: Reader, v: dict[str, Any], p: KeyPath) -> dict[str, Any]:
+    r.keys(v, p, {"condition", "delay", "max_attempts", "window"})
+    out: dict[str, Any] = {}
+    condition = r.choice(v.get("condition"), (*p, "condition"), ("none", "on-failure", "any"))
+    if condition:
+        out["Condition"] = condition
+    for key, api in (("delay", "Delay"), ("window", "Window")):
+        nanos = r.duration(v.get(key), (*p, key))
+        if nanos is not None:
+            out[api] = nanos
+    attempts = r.integer(v.get("max_attempts"), (*p, "max_attempts"))
+    if attempts is not None:
+        out["MaxAttempts"] = attempts
+    return out
+
+
+def _update_config(r: Reader, v: dict[str, Any], p: KeyPath) -> dict[str, Any]:
+    r.keys(v, p, _UPDATE)
+    parallelism = r.integer(v.get("parallelism"), (*p, "parallelism"))
+    out: dict[str, Any] = {"Parallelism": 1 if parallelism is None else parallelism}
+    delay = r.duration(v.get("delay"), (*p, "delay"))
+    if delay:
+        out["Delay"] = delay
+    action = r.choice(v.get("failure_action"), (*p, "failure_action"),
+                      ("continue", "rollback", "pause"))
+    if action:
+        out["FailureAction"] = action
+    monitor = r.duration(v.get("monitor"), (*p, "monitor"))
+    if monitor:
+        out["Monitor"] = monitor
+    out["MaxFailureRatio"] = r.number(v.get("max_failure_ratio"),
+                                      (*p, "max_failure_ratio")) or 0
+    out["Order"] = r.choice(v.get("order"), (*p, "order"), ("start-first", "stop-first"))
+    return out

@@ -1,0 +1,146 @@
+"""`plan_changes`: what deploying a stack would change on the cluster, per service and in
+plain words, read before anything is written."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from swarmdeck.core.models import STACK_LABEL
+from swarmdeck.core.ops.base import ClusterOps
+from swarmdeck.core.ops.compose import StackPlan
+from swarmdeck.core.ops.deploy_diff import canonical_spec, spec_differences, spec_summary
+
+
+@dataclass(frozen=True)
+class ServiceChange:
+    name: str  # STACK_service
+    action: str  # create | update | unchanged | remove
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeployPreview:
+    cluster: str
+    stack: str
+    prune: bool
+    services: tuple[ServiceChange, ...]
+    create: tuple[str, ...] = ()  # "network X", "config Y", "secret Z"
+    relabel: tuple[str, ...] = ()  # existing configs/secrets whose labels change
+    notes: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # apply refuses while there are any
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.create or self.relabel
+                    or any(s.action != "unchanged" for s in self.services))
+
+    def lines(self) -> list[str]:
+        out = [f"deploy stack {self.stack} on cluster {self.cluster}"
+               + (" (prune)" if self.prune else "")]
+        out += [f"  create {what}" for what in self.create]
+        out += [f"  update labels of {what}" for what in self.relabel]
+        for s in self.services:
+            out.append(f"  {s.action} service {s.name}")
+            out += [f"      {d}" for d in s.details]
+        out += [f"  note: {n}" for n in self.notes]
+        out += [f"  problem: {p}" for p in self.problems]
+        if not self.changed and not self.problems:
+            out.append("  nothing to change")
+        return out
+
+
+# ---- what is there -----------------------------------------------------------------------
+@dataclass
+class StackState:
+    """What the cluster has of a stack: read for the preview, and read again by apply."""
+
+    services: dict[str, dict[str, Any]]  # name -> inspect (stack only)
+    networks: list[dict[str, Any]]  # every network (external ones are named by ID in specs)
+    configs: dict[str, dict[str, Any]]  # name -> inspect (stack only)
+    secrets: dict[str, dict[str, Any]]
+
+    def network_names(self) -> dict[str, str]:
+        return {n.get("Id") or n.get("ID", ""): n.get("Name", "") for n in self.networks}
+
+
+async def fetch_state(ops: ClusterOps, stack: str) -> StackState:
+    filters = {"label": [f"{STACK_LABEL}={stack}"]}
+    services, networks, configs, secrets = await asyncio.gather(
+        ops.docker.get("/services", filters=filters),
+        ops.docker.get("/networks"),
+        ops.docker.get("/configs", filters=filters),
+        ops.docker.get("/secrets", filters=filters),
+    )
+    return StackState({s["Spec"]["Name"]: s for s in services or []}, networks or [],
+                      {c["Spec"]["Name"]: c for c in configs or []},
+                      {s["Spec"]["Name"]: s for s in secrets or []})
+
+
+async def plan_changes(ops: ClusterOps, plan: StackPlan, *, prune: bool = False
+                       ) -> DeployPreview:
+    """What deploying PLAN would change on the cluster (four reads, made in parallel)."""
+    return build_preview(ops.cluster, plan, await fetch_state(ops, plan.stack), prune)
+
+
+def build_preview(cluster: str, plan: StackPlan, state: StackState, prune: bool) -> DeployPreview:
+    create, relabel, notes, problems = [], [], [], []
+    stack_networks = {n["Name"]: n for n in state.networks
+                      if (n.get("Labels") or {}).get(STACK_LABEL) == plan.stack}
+    for name, body in plan.networks.items():
+        current = stack_networks.get(name)
+        if current is None:
+            create.append(f"network {name}")
+        elif differences := _network_differences(body, current):
+            notes.append(f"network {name} exists with other settings ({differences}); "
+                         "networks are never updated: remove the stack to recreate it")
+    for kind, specs, existing in (("config", plan.configs, state.configs),
+                                  ("secret", plan.secrets, state.secrets)):
+        for name, spec in specs.items():
+            current = existing.get(name)
+            if current is None:
+                create.append(f"{kind} {name}")
+                continue
+            data = current["Spec"].get("Data")
+            if kind == "config" and data is not None and data != spec["Data"]:
+                problems.append(f"config {name} has new content, and configs cannot be "
+                                f"changed: give it a new name (name: {name}_v2) so services "
+                                "move to it")
+            if (current["Spec"].get("Labels") or {}) != spec["Labels"]:
+                relabel.append(f"{kind} {name}")
+    names = state.network_names()
+    changes = []
+    for key in sorted(plan.services):
+        spec = plan.services[key]
+        current = state.services.get(spec["Name"])
+        if current is None:
+            changes.append(ServiceChange(spec["Name"], "create", spec_summary(spec)))
+            continue
+        details = spec_differences(canonical_spec(current["Spec"], names),
+                                   canonical_spec(spec, names))
+        changes.append(ServiceChange(spec["Name"], "update" if details else "unchanged",
+                                     tuple(details)))
+    planned = {spec["Name"] for spec in plan.services.values()}
+    for name in sorted(set(state.services) - planned):
+        if prune:
+            changes.append(ServiceChange(name, "remove"))
+        else:
+            notes.append(f"service {name} is no longer in the file; kept (prune removes it)")
+    return DeployPreview(cluster, plan.stack, prune, tuple(changes), tuple(create),
+                         tuple(relabel), tuple(notes), tuple(problems))
+
+
+def _network_differences(body: Mapping[str, Any], current: Mapping[str, Any]) -> str:
+    found = []
+    for key in ("Driver", "Internal", "Attachable", "Options", "Labels"):
+        want, have = body.get(key), current.get(key)
+        if key == "Options":  # the overlay driver adds its VXLAN IDs
+            want = want or {}
+            have = {k: v for k, v in (have or {}).items() if not k.endswith("vxlanid_list")}
+        elif isinstance(want, bool):
+            have = bool(have)
+        if have != want:
+            found.append(f"{key.lower()} {have!r}, file says {want!r}")
+    return "; ".join(found)
