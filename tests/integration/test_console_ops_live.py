@@ -159,3 +159,68 @@ async def test_add_node_with_keys(lab):
             with contextlib.suppress(LabError):
                 await asyncio.to_thread(lab.docker_on, "staging-m1", "node", "rm", "--force",
                                         node_id)
+
+
+async def test_update_image_then_rollback_with_keys(lab):
+    config = load_config(lab.config_file)
+    app = SwarmdeckApp(config, Fleet(config), start_cluster="prod")
+
+    async def image() -> str:
+        out = await asyncio.to_thread(
+            lab.docker_on, "prod-m1", "service", "inspect", "shop_web", "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}")
+        return out.strip().split("@")[0]
+
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            assert await wait_until(pilot, lambda: select(app, "#services", "shop_web"), 20)
+            await pilot.press("u")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog), 10)
+            box = app.screen.query_one(Input)
+            assert box.value == IMAGE
+            box.value = "Not An Image"
+            await pilot.press("enter")
+            assert "not a valid image reference" in str(app.screen.query_one("#error").render())
+            box.value = IMAGE.replace(":1.0", ":1.1")
+            await pilot.press("enter")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), 10)
+            await pilot.click("#yes")
+            assert await finished(pilot, app) == "update shop_web: done"
+            assert await image() == IMAGE.replace(":1.0", ":1.1")
+
+            assert await wait_until(pilot, lambda: select(app, "#services", "shop_web"), 10)
+            await pilot.press("b")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), 10)
+            await pilot.click("#yes")
+            assert await finished(pilot, app) == "rollback shop_web: done"
+            assert await image() == IMAGE
+    finally:
+        if await image() != IMAGE:
+            await asyncio.to_thread(lab.docker_on, "prod-m1", "service", "update", "--image",
+                                    IMAGE, "shop_web", timeout=120)
+
+
+async def test_rotate_the_worker_token_with_t(lab):
+    config = load_config(lab.config_file)
+    app = SwarmdeckApp(config, Fleet(config), start_cluster="staging")
+
+    async def token() -> str:
+        out = await asyncio.to_thread(lab.docker_on, "staging-m1", "swarm", "join-token", "-q",
+                                      "worker")
+        return out.strip()
+
+    before = await token()
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert await wait_until(pilot, lambda: select(app, "#services", "shop_web"), 20)
+        await pilot.press("t")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog), 10)
+        await pilot.press("enter")  # worker
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), 10)
+        await pilot.click("#yes")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, OperationScreen)
+                                and app.screen.outcome is not None, 30)
+        outcome = app.screen.outcome
+    after = await token()
+    assert after != before
+    assert outcome.startswith("rotated the worker join token of staging: now SWMTKN-1-…")
+    assert after not in outcome and after[-4:] in outcome  # masked on screen

@@ -312,3 +312,19 @@ def test_node_add_refuses_an_unreachable_host(lab, swarmdeck, tmp_path):
     assert result.returncode == 1 and "connect:" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert len(lab.docker_on("staging-m1", "node", "ls", "-q").split()) == 2
+
+
+def test_a_failing_update_rolls_back_and_says_why(lab, swarmdeck):
+    """shop_web's update_config says failure_action: rollback; an image that does not exist
+    fails its first task, swarm rolls back, and the command says so with the task error."""
+    try:
+        result = swarmdeck("update", "-c", "prod", "shop_web", "--image",
+                           "10.213.0.1:5000/swarmdeck/demo:missing", "--yes", timeout=240)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "rolled back" in result.stderr and "Traceback" not in result.stderr
+        assert "task error" in result.stdout + result.stderr
+        assert image_of(lab, "shop_web") == IMAGE_1_0
+    finally:
+        if image_of(lab, "shop_web") != IMAGE_1_0:
+            lab.docker_on("prod-m1", "service", "update", "--image", IMAGE_1_0, "shop_web",
+                          timeout=180)
