@@ -57,8 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a swarm to create (repeatable; default prod:3:2 and staging:1:1)")
     lab.add_argument("--spares", type=int, metavar="N",
                      help="hosts in no swarm, for adding nodes (default 2)")
+    from swarmdeck.cli.logs import add_parser as add_logs_parser
     from swarmdeck.cli.ops import add_parsers
 
+    add_logs_parser(sub)
     add_parsers(sub)
     return parser
 
@@ -73,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from swarmdeck.cli.ls import run_ls
 
             return run_ls(args)
+        if args.command == "logs":
+            from swarmdeck.cli.logs import run_logs
+
+            return run_logs(args)
         if args.command in OPS_COMMANDS:
             from swarmdeck.cli.ops import run_ops
 

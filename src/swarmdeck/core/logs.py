@@ -23,6 +23,29 @@ class LogLine:
     task_id: str | None = None
     node_id: str | None = None
     service_id: str | None = None
+    ns: int = 0  # the engine's timestamp in nanoseconds (datetime keeps only microseconds)
+
+
+def stamp_ns(stamp: str) -> int:
+    """RFC 3339 with up to 9 fraction digits -> integer nanoseconds since the epoch (0 if
+    it is not a timestamp). Exact, so a resumed stream can drop what it already gave."""
+    moment = parse_time(stamp)
+    if moment is None:
+        return 0
+    head, dot, rest = stamp.partition(".")
+    digits = ""
+    if dot:
+        for ch in rest:
+            if not ch.isdigit():
+                break
+            digits += ch
+    whole = int(moment.replace(microsecond=0).timestamp())
+    return whole * 1_000_000_000 + int((digits or "0").ljust(9, "0")[:9])
+
+
+def since_value(ns: int) -> str:
+    """The API's `since` for a nanosecond timestamp (seconds.nanoseconds)."""
+    return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
 
 
 def parse_line(raw: bytes, stream: str) -> LogLine:
@@ -43,6 +66,7 @@ def parse_line(raw: bytes, stream: str) -> LogLine:
         task_id=attrs.get("com.docker.swarm.task.id"),
         node_id=attrs.get("com.docker.swarm.node.id"),
         service_id=attrs.get("com.docker.swarm.service.id"),
+        ns=stamp_ns(stamp_text) if timestamp is not None else 0,
     )
 
 

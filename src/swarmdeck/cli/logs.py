@@ -1,0 +1,126 @@
+"""`swarmdeck logs SERVICE|STACK`: every replica's lines, merged in time order, each prefixed
+with `service.slot@node`, made inert unless --raw; stream losses are said on stderr and
+resumed without losing or repeating a line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+
+from swarmdeck.core.config import load
+from swarmdeck.core.errors import SwarmdeckError, UsageError
+from swarmdeck.core.fleet import Fleet
+from swarmdeck.core.log_follow import StreamNote, Tagger, follow_logs, silent_replicas
+from swarmdeck.core.ops.base import did_you_mean
+from swarmdeck.core.sanitize import clean
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("logs", help="logs of a service or a whole stack, every replica",
+                       description="Lines of every replica of a service, or of every service "
+                                   "of a stack, merged in time order and prefixed with "
+                                   "service.slot@node. Control characters are shown as "
+                                   "placeholders unless --raw.")
+    p.add_argument("target", metavar="SERVICE|STACK")
+    p.add_argument("--cluster", "-c", metavar="NAME",
+                   help="the cluster (default: the only one configured)")
+    p.add_argument("--follow", "-f", action="store_true", help="keep streaming new lines")
+    p.add_argument("--since", metavar="T",
+                   help="only lines since T (a timestamp or a duration like 10m, as docker)")
+    p.add_argument("--tail", default="100", metavar="N|all",
+                   help="lines per replica to start with (default 100)")
+    p.add_argument("--grep", metavar="REGEX", help="only lines matching the regular expression")
+    p.add_argument("--timestamps", "-t", action="store_true", help="show each line's time")
+    p.add_argument("--raw", action="store_true",
+                   help="print the bytes as they are, escape sequences included (unsafe)")
+
+
+def run_logs(args: argparse.Namespace) -> int:
+    from swarmdeck.cli.ops import pick_cluster
+
+    if args.tail != "all" and not args.tail.isdigit():
+        raise UsageError(f"--tail {args.tail!r}: give a number of lines or all")
+    try:
+        pattern = re.compile(args.grep) if args.grep else None
+    except re.error as exc:
+        raise UsageError(f"--grep {args.grep!r} is not a valid regular expression: "
+                         f"{exc}") from None
+    since = _since(args.since) if args.since else None
+    config = load(args.config)
+    cluster = pick_cluster(config, args.cluster)
+    try:
+        return asyncio.run(_run(config, cluster, args, pattern, since))
+    except BrokenPipeError:  # `| head` closed the pipe: that is a normal end
+        return 0
+
+
+def _since(text: str) -> str:
+    """Durations (90s, 10m, 2h) -> seconds ago as a unix time; anything else goes to the
+    engine as is (it takes RFC 3339 and unix timestamps)."""
+    import time
+
+    match = re.fullmatch(r"(\d+)([smhd])", text)
+    if match:
+        seconds = int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+        return f"{time.time() - seconds:.0f}"
+    if not re.fullmatch(r"[0-9T:.+\-Z]+", text):
+        raise UsageError(f"--since {text!r}: give a duration (10m, 2h) or a timestamp")
+    return text
+
+
+async def _run(config, cluster: str, args, pattern, since) -> int:
+    fleet = Fleet(config)
+    inventory = fleet.inventory(cluster)
+    try:
+        state = await inventory.load()
+        services = _resolve(state, args.target, cluster)
+        for note in silent_replicas(state, [sid for sid, _ in services]):
+            _note(note)
+
+        async def connect():
+            return (await inventory.connect()).docker
+
+        tagger = Tagger(state)
+        text = (lambda s: s) if args.raw else clean
+        out = sys.stdout
+        async for item in follow_logs(connect, services, follow=args.follow,
+                                      tail=args.tail, since=since):
+            if isinstance(item, StreamNote):
+                _note(item)
+                continue
+            if pattern and not pattern.search(item.text):
+                continue
+            replica, node = tagger.tag(item)
+            stamp = f"{item.timestamp.isoformat()} " if args.timestamps and item.timestamp \
+                else ""
+            out.write(f"{stamp}{clean(replica)}@{clean(node)} | {text(item.text)}\n")
+            if args.follow:
+                out.flush()
+        return 0
+    finally:
+        await fleet.close()
+
+
+def _note(note: StreamNote) -> None:
+    print(f"swarmdeck: {clean(note.text)}", file=sys.stderr, flush=True)
+
+
+def _resolve(state, target: str, cluster: str) -> list[tuple[str, str]]:
+    by_name = {s.name: s for s in state.services.values()}
+    if target in by_name:
+        return [(by_name[target].id, target)]
+    matches = [s for s in state.services.values() if s.id.startswith(target)] \
+        if len(target) >= 4 else []
+    if len(matches) == 1:
+        return [(matches[0].id, matches[0].name)]
+    stack = sorted((s.name, s.id) for s in state.services.values() if s.stack == target)
+    if stack:
+        return [(sid, name) for name, sid in stack]
+    stacks = sorted({s.stack for s in state.services.values() if s.stack})
+    raise UsageError(f"no service or stack {target!r} in cluster {cluster}"
+                     f"{did_you_mean(target, [*by_name, *stacks])}")
+
+
+__all__ = ["add_parser", "run_logs", "SwarmdeckError"]

@@ -1,0 +1,183 @@
+"""Following the logs of one or many services (a whole stack) without losing or repeating a
+line when a stream or the SSH link drops.
+
+One stream per service, each resumed after a drop from the oldest last-seen timestamp of its
+replicas, with what was already given dropped per replica (exact nanosecond timestamps, and
+the texts seen at the boundary instant). Lines of all streams are merged in timestamp order
+through a short reorder window. What the reader must know (a stream lost and resumed, a
+replica whose node is down) arrives as a StreamNote, never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from swarmdeck.core.errors import NotFound, SwarmdeckError
+from swarmdeck.core.logs import LogLine, service_logs, since_value
+from swarmdeck.core.transport.docker import DockerEndpoint
+
+Connect = Callable[[], Awaitable[DockerEndpoint]]
+REORDER_WINDOW = 0.25  # seconds a followed line may wait for an older one from another stream
+
+
+@dataclass(frozen=True)
+class StreamNote:
+    text: str  # for the reader; built from untrusted names: render through sanitize
+    service_id: str | None = None
+    level: str = "warning"  # info | warning | error
+
+
+@dataclass
+class _Resume:
+    """Per replica: the newest timestamp given, and the texts given at that instant."""
+
+    last: dict[str, int] = field(default_factory=dict)
+    at_last: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+
+    def fresh(self, line: LogLine) -> bool:
+        key = line.task_id or ""
+        last = self.last.get(key)
+        if last is None or line.ns > last:
+            self.last[key] = line.ns
+            self.at_last[key] = {(line.stream, line.text)}
+            return True
+        if line.ns == last and (line.stream, line.text) not in self.at_last[key]:
+            self.at_last[key].add((line.stream, line.text))
+            return True
+        return False
+
+    def since(self) -> str | None:
+        return since_value(min(self.last.values())) if self.last else None
+
+
+async def _one_service(connect: Connect, service_id: str, name: str, out: asyncio.Queue, *,
+                       follow: bool, tail: int | str, since: str | None,
+                       max_backoff: float) -> None:
+    resume = _Resume()
+    delay = 1.0
+    while True:
+        resumed = bool(resume.last)
+        try:
+            docker = await connect()
+            async for line in service_logs(
+                    docker, service_id, follow=follow,
+                    tail="all" if resumed else tail,
+                    since=resume.since() if resumed else since):
+                if line.ns == 0 or resume.fresh(line):
+                    await out.put(line)
+                delay = 1.0
+            if not follow:
+                return
+            await out.put(StreamNote(f"{name}: the log stream ended; resuming", service_id,
+                                     "info"))
+        except NotFound:
+            await out.put(StreamNote(f"{name}: the service is gone", service_id, "error"))
+            return
+        except SwarmdeckError as exc:
+            if not follow and not resumed:
+                raise
+            await out.put(StreamNote(f"{name}: log stream lost ({exc}); resuming in "
+                                     f"{delay:.0f}s from the last line seen", service_id))
+        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+        delay = min(delay * 2, max_backoff)
+
+
+async def follow_logs(connect: Connect, services: Sequence[tuple[str, str]], *,
+                      follow: bool = True, tail: int | str = 100, since: str | None = None,
+                      max_backoff: float = 30.0, window: float = REORDER_WINDOW,
+                      ) -> AsyncIterator[LogLine | StreamNote]:
+    """SERVICES: (id, name) pairs. CONNECT returns a live DockerEndpoint (reconnecting, and
+    moving to another manager, when the last one died)."""
+    queue: asyncio.Queue = asyncio.Queue(maxsize=10_000)  # backpressure on a flood
+    workers = [asyncio.create_task(_one_service(
+        connect, sid, name, queue, follow=follow, tail=tail, since=since,
+        max_backoff=max_backoff), name=f"logs {name}") for sid, name in services]
+    done = asyncio.gather(*workers)
+    heap: list[tuple[int, int, float, LogLine]] = []
+    order = itertools.count()
+
+    def take(item: LogLine | StreamNote) -> StreamNote | None:
+        if isinstance(item, StreamNote):
+            return item
+        heapq.heappush(heap, (item.ns, next(order), time.monotonic(), item))
+        return None
+
+    try:
+        while True:
+            if done.done():  # every stream ended (not following, or all services gone)
+                while not queue.empty():
+                    note = take(queue.get_nowait())
+                    if note:
+                        yield note
+                while heap:
+                    yield heapq.heappop(heap)[3]
+                done.result()  # a stream's error surfaces here
+                return
+            timeout = None
+            if follow and heap:
+                timeout = max(0.0, heap[0][2] + window - time.monotonic())
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, done}, timeout=timeout,
+                               return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()  # nothing taken: a cancelled get loses no item
+            elif not getter.cancelled():
+                note = take(getter.result())
+                if note:
+                    yield note
+                while not queue.empty():  # a flood: take what is there without waiting
+                    note = take(queue.get_nowait())
+                    if note:
+                        yield note
+            if follow:
+                now = time.monotonic()
+                while heap and heap[0][2] + window <= now:
+                    yield heapq.heappop(heap)[3]
+    finally:
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+
+class Tagger:
+    """`service.slot` (or `service.node` for global services) and the node's hostname of a
+    line, from the inventory; a task it does not know yet is named by its short ID."""
+
+    def __init__(self, state) -> None:
+        self.state = state
+
+    def tag(self, line: LogLine) -> tuple[str, str]:
+        state = self.state
+        task = state.tasks.get(line.task_id or "")
+        service = state.services.get(line.service_id or (task.service_id if task else ""))
+        name = service.name if service else (line.service_id or "?")[:12]
+        node = state.node_name(line.node_id or (task.node_id if task else None))
+        if task and task.slot:
+            return f"{name}.{task.slot}", node
+        if task is None and line.task_id:
+            return f"{name}.{line.task_id[:8]}", node
+        return name, node
+
+
+def silent_replicas(state, service_ids: Sequence[str]) -> list[StreamNote]:
+    """Replicas that should be running on a node that is not ready: their lines cannot come
+    (the engine there does not answer); say so instead of showing a quiet replica."""
+    notes = []
+    for task in state.tasks.values():
+        if task.service_id not in service_ids or task.desired_state != "running":
+            continue
+        node = state.nodes.get(task.node_id or "")
+        if node is not None and node.status != "ready":
+            service = state.services.get(task.service_id)
+            name = f"{service.name if service else task.service_id[:12]}" + (
+                f".{task.slot}" if task.slot else "")
+            notes.append(StreamNote(f"{name} on {node.hostname}: node {node.status}, its "
+                                    "lines cannot be streamed until it is back",
+                                    task.service_id))
+    return notes
