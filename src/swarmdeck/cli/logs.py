@@ -13,6 +13,7 @@ from swarmdeck.core.config import load
 from swarmdeck.core.errors import SwarmdeckError, UsageError
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.log_follow import StreamNote, Tagger, follow_logs, silent_replicas
+from swarmdeck.core.logs import LogLine
 from swarmdeck.core.ops.base import did_you_mean
 from swarmdeck.core.sanitize import clean
 
@@ -83,7 +84,6 @@ async def _run(config, cluster: str, args, pattern, since) -> int:
             return (await inventory.connect()).docker
 
         tagger = Tagger(state)
-        text = (lambda s: s) if args.raw else clean
         out = sys.stdout
         async for item in follow_logs(connect, services, follow=args.follow,
                                       tail=args.tail, since=since):
@@ -92,15 +92,21 @@ async def _run(config, cluster: str, args, pattern, since) -> int:
                 continue
             if pattern and not pattern.search(item.text):
                 continue
-            replica, node = tagger.tag(item)
-            stamp = f"{item.timestamp.isoformat()} " if args.timestamps and item.timestamp \
-                else ""
-            out.write(f"{stamp}{clean(replica)}@{clean(node)} | {text(item.text)}\n")
+            out.write(format_line(item, *tagger.tag(item), timestamps=args.timestamps,
+                                  raw=args.raw))
             if args.follow:
                 out.flush()
         return 0
     finally:
         await fleet.close()
+
+
+def format_line(line: LogLine, replica: str, node: str, *, timestamps: bool = False,
+                raw: bool = False) -> str:
+    """`[TIME ]service.slot@node | text` and a newline; the text inert unless RAW."""
+    stamp = f"{line.timestamp.isoformat()} " if timestamps and line.timestamp else ""
+    text = line.text if raw else clean(line.text)
+    return f"{stamp}{clean(replica)}@{clean(node)} | {text}\n"
 
 
 def _note(note: StreamNote) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -32,7 +31,7 @@ def run_ls(args: argparse.Namespace) -> int:
     failed = {n: r for n, r in results.items() if isinstance(r, SwarmdeckError)}
     rows = ROWS[args.what](states, args, config, failed)
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(render.json_text(rows))
     else:
         print(TABLES[args.what](rows))
     for name, error in failed.items():

@@ -91,7 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_console(args)
     except SwarmdeckError as exc:
-        print(f"swarmdeck: {exc}", file=sys.stderr)
+        from swarmdeck.core.sanitize import clean
+
+        print(f"swarmdeck: {clean(str(exc))}", file=sys.stderr)  # errors quote the cluster
         return exc.exit_code
     except KeyboardInterrupt:
         print("swarmdeck: interrupted", file=sys.stderr)

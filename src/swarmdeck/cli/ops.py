@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -265,7 +264,7 @@ async def _rm(ops: ClusterOps, args) -> int:
         await ops.service(args.name)
         confirm(f"Remove service {args.name} from {ops.cluster}?", yes=args.yes,
                 typed=args.name)
-        print(await services.remove_service(ops, args.name))
+        print(clean(await services.remove_service(ops, args.name)))
     else:
         objects = await services.stack_objects(ops, args.name)
         names = [s["Spec"]["Name"] for s in objects["services"]]
@@ -273,7 +272,7 @@ async def _rm(ops: ClusterOps, args) -> int:
             return await services.remove_stack(ops, args.name)  # raises: no such stack
         confirm(f"Remove stack {args.name} ({', '.join(names) or 'no services'}) from "
                 f"{ops.cluster}?", yes=args.yes, typed=args.name)
-        print(await services.remove_stack(ops, args.name))
+        print(clean(await services.remove_stack(ops, args.name)))
     return 0
 
 
@@ -300,10 +299,10 @@ async def _node(ops: ClusterOps, args) -> int:
     if action == "rm":
         confirm(f"Remove node {host} from {ops.cluster} (drain, wait, demote, leave)?",
                 yes=args.yes, typed=host)
-        print(await nodes.remove_node(
+        print(clean(await nodes.remove_node(
             ops, args.node, settings=ssh_settings(ops.config, ops.cluster),
             user=ops.session.resolved.user, timeout=args.timeout,
-            say=lambda m: print(f"  {clean(m)}", flush=True)))
+            say=lambda m: print(f"  {clean(m)}", flush=True))))
         return 0
     if action == "label":
         add = {}
@@ -346,7 +345,7 @@ def _audit(args: argparse.Namespace) -> int:
     entries = AuditLog.default().read(args.n)
     if args.json:
         for entry in entries:
-            print(json.dumps(entry, ensure_ascii=False))
+            print(render.json_text(entry, indent=None))
         return 0
     rows = [[e.get("time", "")[:19].replace("T", " "), e.get("user", ""), e.get("cluster", ""),
              e.get("action", ""), e.get("target", ""), _params(e.get("params")),

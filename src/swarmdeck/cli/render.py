@@ -9,6 +9,13 @@ from datetime import UTC, datetime
 from swarmdeck.core.sanitize import cell
 
 
+def json_text(value: object, indent: int | None = 2) -> str:
+    """JSON for scripts: ASCII only, so C1 controls arrive escaped; DEL too."""
+    import json
+
+    return json.dumps(value, indent=indent, default=str).replace("\x7f", "\\u007f")
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]],
           right: Sequence[int] = ()) -> str:
     """Columns padded to their widest cell; the columns at indexes RIGHT right-aligned."""

@@ -17,7 +17,7 @@ def _ratio(label: str, have: int | None, total: int | None) -> Text:
 
 
 def health_text(h: ClusterHealth, *, read_only: bool = False) -> Text:
-    parts: list[Text] = [Text(h.cluster, style="bold")]
+    parts: list[Text] = [Text(clean(h.cluster), style="bold")]
     if h.status == "connecting":
         parts.append(Text("connecting…", style="yellow"))
     elif h.status == "error":
