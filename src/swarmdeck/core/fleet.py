@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import ConnectionLost, SwarmdeckError
 from swarmdeck.core.inventory import Change, ClusterInventory, ClusterState, Listener
-from swarmdeck.core.logs import LogLine, service_logs
+from swarmdeck.core.log_follow import StreamNote, follow_logs
+from swarmdeck.core.logs import LogLine
 from swarmdeck.core.metrics import MetricsCollector
 from swarmdeck.core.transport.ssh import SSHSettings
 
@@ -138,13 +139,21 @@ class Fleet:
         return await open_ops(self.config, name, read_only_flag=read_only_flag, fleet=self)
 
     async def logs(self, name: str, service_id: str, *, tail: int | str = 100,
-                   follow: bool = True) -> AsyncIterator[LogLine]:
-        """A service's log lines through the cluster's current manager connection."""
-        session = self.inventory(name).session
-        if session is None or session.closed:
+                   follow: bool = True) -> AsyncIterator[LogLine | StreamNote]:
+        """A service's log lines (every replica), resumed without loss after a drop, through
+        the cluster's manager connection (reconnecting to another manager when needed)."""
+        inventory = self.inventory(name)
+        if inventory.session is None or inventory.session.closed:
             raise ConnectionLost(f"cluster {name} is not connected")
-        async for line in service_logs(session.docker, service_id, tail=tail, follow=follow):
-            yield line
+
+        async def connect():
+            return (await inventory.connect()).docker
+
+        service = inventory.state.services.get(service_id)
+        label = service.name if service else service_id[:12]
+        async for item in follow_logs(connect, [(service_id, label)], tail=tail,
+                                      follow=follow):
+            yield item
 
     async def close(self) -> None:
         await asyncio.gather(*(inv.close() for inv in self.inventories.values()),

@@ -20,6 +20,7 @@ from textual.widgets import Footer, Input, Tree
 from swarmdeck.core import views
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.inventory import ClusterState
+from swarmdeck.core.log_follow import StreamNote
 from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.core.views import NodeRow, ProjectNode, ServiceRow
 from swarmdeck.ui import clock
@@ -386,6 +387,9 @@ class MainScreen(Screen):
                  for t in state.tasks_of(service_id)}
         try:
             async for line in self.deck.fleet.logs(cluster, service_id, tail=50):
+                if isinstance(line, StreamNote):
+                    pane.note(line.text, style="yellow" if line.level != "info" else "dim")
+                    continue
                 tag = slots.get(line.task_id or "", service.name)
                 pane.add(line, tag, state.node_name(line.node_id))
         except SwarmdeckError as exc:
