@@ -3,7 +3,12 @@ config, ssh keys or docker contexts never leak into a result."""
 
 from __future__ import annotations
 
+import hypothesis  # noqa: F401  (see below)
 import pytest
+
+# hypothesis' pytest plugin imports hypothesis lazily at the end of a session; on CPython
+# 3.11.7, after a run of only the console's live tests, that late compile() fails with
+# "AST constructor recursion depth mismatch" (a CPython bug). Imported up front, it cannot.
 
 
 @pytest.fixture(autouse=True)
