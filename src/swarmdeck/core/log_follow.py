@@ -99,6 +99,8 @@ async def follow_logs(connect: Connect, services: Sequence[tuple[str, str]], *,
         connect, sid, name, queue, follow=follow, tail=tail, since=since,
         max_backoff=max_backoff), name=f"logs {name}") for sid, name in services]
     done = asyncio.gather(*workers)
+    # when the reader stops early the workers are cancelled: nobody awaits `done` then
+    done.add_done_callback(lambda f: f.cancelled() or f.exception())
     heap: list[tuple[int, int, float, LogLine]] = []
     order = itertools.count()
 
