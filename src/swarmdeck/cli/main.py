@@ -45,6 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="tasks: include the history (shut down, failed), like docker service ps")
     ls.add_argument("--json", action="store_true", help="print a JSON list of objects")
 
+    doctor = sub.add_parser("doctor", help="check clusters for faults and fragile setups",
+                            description="Check each cluster for what is broken or fragile "
+                                        "(managers, nodes, services, placement, images, "
+                                        "networks, certificates): what, why, and what to do. "
+                                        "Exit code 1 when a cluster has an error; warnings "
+                                        "alone exit 0.")
+    doctor.add_argument("--cluster", "-c", metavar="NAME", action="append",
+                        help="only this cluster (repeatable; default: all configured)")
+    doctor.add_argument("--json", action="store_true",
+                        help="print a JSON list with one object per cluster")
+
     lab = sub.add_parser("lab", help="the demo and test lab: real swarms on this machine",
                          description="Run real Docker Swarm clusters on this machine, one set "
                                      "of namespaces (dockerd + sshd) per node. Needs root.")
@@ -79,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from swarmdeck.cli.logs import run_logs
 
             return run_logs(args)
+        if args.command == "doctor":
+            from swarmdeck.cli.doctor import run_doctor
+
+            return run_doctor(args)
         if args.command in OPS_COMMANDS:
             from swarmdeck.cli.ops import run_ops
 

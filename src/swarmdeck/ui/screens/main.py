@@ -135,6 +135,7 @@ class MainScreen(Screen):
         Binding("c", "next_cluster", "Cluster", id="cluster.next"),
         Binding("A", "all_clusters", "All clusters", id="services.all_clusters"),
         Binding("d", "deploy", "Deploy", id="project.deploy"),
+        Binding("D", "doctor", "Doctor", id="cluster.doctor", show=False),
         Binding("t", "rotate_token", "Token", id="cluster.token",
                 show=False),
         Binding("L", "toggle_logs", "Logs", id="logs.toggle"),
@@ -322,6 +323,11 @@ class MainScreen(Screen):
         self._logs_toggled = True
         pane = self.query_one(LogPane)
         pane.display = not pane.display
+
+    def action_doctor(self) -> None:
+        from swarmdeck.ui.screens.doctor import DoctorScreen
+
+        self.app.push_screen(DoctorScreen(self.cluster))
 
     def action_deploy(self) -> None:
         from swarmdeck.ui.operations import deploy_environment
