@@ -13,7 +13,7 @@ from swarmdeck import __version__
 
 LS_WHAT = ("clusters", "nodes", "services", "stacks", "tasks")
 OPS_COMMANDS = ("scale", "update", "restart", "rollback", "rm", "node", "token", "audit",
-                "deploy")
+                "deploy", "network", "secret", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_logs_parser(sub)
     add_parsers(sub)
+    from swarmdeck.cli.resources import add_parsers as add_resource_parsers
+
+    add_resource_parsers(sub)
     return parser
 
 

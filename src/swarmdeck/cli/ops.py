@@ -117,6 +117,10 @@ def run_ops(args: argparse.Namespace) -> int:
         print(f"swarmdeck: warning: {warning}", file=sys.stderr)
     if args.command == "deploy":
         return _deploy(config, args)
+    if args.command in ("network", "secret", "config"):
+        from swarmdeck.cli.resources import run_resources
+
+        return run_resources(config, args)
     cluster = pick_cluster(config, args.cluster)
     return asyncio.run(_run(config, cluster, args))
 

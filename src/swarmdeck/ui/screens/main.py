@@ -136,6 +136,8 @@ class MainScreen(Screen):
         Binding("A", "all_clusters", "All clusters", id="services.all_clusters"),
         Binding("d", "deploy", "Deploy", id="project.deploy"),
         Binding("D", "doctor", "Doctor", id="cluster.doctor", show=False),
+        Binding("n", "resources", "Networks, secrets, configs", id="cluster.resources",
+                show=False),
         Binding("t", "rotate_token", "Token", id="cluster.token",
                 show=False),
         Binding("L", "toggle_logs", "Logs", id="logs.toggle"),
@@ -323,6 +325,11 @@ class MainScreen(Screen):
         self._logs_toggled = True
         pane = self.query_one(LogPane)
         pane.display = not pane.display
+
+    def action_resources(self) -> None:
+        from swarmdeck.ui.screens.resources import ResourcesScreen
+
+        self.app.push_screen(ResourcesScreen(self.cluster))
 
     def action_doctor(self) -> None:
         from swarmdeck.ui.screens.doctor import DoctorScreen
