@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import asyncssh
 import pytest
 
-from swarmdeck.core.errors import DockerUnavailable, NotAManager, NotFound
+from swarmdeck.core.errors import DockerUnavailable, NoLeader, NotAManager, NotFound
 from swarmdeck.core.transport.docker import DockerEndpoint
 
 
@@ -50,3 +50,63 @@ def test_api_errors_are_typed():
     assert isinstance(missing, NotFound) and missing.status == 404
     other = endpoint._api_error(500, b"plain text", "POST", "/x")
     assert str(other) == "m1: plain text"
+
+
+class ScriptedHTTP:
+    """An HTTP connection answering from a script of (status, body)."""
+
+    def __init__(self, answers: list[tuple[int, bytes]], calls: list[str]) -> None:
+        self.answers = answers
+        self.calls = calls
+        self.reusable = True
+
+    async def request(self, method, path, payload, headers):
+        self.calls.append(f"{method} {path}")
+        status, body = self.answers.pop(0)
+        return SimpleNamespace(status=status, body=body, headers={"content-type":
+                                                                   "application/json"},
+                               json=lambda: __import__("json").loads(body))
+
+    def close(self) -> None:
+        pass
+
+
+def scripted(answers):
+    endpoint = DockerEndpoint(RefusingConnection(""), "m1")
+    calls: list[str] = []
+    http = ScriptedHTTP(answers, calls)
+
+    async def acquire():
+        return http
+
+    endpoint._acquire = acquire
+    return endpoint, calls
+
+
+ELECTION = b'{"message":"rpc error: code = Unknown desc = node lost leader status"}'
+NO_LEADER = (b'{"message":"rpc error: code = Unknown desc = The swarm does not have a leader.'
+             b' It\'s possible that too few managers are online."}')
+
+
+async def test_reads_are_retried_through_a_leader_election(monkeypatch):
+    monkeypatch.setattr("swarmdeck.core.transport.docker.READ_RETRY_DELAYS", (0, 0, 0))
+    endpoint, calls = scripted([(500, ELECTION), (503, NO_LEADER), (200, b'[{"ID": "n1"}]')])
+    assert await endpoint.get("/nodes") == [{"ID": "n1"}]
+    assert calls == ["GET /nodes"] * 3
+
+
+async def test_writes_are_reported_not_resent(monkeypatch):
+    monkeypatch.setattr("swarmdeck.core.transport.docker.READ_RETRY_DELAYS", (0, 0, 0))
+    endpoint, calls = scripted([(503, NO_LEADER), (200, b"{}")])
+    with pytest.raises(NoLeader) as err:
+        await endpoint.request("POST", "/services/x/update", body={})
+    assert calls == ["POST /services/x/update"]  # sent once
+    assert "no leader" in str(err.value) and "changes are refused" in str(err.value)
+
+
+async def test_a_lasting_election_error_surfaces_after_bounded_retries(monkeypatch):
+    monkeypatch.setattr("swarmdeck.core.transport.docker.READ_RETRY_DELAYS", (0, 0, 0))
+    endpoint, calls = scripted([(503, NO_LEADER)] * 4)
+    with pytest.raises(NoLeader):
+        await endpoint.get("/services")
+    assert len(calls) == 4

@@ -83,6 +83,10 @@ class DockerAPIError(SwarmdeckError):
         self.path = path
 
 
+class NoLeader(DockerAPIError):
+    """The managers have no leader (quorum lost, or an election in progress)."""
+
+
 class NotFound(DockerAPIError):
     """The object asked for does not exist (HTTP 404)."""
 

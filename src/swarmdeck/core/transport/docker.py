@@ -22,6 +22,7 @@ from swarmdeck.core.errors import (
     ConnectionLost,
     DockerAPIError,
     DockerUnavailable,
+    NoLeader,
     NotAManager,
     NotFound,
 )
@@ -35,6 +36,16 @@ from swarmdeck.core.transport.http import (
 DEFAULT_SOCKET = "/var/run/docker.sock"
 _LOST = (asyncssh.Error, OSError, ProtocolError, asyncio.IncompleteReadError, EOFError)
 MAX_IDLE = 8
+
+
+READ_RETRY_DELAYS = (0.5, 1.0, 2.0)
+_TRANSIENT = ("lost leader status", "context deadline exceeded", "does not have a leader",
+              "code = Unavailable", "raft: ")
+
+
+def _transient(error: DockerAPIError) -> bool:
+    raw = getattr(error, "raw", "")
+    return error.status >= 500 and any(t in raw for t in _TRANSIENT)
 
 
 class DockerEndpoint:
@@ -119,7 +130,10 @@ class DockerEndpoint:
         if body is not None:
             payload = json.dumps(body).encode()
             hdrs["Content-Type"] = "application/json"
-        for attempt in (1, 2):
+        retries = 0
+        attempt = 0
+        while True:
+            attempt += 1
             reused = bool(self._idle)
             http = await self._acquire()
             try:
@@ -135,12 +149,18 @@ class DockerEndpoint:
                 raise
             self._release(http)
             if resp.status >= 400:
-                raise self._api_error(resp.status, resp.body, method, path)
+                error = self._api_error(resp.status, resp.body, method, path)
+                # a leader election answers reads with transient errors for a moment:
+                # reads are retried; a write is reported, never blindly sent again
+                if method == "GET" and _transient(error) and retries < len(READ_RETRY_DELAYS):
+                    await asyncio.sleep(READ_RETRY_DELAYS[retries])
+                    retries += 1
+                    continue
+                raise error
             ctype = resp.headers.get("content-type", "")
             if "json" in ctype or (resp.body[:1] in (b"{", b"[")):
                 return resp.json()
             return resp.body.decode(errors="replace") if resp.body else None
-        raise AssertionError("unreachable")
 
     async def get(self, path: str, **params: Any) -> Any:
         return await self.request("GET", path, params=params or None)
@@ -180,6 +200,12 @@ class DockerEndpoint:
         except (ValueError, AttributeError):
             message = body.decode(errors="replace").strip()
         message = message or f"HTTP {status}"
+        error = self._typed_error(status, message, method, path)
+        error.raw = message  # the engine's own words, for deciding on a retry
+        return error
+
+    def _typed_error(self, status: int, message: str, method: str, path: str
+                     ) -> DockerAPIError:
         if status == 503 and "not a swarm manager" in message:
             return NotAManager(
                 f"{self.label} is not a swarm manager",
@@ -188,6 +214,10 @@ class DockerEndpoint:
             )
         if status == 404:
             return NotFound(status, message, method=method, path=path)
+        if "does not have a leader" in message or "lost leader status" in message:
+            return NoLeader(status, f"{self.label}: the swarm has no leader (quorum lost or an "
+                            "election in progress): changes are refused until a majority of "
+                            "managers is back", method=method, path=path)
         return DockerAPIError(status, f"{self.label}: {message}", method=method, path=path)
 
     async def close(self) -> None:
