@@ -123,6 +123,9 @@ class ClusterState:
 Listener = Callable[[Change], None]
 
 
+CONNECT_STAGGER = 1.5  # seconds before the next manager is tried while one is still silent
+
+
 class ClusterInventory:
     def __init__(self, name: str, destinations: Sequence[Destination], ssh: SSHSettings,
                  *, task_refresh: float = 5.0, socket_path: str = DEFAULT_SOCKET) -> None:
@@ -155,18 +158,47 @@ class ClusterInventory:
 
     # ---- connecting --------------------------------------------------------------------
     async def connect(self) -> ManagerSession:
-        """Connect to the first manager that answers as a manager."""
+        """Connect to the first manager that answers, in the configured order, but without
+        waiting out a dead one: the next is tried after CONNECT_STAGGER seconds (or at once
+        when one fails), and the first to connect wins. A manager whose link was cut costs
+        about that stagger, not a whole connect timeout."""
         if self.session and not self.session.closed:
             return self.session
         errors: list[SwarmdeckError] = []
-        for dest in self.destinations:
-            try:
-                session = await ManagerSession.open(dest, self.ssh, self.socket_path)
-            except SwarmdeckError as exc:
-                errors.append(exc)
-                continue
-            self.session = session
-            return session
+        waiting = list(self.destinations)
+        pending: set[asyncio.Task] = set()
+        winner: ManagerSession | None = None
+        try:
+            while winner is None and (waiting or pending):
+                if waiting:
+                    dest = waiting.pop(0)
+                    pending.add(asyncio.create_task(
+                        ManagerSession.open(dest, self.ssh, self.socket_path),
+                        name=f"connect {dest}"))
+                done, pending = await asyncio.wait(
+                    pending, timeout=CONNECT_STAGGER if waiting else None,
+                    return_when=asyncio.FIRST_COMPLETED)
+                for task in done:  # in the order they finished; keep the first success
+                    exc = task.exception()
+                    if exc is None:
+                        if winner is None:
+                            winner = task.result()
+                        else:
+                            await task.result().close()
+                    elif isinstance(exc, SwarmdeckError):
+                        errors.append(exc)
+                    else:
+                        raise exc
+        finally:
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    extra = await task
+                    await extra.close()
+        if winner is not None:
+            self.session = winner
+            return winner
         if len(errors) == 1:
             raise errors[0]
         raise TransportError(
