@@ -140,7 +140,8 @@ class MainScreen(Screen):
                 show=False),
         Binding("t", "rotate_token", "Token", id="cluster.token",
                 show=False),
-        Binding("L", "toggle_logs", "Logs", id="logs.toggle"),
+        Binding("L", "toggle_logs", "Logs pane", id="logs.toggle", show=False),
+        Binding("F", "full_logs", "Full logs", id="logs.full"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
     ]
     # below this height the logs pane starts hidden (L shows it)
@@ -320,6 +321,30 @@ class MainScreen(Screen):
     def on_resize(self, event) -> None:
         if not getattr(self, "_logs_toggled", False):
             self.query_one(LogPane).display = event.size.height >= self.LOGS_MIN_HEIGHT
+
+    def action_full_logs(self) -> None:
+        """Every replica's lines full screen: of the stack or environment selected in the
+        projects pane when it has the focus, else of the highlighted service."""
+        from swarmdeck.ui.screens.logs import LogsScreen
+
+        scope = self.scope
+        if isinstance(self.focused, ProjectsTree) and scope is not None and scope.stack:
+            state = self.deck.fleet.state(scope.cluster)
+            services = sorted((s.name, s.id) for s in state.services.values()
+                              if s.stack == scope.stack)
+            if services:
+                self.app.push_screen(LogsScreen(scope.cluster, [(i, n) for n, i in services],
+                                                f"stack {scope.stack}"))
+                return
+        if self._log_target is None:
+            self.notify("select a service (or a stack in the projects pane)",
+                        severity="warning")
+            return
+        cluster, service_id = self._log_target
+        service = self.deck.fleet.state(cluster).services.get(service_id)
+        if service is not None:
+            self.app.push_screen(LogsScreen(cluster, [(service.id, service.name)],
+                                            service.name))
 
     def action_toggle_logs(self) -> None:
         self._logs_toggled = True

@@ -1,0 +1,366 @@
+"""Does the live logs screen keep up with a flood from every replica?
+
+The LogsScreen runs in the console (SwarmdeckApp, headless, 160x50) and follows one service:
+(1) lab flood: 10 replicas of `lv-flood` on the lab's prod cluster, each writing a fixed
+    count of numbered lines as fast as busybox sh can, then sleeping. Lines/s ingested into
+    the view, frames drawn, keystroke-to-render p50/p95 during the flood (target < 100 ms),
+    RSS growth (target <= 100 MB over 1M lines). Then follow_logs alone, without the UI,
+    on a flood of the same kind (`lv-core`): what the transport delivers on this machine.
+(2) lab fixed rate: 10 replicas of `lv-rate`, each ~RATE lines/s: does the view keep pace
+    and stay responsive at a steady, realistic load?
+(3) synthetic: 1M lines from an in-process source (no network, no parsing): the view's own
+    ceiling, keystrokes and RSS over 1M lines.
+Targets: >= 20k lines/s ingested, keystroke p95 < 100 ms, RSS growth <= 100 MB.
+
+Run as root (it brings the lab up if needed):  python bench/logs.py [--skip-lab]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from textual import events
+
+from swarmdeck.cli.lab import lab_dir
+from swarmdeck.core.config import load_config
+from swarmdeck.core.errors import LabError
+from swarmdeck.core.fleet import Fleet
+from swarmdeck.core.inventory import ClusterState
+from swarmdeck.core.log_follow import follow_logs
+from swarmdeck.core.logs import LogLine
+from swarmdeck.core.metrics import ClusterMetrics
+from swarmdeck.core.models import Node, Service, Task
+from swarmdeck.lab.lab import Lab
+from swarmdeck.lab.topology import LabSpec
+from swarmdeck.ui.app import SwarmdeckApp
+from swarmdeck.ui.screens.logs import LogsScreen
+from swarmdeck.ui.widgets.logview import LogView
+
+IMAGE = "10.213.0.1:5000/swarmdeck/demo:1.0"
+SIZE = (160, 50)
+REPLICAS = 10
+MILLION = 1_000_000
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+class Probe:
+    """While lines flow: a key every INTERVAL (t: timestamps on/off, which redraws every
+    line in view), timed from posting it until it was handled and the frame it caused was
+    composed; and the process's RSS."""
+
+    def __init__(self, app, view: LogView, interval: float = 0.15, presses: int = 400) -> None:
+        self.app, self.view = app, view
+        self.interval, self.presses = interval, presses
+        self.latencies: list[float] = []
+        self.rss_start = rss_mb()
+        self.rss_peak = self.rss_start
+        self.rss_at_million: float | None = None
+
+    async def run(self, done: asyncio.Event) -> None:
+        while not done.is_set() and len(self.latencies) < self.presses:
+            before = self.view.timestamps
+            started = time.perf_counter()
+            self.app.post_message(events.Key("t", "t"))
+            while self.view.timestamps == before and time.perf_counter() - started < 10:
+                await asyncio.sleep(0.0005)
+            self.app.screen._compositor_refresh()  # compose the frame the key caused
+            self.latencies.append((time.perf_counter() - started) * 1000)
+            self.sample()
+            await asyncio.sleep(self.interval)
+
+    def sample(self) -> None:
+        rss = rss_mb()
+        self.rss_peak = max(self.rss_peak, rss)
+        if self.rss_at_million is None and self.view.total_lines >= MILLION:
+            self.rss_at_million = rss
+
+    def report(self, label: str) -> None:
+        if not self.latencies:
+            print(f"  {label}: no keystroke measured")
+            return
+        p95 = percentile(self.latencies, 95)
+        print(f"  {label}: keystroke-to-render during the flood, {len(self.latencies)} keys: "
+              f"p50 {statistics.median(self.latencies):5.1f} ms, p95 {p95:5.1f} ms, "
+              f"max {max(self.latencies):5.1f} ms  (target p95 < 100 ms: "
+              f"{'ok' if p95 < 100 else 'MISSED'})")
+        growth = self.rss_peak - self.rss_start
+        at = f", at 1M lines {self.rss_at_million - self.rss_start:+.0f} MB" \
+            if self.rss_at_million is not None else ""
+        over = "1M lines" if self.view.total_lines >= MILLION else \
+            f"{self.view.total_lines:,} lines (fewer than 1M)"
+        print(f"  {label}: RSS {self.rss_start:.0f} MB -> peak {self.rss_peak:.0f} MB: "
+              f"growth {growth:+.0f} MB over {over}{at}  (target <= 100 MB: "
+              f"{'ok' if growth <= 100 else 'MISSED'})")
+
+
+async def follow(app, view: LogView, *, expected: int, label: str, limit: float,
+                 stall: float = 15.0, quiet: float = 3.0) -> None:
+    """Until EXPECTED lines are in, no line came for STALL seconds, or LIMIT seconds. Keys
+    are timed while lines flow: from the first line until QUIET seconds pass without one."""
+    probe = Probe(app, view)
+    done = asyncio.Event()
+    keys: asyncio.Task | None = None
+    frames0, started, cpu0 = view.frames, time.perf_counter(), time.process_time()
+    first = last = None
+    count = 0
+    deadline = started + limit
+    while time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+        probe.sample()
+        now = time.perf_counter()
+        if view.total_lines != count:
+            count, last = view.total_lines, now
+            if first is None:
+                first = now
+                keys = asyncio.create_task(probe.run(done))
+        if last is not None and now - last > quiet:
+            done.set()
+        if count >= expected or (last or started) + stall < now:
+            break
+    done.set()
+    if keys is not None:
+        await keys
+    cpu = 100 * (time.process_time() - cpu0) / max(1e-9, time.perf_counter() - started)
+    seconds = max(1e-9, (last or started) - (first or started))
+    frames = view.frames - frames0
+    rate = count / seconds if first else 0.0
+    print(f"  {label}: {count:,} of {expected:,} lines in {seconds:.1f}s: {rate:,.0f} lines/s "
+          f"ingested and shown (no filter), {frames / max(seconds, 1e-9):.0f} frames/s, "
+          f"app process {cpu:.0f} % of a core  (target >= 20k lines/s: "
+          f"{'ok' if rate >= 20_000 else 'MISSED'})")
+    probe.report(label)
+
+
+# ---- the lab ---------------------------------------------------------------------------------
+def writer(lines: int, rate: int | None) -> str:
+    """A busybox sh loop: LINES numbered lines, as fast as it can or RATE a second (in
+    batches of a tenth of a second), then idle. A pause first: the screen is following
+    before the first line."""
+    line = 'echo "lv $SLOT line $i of the flood, some payload text of a usual length"'
+    if rate is None:
+        body = f"i=0; while [ $i -lt {lines} ]; do i=$((i+1)); {line}; done"
+    else:
+        batch = max(1, rate // 10)
+        body = (f"i=0; while [ $i -lt {lines} ]; do j=0; while [ $j -lt {batch} ]; do "
+                f"j=$((j+1)); i=$((i+1)); {line}; done; sleep 0.1; done")
+    return f"sleep 8; {body}; sleep 3600"
+
+
+async def lab_run(lab: Lab, name: str, lines: int, rate: int | None, label: str,
+                  limit: float) -> None:
+    docker = lab.docker_on
+    with contextlib.suppress(LabError):
+        await asyncio.to_thread(docker, "prod-m1", "service", "rm", name)
+    await asyncio.to_thread(
+        docker, "prod-m1", "service", "create", "--detach", "--name", name,
+        "--replicas", str(REPLICAS), "--endpoint-mode", "dnsrr", "--restart-condition",
+        "none", "--stop-grace-period", "1s", "--env", "SLOT={{.Task.Slot}}", IMAGE,
+        "sh", "-c", writer(lines, rate))
+    try:
+        config = load_config(lab.config_file)
+        app = SwarmdeckApp(config, Fleet(config), start_cluster="prod")
+        async with app.run_test(size=SIZE) as pilot:
+            state = app.fleet.state("prod")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any(
+                    s.name == name for s in state.services.values()):
+                await pilot.pause(0.2)
+            service = next(s for s in state.services.values() if s.name == name)
+            screen = LogsScreen("prod", [(service.id, name)], name, tail="all")
+            await app.push_screen(screen)
+            await follow(app, screen.view, expected=REPLICAS * lines, label=label,
+                         limit=limit)
+    finally:
+        with contextlib.suppress(LabError):
+            await asyncio.to_thread(docker, "prod-m1", "service", "rm", name)
+
+
+async def core_run(lab: Lab, lines: int) -> None:
+    """follow_logs alone, no UI, on the same kind of flood: what the transport delivers."""
+    name, docker = "lv-core", lab.docker_on
+    with contextlib.suppress(LabError):
+        await asyncio.to_thread(docker, "prod-m1", "service", "rm", name)
+    await asyncio.to_thread(
+        docker, "prod-m1", "service", "create", "--detach", "--name", name,
+        "--replicas", str(REPLICAS), "--endpoint-mode", "dnsrr", "--restart-condition",
+        "none", "--stop-grace-period", "1s", "--env", "SLOT={{.Task.Slot}}", IMAGE,
+        "sh", "-c", writer(lines, None))
+    fleet = Fleet(load_config(lab.config_file))
+    inventory = fleet.inventory("prod")
+    try:
+        state = await inventory.load()
+        service = next(s for s in state.services.values() if s.name == name)
+
+        async def connect():
+            return (await inventory.connect()).docker
+
+        count, first, last = 0, None, None
+
+        async def consume() -> None:
+            nonlocal count, first, last
+            async for item in follow_logs(connect, [(service.id, name)], tail="all"):
+                if isinstance(item, LogLine):
+                    count += 1
+                    last = time.perf_counter()
+                    first = first or last
+
+        reader = asyncio.create_task(consume())
+        started, cpu0 = time.perf_counter(), time.process_time()
+        while time.perf_counter() < started + 240 and count < REPLICAS * lines and \
+                (last is None or time.perf_counter() - last < 10):
+            await asyncio.sleep(0.1)
+        reader.cancel()
+        cpu = 100 * (time.process_time() - cpu0) / (time.perf_counter() - started)
+        seconds = max(1e-9, (last or started) - (first or started))
+        print(f"  lab, follow_logs alone (no UI): {count:,} of {REPLICAS * lines:,} lines in "
+              f"{seconds:.1f}s: {count / seconds:,.0f} lines/s, process {cpu:.0f} % of a core")
+    finally:
+        await fleet.close()
+        with contextlib.suppress(LabError):
+            await asyncio.to_thread(docker, "prod-m1", "service", "rm", name)
+
+
+# ---- synthetic -------------------------------------------------------------------------------
+def flood_state() -> ClusterState:
+    state = ClusterState("synthetic")
+    for i in range(5):
+        node = Node(id=f"node{i}", hostname=f"synthetic-{i}", role="worker",
+                    availability="active", status="ready", address=f"10.0.0.{i}",
+                    engine_version="27.0.0")
+        state.nodes[node.id] = node
+    state.services["svc"] = Service(id="svc", name="lv-flood", mode="replicated",
+                                    replicas=REPLICAS, image=IMAGE)
+    for slot in range(1, REPLICAS + 1):
+        task = Task(id=f"task{slot:02d}", service_id="svc", node_id=f"node{slot % 5}",
+                    slot=slot, state="running", desired_state="running")
+        state.tasks[task.id] = task
+    state.manager, state.connected, state.loaded_at = "synthetic-0", True, time.time()
+    return state
+
+
+class SyntheticFleet:
+    def __init__(self) -> None:
+        self.states = {"synthetic": flood_state()}
+        self.stopped = asyncio.Event()
+        self.collected = {"synthetic": type("C", (), {"metrics": ClusterMetrics()})()}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.states)
+
+    def state(self, name: str) -> ClusterState:
+        return self.states[name]
+
+    def subscribe(self, listener):
+        return lambda: None
+
+    async def run(self, name: str) -> None:
+        await self.stopped.wait()
+
+    async def logs(self, name: str, service_id: str, *, tail=100, follow=True):
+        await self.stopped.wait()
+        if False:  # an async generator that yields nothing
+            yield
+
+    def metrics(self, name: str):
+        return self.collected[name]
+
+    async def close(self) -> None:
+        self.stopped.set()
+
+
+def synthetic_source(total: int):
+    async def source() -> AsyncIterator[LogLine]:
+        start = datetime.now(UTC)
+        for i in range(total):  # everything is there at once: it never waits
+            slot = i % REPLICAS + 1
+            yield LogLine(start + timedelta(microseconds=i), "stderr" if i % 97 == 0
+                          else "stdout", f"lv {slot} line {i} of the flood, some payload "
+                          "text of a usual length", f"task{slot:02d}", f"node{slot % 5}",
+                          "svc", 0)
+        await asyncio.Event().wait()
+    return source
+
+
+async def synthetic_run(config_path: Path, total: int) -> None:
+    app = SwarmdeckApp(load_config(config_path), SyntheticFleet())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.5)
+        screen = LogsScreen("synthetic", [("svc", "lv-flood")], "lv-flood",
+                            source=synthetic_source(total))
+        await app.push_screen(screen)
+        await follow(app, screen.view, expected=total, label="synthetic 1M", limit=300)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=100_000,
+                        help="lines each flooding replica writes (default 100000)")
+    parser.add_argument("--rate", type=int, default=1000,
+                        help="lines a second each fixed-rate replica writes (default 1000)")
+    parser.add_argument("--rate-seconds", type=int, default=30)
+    parser.add_argument("--skip-lab", action="store_true", help="only the synthetic part")
+    parser.add_argument("--part", choices=PARTS, help="run one part here (the default runs "
+                        "each in a process of its own, so RSS figures do not mix)")
+    args = parser.parse_args()
+    if args.part:
+        run_part(args)
+        return
+    print(f"live logs, {REPLICAS} replicas, LogsScreen in the console at {SIZE[0]}x{SIZE[1]}:")
+    if not args.skip_lab:
+        lab = Lab(lab_dir(None), say=lambda m: print(f"lab: {m}", flush=True))
+        lab.up(lab.spec() or LabSpec())
+    for part in PARTS if not args.skip_lab else ["synthetic"]:
+        subprocess.run([sys.executable, __file__, "--part", part, "--lines", str(args.lines),
+                        "--rate", str(args.rate), "--rate-seconds", str(args.rate_seconds)],
+                       timeout=900, check=False)
+        time.sleep(5)  # the lab settles (containers stop) before the next part
+
+
+PARTS = ["synthetic", "flood", "core", "rate"]
+
+
+def run_part(args: argparse.Namespace) -> None:
+    if args.part == "synthetic":
+        with TemporaryDirectory() as tmp:
+            config = Path(tmp) / "config.toml"
+            config.write_text('[clusters.synthetic]\nmanagers = ["synthetic-0"]\n'
+                              'metrics = "off"\n')
+            config.chmod(0o600)
+            asyncio.run(synthetic_run(config, MILLION))
+        return
+    lab = Lab(lab_dir(None))
+    if args.part == "flood":
+        asyncio.run(lab_run(lab, "lv-flood", args.lines, None, "lab flood", limit=300))
+    elif args.part == "core":
+        asyncio.run(core_run(lab, args.lines // 5))
+    else:
+        asyncio.run(lab_run(lab, "lv-rate", args.rate * args.rate_seconds, args.rate,
+                            f"lab fixed rate ({REPLICAS}x{args.rate}/s)",
+                            limit=args.rate_seconds + 60))
+
+
+if __name__ == "__main__":
+    main()
