@@ -204,14 +204,25 @@ async def _leave(node: Mapping[str, Any], settings: SSHSettings | None, user: st
     except SwarmdeckError as exc:
         say(f"{_hostname(node)}: cannot reach it to leave the swarm ({exc})")
         return False
+    docker = DockerEndpoint(conn, resolved.label)
+    say(f"{_hostname(node)}: leaving the swarm")
     try:
-        docker = DockerEndpoint(conn, resolved.label)
-        say(f"{_hostname(node)}: leaving the swarm")
-        await docker.request("POST", "/swarm/leave")
-        await docker.close()
-        return True
+        for attempt in (1, 2):
+            try:
+                await docker.request("POST", "/swarm/leave")
+                return True
+            except SwarmdeckError as exc:
+                # a busy swarm may time the answer out ("context deadline exceeded") after
+                # the node did leave: its own state says; if not, one more try
+                info = await docker.get("/info")
+                if (info.get("Swarm") or {}).get("LocalNodeState") == "inactive":
+                    return True
+                if attempt == 2:
+                    say(f"{_hostname(node)}: leaving failed ({exc})")
+        return False
     except SwarmdeckError as exc:
         say(f"{_hostname(node)}: leaving failed ({exc})")
         return False
     finally:
+        await docker.close()
         conn.close()
