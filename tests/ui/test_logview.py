@@ -305,7 +305,12 @@ async def test_screen_tags_replicas_from_the_inventory(make_app):
         assert "shop_worker.1@prod-w2" in lines[-3] or "shop_worker.1@prod-w2" in lines[-1]
         assert {r for r in screen.view.replicas} == {"shop_worker.1", "shop_worker.2",
                                                      "shop_worker.3"}
-        header = str(screen.query_one("#logs-header").render())
+        header = ""
+        for _ in range(30):  # the header is redrawn on the view's tick, not per line
+            header = str(screen.query_one("#logs-header").render())
+            if "30 lines" in header:
+                break
+            await pilot.pause(0.1)
         assert "shop_worker" in header and "following" in header and "30 lines" in header
 
 
