@@ -9,7 +9,8 @@ The LogsScreen runs in the console (SwarmdeckApp, headless, 160x50) and follows 
 (2) lab fixed rate: 10 replicas of `lv-rate`, each ~RATE lines/s: does the view keep pace
     and stay responsive at a steady, realistic load?
 (3) synthetic: 1M lines from an in-process source (no network, no parsing): the view's own
-    ceiling, keystrokes and RSS over 1M lines.
+    ceiling, keystrokes and RSS over 1M lines; first the floor: the same keystroke with
+    no line arriving, which is what the machine gives at rest.
 Targets: >= 20k lines/s ingested, keystroke p95 < 100 ms, RSS growth <= 100 MB.
 
 Run as root (it brings the lab up if needed):  python bench/logs.py [--skip-lab]
@@ -306,6 +307,18 @@ def synthetic_source(total: int):
 async def synthetic_run(config_path: Path, total: int) -> None:
     app = SwarmdeckApp(load_config(config_path), SyntheticFleet())
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.5)
+        # the floor: the same key on the same screen with 5,000 lines and none arriving
+        quiet = LogsScreen("synthetic", [("svc", "lv-flood")], "lv-flood",
+                           source=synthetic_source(5_000))
+        await app.push_screen(quiet)
+        await pilot.pause(1.0)
+        floor = Probe(app, quiet.view, presses=60)
+        await floor.run(asyncio.Event())
+        print(f"  floor, no line arriving: keystroke-to-render p50 "
+              f"{statistics.median(floor.latencies):5.1f} ms, p95 "
+              f"{percentile(floor.latencies, 95):5.1f} ms, max {max(floor.latencies):5.1f} ms")
+        app.pop_screen()
         await pilot.pause(0.5)
         screen = LogsScreen("synthetic", [("svc", "lv-flood")], "lv-flood",
                             source=synthetic_source(total))
