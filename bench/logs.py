@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import statistics
 import subprocess
 import sys
@@ -345,10 +346,17 @@ def main() -> None:
     if not args.skip_lab:
         lab = Lab(lab_dir(None), say=lambda m: print(f"lab: {m}", flush=True))
         lab.up(lab.spec() or LabSpec())
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     for part in PARTS if not args.skip_lab else ["synthetic"]:
-        subprocess.run([sys.executable, __file__, "--part", part, "--lines", str(args.lines),
-                        "--rate", str(args.rate), "--rate-seconds", str(args.rate_seconds)],
-                       timeout=900, check=False)
+        child = subprocess.Popen([sys.executable, __file__, "--part", part, "--lines",
+                                  str(args.lines), "--rate", str(args.rate),
+                                  "--rate-seconds", str(args.rate_seconds)])
+        try:
+            child.wait(timeout=900)
+        except BaseException:
+            child.terminate()  # (not kill: its finally removes its lv- service)
+            child.wait(timeout=120)
+            raise
         time.sleep(5)  # the lab settles (containers stop) before the next part
 
 
@@ -356,6 +364,9 @@ PARTS = ["synthetic", "flood", "core", "rate"]
 
 
 def run_part(args: argparse.Namespace) -> None:
+    # a SIGTERM (a lab purge sends one to whatever names the lab directory) still runs the
+    # finally blocks that remove the lv- services
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.part == "synthetic":
         with TemporaryDirectory() as tmp:
             config = Path(tmp) / "config.toml"
