@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_checks import ok, refused
 
 from swarmdeck.core.errors import LabError
 
@@ -22,18 +23,6 @@ def audit_lines() -> list[dict]:
     path = Path(os.environ["XDG_STATE_HOME"]) / "swarmdeck" / "audit.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() \
         else []
-
-
-def ok(result) -> str:
-    assert result.returncode == 0, result.stderr + result.stdout
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
-def refused(result, code: int, says: str) -> None:
-    assert result.returncode == code, result.stderr + result.stdout
-    assert says in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr
 
 
 def replicas(lab, service: str) -> int:

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from cli_checks import ok, refused
 from test_console_live import wait_until
 from textual.widgets import Input
 
@@ -29,18 +30,6 @@ from swarmdeck.ui.widgets.table import LiveTable
 IMAGE = "10.213.0.1:5000/swarmdeck/demo:1.0"
 NODE = "staging-m1"
 SECRET = b"rt-s3cr3t-Do-Not-Leak-7f1c"
-
-
-def ok(result) -> str:
-    assert result.returncode == 0, result.stderr + result.stdout
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
-def refused(result, code: int, says: str) -> None:
-    assert result.returncode == code, result.stderr + result.stdout
-    assert says in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr
 
 
 def piped(lab, *args: str, data: bytes = b"") -> subprocess.CompletedProcess[str]:

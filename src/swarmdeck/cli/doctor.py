@@ -9,13 +9,12 @@ import argparse
 import asyncio
 import json
 import shutil
-import sys
 import textwrap
 import time
 from dataclasses import asdict, dataclass
 
-from swarmdeck.cli.ls import no_clusters_error
-from swarmdeck.core.config import Config, load
+from swarmdeck.cli.ls import chosen_clusters
+from swarmdeck.core.config import Config
 from swarmdeck.core.doctor import Finding, counts, diagnose, gather_facts
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.fleet import Fleet
@@ -45,14 +44,7 @@ class Report:
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    config = load(args.config)
-    for warning in config.warnings:
-        print(f"swarmdeck: warning: {warning}", file=sys.stderr)
-    if not config.clusters:
-        raise no_clusters_error(config)
-    names = args.cluster or list(config.clusters)
-    for name in names:
-        config.cluster(name)  # unknown names fail here, with a did-you-mean
+    config, names = chosen_clusters(args)
     reports = asyncio.run(examine(config, names))
     if args.json:
         print(json.dumps([r.as_json() for r in reports], indent=2, default=str))

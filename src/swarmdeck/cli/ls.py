@@ -17,7 +17,9 @@ from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.sanitize import clean
 
 
-def run_ls(args: argparse.Namespace) -> int:
+def chosen_clusters(args: argparse.Namespace) -> tuple[Config, list[str]]:
+    """The config (its warnings printed) and the clusters `--cluster` names (default: all),
+    each checked before any connection."""
     config = load(args.config)
     for warning in config.warnings:
         print(f"swarmdeck: warning: {warning}", file=sys.stderr)
@@ -26,6 +28,11 @@ def run_ls(args: argparse.Namespace) -> int:
     names = args.cluster or list(config.clusters)
     for name in names:
         config.cluster(name)  # unknown names fail here, with a did-you-mean
+    return config, names
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    config, names = chosen_clusters(args)
     results = asyncio.run(_load(config, names))
     states = {n: r for n, r in results.items() if isinstance(r, ClusterState)}
     failed = {n: r for n, r in results.items() if isinstance(r, SwarmdeckError)}
