@@ -199,6 +199,9 @@ async def synthetic_run(config_path: Path, presses: int) -> None:
           f"floor  (target p95 < 50 ms: {'ok' if p95 < 50 else 'MISSED'})")
 
 
+SETTLE_SECONDS = 20
+
+
 async def idle_run(lab: Lab, seconds: float) -> None:
     config = load_config(lab.config_file)
     app = SwarmdeckApp(config, Fleet(config))
@@ -206,7 +209,9 @@ async def idle_run(lab: Lab, seconds: float) -> None:
         while not app.screen.query("#services") or \
                 not app.screen.query_one("#services", LiveTable).row_count:
             await pilot.pause(0.1)
-        await pilot.pause(5)  # connections, metrics samplers and first charts settle
+        # connections and samplers settle, and the sparklines fill their width (they
+        # widen one cell a sample at first): what follows is the steady state
+        await pilot.pause(SETTLE_SECONDS)
         cpu0, wall0 = time.process_time(), time.perf_counter()
         await asyncio.sleep(seconds)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from swarmdeck.core.errors import NotFound, SwarmdeckError
-from swarmdeck.core.logs import LogLine, service_logs, since_value
+from swarmdeck.core.logs import LogLine, service_log_batches, since_value
 from swarmdeck.core.transport.docker import DockerEndpoint
 
 Connect = Callable[[], Awaitable[DockerEndpoint]]
@@ -65,12 +65,13 @@ async def _one_service(connect: Connect, service_id: str, name: str, out: asynci
         resumed = bool(resume.last)
         try:
             docker = await connect()
-            async for line in service_logs(
+            async for batch in service_log_batches(
                     docker, service_id, follow=follow,
                     tail="all" if resumed else tail,
                     since=resume.since() if resumed else since):
-                if line.ns == 0 or resume.fresh(line):
-                    await out.put(line)
+                fresh = [line for line in batch if line.ns == 0 or resume.fresh(line)]
+                if fresh:
+                    await out.put(fresh)
                 delay = 1.0
             if not follow:
                 return
@@ -94,7 +95,8 @@ async def follow_logs(connect: Connect, services: Sequence[tuple[str, str]], *,
                       ) -> AsyncIterator[LogLine | StreamNote]:
     """SERVICES: (id, name) pairs. CONNECT returns a live DockerEndpoint (reconnecting, and
     moving to another manager, when the last one died)."""
-    queue: asyncio.Queue = asyncio.Queue(maxsize=10_000)  # backpressure on a flood
+    # lists of lines (what one piece of a stream held) or notes; bounded: backpressure
+    queue: asyncio.Queue = asyncio.Queue(maxsize=64)
     workers = [asyncio.create_task(_one_service(
         connect, sid, name, queue, follow=follow, tail=tail, since=since,
         max_backoff=max_backoff), name=f"logs {name}") for sid, name in services]
@@ -104,10 +106,12 @@ async def follow_logs(connect: Connect, services: Sequence[tuple[str, str]], *,
     heap: list[tuple[int, int, float, LogLine]] = []
     order = itertools.count()
 
-    def take(item: LogLine | StreamNote) -> StreamNote | None:
+    def take(item: list[LogLine] | StreamNote) -> StreamNote | None:
         if isinstance(item, StreamNote):
             return item
-        heapq.heappush(heap, (item.ns, next(order), time.monotonic(), item))
+        arrived, push = time.monotonic(), heapq.heappush
+        for line in item:
+            push(heap, (line.ns, next(order), arrived, line))
         return None
 
     try:

@@ -12,10 +12,11 @@ from swarmdeck.core.models import parse_time
 from swarmdeck.core.transport.docker import DockerEndpoint
 
 STREAMS = {0: "stdin", 1: "stdout", 2: "stderr"}
+_HEADER = struct.Struct(">BxxxI")
 MAX_LINE = 64 * 1024  # a line longer than this is cut (the rest follows as more lines)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LogLine:
     timestamp: datetime | None
     stream: str  # stdout | stderr
@@ -29,9 +30,35 @@ class LogLine:
 def stamp_ns(stamp: str) -> int:
     """RFC 3339 with up to 9 fraction digits -> integer nanoseconds since the epoch (0 if
     it is not a timestamp). Exact, so a resumed stream can drop what it already gave."""
+    return _stamp(stamp)[0]
+
+
+# A flood of lines shares a few seconds: the seconds part of a UTC stamp is parsed once.
+_SECONDS: dict[str, tuple[int, datetime]] = {}
+_SECONDS_KEPT = 4096
+
+
+def _stamp(stamp: str) -> tuple[int, datetime | None]:
+    """(nanoseconds, datetime) of a timestamp, (0, None) when it is not one. Docker writes
+    `2026-11-29T12:00:00.123456789Z`; that shape takes the fast path."""
+    if len(stamp) > 20 and stamp[19] == "." and stamp[-1] == "Z" and stamp[10] == "T":
+        fraction = stamp[20:-1]
+        if fraction.isdigit() and len(fraction) <= 9:
+            head = stamp[:19]
+            known = _SECONDS.get(head)
+            if known is None:
+                moment = parse_time(head + "Z")
+                if moment is None:
+                    return 0, None
+                if len(_SECONDS) >= _SECONDS_KEPT:
+                    _SECONDS.clear()
+                known = _SECONDS[head] = (int(moment.timestamp()), moment)
+            nanos = int(fraction.ljust(9, "0"))
+            return (known[0] * 1_000_000_000 + nanos,
+                    known[1].replace(microsecond=nanos // 1000))
     moment = parse_time(stamp)
     if moment is None:
-        return 0
+        return 0, None
     head, dot, rest = stamp.partition(".")
     digits = ""
     if dot:
@@ -40,7 +67,7 @@ def stamp_ns(stamp: str) -> int:
                 break
             digits += ch
     whole = int(moment.replace(microsecond=0).timestamp())
-    return whole * 1_000_000_000 + int((digits or "0").ljust(9, "0")[:9])
+    return whole * 1_000_000_000 + int((digits or "0").ljust(9, "0")[:9]), moment
 
 
 def since_value(ns: int) -> str:
@@ -52,22 +79,21 @@ def parse_line(raw: bytes, stream: str) -> LogLine:
     """`TIMESTAMP [com.docker.swarm.node.id=..,com.docker.swarm.service.id=..,...] MESSAGE`"""
     text = raw.decode("utf-8", errors="replace")
     stamp_text, _, rest = text.partition(" ")
-    timestamp = parse_time(stamp_text)
+    ns, timestamp = _stamp(stamp_text)
     if timestamp is None:
         rest = text
-    attrs: dict[str, str] = {}
+    task_id = node_id = service_id = None
     if rest.startswith("com.docker.swarm."):
         details, _, rest = rest.partition(" ")
         for pair in details.split(","):
             key, _, value = pair.partition("=")
-            attrs[key] = value
-    return LogLine(
-        timestamp=timestamp, stream=stream, text=rest,
-        task_id=attrs.get("com.docker.swarm.task.id"),
-        node_id=attrs.get("com.docker.swarm.node.id"),
-        service_id=attrs.get("com.docker.swarm.service.id"),
-        ns=stamp_ns(stamp_text) if timestamp is not None else 0,
-    )
+            if key == "com.docker.swarm.task.id":
+                task_id = value
+            elif key == "com.docker.swarm.node.id":
+                node_id = value
+            elif key == "com.docker.swarm.service.id":
+                service_id = value
+    return LogLine(timestamp, stream, rest, task_id, node_id, service_id, ns)
 
 
 class Demuxer:
@@ -86,16 +112,22 @@ class Demuxer:
         if not self.multiplexed:
             self._lines("stdout", data, out)
             return out
-        self._frames += data
-        while len(self._frames) >= 8:
-            kind, size = struct.unpack(">BxxxI", self._frames[:8])
-            if len(self._frames) < 8 + size:
+        buffer = self._frames + data if self._frames else data
+        pos, end_of_data = 0, len(buffer)
+        while end_of_data - pos >= 8:  # offsets, not slices of the rest: a piece holds
+            kind, size = _HEADER.unpack_from(buffer, pos)  # hundreds of frames
+            end = pos + 8 + size
+            if end > end_of_data:
                 break
-            payload, self._frames = self._frames[8:8 + size], self._frames[8 + size:]
-            self._lines(STREAMS.get(kind, "stdout"), payload, out)
+            self._lines(STREAMS.get(kind, "stdout"), buffer[pos + 8:end], out)
+            pos = end
+        self._frames = buffer[pos:]
         return out
 
     def _lines(self, stream: str, data: bytes, out: list[tuple[str, bytes]]) -> None:
+        if stream not in self._partial and data.endswith(b"\n") and data.count(b"\n") == 1:
+            out.append((stream, data[:-1].rstrip(b"\r")))  # a frame is a line, usually
+            return
         buffer = self._partial.pop(stream, b"") + data
         *complete, rest = buffer.split(b"\n")
         out.extend((stream, line.rstrip(b"\r")) for line in complete)
@@ -111,15 +143,20 @@ class Demuxer:
         return out
 
 
-async def service_logs(docker: DockerEndpoint, service_id: str, *, follow: bool = True,
-                       tail: int | str = 100, since: str | None = None
-                       ) -> AsyncIterator[LogLine]:
+async def service_log_batches(docker: DockerEndpoint, service_id: str, *,
+                              follow: bool = True, tail: int | str = 100,
+                              since: str | None = None) -> AsyncIterator[list[LogLine]]:
+    """The lines of each piece the stream delivers, as one list: under a flood a piece
+    holds hundreds of lines, and handing them on together keeps the per-line cost low."""
     params = {"stdout": True, "stderr": True, "timestamps": True, "details": True,
               "follow": follow, "tail": str(tail), "since": since}
     demux = Demuxer()
     async with docker.stream(f"/services/{service_id}/logs", params) as body:
         async for chunk in body:
-            for stream, raw in demux.feed(chunk):
-                yield parse_line(raw, stream)
-    for stream, raw in demux.flush():
-        yield parse_line(raw, stream)
+            batch = [parse_line(raw, stream) for stream, raw in demux.feed(chunk)]
+            if batch:
+                yield batch
+    rest = [parse_line(raw, stream) for stream, raw in demux.flush()]
+    if rest:
+        yield rest
+

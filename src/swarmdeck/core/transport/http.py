@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 MAX_HEADER_BYTES = 64 * 1024
+BLOCK = 64 * 1024  # what a streamed body is read in (a few hundred log lines)
+MAX_CHUNK_LINE = 1024  # a chunk-size line longer than this is not HTTP
 
 
 class Reader(Protocol):
@@ -111,7 +113,14 @@ class HTTPConnection:
         return status, resp_headers, self._body(resp_headers)
 
     async def _body(self, headers: dict[str, str]) -> AsyncIterator[bytes]:
-        if headers.get("transfer-encoding", "").lower() == "chunked":
+        chunked = headers.get("transfer-encoding", "").lower() == "chunked"
+        if chunked and not self.reusable:
+            # a dedicated stream (logs, events): nothing follows the body on this channel,
+            # so it is read in big blocks and the chunks are cut out of them. Reading each
+            # chunk (a log line, often) from the SSH channel cost more than the line.
+            async for data in self._chunked_blocks():
+                yield data
+        elif chunked:
             while True:
                 size_line = await self.reader.readline()
                 if not size_line:
@@ -137,6 +146,40 @@ class HTTPConnection:
                 if not data:
                     return
                 yield data
+
+    async def _chunked_blocks(self) -> AsyncIterator[bytes]:
+        """The chunks' data, joined per block read. Sizes are checked as strictly as in
+        the chunk-by-chunk reader."""
+        buffer, pos = b"", 0
+        while True:
+            pieces = []
+            while True:
+                eol = buffer.find(b"\n", pos)
+                if eol < 0:
+                    if len(buffer) - pos > MAX_CHUNK_LINE:
+                        raise ProtocolError(f"bad chunk size {buffer[pos:pos + 40]!r}")
+                    break
+                size_line = buffer[pos:eol]
+                try:
+                    size = int(size_line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    raise ProtocolError(f"bad chunk size {size_line[:40]!r}") from None
+                if size == 0:
+                    if pieces:
+                        yield b"".join(pieces)
+                    return
+                end = eol + 1 + size
+                if end + 2 > len(buffer):
+                    break
+                pieces.append(buffer[eol + 1:end])
+                pos = end + 2
+            if pieces:
+                yield b"".join(pieces)
+            buffer, pos = buffer[pos:], 0
+            data = await self.reader.read(BLOCK)
+            if not data:
+                raise ProtocolError("connection closed inside a chunked body")
+            buffer += data
 
     def close(self) -> None:
         self.reusable = False

@@ -386,10 +386,9 @@ class LogsScreen(Screen):
 
 class _Paced:
     """A DockerEndpoint whose streams give the event loop a turn every few milliseconds.
-    Docker sends each log line as its own HTTP chunk, and while the SSH channel holds
-    data already received, reading and parsing it never waits: without this, a flood
-    kept the loop to itself for as long as it took to parse the ~10k lines follow_logs
-    queues (half a second and more), and keys waited that long."""
+    While the SSH channel holds data already received, reading and parsing it never
+    waits: without this, a flood kept the loop to itself for as long as it took to parse
+    what follow_logs queues (half a second and more), and keys waited that long."""
 
     def __init__(self, docker) -> None:
         self._docker = docker
@@ -406,11 +405,9 @@ class _Paced:
 async def _paced(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     clock = time.perf_counter
     deadline = clock() + SLICE
-    count = 0
-    async for chunk in chunks:
+    async for chunk in chunks:  # a block of up to a few thousand lines
         yield chunk
-        count += 1
-        if not count & 31 and clock() > deadline:
+        if clock() > deadline:
             await asyncio.sleep(0)
             deadline = clock() + SLICE
 

@@ -138,6 +138,7 @@ class LiveTable(ScrollView, can_focus=True):
         self._prepared = {}
         self._strips = {}
         self._header = None
+        self._widths = []
         self._layout_rows()
 
     def set_rows(self, rows: Sequence[Row]) -> None:
@@ -150,18 +151,26 @@ class LiveTable(ScrollView, can_focus=True):
             cached = previous.get(key)
             if cached is None or cached.source is not cells:
                 fresh = _Prepared(cells, tuple(safe(c) for c in cells))
+                same = 0
                 if cached is not None and len(cached.cells) == len(fresh.cells):
                     for i, (a, b) in enumerate(zip(cached.cells, fresh.cells, strict=True)):
                         if a.plain == b.plain and a.style == b.style and a.spans == b.spans:
                             fresh.rendered[i] = cached.rendered[i]  # unchanged cell
-                cached = fresh
-                self._strips.pop(key, None)
-                changed.add(key)
+                            same += 1
+                if cached is not None and same == len(fresh.cells):
+                    # new cells that read the same (an idle service's metrics tick): the
+                    # row is not drawn again and costs no frame
+                    cached.source = cells
+                else:
+                    cached = fresh
+                    self._strips.pop(key, None)
+                    changed.add(key)
             self._prepared[key] = cached
         self._layout_rows(changed)
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
+        self._widths = []  # the rows shown change: fit the columns to them again
         self._layout_rows()
 
     def _layout_rows(self, changed: set[str] | None = None) -> None:
@@ -172,7 +181,12 @@ class LiveTable(ScrollView, can_focus=True):
         before = (self._visible, self._widths)
         needle = self.filter_text.lower()
         self._visible = [k for k, p in self._prepared.items() if not needle or needle in p.text]
+        # Columns only widen while the same rows are shown: a CPU value or an age that
+        # gets one character shorter must not change the virtual width, which makes
+        # Textual lay out and repaint the whole screen.
         widths = [len(label.rstrip(">")) for _k, label in self._column_specs]
+        if len(self._widths) == len(widths):
+            widths = [max(a, b) for a, b in zip(widths, self._widths, strict=True)]
         for key in self._visible:
             for i, c in enumerate(self._prepared[key].cells):
                 if len(c) > widths[i]:
