@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -30,11 +31,12 @@ def lab() -> Lab:
 def swarmdeck(lab):
     """Run the real `swarmdeck` command against the lab's config."""
 
-    def run(*args: str, config: Path | None = None, timeout: float = 60
-            ) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, config: Path | None = None, timeout: float = 60,
+            prefix: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+        """PREFIX: a command to run swarmdeck under (e.g. setpriv dropping capabilities)."""
         return subprocess.run(
-            [sys.executable, "-m", "swarmdeck", "--config", str(config or lab.config_file),
-             *args],
+            [*prefix, sys.executable, "-m", "swarmdeck", "--config",
+             str(config or lab.config_file), *args],
             capture_output=True, text=True, timeout=timeout,
         )
 

@@ -84,7 +84,9 @@ def test_an_image_nodes_cannot_pull(lab, swarmdeck):
         found = wait_for_finding(swarmdeck, "service.image_pull", "service doc-nopull")
         assert found["severity"] == "error"
         assert found["what"].startswith(f"doc-nopull: nodes cannot get image {missing} (")
-        assert "--with-registry-auth" in found["fix"]
+        # the manager's registry lookup tells why (test_registries_live.py checks each cause)
+        assert "the tag or the repository does not exist" in found["why"]
+        assert f"docker push {missing}" in found["fix"]
     finally:
         remove(lab, "doc-nopull")
 

@@ -65,7 +65,7 @@ async def examine(config: Config, names: list[str]) -> list[Report]:
                 return Report(name, diagnose(ClusterState(name, error=result),
                                              now=time.time()))
             session = fleet.inventory(name).session
-            facts = await gather_facts(session.docker) if session else None
+            facts = await gather_facts(session.docker, result) if session else None
             return Report(name, diagnose(result, now=time.time(), facts=facts),
                           nodes=len(result.nodes), services=len(result.services),
                           managers=sum(n.role == "manager" for n in result.nodes.values()))

@@ -126,7 +126,7 @@ def _resolve(state, target: str, cluster: str) -> list[tuple[str, str]]:
         return [(sid, name) for name, sid in stack]
     stacks = sorted({s.stack for s in state.services.values() if s.stack})
     raise UsageError(f"no service or stack {target!r} in cluster {cluster}"
-                     f"{did_you_mean(target, [*by_name, *stacks])}")
+                     f"{did_you_mean(target, [*by_name, *stacks], 'services and stacks')}")
 
 
 __all__ = ["add_parser", "run_logs", "SwarmdeckError"]

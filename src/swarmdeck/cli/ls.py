@@ -11,7 +11,7 @@ from typing import Any
 from swarmdeck.cli import render
 from swarmdeck.core import views
 from swarmdeck.core.config import Config, docker_contexts, load
-from swarmdeck.core.errors import ConfigError, SwarmdeckError
+from swarmdeck.core.errors import ConfigError, SwarmdeckError, UsageError
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.sanitize import clean
@@ -37,6 +37,8 @@ def run_ls(args: argparse.Namespace) -> int:
     states = {n: r for n, r in results.items() if isinstance(r, ClusterState)}
     failed = {n: r for n, r in results.items() if isinstance(r, SwarmdeckError)}
     rows = ROWS[args.what](states, args, config, failed)
+    if not rows and not failed:
+        _check_stack(args, states)
     if args.json:
         print(render.json_text(rows))
     else:
@@ -44,6 +46,20 @@ def run_ls(args: argparse.Namespace) -> int:
     for name, error in failed.items():
         print(f"swarmdeck: cluster {name}: {clean(str(error))}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _check_stack(args: argparse.Namespace, states: dict[str, ClusterState]) -> None:
+    """`--stack` naming no stack of the chosen clusters is a typo, not an empty listing."""
+    if not args.stack or args.what not in ("services", "stacks", "tasks"):
+        return
+    stacks = sorted({s.name for st in states.values() for s in st.stacks()})
+    if args.stack in stacks:
+        return
+    from swarmdeck.core.ops.base import did_you_mean
+
+    where = ("cluster " if len(states) == 1 else "clusters ") + ", ".join(states)
+    raise UsageError(f"no stack {args.stack!r} in {where}"
+                     f"{did_you_mean(args.stack, stacks, 'stacks')}")
 
 
 async def _load(config: Config, names: list[str]) -> dict[str, ClusterState | SwarmdeckError]:

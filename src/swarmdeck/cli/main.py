@@ -13,7 +13,7 @@ from swarmdeck import __version__
 
 LS_WHAT = ("clusters", "nodes", "services", "stacks", "tasks")
 OPS_COMMANDS = ("scale", "update", "restart", "rollback", "rm", "node", "token", "audit",
-                "deploy", "network", "secret", "config")
+                "deploy", "network", "secret", "config", "pin", "unpin", "placement")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,10 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     from swarmdeck.cli.ops import add_parsers
 
     add_logs_parser(sub)
+    from swarmdeck.cli.trust import add_parser as add_trust_parser
+
+    add_trust_parser(sub)
+    from swarmdeck.cli.events import add_parser as add_events_parser
+
+    add_events_parser(sub)
     add_parsers(sub)
     from swarmdeck.cli.resources import add_parsers as add_resource_parsers
 
     add_resource_parsers(sub)
+    from swarmdeck.cli.placement import add_parsers as add_placement_parsers
+
+    add_placement_parsers(sub)
     return parser
 
 
@@ -93,6 +102,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from swarmdeck.cli.logs import run_logs
 
             return run_logs(args)
+        if args.command == "events":
+            from swarmdeck.cli.events import run_events
+
+            return run_events(args)
+        if args.command == "trust":
+            from swarmdeck.cli.trust import run_trust
+
+            return run_trust(args)
         if args.command == "doctor":
             from swarmdeck.cli.doctor import run_doctor
 

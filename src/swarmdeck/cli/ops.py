@@ -42,6 +42,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = common(sub.add_parser("update", help="update a service's image"))
     p.add_argument("service")
     p.add_argument("--image", required=True, metavar="REF", help="the new image reference")
+    p.add_argument("--with-registry-auth", action="store_true",
+                   help="also send `docker login`'s credentials for the image's registry "
+                        "(a registry configured for the cluster sends its own anyway)")
     p = common(sub.add_parser("restart", help="replace every task of a service"))
     p.add_argument("service")
     p = common(sub.add_parser("rollback", help="roll a service back to its previous spec"))
@@ -97,7 +100,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prune", action="store_true",
                    help="remove the stack's services the compose file no longer has")
     p.add_argument("--with-registry-auth", action="store_true",
-                   help="send the registry credentials of `docker login` to the swarm")
+                   help="also send `docker login`'s credentials for the images' registries "
+                        "(registries configured for the cluster send their own anyway)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--detach", "-d", action="store_true",
                    help="return once applied, without following the services")
@@ -121,6 +125,10 @@ def run_ops(args: argparse.Namespace) -> int:
         from swarmdeck.cli.resources import run_resources
 
         return run_resources(config, args)
+    if args.command in ("pin", "unpin", "placement"):
+        from swarmdeck.cli.placement import run_placement
+
+        return run_placement(config, args)
     cluster = pick_cluster(config, args.cluster)
     return asyncio.run(_run(config, cluster, args))
 
@@ -129,8 +137,9 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
     from swarmdeck.core.ops import environments
 
     prepared = environments.prepare(config, args.project, args.env)  # no connection yet
-    auth = environments.docker_registry_auth(prepared.plan) if args.with_registry_auth \
-        else None
+    # credentials first: a failing credential command stops before any connection
+    auth = environments.registry_credentials(config, prepared,
+                                             docker_login=args.with_registry_auth)
 
     async def run() -> int:
         ops = await open_ops(config, prepared.cluster, read_only_flag=args.read_only)
@@ -148,7 +157,7 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
                     f"{prepared.stack} on {ops.cluster}?", yes=args.yes)
             started = await environments.deploy(ops, prepared, shown, prune=args.prune,
                                                 registry_auth=auth)
-            return await _follow(ops, started, args)
+            return await follow(ops, started, args)
         finally:
             await ops.session.close()
 
@@ -194,7 +203,7 @@ def _refuse_early(ops: ClusterOps, action: str, target: str) -> None:
     ops.check_writable(action, target)
 
 
-async def _follow(ops: ClusterOps, started, args: argparse.Namespace) -> int:
+async def follow(ops: ClusterOps, started, args: argparse.Namespace) -> int:
     print(clean(started.summary))
     if args.detach or not started.services:
         return 0
@@ -219,7 +228,7 @@ async def _scale(ops: ClusterOps, args) -> int:
     _refuse_early(ops, "scale", ", ".join(wanted))
     confirm(f"Scale {', '.join(f'{k} to {v}' for k, v in wanted.items())} on {ops.cluster}?",
             yes=args.yes)
-    return await _follow(ops, await services.scale(ops, wanted), args)
+    return await follow(ops, await services.scale(ops, wanted), args)
 
 
 async def _update(ops: ClusterOps, args) -> int:
@@ -231,8 +240,9 @@ async def _update(ops: ClusterOps, args) -> int:
     image = current["Spec"]["TaskTemplate"]["ContainerSpec"].get("Image", "")
     confirm(f"Update {args.service} on {ops.cluster} from {image} to {args.image}?",
             yes=args.yes)
-    return await _follow(ops, await services.update_image(ops, args.service, args.image),
-                         args)
+    started = await services.update_image(ops, args.service, args.image,
+                                          docker_login=args.with_registry_auth)
+    return await follow(ops, started, args)
 
 
 async def _restart(ops: ClusterOps, args) -> int:
@@ -241,7 +251,7 @@ async def _restart(ops: ClusterOps, args) -> int:
     _refuse_early(ops, "restart", args.service)
     await ops.service(args.service)
     confirm(f"Restart every task of {args.service} on {ops.cluster}?", yes=args.yes)
-    return await _follow(ops, await services.restart(ops, args.service), args)
+    return await follow(ops, await services.restart(ops, args.service), args)
 
 
 async def _rollback(ops: ClusterOps, args) -> int:
@@ -252,7 +262,7 @@ async def _rollback(ops: ClusterOps, args) -> int:
     confirm(f"Roll {args.service} back to its previous spec on {ops.cluster}?", yes=args.yes)
     started = await services.rollback(ops, args.service)
     try:
-        return await _follow(ops, started, args)
+        return await follow(ops, started, args)
     except OperationFailed as exc:
         if "rolled back" in str(exc):  # a rollback that ends rolled back did what was asked
             return 0

@@ -28,6 +28,7 @@ from pydantic import (
 
 from swarmdeck.core.destinations import Destination, parse_destination
 from swarmdeck.core.errors import ConfigError
+from swarmdeck.core.registries import RegistryTable
 
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 NAME_RULE = "letters, digits, '_', '.' or '-', starting with a letter or digit"
@@ -78,6 +79,8 @@ class ClusterConfig(_Section):
     docker_socket: str = Field("/var/run/docker.sock", pattern=r"^/")
     # how node metrics are collected: ssh to each node's address, through the manager, or not
     metrics: Literal["direct", "manager", "off"] = "direct"
+    # registries by address: where their credentials come from (core/registries.py)
+    registries: RegistryTable = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_source(self) -> ClusterConfig:
@@ -312,7 +315,8 @@ def _explain(exc: ValidationError, path: Path, text: str) -> str:
 def _dotted(loc: Iterable[Any]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+        text = str(part) if re.fullmatch(r"[A-Za-z0-9_-]+", str(part)) else json.dumps(part)
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + text
     return out
 
 
@@ -348,10 +352,15 @@ def _keys(text: str) -> Iterator[tuple[int, list[str], bool]]:
     table: list[str] = []
     for number, line in enumerate(text.splitlines(), 1):
         if m := _HEADER.match(line):
-            table = [part.strip().strip("\"'") for part in m.group(1).split(".")]
+            table = _dotted_parts(m.group(1))
             yield number, table, True
         elif m := _KEY.match(line):
-            yield number, table + [p.strip().strip("\"'") for p in m.group(1).split(".")], False
+            yield number, table + _dotted_parts(m.group(1)), False
+
+
+def _dotted_parts(key: str) -> list[str]:
+    """a."b.c".d -> [a, b.c, d]: a quoted part (a registry address) keeps its dots."""
+    return [p.strip().strip("\"'") for p in re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+', key)]
 
 
 def _line_of(text: str, loc: list[Any]) -> int | None:

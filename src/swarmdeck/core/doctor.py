@@ -1,24 +1,28 @@
 """The cluster doctor: what is broken or fragile in a swarm, why it matters, what to do.
 
 `diagnose` is pure: it reads a ClusterState, plus the few facts the inventory does not hold
-(certificates, engine labels) fetched once by `gather_facts`, and returns findings worst
-first. The CLI prints them and the console lists them; neither decides what is a problem.
+(certificates, engine labels, registry lookups of images that fail to pull) fetched once by
+`gather_facts`, and returns findings worst first. The CLI prints them and the console lists
+them; neither decides what is a problem. The image checks live in doctor_images.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import dataclasses
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from swarmdeck.core import doctor_images
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.inventory import ClusterState
-from swarmdeck.core.models import Node, Service, Task
+from swarmdeck.core.models import Service, Task
+from swarmdeck.core.placement import Constraint, Placer, engine_labels_from_api
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -28,13 +32,6 @@ CERT_WARN_DAYS = 30
 MAX_MANAGERS = 7
 DAY = 86400.0
 PAST = {"drain": "drained", "pause": "paused"}
-PULL_ERROR = re.compile(
-    r"no such image|pull access denied|manifest unknown|manifest for .* not found|"
-    r"repository does not exist|no basic auth credentials|unauthorized|"
-    r"failed to resolve reference|error pulling image|toomanyrequests", re.IGNORECASE)
-REGISTRY_FIX = ("push the image to a registry every node can reach (registry.example.com/"
-                "app:1.0) and deploy with --with-registry-auth (docker stack deploy or "
-                "docker service update) so the credentials travel with the tasks")
 
 
 @dataclass(frozen=True)
@@ -64,15 +61,20 @@ class SwarmFacts:
     node_issuer_keys: Mapping[str, str] = field(default_factory=dict)
     engine_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     error: str | None = None  # why the facts could not be fetched
+    # image -> the manager's registry lookup, for images some node failed to pull
+    images: Mapping[str, doctor_images.ImageLookup] = field(default_factory=dict)
 
 
-async def gather_facts(docker: Any) -> SwarmFacts:
-    """One GET /swarm and one GET /nodes on the manager's Docker API."""
+async def gather_facts(docker: Any, state: ClusterState | None = None) -> SwarmFacts:
+    """One GET /swarm and one GET /nodes on the manager's Docker API; with STATE, a registry
+    lookup of each image its nodes recently failed to pull."""
     try:
-        swarm, nodes = await asyncio.gather(docker.get("/swarm"), docker.get("/nodes"))
+        swarm, nodes, lookups = await asyncio.gather(
+            docker.get("/swarm"), docker.get("/nodes"),
+            doctor_images.lookup_failing(docker, state, since=time.time() - RECENT))
     except SwarmdeckError as exc:
         return SwarmFacts(error=str(exc))
-    return facts_from_api(swarm, nodes)
+    return dataclasses.replace(facts_from_api(swarm, nodes), images=lookups)
 
 
 def facts_from_api(swarm: dict[str, Any], nodes: list[dict[str, Any]]) -> SwarmFacts:
@@ -91,9 +93,7 @@ def facts_from_api(swarm: dict[str, Any], nodes: list[dict[str, Any]]) -> SwarmF
         node_issuer_keys={
             n["ID"]: ((n.get("Description") or {}).get("TLSInfo") or {})
             .get("CertIssuerPublicKey", "") for n in nodes},
-        engine_labels={
-            n["ID"]: ((n.get("Description") or {}).get("Engine") or {}).get("Labels") or {}
-            for n in nodes},
+        engine_labels=engine_labels_from_api(nodes),
     )
 
 
@@ -294,19 +294,18 @@ def _services(exam: _Exam) -> Iterator[Finding]:
         yield from _convergence(exam, service, tasks)
         # failures of an image the service no longer uses (rolled back) are history
         current = [t for t in tasks if exam.recent(t) and t.image in ("", service.image)]
-        pulls = [t for t in current if PULL_ERROR.search(t.error or "")]
+        pulls = doctor_images.failing(current)
         yield from _restart_loop(exam, service, current, pulls)
         if pulls:
             nodes = sorted({exam.name(t.node_id) for t in pulls if t.node_id})
-            yield Finding(
-                "error", "service.image_pull", f"service {service.name}",
-                f"{service.name}: nodes cannot get image {service.image} "
-                f"({', '.join(nodes) or 'no node'})",
-                "each node pulls the image itself when a task lands on it; a node that "
-                "cannot pull it rejects the task; " + _newest_problem(exam, pulls),
-                REGISTRY_FIX)
-        else:
-            yield from _local_image(exam, service, tasks)
+            yield doctor_images.image_pull(st.name, service, pulls, nodes,
+                                           _newest_problem(exam, pulls),
+                                           exam.facts.images if exam.facts else None)
+        elif local := doctor_images.local_image(
+                service, sorted({exam.name(t.node_id) for t in tasks
+                                 if t.desired_state == "running" and t.node_id}),
+                st.nodes.values()):
+            yield local
 
 
 def _convergence(exam: _Exam, service: Service, tasks: list[Task]) -> Iterator[Finding]:
@@ -352,139 +351,11 @@ def _restart_loop(exam: _Exam, service: Service, recent: list[Task], pulls: list
         f"policy with a delay and max_attempts keeps a crash loop from churning the nodes")
 
 
-def registry_host(image: str) -> str | None:
-    """The registry an image reference names, None when it implies Docker Hub."""
-    first, sep, _ = image.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return None
-
-
-def _local_image(exam: _Exam, service: Service, tasks: list[Task]) -> Iterator[Finding]:
-    if not service.image or service.image_digest or registry_host(service.image):
-        return
-    nodes = sorted({exam.name(t.node_id) for t in tasks
-                    if t.desired_state == "running" and t.node_id})
-    if len(nodes) < 2:
-        return
-    yield Finding(
-        "warning", "service.local_image", f"service {service.name}",
-        f"{service.name}: image {service.image} names no registry and is not pinned to a "
-        f"digest, and runs on {len(nodes)} nodes",
-        "it was not resolved in a registry when deployed, so each node uses whatever image "
-        f"of that name it has (or fails to pull it): {', '.join(nodes)} may run different "
-        f"code",
-        REGISTRY_FIX)
-
-
 # ---- placement ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Constraint:
-    """`key==value` or `key!=value`, as swarmkit parses placement constraints."""
-
-    text: str
-    key: str
-    equal: bool
-    value: str
-
-    @classmethod
-    def parse(cls, text: str) -> Constraint | None:
-        for op in ("==", "!="):
-            if op in text:
-                key, value = (p.strip() for p in text.split(op, 1))
-                if key and value:
-                    return cls(text.strip(), key, op == "==", value)
-        return None
-
-    @property
-    def label(self) -> str | None:
-        """The node label an `==` constraint asks for, as `key=value`."""
-        prefix = "node.labels."
-        if self.equal and self.key.lower().startswith(prefix):
-            return f"{self.key[len(prefix):]}={self.value}"
-        return None
-
-    def matches(self, node: Node, engine_labels: Mapping[str, str] | None) -> bool:
-        """As swarmkit does: values compare case-insensitively, a missing label is ""."""
-        key = self.key.lower()
-        if key == "node.ip":
-            return self._ip_matches(node.address)
-        if key.startswith("engine.labels.") and engine_labels is None:
-            return True  # unknown without the facts: do not accuse
-        actual = {
-            "node.id": node.id, "node.hostname": node.hostname, "node.role": node.role,
-            "node.platform.os": node.os, "node.platform.arch": node.architecture,
-        }.get(key)
-        if actual is None and key.startswith("node.labels."):
-            actual = node.labels.get(self.key[len("node.labels."):], "")
-        elif actual is None and key.startswith("engine.labels.") and engine_labels:
-            actual = engine_labels.get(self.key[len("engine.labels."):], "")
-        elif actual is None:
-            return False  # swarmkit: a key it does not know matches no node
-        return (actual.lower() == self.value.lower()) == self.equal
-
-    def _ip_matches(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-            inside = ip in ipaddress.ip_network(self.value, strict=False)
-        except ValueError:
-            return False
-        return inside == self.equal
-
-
-class _Placer:
-    """Which nodes satisfy a set of constraints, worked out once per distinct set: a big
-    fleet has many services but few distinct sets."""
-
-    def __init__(self, nodes: Iterable[Node], engine: Mapping[str, Mapping[str, str]] | None
-                 ) -> None:
-        self.nodes = sorted(nodes, key=lambda n: n.hostname)
-        self.eligible = [n for n in self.nodes if n.status == "ready"
-                         and n.availability == "active"]
-        self.engine = engine
-        self._fitting: dict[tuple[str, ...], tuple[list[Constraint], list[Node]]] = {}
-        self._why_not: dict[tuple[str, ...], tuple[list[Constraint], str]] = {}
-
-    def fits(self, node: Node, constraints: Iterable[Constraint]) -> bool:
-        labels = self.engine.get(node.id, {}) if self.engine is not None else None
-        return all(c.matches(node, labels) for c in constraints)
-
-    def fitting(self, texts: list[str]) -> tuple[list[Constraint], list[Node]]:
-        """(the constraints parsed, the ready and active nodes that satisfy them all)."""
-        key = tuple(texts)
-        if key not in self._fitting:
-            parsed = [c for c in map(Constraint.parse, texts) if c]
-            self._fitting[key] = (parsed, [n for n in self.eligible if self.fits(n, parsed)])
-        return self._fitting[key]
-
-    def why_not(self, parsed: list[Constraint]) -> tuple[list[Constraint], str]:
-        """(the constraints no node satisfies even alone, why no available node fits)."""
-        key = tuple(c.text for c in parsed)
-        if key not in self._why_not:
-            self._why_not[key] = self._explain(parsed)
-        return self._why_not[key]
-
-    def _explain(self, parsed: list[Constraint]) -> tuple[list[Constraint], str]:
-        dead = [c for c in parsed if not any(self.fits(n, [c]) for n in self.nodes)]
-        if dead:
-            reason = f"no node satisfies {', '.join(c.text for c in dead)}"
-            if any(c.key.lower() == "node.platform.arch" for c in dead):
-                reported = sorted({n.architecture for n in self.nodes if n.architecture})
-                reason += (f" (nodes report their architecture as {', '.join(reported)}, "
-                           f"e.g. x86_64 rather than amd64)")
-            return dead, reason
-        unavailable = [n for n in self.nodes if self.fits(n, parsed)]
-        if unavailable:
-            return dead, ("only nodes that are down, drained or paused satisfy them: "
-                          + ", ".join(f"{n.hostname} ({n.status}, {n.availability})"
-                                      for n in unavailable))
-        return dead, "each constraint is met by some node, but no node meets them all"
-
 
 def _placement(exam: _Exam) -> Iterator[Finding]:
     engine = exam.facts.engine_labels if exam.facts and not exam.facts.error else None
-    placer = _Placer(exam.state.nodes.values(), engine)
+    placer = Placer(exam.state.nodes.values(), engine)
     for service in sorted(exam.state.services.values(), key=lambda s: s.name):
         per_node = ((service.raw_spec.get("TaskTemplate") or {}).get("Placement") or {}) \
             .get("MaxReplicas") or 0
@@ -508,7 +379,7 @@ def _placement(exam: _Exam) -> Iterator[Finding]:
                 "lower the replicas")
 
 
-def _unplaceable(service: Service, parsed: list[Constraint], placer: _Placer,
+def _unplaceable(service: Service, parsed: list[Constraint], placer: Placer,
                  severity: Severity) -> Finding:
     dead, reason = placer.why_not(parsed)
     shown = ", ".join(c.text for c in (dead or parsed))

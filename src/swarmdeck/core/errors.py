@@ -6,6 +6,11 @@ The CLI prints `str(error)` on one line; the console shows the same text.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from swarmdeck.core.transport.host_keys import OfferedKey
+
 
 class SwarmdeckError(Exception):
     """Base of every error the core raises on purpose."""
@@ -45,16 +50,19 @@ class HostUnreachable(TransportError):
 
 
 class HostKeyError(TransportError):
-    """The SSH host key is unknown or does not match known_hosts."""
+    """The SSH host key is unknown or does not match known_hosts. KEY: what the server
+    offered (type, fingerprint, the key itself, where it would be trusted), so that a UI can
+    offer to trust an unknown key without scanning the host again."""
 
     def __init__(
         self, message: str, *, host: str, fingerprint: str | None, changed: bool,
-        hint: str | None = None,
+        hint: str | None = None, key: OfferedKey | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.host = host
         self.fingerprint = fingerprint
         self.changed = changed
+        self.key = key
 
 
 class AuthenticationFailed(TransportError):
@@ -63,6 +71,18 @@ class AuthenticationFailed(TransportError):
 
 class DockerUnavailable(TransportError):
     """SSH works but the Docker daemon behind it cannot be used."""
+
+
+class NoManagerReachable(TransportError):
+    """Every manager of a cluster failed; ERRORS: each one's own error."""
+
+    def __init__(self, message: str, errors: list[SwarmdeckError]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class EngineTooOld(DockerUnavailable):
+    """The Docker engine answers with an API version older than swarmdeck needs."""
 
 
 class NotAManager(TransportError):

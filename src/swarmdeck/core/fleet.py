@@ -104,6 +104,11 @@ class Fleet:
             ticker.cancel()
             await collector.close()
 
+    def reconnect(self, name: str) -> None:
+        """Try the cluster's managers again now rather than after the backoff (a host key
+        was just trusted)."""
+        self.inventory(name).retry_now()
+
     def metrics(self, name: str) -> MetricsCollector:
         """The cluster's metrics collector (its histories are empty until run() starts)."""
         if name not in self.collectors:

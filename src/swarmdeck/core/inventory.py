@@ -3,7 +3,9 @@
 Swarm emits events for services, nodes, networks, secrets and configs, not for tasks; tasks
 are reconciled with ONE request per cluster per interval (and soon after a service event),
 never one request per service. Listeners are told what changed; the core never knows who
-listens (the console, the CLI, a test).
+listens (the console, the CLI, a test). Every event of the stream (the manager's container
+events too) is also kept in the state's bounded EventLog, for the events view (`events`
+changes): the view follows this stream, not a second one.
 """
 
 from __future__ import annotations
@@ -19,18 +21,20 @@ from dataclasses import dataclass, field, replace
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import (
     ConnectionLost,
+    DockerAPIError,
+    NoManagerReachable,
     NotAManager,
     NotFound,
     SwarmdeckError,
-    TransportError,
 )
+from swarmdeck.core.events import BACKLOG, EVENT_TYPES, ClusterEvent, EventLog
+from swarmdeck.core.events import read as read_events
 from swarmdeck.core.models import Network, Node, Service, Stack, SwarmInfo, Task
 from swarmdeck.core.transport.docker import DEFAULT_SOCKET
 from swarmdeck.core.transport.session import ManagerSession
 from swarmdeck.core.transport.ssh import SSHSettings
 
 log = logging.getLogger(__name__)
-EVENT_TYPES = ["service", "node", "network", "secret", "config"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class ClusterState:
     loaded_at: float | None = None  # time.time() of the last full or event update
     connected: bool = False
     error: SwarmdeckError | None = None
+    events: EventLog = field(default_factory=EventLog)  # shared by snapshots, not copied
 
     @property
     def loaded(self) -> bool:
@@ -138,7 +143,9 @@ class ClusterInventory:
         self.session: ManagerSession | None = None
         self._listeners: list[Listener] = []
         self._tasks_due = asyncio.Event()
+        self._retry = asyncio.Event()
         self._closed = False
+        self.server_time: float | None = None  # the manager's clock at the last load
 
     # ---- listeners ---------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -201,10 +208,9 @@ class ClusterInventory:
             return winner
         if len(errors) == 1:
             raise errors[0]
-        raise TransportError(
-            f"cluster {self.name}: no manager reachable: "
-            + "; ".join(str(e) for e in errors)
-        )
+        raise NoManagerReachable(
+            f"cluster {self.name}: no manager reachable: " + "; ".join(str(e) for e in errors),
+            errors)
 
     # ---- loading -----------------------------------------------------------------------
     async def load(self) -> ClusterState:
@@ -243,7 +249,7 @@ class ClusterInventory:
         st.networks = {n.id: n for n in map(Network.from_api, networks)}
         st.connected = True
         st.error = None
-        self._server_time = info_raw.get("SystemTime")
+        self.server_time = _unix_seconds(info_raw.get("SystemTime"))
         self.notify("loaded")
         return st
 
@@ -251,7 +257,8 @@ class ClusterInventory:
         if info.local_state == "active" and info.control_available:
             return
         if info.local_state == "active":
-            managers = ", ".join(info.remote_managers) or "see `docker node ls` on a manager"
+            managers = ", ".join(sorted(info.remote_managers)) or \
+                "see `docker node ls` on a manager"
             raise NotAManager(
                 f"{session.label} is a worker, not a swarm manager",
                 hint=f"use one of the swarm's managers: {managers}",
@@ -266,6 +273,7 @@ class ClusterInventory:
     async def follow(self) -> None:
         """Apply events and reconcile tasks until the connection drops (raises) or close()."""
         assert self.session is not None, "load() first"
+        await self._record_backlog(self.session)
         pump = asyncio.create_task(self._reconcile_tasks(), name=f"{self.name}-tasks")
         try:
             await self._apply_events(self.session)
@@ -274,23 +282,39 @@ class ClusterInventory:
             with contextlib.suppress(asyncio.CancelledError, SwarmdeckError):
                 await pump
 
+    async def _record_backlog(self, session: ManagerSession) -> None:
+        """Keep the events from a little before this connect (after a reconnect: from the
+        last one kept, so a drop leaves no hole), read once up to the load's time; the
+        stream then goes on from there."""
+        now = self.server_time
+        if now is None:
+            return
+        ring = self.state.events
+        if ring.started is None:
+            ring.started = now
+        since = max(now - BACKLOG, ring.last_time or 0.0)
+        try:
+            async for event in read_events(session.docker, since=since, until=now):
+                ring.add(event)
+        except DockerAPIError as exc:  # the view starts emptier; following still works
+            log.warning("cluster %s: past events not read: %s", self.name, exc)
+        self.notify("events")
+
     async def _apply_events(self, session: ManagerSession) -> None:
-        params = {"filters": {"type": EVENT_TYPES}}
-        if getattr(self, "_server_time", None):
-            params["since"] = _unix_time(self._server_time)
-        async for event in session.docker.events(params):
+        ring = self.state.events
+        async for event in read_events(session.docker, EVENT_TYPES, since=self.server_time):
+            if ring.add(event):
+                self.notify("events", {event.actor_id})
             await self._on_event(session, event)
         raise ConnectionLost(f"event stream from {session.label} ended")
 
-    async def _on_event(self, session: ManagerSession, event: dict) -> None:
-        kind = event.get("Type")
-        action = event.get("Action", "")
-        obj_id = (event.get("Actor") or {}).get("ID", "")
-        if not obj_id:
-            return
+    async def _on_event(self, session: ManagerSession, event: ClusterEvent) -> None:
+        kind, obj_id = event.type, event.actor_id
+        if not obj_id or kind == "container":
+            return  # containers are for the events view; tasks come from /tasks
         docker = session.docker
         st = self.state
-        removed = action in ("remove", "destroy")
+        removed = event.action in ("remove", "destroy")
         if kind == "service":
             await self._refetch(st.services, obj_id, f"/services/{obj_id}", Service.from_api,
                                 removed, docker)
@@ -326,8 +350,11 @@ class ClusterInventory:
 
     async def _reconcile_tasks(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
-                await asyncio.wait_for(self._tasks_due.wait(), self.task_refresh)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that comes
+            # as the wait ends, and follow() then waited for this pump forever
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.task_refresh):
+                    await self._tasks_due.wait()
             if self._tasks_due.is_set():
                 await asyncio.sleep(0.3)  # let a burst of service events settle first
                 self._tasks_due.clear()
@@ -360,8 +387,15 @@ class ClusterInventory:
             self.state.connected = False
             self.notify("connection")
             await self._drop_session()
-            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-            delay = min(delay * 2, max_backoff)
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(self._retry.wait(), delay * random.uniform(0.5, 1.5))
+            delay = 1.0 if self._retry.is_set() else min(delay * 2, max_backoff)
+            self._retry.clear()
+
+    def retry_now(self) -> None:
+        """Cut the wait before the next connection attempt short (after a fix such as a newly
+        trusted host key)."""
+        self._retry.set()
 
     async def _drop_session(self) -> None:
         if self.session is not None:
@@ -373,9 +407,9 @@ class ClusterInventory:
         await self._drop_session()
 
 
-def _unix_time(server_time: str) -> str:
-    """`SystemTime` of /info as the seconds.nanos that /events?since= takes."""
+def _unix_seconds(server_time: str | None) -> float:
+    """`SystemTime` of /info as unix seconds (what /events?since= takes)."""
     from swarmdeck.core.models import parse_time
 
     parsed = parse_time(server_time)
-    return f"{parsed.timestamp():.6f}" if parsed else str(int(time.time()))
+    return parsed.timestamp() if parsed else time.time()

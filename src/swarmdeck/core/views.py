@@ -13,6 +13,7 @@ from datetime import datetime
 
 import humanize
 
+from swarmdeck.core import doctor_images
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.inventory import ClusterState
@@ -33,6 +34,8 @@ class ServiceRow:
     update_state: str | None
     created_at: datetime | None
     updated_at: datetime | None
+    # replicas are missing and the newest failure is a node that could not get the image
+    pull_failing: bool = False
 
     @property
     def converged(self) -> bool:
@@ -130,6 +133,7 @@ def service_rows(cluster: str, state: ClusterState, *, stack: str | None = None
             completed=state.completed(s, tasks) if s.mode.endswith("job") else None,
             ports=[str(p) for p in s.ports], update_state=s.update_state,
             created_at=s.created_at, updated_at=s.updated_at,
+            pull_failing=running < desired and doctor_images.pull_blocked(s, tasks),
         ))
     return rows
 

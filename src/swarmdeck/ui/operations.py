@@ -114,6 +114,7 @@ class ServicesTable(LiveTable):
         Binding("R", "restart", "Restart", id="service.restart"),
         Binding("b", "rollback", "Rollback", id="service.rollback"),
         Binding("x", "remove", "Remove", id="service.remove"),
+        Binding("P", "placement", "Placement", id="service.pin", show=False),
     ]
 
     def _selected(self) -> tuple[str, Any] | None:
@@ -209,6 +210,11 @@ class ServicesTable(LiveTable):
                                  lambda o, _s: services.remove_service(o, service.name))
 
         self._start("remove service", flow)
+
+    def action_placement(self) -> None:
+        from swarmdeck.ui.screens.placement import edit_placement
+
+        self._start("pin", lambda cluster, service: edit_placement(self, cluster, service))
 
 
 class NodesTable(LiveTable):

@@ -70,7 +70,7 @@ class ClusterOps:
         except NotFound:
             names = [s["Spec"]["Name"] for s in await self.docker.get("/services")]
             raise UsageError(f"no service {ref!r} in cluster {self.cluster}"
-                             f"{did_you_mean(ref, names)}") from None
+                             f"{did_you_mean(ref, names, 'services')}") from None
 
     async def node(self, ref: str) -> dict[str, Any]:
         """A node's inspect data, by hostname, ID or unique ID prefix."""
@@ -79,7 +79,7 @@ class ClusterOps:
         except NotFound:
             names = [n["Description"]["Hostname"] for n in await self.docker.get("/nodes")]
             raise UsageError(f"no node {ref!r} in cluster {self.cluster}"
-                             f"{did_you_mean(ref, names)}") from None
+                             f"{did_you_mean(ref, names, 'nodes')}") from None
 
     async def swarm(self) -> dict[str, Any]:
         return await self.docker.get("/swarm")
@@ -91,9 +91,17 @@ def _path_ref(ref: str, what: str) -> str:
     return ref
 
 
-def did_you_mean(word: str, choices: list[str]) -> str:
+def did_you_mean(word: str, choices: list[str], kind: str | None = None) -> str:
+    """": did you mean 'x'?" for a close choice; with KIND (e.g. "services"), when none is
+    close, what there is instead: " (services there: a, b, c)"."""
     match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f": did you mean {match[0]!r}?" if match else ""
+    if match:
+        return f": did you mean {match[0]!r}?"
+    if kind is None:
+        return ""
+    names = sorted(set(choices))
+    shown = ", ".join(names[:8]) + (f", … ({len(names)} in all)" if len(names) > 8 else "")
+    return f" ({kind} there: {shown or 'none'})"
 
 
 def read_only_reason(config: Config, cluster: str, flag: bool) -> str | None:

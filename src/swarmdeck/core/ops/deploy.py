@@ -13,9 +13,7 @@ deploy_diff.py); `plan_changes` and `DeployPreview` are importable from here too
 from __future__ import annotations
 
 import asyncio
-import base64
 import copy
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +37,7 @@ from swarmdeck.core.ops.deploy_preview import (
     fetch_state,
     plan_changes,
 )
+from swarmdeck.core.registries import RegistryAuth, registry_auth
 
 __all__ = [
     "MASKED_NAMES",
@@ -66,20 +65,15 @@ class DeployResult:
                 + [f"  warning: {w}" for w in self.warnings])
 
 
-def registry_auth(username: str, password: str, server: str = "") -> str:
-    """The X-Registry-Auth value `--with-registry-auth` sends (base64url of a JSON object)."""
-    payload = json.dumps({"username": username, "password": password,
-                          "serveraddress": server})
-    return base64.urlsafe_b64encode(payload.encode()).decode()
-
-
 # ---- applying ----------------------------------------------------------------------------
 async def apply(ops: ClusterOps, plan: StackPlan, preview: DeployPreview, *,
-                prune: bool = False, with_registry_auth: str | None = None) -> DeployResult:
-    """Make the changes PREVIEW shows. WITH_REGISTRY_AUTH: an X-Registry-Auth value (see
-    `registry_auth`) sent with the image lookups and the service creates and updates."""
+                prune: bool = False, with_registry_auth: str | RegistryAuth | None = None
+                ) -> DeployResult:
+    """Make the changes PREVIEW shows. WITH_REGISTRY_AUTH: credentials by registry (or one
+    X-Registry-Auth value for every image, see `registry_auth`) sent with the image lookups
+    and the service creates and updates of the images they are for."""
     params = {"services": sorted(plan.services), "prune": prune,
-              "registry_auth": with_registry_auth is not None}
+              "registry_auth": bool(with_registry_auth)}
     deployment = _Deployment(ops, plan, prune, with_registry_auth)
     return await ops.guarded("deploy", plan.stack, params, lambda: deployment.run(preview))
 
@@ -88,11 +82,12 @@ Step = tuple[str, Callable[[], Awaitable[None]]]
 
 
 class _Deployment:
-    def __init__(self, ops: ClusterOps, plan: StackPlan, prune: bool, auth: str | None) -> None:
+    def __init__(self, ops: ClusterOps, plan: StackPlan, prune: bool,
+                 auth: str | RegistryAuth | None) -> None:
         self.ops = ops
         self.plan = plan
         self.prune = prune
-        self.headers = {"X-Registry-Auth": auth} if auth else {}
+        self.auth = auth
         self.ids: dict[str, str] = {}  # config/secret name -> ID
         self.service_ids: dict[str, str] = {}
         self.warnings: list[str] = []
@@ -211,7 +206,7 @@ class _Deployment:
         async def resolve(image: str) -> tuple[str, list[dict[str, str]]]:
             try:
                 found = await self.ops.docker.request("GET", f"/distribution/{image}/json",
-                                                      headers=self.headers)
+                                                      headers=self._headers(image))
             except DockerAPIError as exc:
                 self.warnings.append(f"image {image} could not be looked up in its registry "
                                      f"({exc}); each node will pull it by tag")
@@ -294,7 +289,7 @@ class _Deployment:
             docker = self.ops.docker
             if current is None:
                 created = await docker.request("POST", "/services/create", body=spec,
-                                               headers=self.headers)
+                                               headers=self._headers(container["Image"]))
                 self.service_ids[spec["Name"]] = created["ID"]
                 self._warn(created)
                 return
@@ -303,10 +298,15 @@ class _Deployment:
             task["ForceUpdate"] = latest["Spec"]["TaskTemplate"].get("ForceUpdate", 0)
             answer = await docker.request("POST", f"/services/{current['ID']}/update",
                                           params={"version": latest["Version"]["Index"]},
-                                          body=spec, headers=self.headers)
+                                          body=spec, headers=self._headers(container["Image"]))
             self.service_ids[spec["Name"]] = current["ID"]
             self._warn(answer)
         return deploy
+
+    def _headers(self, image: str) -> dict[str, str]:
+        if isinstance(self.auth, str):
+            return {"X-Registry-Auth": self.auth}
+        return self.auth.headers(image) if self.auth else {}
 
     def _warn(self, answer: Any) -> None:
         if isinstance(answer, dict):

@@ -4,13 +4,12 @@ preview() says what would change; deploy() applies it and returns what to follow
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from swarmdeck.core import registries
 from swarmdeck.core.config import Config, EnvironmentConfig
 from swarmdeck.core.errors import UsageError
 from swarmdeck.core.ops import deploy as stack_deploy
@@ -18,6 +17,7 @@ from swarmdeck.core.ops.base import ClusterOps, did_you_mean
 from swarmdeck.core.ops.compose import StackPlan, load_compose, stack_plan
 from swarmdeck.core.ops.progress import Baseline
 from swarmdeck.core.ops.services import STACK_LABEL, Started
+from swarmdeck.core.registries import RegistryAuth
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,12 @@ async def preview(ops: ClusterOps, prepared: Prepared, *, prune: bool = False
 
 
 async def deploy(ops: ClusterOps, prepared: Prepared, shown: stack_deploy.DeployPreview, *,
-                 prune: bool = False, registry_auth: str | None = None) -> Started:
-    """Apply what SHOWN previewed; the services to follow until they converge."""
+                 prune: bool = False, registry_auth: RegistryAuth | None = None) -> Started:
+    """Apply what SHOWN previewed; the services to follow until they converge. Without
+    REGISTRY_AUTH, the credentials of the cluster's configured registries are sent."""
+    if registry_auth is None:
+        registry_auth = await registries.resolve_async(ops.config, ops.cluster,
+                                                       _images(prepared.plan))
     updating = {s.name for s in shown.services if s.action == "update"}
     # the update status each service had before: an old one is not this deploy's outcome
     flt = json.dumps({"label": [f"{STACK_LABEL}={prepared.stack}"]})
@@ -90,39 +94,13 @@ async def deploy(ops: ClusterOps, prepared: Prepared, shown: stack_deploy.Deploy
     return Started(bases, summary)
 
 
-def docker_registry_auth(plan: StackPlan, environ: Mapping[str, str] | None = None) -> str:
-    """--with-registry-auth: the credentials `docker login` stored for the registry of the
-    stack's images (one registry per stack, like most stacks have)."""
-    environ = os.environ if environ is None else environ
-    registries = sorted({_registry(s["TaskTemplate"]["ContainerSpec"]["Image"])
-                         for s in plan.services.values()})
-    if len(registries) != 1:
-        raise UsageError("--with-registry-auth: the stack's images come from "
-                         f"{len(registries)} registries ({', '.join(registries)}); "
-                         "only one is supported")
-    registry = registries[0]
-    config_dir = Path(environ.get("DOCKER_CONFIG") or Path(environ.get("HOME", "~"))
-                      / ".docker").expanduser()
-    path = config_dir / "config.json"
-    try:
-        auths = json.loads(path.read_text()).get("auths", {})
-    except FileNotFoundError:
-        auths = {}
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"--with-registry-auth: cannot read {path}: {exc}") from None
-    keys = [registry, f"https://{registry}", f"https://{registry}/v1/"] \
-        if registry != "docker.io" else ["https://index.docker.io/v1/", "docker.io"]
-    entry = next((auths[k] for k in keys if k in auths), None)
-    if not entry or not entry.get("auth"):
-        raise UsageError(f"--with-registry-auth: no credentials for {registry} in {path}",
-                         hint=f"run `docker login {registry}` first (credential helpers "
-                              "are not read)")
-    user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-    return stack_deploy.registry_auth(user, password, registry)
+def registry_credentials(config: Config, prepared: Prepared, *, docker_login: bool = False,
+                         environ: Mapping[str, str] | None = None) -> RegistryAuth:
+    """The credentials for the stack's images: the cluster's configured registries, and
+    with DOCKER_LOGIN (--with-registry-auth) what `docker login` stored for the others."""
+    return registries.resolve(config, prepared.cluster, _images(prepared.plan),
+                              docker_login=docker_login, environ=environ)
 
 
-def _registry(image: str) -> str:
-    first, slash, _rest = image.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return "docker.io"
+def _images(plan: StackPlan) -> list[str]:
+    return sorted({s["TaskTemplate"]["ContainerSpec"]["Image"] for s in plan.services.values()})

@@ -22,6 +22,7 @@ from swarmdeck.core.errors import (
 )
 from swarmdeck.core.ops.base import ClusterOps, did_you_mean
 from swarmdeck.core.ops.progress import Baseline, baseline
+from swarmdeck.core.registries import RegistryAuth, resolve_async
 
 # docker's reference grammar, simplified: [registry[:port]/]path[:tag][@digest]
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
@@ -68,11 +69,20 @@ class Started:
     summary: str
 
 
-async def _update(ops: ClusterOps, data: dict[str, Any], spec: dict[str, Any],
-                  **params: Any) -> None:
+async def post_update(ops: ClusterOps, data: dict[str, Any], spec: dict[str, Any], *,
+                      auth: RegistryAuth | None = None, **params: Any) -> None:
+    """AUTH: registry credentials sent for the spec's image, so the nodes can pull it."""
+    image = spec["TaskTemplate"].get("ContainerSpec", {}).get("Image", "")
     await ops.docker.request(
         "POST", f"/services/{data['ID']}/update",
-        params={"version": data["Version"]["Index"], **params}, body=spec)
+        params={"version": data["Version"]["Index"], **params}, body=spec,
+        headers=auth.headers(image) if auth else None)
+
+
+async def _auth(ops: ClusterOps, spec: dict[str, Any]) -> RegistryAuth:
+    """The configured registry's credentials for the spec's image."""
+    image = spec["TaskTemplate"].get("ContainerSpec", {}).get("Image", "")
+    return await resolve_async(ops.config, ops.cluster, [image])
 
 
 async def scale(ops: ClusterOps, wanted: Mapping[str, int]) -> Started:
@@ -93,7 +103,7 @@ async def scale(ops: ClusterOps, wanted: Mapping[str, int]) -> Started:
         spec["Mode"]["Replicated"]["Replicas"] = count
 
         async def work(data=data, spec=spec) -> None:
-            await _update(ops, data, spec)
+            await post_update(ops, data, spec)
 
         try:
             await ops.guarded("scale", spec["Name"], {"replicas": count, "from": before},
@@ -107,9 +117,13 @@ async def scale(ops: ClusterOps, wanted: Mapping[str, int]) -> Started:
     return Started(bases, "scaled " + ", ".join(parts))
 
 
-async def update_image(ops: ClusterOps, name: str, image: str) -> Started:
+async def update_image(ops: ClusterOps, name: str, image: str, *,
+                       docker_login: bool = False) -> Started:
+    """Credentials of a configured registry go along; DOCKER_LOGIN (--with-registry-auth)
+    adds what `docker login` stored."""
     check_image(image)
     ops.check_writable("update image", name)
+    auth = await resolve_async(ops.config, ops.cluster, [image], docker_login=docker_login)
     data = await ops.service(name)
     spec = data["Spec"]
     container = spec["TaskTemplate"]["ContainerSpec"]
@@ -119,8 +133,9 @@ async def update_image(ops: ClusterOps, name: str, image: str) -> Started:
         return Started({}, f"{spec['Name']} already runs {shown}: nothing to change")
     container["Image"] = image
     base = {data["ID"]: await baseline(ops.docker, data["ID"], expect_update=True)}
-    await ops.guarded("update image", spec["Name"], {"image": image, "from": before},
-                      lambda: _update(ops, data, spec))
+    params = {"image": image, "from": before, **({"registry_auth": True} if auth else {})}
+    await ops.guarded("update image", spec["Name"], params,
+                      lambda: post_update(ops, data, spec, auth=auth))
     return Started(base, f"{spec['Name']}: image {shown} -> {image}")
 
 
@@ -131,8 +146,10 @@ async def restart(ops: ClusterOps, name: str) -> Started:
     spec = data["Spec"]
     template = spec["TaskTemplate"]
     template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
+    auth = await _auth(ops, spec)  # new tasks pull the image
     base = {data["ID"]: await baseline(ops.docker, data["ID"], expect_update=True)}
-    await ops.guarded("restart", spec["Name"], {}, lambda: _update(ops, data, spec))
+    await ops.guarded("restart", spec["Name"], {},
+                      lambda: post_update(ops, data, spec, auth=auth))
     return Started(base, f"{spec['Name']}: restarting every task")
 
 
@@ -142,9 +159,11 @@ async def rollback(ops: ClusterOps, name: str) -> Started:
     if not data.get("PreviousSpec"):
         raise Refused(f"{data['Spec']['Name']} has no previous spec to roll back to",
                       hint="a service gets one after its first update")
+    auth = await _auth(ops, data["PreviousSpec"])  # the previous image is pulled again
     base = {data["ID"]: await baseline(ops.docker, data["ID"], expect_update=True)}
     await ops.guarded("rollback", data["Spec"]["Name"], {},
-                      lambda: _update(ops, data, data["Spec"], rollback="previous"))
+                      lambda: post_update(ops, data, data["Spec"], auth=auth,
+                                          rollback="previous"))
     return Started(base, f"{data['Spec']['Name']}: rolling back to the previous spec")
 
 
@@ -171,7 +190,7 @@ async def remove_stack(ops: ClusterOps, stack: str) -> str:
     if not any(objects.values()):
         names = await _stack_names(ops)
         raise UsageError(f"no stack {stack!r} in cluster {ops.cluster}"
-                         f"{did_you_mean(stack, names)}")
+                         f"{did_you_mean(stack, names, 'stacks')}")
 
     async def work() -> str:
         removed: list[str] = []

@@ -22,6 +22,7 @@ from swarmdeck.core.errors import (
     ConnectionLost,
     DockerAPIError,
     DockerUnavailable,
+    EngineTooOld,
     NoLeader,
     NotAManager,
     NotFound,
@@ -34,6 +35,8 @@ from swarmdeck.core.transport.http import (
 )
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+# Docker Engine 20.10: swarm jobs, and the oldest engine the lab runs and the tests check
+MIN_API_VERSION = "1.41"
 _LOST = (asyncssh.Error, OSError, ProtocolError, asyncio.IncompleteReadError, EOFError)
 MAX_IDLE = 8
 
@@ -41,6 +44,16 @@ MAX_IDLE = 8
 READ_RETRY_DELAYS = (0.5, 1.0, 2.0)
 _TRANSIENT = ("lost leader status", "context deadline exceeded", "does not have a leader",
               "code = Unavailable", "raft: ")
+
+
+def api_too_old(version: str, minimum: str = MIN_API_VERSION) -> bool:
+    """Is the engine's API VERSION (its Api-Version header, e.g. "1.41") older than MINIMUM?
+    A version that does not parse is not judged."""
+    try:
+        have = tuple(int(p) for p in version.strip().split("."))
+    except ValueError:
+        return False
+    return have < tuple(int(p) for p in minimum.split("."))
 
 
 def _transient(error: DockerAPIError) -> bool:
@@ -56,6 +69,7 @@ class DockerEndpoint:
         self.socket_path = socket_path
         self.via = "stream-local"  # or "dial-stdio" where forwarding is forbidden
         self._idle: list[HTTPConnection] = []
+        self.api_version: str | None = None  # from the first answer's Api-Version header
 
     # ---- channels ----------------------------------------------------------------------
     async def _open(self) -> HTTPConnection:
@@ -148,6 +162,7 @@ class DockerEndpoint:
                 http.close()
                 raise
             self._release(http)
+            self._check_engine(resp.headers)
             if resp.status >= 400:
                 error = self._api_error(resp.status, resp.body, method, path)
                 # a leader election answers reads with transient errors for a moment:
@@ -175,6 +190,7 @@ class DockerEndpoint:
                 status, _headers, body = await http.open_stream("GET", build_path(path, params))
             except _LOST as exc:
                 raise self._lost(exc) from None
+            self._check_engine(_headers)
             if status >= 400:
                 data = b"".join([c async for c in body])
                 raise self._api_error(status, data, "GET", path)
@@ -193,6 +209,22 @@ class DockerEndpoint:
         async with self.stream("/events", params) as body:
             async for event in json_lines(body):
                 yield event
+
+    def _check_engine(self, headers: dict[str, str]) -> None:
+        """Refuse an engine older than MIN_API_VERSION, on its first answer (every Docker
+        answer carries the header: no request of its own)."""
+        if self.api_version is not None:
+            return
+        version = headers.get("api-version")
+        if not version:
+            return
+        if api_too_old(version):
+            raise EngineTooOld(
+                f"{self.label}: the Docker engine there speaks API {version}, older than the "
+                f"{MIN_API_VERSION} swarmdeck needs",
+                hint="upgrade Docker on that host to 20.10 or newer, or point the cluster at "
+                     "a manager with a newer engine")
+        self.api_version = version
 
     def _api_error(self, status: int, body: bytes, method: str, path: str) -> DockerAPIError:
         try:

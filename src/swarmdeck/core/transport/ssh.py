@@ -21,6 +21,7 @@ from swarmdeck.core.errors import (
     HostUnreachable,
     TransportError,
 )
+from swarmdeck.core.transport.host_keys import known_hosts_name, offered_key
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ async def resolve(dest: Destination, settings: SSHSettings) -> Resolved:
         username=dest.user if dest.user is not None else (),
     )
     known = options.known_hosts
-    if known is None or known == ():
+    if not known:  # None, () or [] (no UserKnownHostsFile): what asyncssh reads then
         default = Path("~/.ssh/known_hosts").expanduser()
         files: tuple[str, ...] = (str(default),)
     elif isinstance(known, str):
@@ -104,7 +105,7 @@ async def connect(dest: Destination, settings: SSHSettings,
             **extra,
         )
     except asyncssh.HostKeyNotVerifiable:
-        raise _host_key_error(resolved, probe) from None
+        raise _host_key_error(dest, resolved, probe) from None
     except asyncssh.PermissionDenied:
         raise AuthenticationFailed(
             f"ssh to {resolved.label}: authentication failed, no key was accepted",
@@ -135,35 +136,29 @@ async def connect(dest: Destination, settings: SSHSettings,
     return conn, resolved
 
 
-def _host_key_error(resolved: Resolved, probe: _KeyProbe) -> HostKeyError:
-    key = probe.offered
-    fingerprint = key.get_fingerprint("sha256") if key else None
-    name = resolved.host_key_alias or resolved.host
-    known: list[asyncssh.SSHKey] = []
-    for path in resolved.known_hosts:
-        if not Path(path).expanduser().is_file():
-            continue
-        try:
-            trusted = asyncssh.match_known_hosts(
-                str(Path(path).expanduser()), name, probe.addr or None,
-                resolved.port if resolved.port != 22 else None,
-            )[0]
-        except (OSError, ValueError):
-            continue
-        known.extend(trusted)
+def _host_key_error(dest: Destination, resolved: Resolved, probe: _KeyProbe) -> HostKeyError:
+    name = known_hosts_name(resolved.host, resolved.port, resolved.host_key_alias)
+    files = ", ".join(resolved.known_hosts)
     where = f"{resolved.label}"
-    if known:
+    if probe.offered is None:  # refused before any key was offered (no common algorithm)
+        return HostKeyError(f"host key of {where} not verifiable against known_hosts ({files})",
+                            host=name, fingerprint=None, changed=False)
+    key = offered_key(probe.offered, name=name, host=resolved.host, port=resolved.port,
+                      known_hosts=resolved.known_hosts, address=probe.addr or None,
+                      destination=str(dest))
+    if key.changed:
         return HostKeyError(
-            f"HOST KEY CHANGED for {where}: the server offered {fingerprint}, which does not "
-            f"match known_hosts ({', '.join(resolved.known_hosts)}). This may be an attack "
-            "(someone in the middle) or a reinstalled host; refusing to connect",
-            host=name, fingerprint=fingerprint, changed=True,
-            hint="verify the key with the host's owner, then replace its known_hosts line",
+            f"HOST KEY CHANGED for {where}: the server offered {key.fingerprint}, but "
+            f"{key.known_in} holds {', '.join(key.known_fingerprints)} for {name}. This may "
+            "be an attack (someone in the middle) or a reinstalled host; refusing to connect",
+            host=name, fingerprint=key.fingerprint, changed=True, key=key,
+            hint="verify the new key with the host's owner out of band; only then remove the "
+                 f"old line with `{key.remove_command}`",
         )
     return HostKeyError(
-        f"unknown host key for {where}: {fingerprint} is not in known_hosts "
-        f"({', '.join(resolved.known_hosts)}); refusing to connect",
-        host=name, fingerprint=fingerprint, changed=False,
-        hint="check the fingerprint out of band, then add the key with "
-             f"`ssh-keyscan -p {resolved.port} {resolved.host} >> {resolved.known_hosts[0]}`",
+        f"unknown host key for {where}: {key.key_type} {key.fingerprint} is not in "
+        f"known_hosts ({files}); refusing to connect",
+        host=name, fingerprint=key.fingerprint, changed=False, key=key,
+        hint=f"check the fingerprint out of band, then trust it with `swarmdeck trust {dest}` "
+             f"or `ssh-keyscan -p {resolved.port} {resolved.host} >> {resolved.known_hosts[0]}`",
     )

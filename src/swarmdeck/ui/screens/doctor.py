@@ -1,8 +1,9 @@
 """The doctor: a cluster's findings, worst first, with why each matters and what to do.
 
 The findings come from core.doctor over the live inventory, so they follow every change.
-Certificates and engine labels need one extra fetch, made when the screen opens and on `r`;
-without a live session (recorded data, a lost connection) those checks are left out.
+Certificates, engine labels and registry lookups of images nodes cannot pull need one extra
+fetch, made when the screen opens and on `r`; without a live session (recorded data, a lost
+connection) those checks are left out.
 """
 
 from __future__ import annotations
@@ -81,12 +82,13 @@ class DoctorScreen(Screen):
 
     @work(exclusive=True, group="doctor facts")
     async def fetch_facts(self) -> None:
-        """Certificates and engine labels, through the cluster's live manager session."""
+        """Certificates, engine labels and registry lookups, through the cluster's live
+        manager session."""
         inventory = getattr(self.deck.fleet, "inventory", None)
         session = inventory(self.cluster).session if inventory else None
         if session is None or session.closed:
             return
-        self.facts = await gather_facts(session.docker)
+        self.facts = await gather_facts(session.docker, self._state())
         self.refresh_data()
 
     # A diagnosis of a big cluster takes tens of milliseconds: it runs in a worker thread

@@ -22,9 +22,12 @@ from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.log_follow import StreamNote
 from swarmdeck.core.metrics import ClusterMetrics
+from swarmdeck.core.sanitize import cell
+from swarmdeck.core.transport.host_keys import host_key_problem
 from swarmdeck.core.views import NodeRow, ProjectNode, ServiceRow
 from swarmdeck.ui import clock
 from swarmdeck.ui.operations import NodesTable, ServicesTable
+from swarmdeck.ui.screens.host_key import host_key_hint, review_host_key
 from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.logs import LogPane
 from swarmdeck.ui.widgets.projects import ProjectsTree
@@ -90,9 +93,12 @@ def service_cells(row: ServiceRow, *, with_cluster: bool, metrics: ClusterMetric
                   style="yellow" if row.update_state in ("updating", "rollback_started")
                   else "red" if row.update_state in ("paused", "rollback_paused") else "")
     series = metrics.services.get(row.id) if metrics else None
+    # the doctor (D) says why and what to do
+    image = Text.assemble(cell(row.image), ("  ✗ pull failing", "bold red")) \
+        if row.pull_failing else row.image
     cells = [row.name, row.stack or "-", row.mode, replicas, update,
              ",".join(row.ports) or "-", age_text(row.created_at), cpu_cell(series),
-             mem_cell(series), row.image]
+             mem_cell(series), image]
     return [row.cluster, *cells] if with_cluster else cells
 
 
@@ -136,8 +142,11 @@ class MainScreen(Screen):
         Binding("A", "all_clusters", "All clusters", id="services.all_clusters"),
         Binding("d", "deploy", "Deploy", id="project.deploy"),
         Binding("D", "doctor", "Doctor", id="cluster.doctor", show=False),
+        Binding("e", "events", "Events", id="cluster.events", show=False),
         Binding("n", "resources", "Networks, secrets, configs", id="cluster.resources",
                 show=False),
+        # shown (footer, palette) only while the cluster's manager host key is refused
+        Binding("T", "trust_host", "Review host key", id="cluster.trust_host"),
         Binding("t", "rotate_token", "Token", id="cluster.token",
                 show=False),
         Binding("L", "toggle_logs", "Logs pane", id="logs.toggle", show=False),
@@ -158,6 +167,7 @@ class MainScreen(Screen):
         self._frame_seq = 0
         self._applied_seq = 0
         self._last_service_rows: list[ServiceRow] = []
+        self._host_key_refused = False
 
     @property
     def deck(self) -> SwarmdeckApp:
@@ -273,7 +283,13 @@ class MainScreen(Screen):
         rows = self._last_service_rows if self._applied_seq else None
         health = views.cluster_health(self.cluster, state, state.error, now=clock.now(),
                                       services=rows if state.loaded else None)
-        self.query_one(HealthBar).show(health, read_only=deck.is_read_only(self.cluster))
+        refused = host_key_problem(state.error) is not None
+        if refused != self._host_key_refused:  # the T key appears or goes away
+            self._host_key_refused = refused
+            self.refresh_bindings()
+        hint = host_key_hint(self, state.error) if refused else None
+        self.query_one(HealthBar).show(health, read_only=deck.is_read_only(self.cluster),
+                                       hint=hint)
 
     # ---- navigation ----------------------------------------------------------------------
     @on(Tree.NodeHighlighted, "#projects")
@@ -361,6 +377,11 @@ class MainScreen(Screen):
 
         self.app.push_screen(DoctorScreen(self.cluster))
 
+    def action_events(self) -> None:
+        from swarmdeck.ui.screens.events import EventsScreen
+
+        self.app.push_screen(EventsScreen(self.cluster))
+
     def action_deploy(self) -> None:
         from swarmdeck.ui.operations import deploy_environment
 
@@ -371,6 +392,14 @@ class MainScreen(Screen):
             return
         self.run_worker(deploy_environment(self, node.project, node.environment or ""),
                         group="operations")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "trust_host":
+            return self._host_key_refused
+        return True
+
+    def action_trust_host(self) -> None:
+        self.run_worker(review_host_key(self, self.cluster), group="operations")
 
     def action_rotate_token(self) -> None:
         from swarmdeck.ui.operations import rotate_token
@@ -415,7 +444,10 @@ class MainScreen(Screen):
     @work(exclusive=True, group="logs")
     async def follow_logs(self, cluster: str, service_id: str) -> None:
         await asyncio.sleep(0.3)  # moving through the table should not open a stream per row
-        pane = self.query_one(LogPane)
+        panes = self.query(LogPane)
+        if not panes:  # the screen is being taken down: the app is closing
+            return
+        pane = panes.first()
         state = self.deck.fleet.state(cluster)
         service = state.services.get(service_id)
         if service is None:

@@ -16,8 +16,11 @@ def _ratio(label: str, have: int | None, total: int | None) -> Text:
     return Text.assemble((f"{label} ", "dim"), (f"{have}/{total}", style))
 
 
-def health_text(h: ClusterHealth, *, read_only: bool = False) -> Text:
+def health_text(h: ClusterHealth, *, read_only: bool = False, hint: str | None = None) -> Text:
+    """HINT: an action the cluster's state calls for, shown before the (long) error."""
     parts: list[Text] = [Text(clean(h.cluster), style="bold")]
+    if hint:
+        parts.append(Text(clean(hint), style="bold reverse"))
     if h.status == "connecting":
         parts.append(Text("connecting…", style="yellow"))
     elif h.status == "error":
@@ -47,8 +50,9 @@ class HealthBar(Static):
 
     _shown: Text | None = None
 
-    def show(self, health: ClusterHealth, *, read_only: bool = False) -> None:
-        text = health_text(health, read_only=read_only)
+    def show(self, health: ClusterHealth, *, read_only: bool = False,
+             hint: str | None = None) -> None:
+        text = health_text(health, read_only=read_only, hint=hint)
         if self._shown is None or text.plain != self._shown.plain or \
                 text.spans != self._shown.spans:
             self._shown = text

@@ -1,0 +1,134 @@
+"""`swarmdeck events`: a cluster's events as swarm reports them (services, nodes, networks,
+secrets, configs, the manager's containers), recent ones or followed, made inert."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import time
+from datetime import UTC, datetime
+
+from swarmdeck.cli import render
+from swarmdeck.core.config import load
+from swarmdeck.core.errors import ConnectionLost, UsageError
+from swarmdeck.core.events import EVENT_TYPES, ClusterEvent, parse_types, read
+from swarmdeck.core.fleet import Fleet
+from swarmdeck.core.models import parse_time
+from swarmdeck.core.sanitize import cell
+
+DEFAULT_SINCE = "10m"
+HEADERS = ("TIME", "AGE", "TYPE", "ACTION", "NAME", "DETAILS")
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("events", help="a cluster's events: recent ones, or followed",
+                       description="Events as swarm reports them: services, nodes, networks, "
+                                   "secrets, configs, and the containers of the manager "
+                                   "connected to. The engine keeps only its last 256 events "
+                                   "in memory: older ones are gone.")
+    p.add_argument("--cluster", "-c", metavar="NAME",
+                   help="the cluster (default: the only one configured)")
+    p.add_argument("--since", metavar="T", default=None,
+                   help=f"from T: a duration ago (90s, 10m, 2h, 1d), a unix time or an RFC "
+                        f"3339 time (default {DEFAULT_SINCE}; with --follow: now)")
+    p.add_argument("--until", metavar="T", help="up to T (same forms; not with --follow)")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    p.add_argument("--type", "-t", metavar="TYPE", action="append", dest="types",
+                   help=f"only these types (repeatable or comma-separated: "
+                        f"{', '.join(EVENT_TYPES)})")
+    p.add_argument("--json", action="store_true",
+                   help="JSON: a list; with --follow one object per line")
+
+
+def run_events(args: argparse.Namespace) -> int:
+    from swarmdeck.cli.ops import pick_cluster
+
+    try:
+        types = parse_types(args.types) if args.types else list(EVENT_TYPES)
+    except ValueError as exc:
+        raise UsageError(f"--type: {exc}") from None
+    if args.follow and args.until:
+        raise UsageError("--until cannot go with --follow: a followed stream has no end")
+    for flag in ("since", "until"):
+        if getattr(args, flag):
+            when(getattr(args, flag), 0.0, flag)  # checked before any connection
+    config = load(args.config)
+    cluster = pick_cluster(config, args.cluster)
+    try:
+        return asyncio.run(_run(config, cluster, args, types))
+    except BrokenPipeError:  # `| head` closed the pipe: that is a normal end
+        return 0
+
+
+def when(text: str, now: float, flag: str = "since") -> float:
+    """A duration ago (relative to NOW), a unix time or an RFC 3339 time, as unix seconds."""
+    match = _DURATION.fullmatch(text.strip())
+    if match:
+        return now - float(match[1]) * _UNITS[match[2]]
+    try:
+        return float(text)
+    except ValueError:
+        moment = parse_time(text.strip())  # without a zone: UTC, as the engine's own times
+    if moment is None:
+        raise UsageError(f"--{flag} {text!r}: give a duration (90s, 10m, 2h, 1d), a unix "
+                         "time or an RFC 3339 time (2026-11-20T10:00:00Z)")
+    return moment.timestamp()
+
+
+async def _run(config, cluster: str, args: argparse.Namespace, types: list[str]) -> int:
+    fleet = Fleet(config)
+    inventory = fleet.inventory(cluster)
+    try:
+        await inventory.load()  # checks that it is a manager, and reads its clock
+        now = inventory.server_time or time.time()
+        since = when(args.since or ("0s" if args.follow else DEFAULT_SINCE), now)
+        until = None if args.follow else when(args.until, now, "until") if args.until else now
+        docker = inventory.session.docker
+        if args.follow:
+            async for event in read(docker, types, since=since):
+                print(render.json_text(as_json(event), indent=None) if args.json
+                      else line(event), flush=True)
+            raise ConnectionLost(f"the event stream of cluster {cluster} ended")
+        found = [e async for e in read(docker, types, since=since, until=until)]
+    finally:
+        await fleet.close()
+    if args.json:
+        print(render.json_text([as_json(e) for e in found]))
+    elif found:
+        now = time.time()
+        print(render.table(HEADERS, [row(e, now) for e in found]))
+    else:
+        print(f"no events since {_stamp(since)}", file=sys.stderr)
+    return 0
+
+
+def _stamp(moment: float) -> str:
+    return datetime.fromtimestamp(moment).astimezone().isoformat(timespec="seconds")
+
+
+def row(event: ClusterEvent, now: float) -> list[str]:
+    import humanize
+
+    age = f"{humanize.naturaldelta(max(0.0, now - event.time))} ago"
+    return [_stamp(event.time), age, event.type, event.action, event.name or "-",
+            event.summary or "-"]
+
+
+def line(event: ClusterEvent) -> str:
+    """One followed event: time, type, action, name, details; every part inert."""
+    stamp = datetime.fromtimestamp(event.time).astimezone().isoformat(timespec="milliseconds")
+    return (f"{stamp}  {cell(event.type):<9}  {cell(event.action):<10}  "
+            f"{cell(event.name or '-')}  {cell(event.summary)}").rstrip()
+
+
+def as_json(event: ClusterEvent) -> dict:
+    return {"time": datetime.fromtimestamp(event.time, UTC).isoformat(),
+            "time_nano": event.time_ns, "type": event.type, "action": event.action,
+            "id": event.actor_id, "name": event.name, "scope": event.scope,
+            "changes": {k: {"old": o, "new": n} for k, (o, n) in event.changes.items()},
+            "details": event.details}
+

@@ -1,0 +1,149 @@
+"""`swarmdeck pin|unpin|placement SERVICE`: where a service's tasks may run, and changing it.
+
+Thin over core.ops.placement, with cli.ops' conventions: an invalid expression is refused
+before any connection (exit 2), read-only refusals come before any question, the plan (old and
+new constraints, the nodes that could run the tasks) is shown before asking, a plan no node
+can satisfy is refused (exit 1) unless --force, and the change is followed unless --detach.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from swarmdeck.cli import render
+from swarmdeck.cli.ops import confirm, follow, pick_cluster
+from swarmdeck.core.config import Config
+from swarmdeck.core.ops import placement as ops_placement
+from swarmdeck.core.ops.base import ClusterOps, open_ops
+from swarmdeck.core.placement import Placement, label_constraint, parse_constraint
+from swarmdeck.core.sanitize import clean
+
+COMMANDS = ("pin", "unpin", "placement")
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("service")
+        p.add_argument("--cluster", "-c", metavar="NAME",
+                       help="the cluster (default: the only one configured)")
+        p.add_argument("--yes", "-y", action="store_true",
+                       help="do not ask for confirmation (needed without a terminal)")
+        p.add_argument("--detach", "-d", action="store_true",
+                       help="return once the change is made, without following it")
+        p.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
+                       help="give up following after this long (default 300)")
+        return p
+
+    p = common(sub.add_parser(
+        "pin", help="run a service's tasks only on a node, or on nodes with a label",
+        description="Add a placement constraint: --node pins to one node (by hostname, or by "
+                    "ID when given an ID), --label KEY=VALUE to the nodes with that label, "
+                    "--constraint any docker expression. An `==` on the same key replaces "
+                    "the earlier one. Refused when no ready, active node would satisfy the "
+                    "constraints, unless --force."))
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--node", "-n", metavar="NODE", help="hostname or ID")
+    what.add_argument("--label", "-l", metavar="KEY=VALUE", help="a node label")
+    what.add_argument("--constraint", metavar="EXPR",
+                      help="e.g. node.role==worker or node.labels.zone!=a")
+    p.add_argument("--force", action="store_true",
+                   help="write the constraints even when no node satisfies them (the tasks "
+                        "stay pending)")
+    p = common(sub.add_parser("unpin", help="remove placement constraints of a service"))
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--node", "-n", metavar="NODE",
+                      help="the constraints naming this node")
+    what.add_argument("--label", "-l", metavar="KEY",
+                      help="the constraints on this node label (KEY=VALUE: that value only)")
+    what.add_argument("--constraint", metavar="EXPR", help="this exact constraint")
+    what.add_argument("--all", "-a", action="store_true", dest="everything",
+                      help="every constraint")
+    p = sub.add_parser("placement", help="a service's constraints and the nodes that can "
+                                         "run it (and why the others cannot)")
+    p.add_argument("service")
+    p.add_argument("--cluster", "-c", metavar="NAME",
+                   help="the cluster (default: the only one configured)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run_placement(config: Config, args: argparse.Namespace) -> int:
+    # bad input fails here, before any connection
+    if getattr(args, "constraint", None):
+        parse_constraint(args.constraint)
+    if args.command == "pin" and args.label:
+        label_constraint(args.label)
+    cluster = pick_cluster(config, args.cluster)
+
+    async def run() -> int:
+        ops = await open_ops(config, cluster, read_only_flag=args.read_only)
+        try:
+            if args.command == "placement":
+                return await _show(ops, args)
+            return await _change(ops, args)
+        finally:
+            await ops.session.close()
+
+    return asyncio.run(run())
+
+
+async def _show(ops: ClusterOps, args: argparse.Namespace) -> int:
+    found = await ops_placement.survey(ops, args.service)
+    placed = found.place(found.constraints)
+    if args.json:
+        print(render.json_text(_as_json(ops.cluster, found, placed)))
+        return 0
+    s = found.service
+    count = "" if s.replicas is None else \
+        f", {s.replicas} replica{'' if s.replicas == 1 else 's'}"
+    print(clean(f"service {s.name} on {ops.cluster} ({s.mode}{count})"))
+    print(clean(f"constraints: {ops_placement.listed(found.constraints)}"))
+    print(nodes_table(placed))
+    print(clean(placed.verdict()))
+    if placed.shortfall:
+        print(clean(placed.shortfall))
+    return 0
+
+
+def nodes_table(placed: Placement) -> str:
+    return render.table(
+        ["HOSTNAME", "ROLE", "AVAILABILITY", "STATUS", "LABELS", "CAN RUN", "WHY NOT"],
+        [[f.node.hostname, f.node.role, f.node.availability, f.node.status,
+          ",".join(f"{k}={v}" for k, v in sorted(f.node.labels.items())) or "-",
+          "yes" if f.can_run else "no", f.why_not() or "-"] for f in placed.fits])
+
+
+def _as_json(cluster: str, found: ops_placement.Survey, placed: Placement) -> dict:
+    return {"cluster": cluster, "service": found.name, "constraints": found.constraints,
+            "placeable": placed.placeable, "verdict": placed.verdict(),
+            "shortfall": placed.shortfall or None,
+            "nodes": [{"hostname": f.node.hostname, "id": f.node.id,
+                       "can_run": f.can_run, "why_not": f.why_not() or None}
+                      for f in placed.fits]}
+
+
+async def _change(ops: ClusterOps, args: argparse.Namespace) -> int:
+    action = args.command
+    ops.check_writable(action, args.service)  # read-only: refused before any question
+    found = await ops_placement.survey(ops, args.service)
+    if action == "pin":
+        change = ops_placement.plan_pin(found, ops.cluster, node=args.node, label=args.label,
+                                        constraint=args.constraint)
+    else:
+        change = ops_placement.plan_unpin(found, ops.cluster, node=args.node,
+                                          label=args.label, constraint=args.constraint,
+                                          everything=args.everything)
+    if not change.changed:
+        print(clean(f"{found.name}: constraints already "
+                    f"{ops_placement.listed(change.after)}: nothing to change"))
+        return 0
+    for line in change.lines():
+        print(clean(line))
+    force = getattr(args, "force", False)
+    refusal = change.refusal(force=force)
+    if refusal is not None:
+        raise refusal
+    confirm(clean(f"{action.capitalize()} {found.name} on {ops.cluster}"
+                  + ("" if change.placement.placeable else
+                     " although its tasks will stay pending") + "?"), yes=args.yes)
+    return await follow(ops, await ops_placement.apply(ops, change, force=force), args)
