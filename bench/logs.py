@@ -122,6 +122,18 @@ async def follow(app, view: LogView, *, expected: int, label: str, limit: float,
     are timed while lines flow: from the first line until QUIET seconds pass without one."""
     probe = Probe(app, view)
     done = asyncio.Event()
+    # the replicas' own pace, from the engine's timestamps of the lines: the view can show
+    # no more than this (a floor measured in the same run)
+    written = [0, 0]
+    add = view.add
+
+    def counting_add(line, tag, node):
+        if line.ns:
+            written[0] = min(written[0], line.ns) if written[0] else line.ns
+            written[1] = max(written[1], line.ns)
+        add(line, tag, node)
+
+    view.add = counting_add
     keys: asyncio.Task | None = None
     frames0, started, cpu0 = view.frames, time.perf_counter(), time.process_time()
     first = last = None
@@ -151,6 +163,10 @@ async def follow(app, view: LogView, *, expected: int, label: str, limit: float,
           f"ingested and shown (no filter), {frames / max(seconds, 1e-9):.0f} frames/s, "
           f"app process {cpu:.0f} % of a core  (target >= 20k lines/s: "
           f"{'ok' if rate >= 20_000 else 'MISSED'})")
+    if written[1] > written[0]:
+        pace = count / ((written[1] - written[0]) / 1e9)
+        print(f"  {label}: the replicas wrote those lines at {pace:,.0f} lines/s (engine "
+              f"timestamps, first to last): shown at {rate / pace:.2f}x the writing pace")
     probe.report(label)
 
 
@@ -193,9 +209,24 @@ async def lab_run(lab: Lab, name: str, lines: int, rate: int | None, label: str,
             await app.push_screen(screen)
             await follow(app, screen.view, expected=REPLICAS * lines, label=label,
                          limit=limit)
+        await docker_cli_count(lab, name, REPLICAS * lines, label)
     finally:
         with contextlib.suppress(LabError):
             await asyncio.to_thread(docker, "prod-m1", "service", "rm", name)
+
+
+async def docker_cli_count(lab: Lab, name: str, expected: int, label: str) -> None:
+    """The same service's lines through `docker service logs` on the manager itself (no
+    SSH in between): the engine's service-logs stream, which the view reads too. It does
+    not end by itself when a replica's stream stalls, hence the time limit."""
+    command = f"timeout 60 docker service logs --raw {name} 2>/dev/null | wc -l"
+    result = await asyncio.to_thread(
+        subprocess.run, ["ssh", "-F", str(lab.dir / "ssh_config"), "prod-m1", command],
+        capture_output=True, text=True, timeout=90)
+    got = int(result.stdout.strip() or 0)
+    print(f"  {label}: `docker service logs` on the manager afterwards: {got:,} of "
+          f"{expected:,} lines (the engine's log stream; what it never delivers, no client "
+          f"can show)")
 
 
 async def core_run(lab: Lab, lines: int) -> None:

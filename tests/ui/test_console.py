@@ -7,6 +7,7 @@ import io
 import pytest
 from rich.console import Console
 from textual.widgets import Input
+from ui_waits import wait_until
 
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.models import Service
@@ -25,14 +26,6 @@ def plain(widget) -> str:
     console.print(widget.content)
     return console.file.getvalue()
 
-
-async def wait_until(pilot, predicate, timeout: float = 5.0) -> bool:
-    """Refreshes are coalesced and built off the event loop: poll, don't guess a delay."""
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return True
-        await pilot.pause(0.05)
-    return predicate()
 
 
 def table(app, selector: str) -> LiveTable:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from rich.console import Console
+from ui_waits import wait_until
 
 from swarmdeck.core.models import Node, Service
 from swarmdeck.ui import clock
@@ -23,13 +24,6 @@ def plain(widget) -> str:
     console.print(widget.content)
     return console.file.getvalue()
 
-
-async def wait_until(pilot, predicate, timeout: float = 5.0) -> bool:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return True
-        await pilot.pause(0.05)
-    return predicate()
 
 
 def findings(app) -> LiveTable:

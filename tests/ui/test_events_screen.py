@@ -8,6 +8,7 @@ import io
 
 from rich.console import Console
 from textual.widgets import Input, Static
+from ui_waits import wait_until
 
 from swarmdeck.core.events import ClusterEvent
 from swarmdeck.ui import clock
@@ -47,13 +48,6 @@ def table(app) -> LiveTable:
 def column(app, key: str) -> list[str]:
     return [table(app).get_cell(row, key).plain for row in table(app).rows]
 
-
-async def wait_until(pilot, predicate, timeout: float = 5.0) -> bool:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return True
-        await pilot.pause(0.05)
-    return predicate()
 
 
 async def opened(app, pilot) -> EventsScreen:

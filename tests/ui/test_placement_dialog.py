@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 from textual.widgets import Button, Checkbox, Input, Select
+from ui_waits import wait_until as until
 
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.errors import DockerAPIError
@@ -89,13 +90,6 @@ def plain(renderable) -> str:
 def shown(app, selector: str) -> str:
     return plain(app.screen.query_one(selector).content)
 
-
-async def until(pilot, predicate, timeout: float = 5.0) -> bool:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return True
-        await pilot.pause(0.05)
-    return predicate()
 
 
 async def open_dialog(app, pilot, service: str) -> PlacementDialog:
