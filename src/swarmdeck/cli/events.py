@@ -24,7 +24,7 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("events", help="a cluster's events: recent ones, or followed",
                        description="Events as swarm reports them: services, nodes, networks, "
                                    "secrets, configs, and the containers of the manager "

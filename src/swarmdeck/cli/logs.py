@@ -18,7 +18,7 @@ from swarmdeck.core.ops.base import did_you_mean
 from swarmdeck.core.sanitize import clean
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("logs", help="logs of a service or a whole stack, every replica",
                        description="Lines of every replica of a service, or of every service "
                                    "of a stack, merged in time order and prefixed with "
@@ -129,4 +129,4 @@ def _resolve(state, target: str, cluster: str) -> list[tuple[str, str]]:
                      f"{did_you_mean(target, [*by_name, *stacks], 'services and stacks')}")
 
 
-__all__ = ["add_parser", "run_logs", "SwarmdeckError"]
+__all__ = ["add_parsers", "run_logs", "SwarmdeckError"]

@@ -6,6 +6,7 @@ Imports stay lazy so that `swarmdeck ls` pays only for what it uses (no Textual)
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -14,6 +15,20 @@ from swarmdeck import __version__
 LS_WHAT = ("clusters", "nodes", "services", "stacks", "tasks")
 OPS_COMMANDS = ("scale", "update", "restart", "rollback", "rm", "node", "token", "audit",
                 "deploy", "network", "secret", "config", "pin", "unpin", "placement")
+
+
+# modules that add their own subcommands (each has add_parsers(sub)), and the command ->
+# (module, function) that runs the ones not in OPS_COMMANDS; imported only when used
+PARSER_MODULES = ("swarmdeck.cli.logs", "swarmdeck.cli.trust", "swarmdeck.cli.events",
+                  "swarmdeck.cli.ops", "swarmdeck.cli.resources", "swarmdeck.cli.placement")
+RUNNERS = {
+    "ls": ("swarmdeck.cli.ls", "run_ls"),
+    "logs": ("swarmdeck.cli.logs", "run_logs"),
+    "events": ("swarmdeck.cli.events", "run_events"),
+    "trust": ("swarmdeck.cli.trust", "run_trust"),
+    "doctor": ("swarmdeck.cli.doctor", "run_doctor"),
+    "lab": ("swarmdeck.cli.lab", "run_lab"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,23 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a swarm to create (repeatable; default prod:3:2 and staging:1:1)")
     lab.add_argument("--spares", type=int, metavar="N",
                      help="hosts in no swarm, for adding nodes (default 2)")
-    from swarmdeck.cli.logs import add_parser as add_logs_parser
-    from swarmdeck.cli.ops import add_parsers
-
-    add_logs_parser(sub)
-    from swarmdeck.cli.trust import add_parser as add_trust_parser
-
-    add_trust_parser(sub)
-    from swarmdeck.cli.events import add_parser as add_events_parser
-
-    add_events_parser(sub)
-    add_parsers(sub)
-    from swarmdeck.cli.resources import add_parsers as add_resource_parsers
-
-    add_resource_parsers(sub)
-    from swarmdeck.cli.placement import add_parsers as add_placement_parsers
-
-    add_placement_parsers(sub)
+    for module in PARSER_MODULES:
+        importlib.import_module(module).add_parsers(sub)
     return parser
 
 
@@ -94,34 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from swarmdeck.core.errors import SwarmdeckError
 
     try:
-        if args.command == "ls":
-            from swarmdeck.cli.ls import run_ls
-
-            return run_ls(args)
-        if args.command == "logs":
-            from swarmdeck.cli.logs import run_logs
-
-            return run_logs(args)
-        if args.command == "events":
-            from swarmdeck.cli.events import run_events
-
-            return run_events(args)
-        if args.command == "trust":
-            from swarmdeck.cli.trust import run_trust
-
-            return run_trust(args)
-        if args.command == "doctor":
-            from swarmdeck.cli.doctor import run_doctor
-
-            return run_doctor(args)
         if args.command in OPS_COMMANDS:
             from swarmdeck.cli.ops import run_ops
 
             return run_ops(args)
-        if args.command == "lab":
-            from swarmdeck.cli.lab import run_lab
-
-            return run_lab(args)
+        if args.command in RUNNERS:
+            module, function = RUNNERS[args.command]
+            return getattr(importlib.import_module(module), function)(args)
         from swarmdeck.cli.console import run_console
 
         return run_console(args)

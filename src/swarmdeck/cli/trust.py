@@ -17,7 +17,7 @@ from swarmdeck.core.transport.host_keys import OfferedKey, trust
 from swarmdeck.core.transport.ssh import SSHSettings, connect
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "trust", help="show a host's SSH key fingerprint and add it to known_hosts",
         description="Connect to HOST with the ssh config swarmdeck uses, show the host key "
