@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import statistics
 import subprocess
@@ -59,6 +60,13 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -136,6 +144,7 @@ async def follow(app, view: LogView, *, expected: int, label: str, limit: float,
     view.add = counting_add
     keys: asyncio.Task | None = None
     frames0, started, cpu0 = view.frames, time.perf_counter(), time.process_time()
+    machine0 = cpu_ticks()
     first = last = None
     count = 0
     deadline = started + limit
@@ -156,12 +165,15 @@ async def follow(app, view: LogView, *, expected: int, label: str, limit: float,
     if keys is not None:
         await keys
     cpu = 100 * (time.process_time() - cpu0) / max(1e-9, time.perf_counter() - started)
+    machine = cpu_ticks()
+    busy = 100 * (machine[0] - machine0[0]) / max(1, machine[1] - machine0[1])
     seconds = max(1e-9, (last or started) - (first or started))
     frames = view.frames - frames0
     rate = count / seconds if first else 0.0
     print(f"  {label}: {count:,} of {expected:,} lines in {seconds:.1f}s: {rate:,.0f} lines/s "
           f"ingested and shown (no filter), {frames / max(seconds, 1e-9):.0f} frames/s, "
-          f"app process {cpu:.0f} % of a core  (target >= 20k lines/s: "
+          f"app process {cpu:.0f} % of a core, whole machine {busy:.0f} % busy "
+          f"({os.cpu_count()} cores)  (target >= 20k lines/s: "
           f"{'ok' if rate >= 20_000 else 'MISSED'})")
     if written[1] > written[0]:
         pace = count / ((written[1] - written[0]) / 1e9)
