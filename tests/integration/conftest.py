@@ -41,3 +41,14 @@ def swarmdeck(lab):
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def lab_leaders_back(lab):
+    """For the tests that kill managers' daemons (they may move the raft leadership): once
+    the session is done, the managers `lab up` made leaders lead again, best effort (other
+    tests expect prod-m1 to lead). Once per session: each try costs an election."""
+    yield
+    from swarmdeck.lab import faults
+
+    faults.heal(lab)

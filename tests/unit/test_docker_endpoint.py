@@ -22,6 +22,9 @@ class RefusingConnection:
     async def open_unix_connection(self, path: str):
         raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, "open failed")
 
+    def is_closed(self) -> bool:
+        return False
+
     async def run(self, command: str, check: bool = False, timeout: float = 0):
         self.commands.append(command)
         return SimpleNamespace(stdout=self.probe_output, exit_status=0)
@@ -110,3 +113,25 @@ async def test_a_lasting_election_error_surfaces_after_bounded_retries(monkeypat
     with pytest.raises(NoLeader):
         await endpoint.get("/services")
     assert len(calls) == 4
+
+
+DEADLINE = b'{"message":"rpc error: code = DeadlineExceeded desc = context deadline exceeded"}'
+
+
+def test_a_read_the_leader_did_not_answer_means_no_leader_a_write_stays_unknown():
+    endpoint = DockerEndpoint(RefusingConnection(""), "m3")
+    read = endpoint._api_error(500, DEADLINE, "GET", "/nodes")
+    assert isinstance(read, NoLeader)
+    # a write that timed out may still be committed later: not said to be refused
+    write = endpoint._api_error(500, DEADLINE, "POST", "/services/x/update")
+    assert not isinstance(write, NoLeader) and "context deadline exceeded" in str(write)
+
+
+async def test_a_slow_error_is_not_retried(monkeypatch):
+    # the manager already waited its own 20 s for a leader: asking again would wait as long
+    monkeypatch.setattr("swarmdeck.core.transport.docker.READ_RETRY_DELAYS", (0, 0, 0))
+    monkeypatch.setattr("swarmdeck.core.transport.docker.SLOW_ANSWER", -1.0)
+    endpoint, calls = scripted([(500, DEADLINE), (200, b"[]")])
+    with pytest.raises(NoLeader):
+        await endpoint.get("/nodes")
+    assert calls == ["GET /nodes"]

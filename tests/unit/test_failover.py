@@ -1,4 +1,7 @@
-"""Choosing a manager: in order, but a silent one (link cut) does not hold up the next."""
+"""Choosing a manager: in order, but a silent one (link cut) does not hold up the next, a
+manager whose dockerd is dead is passed over, the swarm's own list of managers is used when
+the configured ones fail; a lost quorum is said plainly and refused; a silent link ends the
+following within seconds."""
 
 from __future__ import annotations
 
@@ -7,23 +10,63 @@ import time
 
 import pytest
 
+from swarmdeck.core import failover
 from swarmdeck.core import inventory as inv
+from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.destinations import Destination
-from swarmdeck.core.errors import HostUnreachable, TransportError
+from swarmdeck.core.doctor import diagnose
+from swarmdeck.core.errors import (
+    ConnectionLost,
+    DockerUnavailable,
+    HostUnreachable,
+    NoLeader,
+    Refused,
+    TransportError,
+)
+from swarmdeck.core.models import Node
+from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.transport.ssh import SSHSettings
+from swarmdeck.core.views import cluster_health
+
+IDS = {"m1": "id1", "m2": "id2", "m3": "id3", "10.0.0.13": "id3"}
+MEMBERS = [{"NodeID": "id1", "Addr": "10.0.0.11:2377"}, {"NodeID": "id2", "Addr": "10.0.0.12:2377"},
+           {"NodeID": "id3", "Addr": "10.0.0.13:2377"}]
+
+
+class FakeDocker:
+    def __init__(self, host: str, docker_up: bool) -> None:
+        self.host = host
+        self.docker_up = docker_up
+
+    async def get(self, path: str, **_params):
+        if not self.docker_up:
+            raise DockerUnavailable(f"{self.host}: docker is not running")
+        if path == "/_ping":
+            return "OK"
+        assert path == "/info"
+        return {"Swarm": {"NodeID": IDS.get(self.host, self.host), "LocalNodeState": "active",
+                          "ControlAvailable": True, "RemoteManagers": MEMBERS}}
+
+    async def close(self) -> None:
+        pass
 
 
 class FakeSession:
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, docker_up: bool = True) -> None:
         self.host = host
+        self.label = host
+        self.destination = Destination(None, host, None)
         self.closed = False
+        self.docker = FakeDocker(host, docker_up)
 
-    async def close(self) -> None:
+    async def close(self, *, abort: bool = False) -> None:
         self.closed = True
 
 
-def cluster(behaviour: dict[str, float | None], monkeypatch, stagger=0.2):
-    """BEHAVIOUR: host -> seconds until it connects, or None: refused at once, or inf."""
+def cluster(behaviour: dict[str, float | None | str], monkeypatch, stagger=0.2,
+            configured: list[str] | None = None):
+    """BEHAVIOUR: host -> seconds until it connects, None: refused at once, "no docker":
+    sshd answers but dockerd is gone."""
     opened: list[str] = []
     sessions: list[FakeSession] = []
 
@@ -32,14 +75,15 @@ def cluster(behaviour: dict[str, float | None], monkeypatch, stagger=0.2):
         delay = behaviour[dest.host]
         if delay is None:
             raise HostUnreachable(f"ssh to {dest.host}: connection refused")
-        await asyncio.sleep(delay)
-        session = FakeSession(dest.host)
+        if delay != "no docker":
+            await asyncio.sleep(delay)
+        session = FakeSession(dest.host, docker_up=delay != "no docker")
         sessions.append(session)
         return session
 
-    monkeypatch.setattr(inv.ManagerSession, "open", staticmethod(open_))
-    monkeypatch.setattr(inv, "CONNECT_STAGGER", stagger)
-    dests = [Destination(None, h, None) for h in behaviour]
+    monkeypatch.setattr(failover.ManagerSession, "open", staticmethod(open_))
+    monkeypatch.setattr(failover, "CONNECT_STAGGER", stagger)
+    dests = [Destination(None, h, None) for h in (configured or behaviour)]
     return inv.ClusterInventory("prod", dests, SSHSettings()), opened, sessions
 
 
@@ -65,6 +109,16 @@ async def test_a_refused_manager_moves_on_at_once(monkeypatch):
     assert time.monotonic() - started < 0.5
 
 
+async def test_a_manager_whose_dockerd_is_dead_is_passed_over(monkeypatch):
+    # its sshd lets us in; the session must still not be the one chosen
+    inventory, opened, sessions = cluster({"m1": "no docker", "m2": 0.01}, monkeypatch,
+                                          stagger=5)
+    started = time.monotonic()
+    assert (await inventory.connect()).host == "m2"
+    assert time.monotonic() - started < 0.5
+    assert sessions[0].host == "m1" and sessions[0].closed
+
+
 async def test_a_late_second_winner_is_closed(monkeypatch):
     # m1 is slow but connects before m2 (started later) would: m1 wins, nothing leaks
     inventory, _opened, sessions = cluster({"m1": 0.3, "m2": 0.3}, monkeypatch, stagger=0.2)
@@ -78,3 +132,169 @@ async def test_every_manager_down_names_each(monkeypatch):
     inventory, _, _ = cluster({"m1": None, "m2": None}, monkeypatch)
     with pytest.raises(TransportError, match="no manager reachable: ssh to m1.*; ssh to m2"):
         await inventory.connect()
+
+
+async def test_managers_the_swarm_reported_are_tried_after_the_configured_ones(monkeypatch):
+    inventory, opened, _ = cluster({"m1": None, "10.0.0.12": None, "10.0.0.13": 0.01},
+                                   monkeypatch, configured=["m1"])
+    inventory.swarm_managers = failover.swarm_managers({"Swarm": {"RemoteManagers": MEMBERS}})
+    # m1's own address (10.0.0.11) is not in the behaviour: it must not be dialled twice
+    monkeypatch.setattr(failover, "resolve", _resolving({"m1": "10.0.0.11"}))
+    assert (await inventory.connect()).host == "10.0.0.13"
+    assert opened == ["m1", "10.0.0.12", "10.0.0.13"]
+
+
+def _resolving(table: dict[str, str]):
+    async def resolve(dest, ssh):
+        return type("R", (), {"host": table.get(dest.host, dest.host)})()
+    return resolve
+
+
+async def test_no_leader_counts_the_managers_that_answer(monkeypatch):
+    inventory, _, _ = cluster({"m1": "no docker", "m2": None, "m3": 0.01}, monkeypatch)
+    monkeypatch.setattr(failover, "resolve", _resolving(
+        {"m1": "10.0.0.11", "m2": "10.0.0.12", "m3": "10.0.0.13"}))
+    inventory.swarm_managers = failover.swarm_managers({"Swarm": {"RemoteManagers": MEMBERS}})
+    error = await inventory.explain(NoLeader(503, "m3: the swarm has no leader"))
+    assert isinstance(error, NoLeader)
+    assert error.message == "no leader: 1 of 3 managers reachable, quorum needs 2"
+    assert (error.reachable, error.total) == (1, 3)
+    assert "10.0.0.11" in str(error) and "10.0.0.12" in str(error)
+
+
+def _three_managers() -> dict[str, Node]:
+    nodes = [Node(id=f"id{i}", hostname=f"m{i}", role="manager", availability="active",
+                  status="ready", leader=i == 1, reachability="reachable") for i in (1, 2, 3)]
+    return {n.id: n for n in nodes}
+
+
+def _lost() -> NoLeader:
+    return failover.no_leader_error(failover.Quorum(1, 3, ("m1", "m2")),
+                                    NoLeader(503, "m3: the swarm has no leader"))
+
+
+def test_the_header_and_the_doctor_say_no_leader_over_stale_data():
+    state = inv.ClusterState("prod", nodes=_three_managers(), loaded_at=1000.0,
+                             connected=False, error=_lost())
+    health = cluster_health("prod", state, now=1010.0)
+    assert health.status == "stale" and health.leader is None
+    assert (health.managers_reachable, health.managers_total) == (1, 3)
+    assert health.error.startswith("no leader: 1 of 3 managers reachable, quorum needs 2")
+    findings = diagnose(state, now=1010.0)
+    quorum = [f for f in findings if f.check == "managers.quorum"]
+    assert quorum and quorum[0].what == "no leader: 1 of 3 managers reachable, quorum needs 2"
+    assert "cluster.stale" in {f.check for f in findings}
+    assert "managers.leader" not in {f.check for f in findings}  # said once, plainly
+
+
+def test_a_mutation_without_leader_is_refused_and_audited(tmp_path):
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    ops = ClusterOps("prod", FakeSession("m3"), audit=audit, no_leader=_lost().message)
+    with pytest.raises(Refused, match="scale refused: cluster prod: no leader: 1 of 3 "
+                                      "managers reachable, quorum needs 2"):
+        ops.check_writable("scale", "web")
+    [entry] = audit.read()
+    assert entry["result"] == "refused" and entry["error"].startswith("no leader: 1 of 3")
+
+
+class SilentDocker:
+    """A manager whose link went silent: pings never come back."""
+
+    async def get(self, path: str, **_params):
+        await asyncio.sleep(3600)
+
+
+async def test_a_silent_link_ends_the_following_within_the_ping_timeout(monkeypatch):
+    monkeypatch.setattr(failover, "HEARTBEAT", 0.1)
+    monkeypatch.setattr(failover, "PING_TIMEOUT", 0.3)
+    session = FakeSession("m1")
+    session.docker = SilentDocker()
+    started = time.monotonic()
+    with pytest.raises(ConnectionLost, match="m1 stopped answering"):
+        await failover.heartbeat(session)
+    assert time.monotonic() - started < 1.0
+
+
+class SlowInfoDocker(FakeDocker):
+    """A manager without a leader: /_ping answers, /info waits (20 s in Docker)."""
+
+    async def get(self, path: str, **params):
+        if path == "/info":
+            await asyncio.sleep(3600)
+        return await super().get(path, **params)
+
+
+async def test_a_manager_whose_info_waits_for_a_leader_is_still_reachable(monkeypatch):
+    monkeypatch.setattr(failover, "INFO_GRACE", 0.1)
+
+    async def open_(dest, ssh, socket_path):
+        session = FakeSession(dest.host)
+        session.docker = SlowInfoDocker(dest.host, True)
+        return session
+
+    monkeypatch.setattr(failover.ManagerSession, "open", staticmethod(open_))
+    session, info = await failover.open_manager(Destination(None, "m3", None), SSHSettings(),
+                                                "/run/docker.sock")
+    assert session.host == "m3" and info is None and not session.closed
+
+
+@pytest.mark.parametrize(("pings", "error"), [(True, NoLeader), (False, ConnectionLost)])
+async def test_a_request_for_the_leader_that_hangs_says_why(monkeypatch, pings, error):
+    monkeypatch.setattr(failover, "SWARM_TIMEOUT", 0.1)
+    monkeypatch.setattr(failover, "PROBE_TIMEOUT", 0.1)
+    session = FakeSession("m3")
+    if not pings:
+        session.docker = SilentDocker()
+    with pytest.raises(error):
+        await failover.ask_swarm(session, asyncio.sleep(3600))
+
+
+async def test_the_first_error_of_a_load_does_not_wait_for_the_slow_requests():
+    async def fails():
+        raise NoLeader(503, "no leader")
+
+    started = time.monotonic()
+    with pytest.raises(NoLeader):
+        await inv._all_or_first_error(asyncio.sleep(3600), fails())
+    assert time.monotonic() - started < 0.5
+
+
+async def test_before_any_load_the_configured_managers_are_counted(monkeypatch):
+    # a fresh CLI run meets a swarm without a leader: the swarm's list is not known yet
+    inventory, _, _ = cluster({"m1": "no docker", "m2": None, "m3": 0.01}, monkeypatch)
+    error = await inventory.explain(NoLeader(503, "m3: the swarm has no leader"))
+    assert error.message == "no leader: 1 of 3 managers reachable, quorum needs 2"
+    assert "not answering: m1, m2" in str(error)
+
+
+def test_only_a_counted_minority_keeps_the_session():
+    # short of a majority, no other manager can lead either: the session is kept for the
+    # next try (and for operations using it); an election among enough managers is not that
+    lost = _lost()
+    election = failover.no_leader_error(failover.Quorum(2, 3), NoLeader(503, "no leader"))
+    assert failover.quorum_lost(lost)
+    assert not failover.quorum_lost(election) and election.message.startswith("no leader yet")
+    assert not failover.quorum_lost(NoLeader(503, "uncounted"))
+    assert not failover.quorum_lost(ConnectionLost("gone"))
+
+
+async def test_reconnecting_backs_off_exponentially_with_jitter(monkeypatch):
+    monkeypatch.setattr(inv, "FIRST_RETRY", 0.02)
+    inventory = inv.ClusterInventory("prod", [Destination(None, "m1", None)], SSHSettings())
+    tries: list[float] = []
+
+    async def load():
+        tries.append(time.monotonic())
+        raise HostUnreachable("ssh to m1: connection refused")
+
+    inventory.load = load
+    runner = asyncio.create_task(inventory.run(max_backoff=0.3))
+    await asyncio.sleep(1.5)
+    await inventory.close()
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+    gaps = [b - a for a, b in zip(tries, tries[1:], strict=False)]
+    # 0.02 doubling (x0.5-1.5 jitter) up to the 0.3 cap: never a tight loop, never longer
+    assert 6 <= len(tries) <= 14, gaps
+    assert gaps[0] < 0.05 and max(gaps) <= 0.3 * 1.5 + 0.05 and min(gaps) >= 0.009
+    assert sum(gaps[-3:]) > 3 * 0.3 * 0.5 - 0.01  # the cap is reached and held

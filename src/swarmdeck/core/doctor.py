@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from swarmdeck.core import doctor_images
-from swarmdeck.core.errors import SwarmdeckError
+from swarmdeck.core.errors import NoLeader, SwarmdeckError
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.models import Service, Task
 from swarmdeck.core.placement import Constraint, Placer, engine_labels_from_api
@@ -145,15 +145,26 @@ def counts(findings: Iterable[Finding]) -> dict[str, int]:
     return out
 
 
+def _no_leader(error: SwarmdeckError | None) -> Finding | None:
+    """The swarm has no leader: said plainly, with the managers counted when they were."""
+    reason = str(error) if error else ""
+    if not isinstance(error, NoLeader) and "does not have a leader" not in reason:
+        return None
+    counted = isinstance(error, NoLeader) and error.total is not None
+    return Finding(
+        "error", "managers.quorum", "cluster",
+        error.message if counted else "quorum lost: the swarm has no leader",
+        f"fewer than a majority of managers are reachable, so nothing can be read or "
+        f"changed ({reason})",
+        "bring the lost managers back online; if they are gone for good, run `docker "
+        "swarm init --force-new-cluster` on a surviving manager, then add managers again")
+
+
 def _unreadable(state: ClusterState) -> Finding:
     reason = str(state.error) if state.error else "not loaded yet"
-    if "does not have a leader" in reason or "no leader" in reason.lower():
-        return Finding(
-            "error", "managers.quorum", "cluster", "quorum lost: the swarm has no leader",
-            f"fewer than a majority of managers are reachable, so nothing can be read or "
-            f"changed ({reason})",
-            "bring the lost managers back online; if they are gone for good, run `docker "
-            "swarm init --force-new-cluster` on a surviving manager, then add managers again")
+    lost = _no_leader(state.error)
+    if lost is not None:
+        return lost
     return Finding("error", "cluster.unreachable", "cluster",
                    "the cluster's state could not be read", reason,
                    "check the manager addresses and SSH access in the config")
@@ -178,6 +189,10 @@ def quorum(managers: int) -> int:
 
 
 def _managers(exam: _Exam) -> Iterator[Finding]:
+    lost = None if exam.state.connected else _no_leader(exam.state.error)
+    if lost is not None:  # the data is from before: its leader and reachability are gone
+        yield lost
+        return
     managers = sorted((n for n in exam.state.nodes.values() if n.role == "manager"),
                       key=lambda n: n.hostname)
     n = len(managers)

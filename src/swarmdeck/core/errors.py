@@ -104,7 +104,11 @@ class DockerAPIError(SwarmdeckError):
 
 
 class NoLeader(DockerAPIError):
-    """The managers have no leader (quorum lost, or an election in progress)."""
+    """The managers have no leader (quorum lost, or an election in progress). Once the
+    managers have been counted: how many answered of how many the swarm has."""
+
+    reachable: int | None = None
+    total: int | None = None
 
 
 class NotFound(DockerAPIError):

@@ -15,15 +15,16 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from swarmdeck.core import failover
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import (
     ConnectionLost,
     DockerAPIError,
-    NoManagerReachable,
-    NotAManager,
+    NoLeader,
     NotFound,
     SwarmdeckError,
 )
@@ -128,7 +129,9 @@ class ClusterState:
 Listener = Callable[[Change], None]
 
 
-CONNECT_STAGGER = 1.5  # seconds before the next manager is tried while one is still silent
+FIRST_RETRY = 0.3  # seconds before the first new try after a loss; doubles on each failure
+STEADY = 10.0  # seconds a connection must have held for the backoff to start over
+NO_LEADER_RETRY = 5.0  # the most to wait between tries while a reachable manager has no leader
 
 
 class ClusterInventory:
@@ -144,7 +147,9 @@ class ClusterInventory:
         self._listeners: list[Listener] = []
         self._tasks_due = asyncio.Event()
         self._retry = asyncio.Event()
+        self._connecting = asyncio.Lock()
         self._closed = False
+        self.swarm_managers: dict[str, str] = {}  # node ID -> host, as the swarm lists them
         self.server_time: float | None = None  # the manager's clock at the last load
 
     # ---- listeners ---------------------------------------------------------------------
@@ -165,81 +170,62 @@ class ClusterInventory:
 
     # ---- connecting --------------------------------------------------------------------
     async def connect(self) -> ManagerSession:
-        """Connect to the first manager that answers, in the configured order, but without
-        waiting out a dead one: the next is tried after CONNECT_STAGGER seconds (or at once
-        when one fails), and the first to connect wins. A manager whose link was cut costs
-        about that stagger, not a whole connect timeout."""
-        if self.session and not self.session.closed:
+        """The open session, or one to the first manager that answers: the configured ones
+        in order, then those the swarm reported at the last load (see core.failover)."""
+        async with self._connecting:  # callers at once (the loop, an operation) share one
+            if self.session and not self.session.closed:
+                return self.session
+            targets = await failover.candidates(
+                self.destinations, self.swarm_managers.values(), self.ssh)
+            self.session = await failover.connect_first(self.name, targets, self.ssh,
+                                                        self.socket_path)
             return self.session
-        errors: list[SwarmdeckError] = []
-        waiting = list(self.destinations)
-        pending: set[asyncio.Task] = set()
-        winner: ManagerSession | None = None
+
+    async def explain(self, error: SwarmdeckError) -> SwarmdeckError:
+        """A "no leader" answer restated with the managers counted (each one asked)."""
+        if not isinstance(error, NoLeader) or error.total is not None:
+            return error
+        names = {n.id: n.hostname for n in self.state.nodes.values()}
+        quorum = await failover.count_quorum(self.destinations, self.swarm_managers,
+                                             self.ssh, self.socket_path, self.session, names)
+        return failover.no_leader_error(quorum, error)
+
+    async def leaderless(self, session: ManagerSession) -> str | None:
+        """Why changes cannot be made now through SESSION (the swarm has no leader), or None.
+        One request that needs the leader; an election in progress gets the read retries'
+        time."""
         try:
-            while winner is None and (waiting or pending):
-                if waiting:
-                    dest = waiting.pop(0)
-                    pending.add(asyncio.create_task(
-                        ManagerSession.open(dest, self.ssh, self.socket_path),
-                        name=f"connect {dest}"))
-                done, pending = await asyncio.wait(
-                    pending, timeout=CONNECT_STAGGER if waiting else None,
-                    return_when=asyncio.FIRST_COMPLETED)
-                for task in done:  # in the order they finished; keep the first success
-                    exc = task.exception()
-                    if exc is None:
-                        if winner is None:
-                            winner = task.result()
-                        else:
-                            await task.result().close()
-                    elif isinstance(exc, SwarmdeckError):
-                        errors.append(exc)
-                    else:
-                        raise exc
-        finally:
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    extra = await task
-                    await extra.close()
-        if winner is not None:
-            self.session = winner
-            return winner
-        if len(errors) == 1:
-            raise errors[0]
-        raise NoManagerReachable(
-            f"cluster {self.name}: no manager reachable: " + "; ".join(str(e) for e in errors),
-            errors)
+            await failover.ask_swarm(session, session.docker.get(
+                "/nodes", filters={"role": ["manager"]}))
+        except NoLeader as exc:
+            return str(await self.explain(exc))
+        return None
 
     # ---- loading -----------------------------------------------------------------------
     async def load(self) -> ClusterState:
         """Connect if needed and fetch everything in one parallel round."""
         try:
             session = await self.connect()
-            docker = session.docker
-            results = await asyncio.gather(
-                docker.get("/info"),
-                docker.get("/nodes"),
-                docker.get("/services"),
-                docker.get("/tasks"),
-                docker.get("/networks", filters={"scope": ["swarm"]}),
-                return_exceptions=True,
-            )
-            info_raw = results[0]
-            if isinstance(info_raw, BaseException):
-                raise info_raw
+            self.state.manager = session.label  # the one in use, even while it cannot load
+            info_raw, nodes, services, tasks, networks = await failover.ask_swarm(
+                session, _all_or_first_error(
+                    session.docker.get("/info"),
+                    session.docker.get("/nodes"),
+                    session.docker.get("/services"),
+                    session.docker.get("/tasks"),
+                    session.docker.get("/networks", filters={"scope": ["swarm"]}),
+                ))
             info = SwarmInfo.from_api(info_raw)
-            self._check_manager(session, info)
-            for r in results[1:]:
-                if isinstance(r, BaseException):
-                    raise r
-            nodes, services, tasks, networks = results[1:]
+            failover.check_manager(session.label, info)
+            self.swarm_managers = failover.swarm_managers(info_raw) or self.swarm_managers
         except SwarmdeckError as exc:
-            self.state.error = exc
+            error = await self.explain(exc)
+            self.state.error = error
             self.state.connected = False
             self.notify("connection")
-            raise
+            if error is exc:
+                raise
+            raise error from None
         st = self.state
         st.info = info
         st.manager = session.label
@@ -253,34 +239,29 @@ class ClusterInventory:
         self.notify("loaded")
         return st
 
-    def _check_manager(self, session: ManagerSession, info: SwarmInfo) -> None:
-        if info.local_state == "active" and info.control_available:
-            return
-        if info.local_state == "active":
-            managers = ", ".join(sorted(info.remote_managers)) or \
-                "see `docker node ls` on a manager"
-            raise NotAManager(
-                f"{session.label} is a worker, not a swarm manager",
-                hint=f"use one of the swarm's managers: {managers}",
-            )
-        raise NotAManager(
-            f"{session.label} is not part of a swarm (swarm state: "
-            f"{info.local_state or 'unknown'})",
-            hint="point the cluster at a manager of an existing swarm",
-        )
-
     # ---- following ---------------------------------------------------------------------
     async def follow(self) -> None:
         """Apply events and reconcile tasks until the connection drops (raises) or close()."""
         assert self.session is not None, "load() first"
-        await self._record_backlog(self.session)
-        pump = asyncio.create_task(self._reconcile_tasks(), name=f"{self.name}-tasks")
+        session = self.session
+        await self._record_backlog(session)
+        # whichever ends first ends the following: the stream dropped, the task refresh
+        # failed (no leader any more), or the manager stopped answering pings (link cut)
+        parts = [asyncio.create_task(coro, name=f"{self.name}-{what}") for what, coro in (
+            ("events", self._apply_events(session)), ("tasks", self._reconcile_tasks()),
+            ("heartbeat", failover.heartbeat(session)))]
         try:
-            await self._apply_events(self.session)
+            done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, SwarmdeckError):
-                await pump
+            for part in parts:
+                part.cancel()
+            for part in parts:
+                with contextlib.suppress(asyncio.CancelledError, SwarmdeckError):
+                    await part
+        for part in done:
+            if part.exception() is not None:
+                raise part.exception()
+        raise ConnectionLost(f"following {session.label} stopped")
 
     async def _record_backlog(self, session: ManagerSession) -> None:
         """Keep the events from a little before this connect (after a reconnect: from the
@@ -363,7 +344,7 @@ class ClusterInventory:
     async def refresh_tasks(self) -> None:
         if self.session is None:
             return
-        raw = await self.session.docker.get("/tasks")
+        raw = await failover.ask_swarm(self.session, self.session.docker.get("/tasks"))
         new = {t.id: t for t in map(Task.from_api, raw)}
         old = self.state.tasks
         changed = {k for k, t in new.items() if old.get(k) != t} | (old.keys() - new.keys())
@@ -374,22 +355,33 @@ class ClusterInventory:
     # ---- running for a long time -------------------------------------------------------
     async def run(self, *, max_backoff: float = 30.0) -> None:
         """Load and follow forever, reconnecting with backoff and jitter after a loss."""
-        delay = 1.0
+        delay = FIRST_RETRY
         while not self._closed:
+            loaded: float | None = None
             try:
                 await self.load()
-                delay = 1.0
+                loaded = time.monotonic()
                 await self.follow()
             except SwarmdeckError as exc:
-                self.state.error = exc
+                self.state.error = await self.explain(exc)
+            # a connection that held a while starts the backoff over; one that fails again
+            # at once keeps doubling it (no tight loop of loads)
+            if loaded is not None and time.monotonic() - loaded > STEADY:
+                delay = FIRST_RETRY
             if self._closed:
                 return
             self.state.connected = False
             self.notify("connection")
-            await self._drop_session()
+            if not failover.quorum_lost(self.state.error):
+                await self._drop_session(abort=True)
+            # else the manager answers and no other can lead either: keep its session (an
+            # operation may be using it) and ask it again after the wait
             with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
                 await asyncio.wait_for(self._retry.wait(), delay * random.uniform(0.5, 1.5))
-            delay = 1.0 if self._retry.is_set() else min(delay * 2, max_backoff)
+            # a manager that answers but has no leader is asked again sooner: the quorum
+            # comes back by itself once the other managers do
+            cap = NO_LEADER_RETRY if isinstance(self.state.error, NoLeader) else max_backoff
+            delay = FIRST_RETRY if self._retry.is_set() else min(delay * 2, cap)
             self._retry.clear()
 
     def retry_now(self) -> None:
@@ -397,14 +389,29 @@ class ClusterInventory:
         trusted host key)."""
         self._retry.set()
 
-    async def _drop_session(self) -> None:
+    async def _drop_session(self, *, abort: bool = False) -> None:
         if self.session is not None:
-            await self.session.close()
-            self.session = None
+            session, self.session = self.session, None
+            await session.close(abort=abort)
 
     async def close(self) -> None:
         self._closed = True
         await self._drop_session()
+
+
+async def _all_or_first_error(*calls: Awaitable[Any]) -> list[Any]:
+    """Every call's result, or the first error as soon as one fails (the others cancelled):
+    without a leader /nodes fails at once while /info waits its 20 s for one."""
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+    failed = [t for t in tasks if t in done and t.exception() is not None]
+    if failed:
+        raise failed[0].exception()
+    return [t.result() for t in tasks]
 
 
 def _unix_seconds(server_time: str | None) -> float:

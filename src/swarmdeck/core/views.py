@@ -15,7 +15,7 @@ import humanize
 
 from swarmdeck.core import doctor_images
 from swarmdeck.core.config import Config
-from swarmdeck.core.errors import SwarmdeckError
+from swarmdeck.core.errors import NoLeader, SwarmdeckError
 from swarmdeck.core.inventory import ClusterState
 
 
@@ -210,6 +210,13 @@ def cluster_health(cluster: str, state: ClusterState | None,
                              *([None] * 9))
     leader = state.leader()
     managers = [n for n in state.nodes.values() if n.role == "manager"]
+    reachable = sum(1 for n in managers if n.reachability == "reachable")
+    total = len(managers)
+    lost = state.error if isinstance(state.error, NoLeader) and not state.connected else None
+    if lost is not None:  # the last known leader is gone: show the counted managers
+        leader = None
+        if lost.total is not None:
+            reachable, total = lost.reachable or 0, lost.total
     services = service_rows(cluster, state) if services is None else services
     now = time.time() if now is None else now
     return ClusterHealth(
@@ -218,8 +225,8 @@ def cluster_health(cluster: str, state: ClusterState | None,
         error=str(state.error) if state.error and not state.connected else None,
         manager=state.manager,
         leader=leader.hostname if leader else None,
-        managers_reachable=sum(1 for n in managers if n.reachability == "reachable"),
-        managers_total=len(managers),
+        managers_reachable=reachable,
+        managers_total=total,
         nodes_ready=sum(1 for n in state.nodes.values() if n.status == "ready"),
         nodes_total=len(state.nodes),
         services_converged=sum(1 for s in services if s.converged),

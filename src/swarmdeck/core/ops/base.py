@@ -9,7 +9,15 @@ from typing import Any, TypeVar
 
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import Config
-from swarmdeck.core.errors import NotFound, ReadOnly, SwarmdeckError, UsageError
+from swarmdeck.core.errors import (
+    ConnectionLost,
+    NoLeader,
+    NotFound,
+    ReadOnly,
+    Refused,
+    SwarmdeckError,
+    UsageError,
+)
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.transport.docker import DockerEndpoint
 from swarmdeck.core.transport.session import ManagerSession
@@ -21,13 +29,16 @@ class ClusterOps:
     """Changes to one cluster through one manager session."""
 
     def __init__(self, cluster: str, session: ManagerSession, *, audit: AuditLog,
-                 read_only: str | None = None, config: Config | None = None) -> None:
-        """READ_ONLY: why the cluster is read-only (None: it is not)."""
+                 read_only: str | None = None, config: Config | None = None,
+                 no_leader: str | None = None) -> None:
+        """READ_ONLY: why the cluster is read-only (None: it is not). NO_LEADER: why the
+        swarm cannot take changes now ("no leader: 1 of 3 managers reachable, ...")."""
         self.cluster = cluster
         self.session = session
         self.audit = audit
         self.read_only = read_only
         self.config = config
+        self.no_leader = no_leader
 
     @property
     def docker(self) -> DockerEndpoint:
@@ -38,12 +49,16 @@ class ClusterOps:
         return self.session.label
 
     def check_writable(self, action: str, target: str = "") -> None:
-        """Refuse (and record the refusal) when the cluster is read-only."""
+        """Refuse (and record the refusal) when the cluster is read-only or has no leader."""
         if self.read_only:
             self.audit.record(cluster=self.cluster, manager=self.manager, action=action,
                               target=target, result="refused", error="read-only")
             raise ReadOnly(f"{action} refused: cluster {self.cluster} is read-only "
                            f"({self.read_only})")
+        if self.no_leader:
+            self.audit.record(cluster=self.cluster, manager=self.manager, action=action,
+                              target=target, result="refused", error=self.no_leader)
+            raise Refused(f"{action} refused: cluster {self.cluster}: {self.no_leader}")
 
     async def guarded(self, action: str, target: str, params: Mapping[str, Any],
                       work: Callable[[], Awaitable[T]]) -> T:
@@ -53,6 +68,9 @@ class ClusterOps:
         self.check_writable(action, target)
         try:
             result = await work()
+        except NoLeader as exc:  # the swarm lost its leader meanwhile: it refused the change
+            self.audit.record(**record, result="refused", error=str(exc))
+            raise
         except SwarmdeckError as exc:
             self.audit.record(**record, result="error", error=str(exc))
             raise
@@ -118,7 +136,15 @@ async def open_ops(config: Config, cluster: str, *, read_only_flag: bool = False
     its fleet so the live session is reused)."""
     config.cluster(cluster)  # unknown name: a clear error before any connection
     fleet = fleet or Fleet(config)
-    session = await fleet.inventory(cluster).connect()
+    inventory = fleet.inventory(cluster)
+    read_only = read_only_reason(config, cluster, read_only_flag)
+    for attempt in (1, 2):
+        session = await inventory.connect()
+        try:
+            no_leader = None if read_only else await inventory.leaderless(session)
+            break
+        except ConnectionLost:  # the session was dropped under us (failover): nothing was
+            if attempt == 2:    # changed yet, so once more through the next manager
+                raise
     return ClusterOps(cluster, session, audit=audit or AuditLog.default(),
-                      read_only=read_only_reason(config, cluster, read_only_flag),
-                      config=config)
+                      read_only=read_only, config=config, no_leader=no_leader)

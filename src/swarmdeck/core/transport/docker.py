@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import shlex
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -42,6 +43,7 @@ MAX_IDLE = 8
 
 
 READ_RETRY_DELAYS = (0.5, 1.0, 2.0)
+SLOW_ANSWER = 5.0  # seconds: an error this slow is not retried
 _TRANSIENT = ("lost leader status", "context deadline exceeded", "does not have a leader",
               "code = Unavailable", "raft: ")
 
@@ -78,6 +80,8 @@ class DockerEndpoint:
                 reader, writer = await self.conn.open_unix_connection(self.socket_path)
                 return HTTPConnection(reader, writer)
             except asyncssh.ChannelOpenError as exc:
+                if self.conn.is_closed():  # the connection is gone, not the socket
+                    raise self._lost(exc) from None
                 # OpenSSH answers "open failed" both when the socket is unusable and when
                 # stream-local forwarding is forbidden: look at the socket to tell which
                 problem = await self._diagnose(exc.reason)
@@ -148,6 +152,7 @@ class DockerEndpoint:
         attempt = 0
         while True:
             attempt += 1
+            started = time.monotonic()
             reused = bool(self._idle)
             http = await self._acquire()
             try:
@@ -167,7 +172,10 @@ class DockerEndpoint:
                 error = self._api_error(resp.status, resp.body, method, path)
                 # a leader election answers reads with transient errors for a moment:
                 # reads are retried; a write is reported, never blindly sent again
-                if method == "GET" and _transient(error) and retries < len(READ_RETRY_DELAYS):
+                # (not after a slow answer: the manager already waited its own 20 s for a
+                # leader, and asking again would only wait as long again)
+                if method == "GET" and _transient(error) and retries < len(READ_RETRY_DELAYS) \
+                        and time.monotonic() - started < SLOW_ANSWER:
                     await asyncio.sleep(READ_RETRY_DELAYS[retries])
                     retries += 1
                     continue
@@ -246,7 +254,12 @@ class DockerEndpoint:
             )
         if status == 404:
             return NotFound(status, message, method=method, path=path)
-        if "does not have a leader" in message or "lost leader status" in message:
+        # a read the manager could not get the leader to answer (it is gone, or there is
+        # none); a write that failed so may still land: it is not typed so
+        leader_away = method == "GET" and message.startswith("rpc error") and any(
+            code in message for code in ("code = DeadlineExceeded", "code = Unavailable"))
+        if "does not have a leader" in message or "lost leader status" in message \
+                or leader_away:
             return NoLeader(status, f"{self.label}: the swarm has no leader (quorum lost or an "
                             "election in progress): changes are refused until a majority of "
                             "managers is back", method=method, path=path)

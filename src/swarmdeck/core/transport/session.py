@@ -54,8 +54,13 @@ class ManagerSession:
             )
         return str(result.stdout or "")
 
-    async def close(self) -> None:
+    async def close(self, *, abort: bool = False) -> None:
+        """ABORT: the link is dead or the peer gone; drop it at once instead of waiting for
+        a goodbye that will not come."""
         await self.docker.close()
+        if abort:
+            self.conn.abort()
+            return
         self.conn.close()
         with contextlib.suppress(TimeoutError, asyncio.TimeoutError, asyncssh.Error, OSError):
             await asyncio.wait_for(self.conn.wait_closed(), 2)
