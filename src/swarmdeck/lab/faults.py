@@ -210,8 +210,11 @@ def heal(lab: Lab, *, timeout: float = 120, leaders: bool = True) -> list[str]:
     """Bring back every link and daemon that is down and every node drained, then wait
     until every swarm is healthy and its services converged. LEADERS: also try to give
     leadership back to the manager `up` made leader (tests may expect it). Returns what
-    had to be restored."""
-    restored = []
+    had to be restored. A lab that is not up (a later test tore it down) has nothing to
+    heal."""
+    restored: list[str] = []
+    if lab.spec() is None:
+        return restored
     for node in lab.spec().nodes():
         for kind in ("link", "sshd", "dockerd"):
             if not running(lab, node.name, kind):
