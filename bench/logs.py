@@ -197,8 +197,8 @@ def writer(lines: int, rate: int | None) -> str:
     return f"sleep 8; {body}; sleep 3600"
 
 
-async def lab_run(lab: Lab, name: str, lines: int, rate: int | None, label: str,
-                  limit: float) -> None:
+async def start_writers(lab: Lab, name: str, lines: int, rate: int | None) -> None:
+    """REPLICAS replicas of service NAME on prod, each running writer(LINES, RATE)."""
     docker = lab.docker_on
     with contextlib.suppress(LabError):
         await asyncio.to_thread(docker, "prod-m1", "service", "rm", name)
@@ -207,6 +207,12 @@ async def lab_run(lab: Lab, name: str, lines: int, rate: int | None, label: str,
         "--replicas", str(REPLICAS), "--endpoint-mode", "dnsrr", "--restart-condition",
         "none", "--stop-grace-period", "1s", "--env", "SLOT={{.Task.Slot}}", IMAGE,
         "sh", "-c", writer(lines, rate))
+
+
+async def lab_run(lab: Lab, name: str, lines: int, rate: int | None, label: str,
+                  limit: float) -> None:
+    docker = lab.docker_on
+    await start_writers(lab, name, lines, rate)
     try:
         config = load_config(lab.config_file)
         app = SwarmdeckApp(config, Fleet(config), start_cluster="prod")
@@ -244,13 +250,7 @@ async def docker_cli_count(lab: Lab, name: str, expected: int, label: str) -> No
 async def core_run(lab: Lab, lines: int) -> None:
     """follow_logs alone, no UI, on the same kind of flood: what the transport delivers."""
     name, docker = "lv-core", lab.docker_on
-    with contextlib.suppress(LabError):
-        await asyncio.to_thread(docker, "prod-m1", "service", "rm", name)
-    await asyncio.to_thread(
-        docker, "prod-m1", "service", "create", "--detach", "--name", name,
-        "--replicas", str(REPLICAS), "--endpoint-mode", "dnsrr", "--restart-condition",
-        "none", "--stop-grace-period", "1s", "--env", "SLOT={{.Task.Slot}}", IMAGE,
-        "sh", "-c", writer(lines, None))
+    await start_writers(lab, name, lines, None)
     fleet = Fleet(load_config(lab.config_file))
     inventory = fleet.inventory("prod")
     try:
