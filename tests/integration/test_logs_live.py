@@ -9,10 +9,12 @@ import re
 import time
 from collections import defaultdict
 
+import pytest
+
 from swarmdeck.core.config import load_config
 from swarmdeck.core.errors import LabError
 from swarmdeck.core.fleet import Fleet
-from swarmdeck.core.log_follow import StreamNote, follow_logs
+from swarmdeck.core.log_follow import StreamNote
 from swarmdeck.lab.proxy import DelayProxy
 
 IMAGE = "10.213.0.1:5000/swarmdeck/demo:1.0"
@@ -56,7 +58,11 @@ def test_escape_sequences_in_logs_are_inert(lab, swarmdeck):
             lab.docker_on("prod-m1", "service", "rm", "noisy")
 
 
-async def test_no_line_lost_or_repeated_when_the_link_is_cut(lab, tmp_path):
+@pytest.mark.parametrize("where", ["nodes", "manager"])
+async def test_no_line_lost_or_repeated_when_the_link_is_cut(where, lab, tmp_path):
+    """NODES: each replica read from its own node, every node reached through the manager's
+    connection (metrics = "manager"), so the one cut drops them all; MANAGER: the
+    manager's service stream."""
     await asyncio.to_thread(
         lab.docker_on, "prod-m1", "service", "create", "--detach", "--name", "numbered",
         "--replicas", "2", "--endpoint-mode", "dnsrr", IMAGE, "sh", "-c", WRITER)
@@ -65,11 +71,12 @@ async def test_no_line_lost_or_repeated_when_the_link_is_cut(lab, tmp_path):
     ssh_config = tmp_path / "ssh_config"
     ssh_config.write_text(
         "Host m1-via-proxy\n    HostName 10.213.0.1\n    Port 2298\n    HostKeyAlias prod-m1\n"
+        "Host *\n"
         f"    User root\n    IdentityFile {lab.identity}\n"
         f"    UserKnownHostsFile {lab.known_hosts}\n")
     path = tmp_path / "config.toml"
     path.write_text(f'[ssh]\nconfig = ["{ssh_config}"]\n[clusters.prod]\n'
-                    'managers = ["m1-via-proxy"]\nmetrics = "off"\n')
+                    f'managers = ["m1-via-proxy"]\nmetrics = "manager"\nlogs = "{where}"\n')
     path.chmod(0o600)
     fleet = Fleet(load_config(path))
     inventory = fleet.inventory("prod")
@@ -78,15 +85,13 @@ async def test_no_line_lost_or_repeated_when_the_link_is_cut(lab, tmp_path):
     cuts = 0
     try:
         state = await inventory.load()
+        await wait_tasks_running(inventory, "numbered", 2)
         service = next(s for s in state.services.values() if s.name == "numbered")
-
-        async def connect():
-            return (await inventory.connect()).docker
 
         async def collect() -> None:
             nonlocal cuts
-            async for item in follow_logs(connect, [(service.id, "numbered")], tail="all",
-                                          max_backoff=2):
+            async for item in fleet.follow_logs("prod", [(service.id, "numbered")],
+                                                tail="all", max_backoff=2):
                 if isinstance(item, StreamNote):
                     notes.append(item.text)
                     continue
@@ -104,5 +109,107 @@ async def test_no_line_lost_or_repeated_when_the_link_is_cut(lab, tmp_path):
         with contextlib.suppress(LabError):
             await asyncio.to_thread(lab.docker_on, "prod-m1", "service", "rm", "numbered")
     assert cuts == 2 and any("resuming" in n for n in notes), notes
+    # a replica's own stream says which replica on which node; the service stream cannot
+    per_replica = [n for n in notes if re.match(r"numbered\.\d on prod-\w+: ", n)]
+    assert bool(per_replica) == (where == "nodes"), notes
     for numbers in seen.values():
         assert numbers == list(range(1, LINES + 1))  # complete, in order, no duplicate
+
+
+async def wait_tasks_running(inventory, name: str, count: int, timeout: float = 60) -> None:
+    """Until the inventory knows COUNT running tasks (with containers) of service NAME."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = inventory.state
+        sid = next((s.id for s in state.services.values() if s.name == name), None)
+        running = [t for t in state.tasks.values() if t.service_id == sid
+                   and t.state == "running" and t.container_id]
+        if len(running) >= count:
+            return
+        assert time.monotonic() < deadline, f"{name}: {len(running)} of {count} running"
+        await asyncio.sleep(0.5)
+        await inventory.refresh_tasks()
+
+
+async def test_a_node_that_cannot_be_reached_is_read_through_the_manager(lab):
+    """Every replica of a global service is read from its node, but prod-w1's sshd is dead:
+    its replica's lines come through the manager's service stream, all of them, and the
+    reader is told; nothing is lost for the others."""
+    from swarmdeck.lab import faults
+
+    await asyncio.to_thread(
+        lab.docker_on, "prod-m1", "service", "create", "--detach", "--name", "everywhere",
+        "--mode", "global", "--endpoint-mode", "dnsrr", IMAGE, "sh", "-c", WRITER)
+    fleet = Fleet(load_config(lab.config_file))
+    inventory = fleet.inventory("prod")
+    seen: dict[str, list[int]] = defaultdict(list)
+    notes: list[str] = []
+    try:
+        await inventory.load()
+        await wait_tasks_running(inventory, "everywhere", 5)
+        state = inventory.state
+        service = next(s for s in state.services.values() if s.name == "everywhere")
+        nodes = {t.id: state.node_name(t.node_id) for t in state.tasks.values()
+                 if t.service_id == service.id and t.state == "running"}
+        with faults.injected(lab, "prod-w1", "sshd"):
+            async def collect() -> None:
+                async for item in fleet.follow_logs("prod", [(service.id, "everywhere")],
+                                                    tail="all", max_backoff=2):
+                    if isinstance(item, StreamNote):
+                        notes.append(item.text)
+                        continue
+                    seen[item.task_id].append(int(item.text.split()[1]))
+                    if len(seen) == 5 and all(v[-1] == LINES for v in seen.values()):
+                        return
+
+            await asyncio.wait_for(collect(), 120)
+    finally:
+        await fleet.close()
+        with contextlib.suppress(LabError):
+            await asyncio.to_thread(lab.docker_on, "prod-m1", "service", "rm", "everywhere")
+    assert set(seen) == set(nodes)
+    for numbers in seen.values():
+        assert numbers == list(range(1, LINES + 1))
+    through_manager = [n for n in notes if "through the manager" in n]
+    assert through_manager and all("on prod-w1" in n for n in through_manager), notes
+
+
+async def test_a_new_replica_is_followed_from_its_first_line(lab):
+    """Following a service while it is scaled up: the new replica's lines arrive from its
+    first one, with the inventory running as the console runs it."""
+    await asyncio.to_thread(
+        lab.docker_on, "prod-m1", "service", "create", "--detach", "--name", "growing",
+        "--replicas", "1", "--endpoint-mode", "dnsrr", IMAGE, "sh", "-c", WRITER)
+    fleet = Fleet(load_config(lab.config_file))
+    inventory = fleet.inventory("prod")
+    seen: dict[str, list[int]] = defaultdict(list)
+    live = None
+    try:
+        await inventory.load()
+        await wait_tasks_running(inventory, "growing", 1)
+        live = asyncio.create_task(inventory.run())
+        service = next(s for s in inventory.state.services.values() if s.name == "growing")
+
+        async def collect() -> None:
+            scaled = False
+            async for item in fleet.follow_logs("prod", [(service.id, "growing")],
+                                                tail="all", max_backoff=2):
+                if isinstance(item, StreamNote):
+                    continue
+                seen[item.task_id].append(int(item.text.split()[1]))
+                if not scaled:
+                    scaled = True
+                    await asyncio.to_thread(lab.docker_on, "prod-m1", "service", "scale",
+                                            "--detach", "growing=2")
+                if len(seen) == 2 and all(v[-1] == LINES for v in seen.values()):
+                    return
+
+        await asyncio.wait_for(collect(), 120)
+    finally:
+        if live is not None:
+            live.cancel()
+        await fleet.close()
+        with contextlib.suppress(LabError):
+            await asyncio.to_thread(lab.docker_on, "prod-m1", "service", "rm", "growing")
+    for numbers in seen.values():
+        assert numbers == list(range(1, LINES + 1))

@@ -298,3 +298,41 @@ async def test_reconnecting_backs_off_exponentially_with_jitter(monkeypatch):
     assert 6 <= len(tries) <= 14, gaps
     assert gaps[0] < 0.05 and max(gaps) <= 0.3 * 1.5 + 0.05 and min(gaps) >= 0.009
     assert sum(gaps[-3:]) > 3 * 0.3 * 0.5 - 0.01  # the cap is reached and held
+
+
+class TasksDocker(FakeDocker):
+    """A manager whose /tasks answers are counted; the task list is what the test sets."""
+
+    def __init__(self) -> None:
+        super().__init__("m1", True)
+        self.reads = 0
+        self.tasks: list[dict] = []
+
+    async def get(self, path: str, **params):
+        if path == "/tasks":
+            self.reads += 1
+            return self.tasks
+        return await super().get(path, **params)
+
+
+async def test_tasks_are_polled_only_while_nothing_else_watches_them(monkeypatch):
+    monkeypatch.setattr(inv, "WATCHED_TASK_REFRESH", 3600.0)
+    inventory = inv.ClusterInventory("prod", [Destination(None, "m1", None)], SSHSettings(),
+                                     task_refresh=0.05)
+    session = FakeSession("m1")
+    session.docker = docker = TasksDocker()
+    inventory.session = session
+    pump = asyncio.create_task(inventory._reconcile_tasks())
+    try:
+        await asyncio.sleep(0.3)
+        assert docker.reads >= 3  # nothing watches: polled every task_refresh
+        inventory.tasks_watched = lambda: True
+        await asyncio.sleep(0.2)  # the read in flight ends; the still tasks stop the polling
+        settled = docker.reads
+        await asyncio.sleep(0.3)
+        assert docker.reads == settled
+        inventory.tasks_due()  # a node's containers changed
+        await asyncio.sleep(0.45)
+        assert docker.reads == settled + 1
+    finally:
+        pump.cancel()

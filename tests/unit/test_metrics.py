@@ -124,3 +124,38 @@ def test_history_is_bounded_and_services_sum_their_tasks():
     metrics.aggregate(state)
     assert B not in metrics.containers  # a gone task's history is dropped
     assert metrics.services["s"].last.cpu == pytest.approx(100.0)
+
+
+def test_a_node_whose_containers_change_asks_for_a_task_reread():
+    metrics = ClusterMetrics()
+    asked: list[str] = []
+    metrics.on_containers_changed = asked.append
+    metrics.add_sample("n1", sample(1.0, 1, 1, {A: (0, 1)}), own={A})
+    assert asked == []  # a first sample changes nothing
+    metrics.add_sample("n1", sample(2.0, 2, 2, {A: (5, 1)}), own={A})
+    assert asked == []  # the same containers, only their figures moved
+    metrics.add_sample("n1", sample(3.0, 3, 3, {A: (9, 1), B: (0, 1)}), own={A, B})
+    metrics.add_sample("n1", sample(4.0, 4, 4, {B: (1, 1)}), own={B})
+    assert asked == ["n1", "n1"]  # one started, one ended
+
+
+def test_all_nodes_are_watched_only_while_each_up_node_sends_samples():
+    from swarmdeck.core.metrics import MetricsCollector
+    from swarmdeck.core.models import Node
+    from swarmdeck.core.transport.ssh import SSHSettings
+
+    state = ClusterState("c")
+    state.nodes = {i: Node(id=i, hostname=i, role="worker", availability="active", status=s)
+                   for i, s in (("n1", "ready"), ("n2", "ready"), ("n3", "down"))}
+    collector = MetricsCollector(state, SSHSettings(), interval=2.0,
+                                 manager_connection=lambda: None, user=lambda: None)
+    assert not collector.watches_all_nodes()
+    collector.metrics.add_sample("n1", sample(1.0, 1, 1, {}), own=set())
+    assert not collector.watches_all_nodes()  # n2 has sent nothing
+    collector.metrics.add_sample("n2", sample(1.0, 1, 1, {}), own=set())
+    assert collector.watches_all_nodes()  # n3 is down: nothing to watch there
+    collector.metrics.problems["n2"] = "ssh refused"
+    assert not collector.watches_all_nodes()
+    collector.metrics.problems.clear()
+    collector.metrics.sampled_at["n1"] -= 60  # n1's sampler went quiet
+    assert not collector.watches_all_nodes()

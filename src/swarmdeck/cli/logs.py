@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import sys
 
 from swarmdeck.core.config import load
 from swarmdeck.core.errors import SwarmdeckError, UsageError
 from swarmdeck.core.fleet import Fleet
-from swarmdeck.core.log_follow import StreamNote, Tagger, follow_logs, silent_replicas
+from swarmdeck.core.log_follow import StreamNote, Tagger, silent_replicas
 from swarmdeck.core.logs import LogLine
 from swarmdeck.core.ops.base import did_you_mean
 from swarmdeck.core.sanitize import clean
@@ -74,30 +75,33 @@ def _since(text: str) -> str:
 async def _run(config, cluster: str, args, pattern, since) -> int:
     fleet = Fleet(config)
     inventory = fleet.inventory(cluster)
+    live = None
     try:
         state = await inventory.load()
         services = _resolve(state, args.target, cluster)
         for note in silent_replicas(state, [sid for sid, _ in services]):
             _note(note)
-
-        async def connect():
-            return (await inventory.connect()).docker
-
+        # following: the inventory stays live (reconnecting as the console's does), so new
+        # replicas (a restart, a scale) are seen
+        live = asyncio.create_task(inventory.run()) if args.follow else None
         tagger = Tagger(state)
         out = sys.stdout
-        async for item in follow_logs(connect, services, follow=args.follow,
-                                      tail=args.tail, since=since):
-            if isinstance(item, StreamNote):
-                _note(item)
-                continue
-            if pattern and not pattern.search(item.text):
-                continue
-            out.write(format_line(item, *tagger.tag(item), timestamps=args.timestamps,
-                                  raw=args.raw))
-            if args.follow:
-                out.flush()
+        async with contextlib.aclosing(fleet.follow_logs(
+                cluster, services, follow=args.follow, tail=args.tail, since=since)) as items:
+            async for item in items:
+                if isinstance(item, StreamNote):
+                    _note(item)
+                    continue
+                if pattern and not pattern.search(item.text):
+                    continue
+                out.write(format_line(item, *tagger.tag(item), timestamps=args.timestamps,
+                                      raw=args.raw))
+                if args.follow:
+                    out.flush()
         return 0
     finally:
+        if live is not None:
+            live.cancel()
         await fleet.close()
 
 

@@ -79,6 +79,9 @@ class ClusterConfig(_Section):
     docker_socket: str = Field("/var/run/docker.sock", pattern=r"^/")
     # how node metrics are collected: ssh to each node's address, through the manager, or not
     metrics: Literal["direct", "manager", "off"] = "direct"
+    # where logs are read: each replica's own node (reached as metrics says; "off" counts
+    # as direct), or only the manager's service log stream
+    logs: Literal["nodes", "manager"] = "nodes"
     # registries by address: where their credentials come from (core/registries.py)
     registries: RegistryTable = Field(default_factory=dict)
 

@@ -6,8 +6,9 @@ One unreachable cluster never blocks or breaks the others: each load has its own
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import ConnectionLost, SwarmdeckError
@@ -15,6 +16,8 @@ from swarmdeck.core.inventory import Change, ClusterInventory, ClusterState, Lis
 from swarmdeck.core.log_follow import StreamNote, follow_logs
 from swarmdeck.core.logs import LogLine
 from swarmdeck.core.metrics import MetricsCollector
+from swarmdeck.core.node_links import NodeLinks
+from swarmdeck.core.replica_logs import follow_replicas
 from swarmdeck.core.transport.ssh import SSHSettings
 
 
@@ -35,6 +38,7 @@ class Fleet:
         self.env = os.environ if env is None else env
         self.inventories: dict[str, ClusterInventory] = {}
         self.collectors: dict[str, MetricsCollector] = {}
+        self.links: dict[str, NodeLinks] = {}
 
     def inventory(self, name: str) -> ClusterInventory:
         if name not in self.inventories:
@@ -96,11 +100,16 @@ class Fleet:
                 collector.sync()
 
         stop = inventory.subscribe(on_change)
+        # the samplers see every node's containers come and go: tasks are re-read on that
+        collector.metrics.on_containers_changed = lambda _node: inventory.tasks_due()
+        inventory.tasks_watched = collector.watches_all_nodes
         ticker = asyncio.create_task(self._tick(name, collector))
         try:
             await inventory.run()
         finally:
             stop()
+            inventory.tasks_watched = lambda: False
+            collector.metrics.on_containers_changed = None
             ticker.cancel()
             await collector.close()
 
@@ -143,23 +152,45 @@ class Fleet:
 
         return await open_ops(self.config, name, read_only_flag=read_only_flag, fleet=self)
 
-    async def logs(self, name: str, service_id: str, *, tail: int | str = 100,
-                   follow: bool = True) -> AsyncIterator[LogLine | StreamNote]:
-        """A service's log lines (every replica), resumed without loss after a drop, through
-        the cluster's manager connection (reconnecting to another manager when needed)."""
+    def node_links(self, name: str) -> NodeLinks:
+        """One SSH connection per node of the cluster, opened on first use (logs)."""
+        if name not in self.links:
+            via = "manager" if self.config.clusters[name].metrics == "manager" else "direct"
+            self.links[name] = NodeLinks(self.inventory(name), via=via)
+        return self.links[name]
+
+    def follow_logs(self, name: str, services: Sequence[tuple[str, str]], *,
+                    follow: bool = True, tail: int | str = 100, since: str | None = None,
+                    max_backoff: float = 30.0) -> AsyncIterator[LogLine | StreamNote]:
+        """SERVICES' lines (every replica), merged in time order, resumed without loss or
+        repeat after a drop: read from each replica's node, or (logs = "manager") from the
+        manager's service stream. Their tasks must be known (loaded) when following starts;
+        new replicas are picked up as the inventory sees them (keep it running)."""
         inventory = self.inventory(name)
-        if inventory.session is None or inventory.session.closed:
-            raise ConnectionLost(f"cluster {name} is not connected")
+        if self.config.clusters[name].logs == "nodes":
+            return follow_replicas(inventory, self.node_links(name), services, follow=follow,
+                                   tail=tail, since=since, max_backoff=max_backoff)
 
         async def connect():
             return (await inventory.connect()).docker
 
+        return follow_logs(connect, services, follow=follow, tail=tail, since=since,
+                           max_backoff=max_backoff)
+
+    async def logs(self, name: str, service_id: str, *, tail: int | str = 100,
+                   follow: bool = True) -> AsyncIterator[LogLine | StreamNote]:
+        """A service's log lines (every replica), as follow_logs gives them."""
+        inventory = self.inventory(name)
+        if inventory.session is None or inventory.session.closed:
+            raise ConnectionLost(f"cluster {name} is not connected")
         service = inventory.state.services.get(service_id)
         label = service.name if service else service_id[:12]
-        async for item in follow_logs(connect, [(service_id, label)], tail=tail,
-                                      follow=follow):
-            yield item
+        async with contextlib.aclosing(self.follow_logs(
+                name, [(service_id, label)], tail=tail, follow=follow)) as items:
+            async for item in items:
+                yield item
 
     async def close(self) -> None:
         await asyncio.gather(*(inv.close() for inv in self.inventories.values()),
+                             *(links.close() for links in self.links.values()),
                              return_exceptions=True)

@@ -132,6 +132,10 @@ Listener = Callable[[Change], None]
 FIRST_RETRY = 0.3  # seconds before the first new try after a loss; doubles on each failure
 STEADY = 10.0  # seconds a connection must have held for the backoff to start over
 NO_LEADER_RETRY = 5.0  # the most to wait between tries while a reachable manager has no leader
+# seconds between task re-reads while every node's containers are watched (its metrics
+# sampler reports them): a change there asks for the re-read, this is only the safety net
+WATCHED_TASK_REFRESH = 30.0
+CONTAINER_ACTIONS = ("start", "die", "destroy", "oom")  # container events that move a task
 
 
 class ClusterInventory:
@@ -146,6 +150,10 @@ class ClusterInventory:
         self.session: ManagerSession | None = None
         self._listeners: list[Listener] = []
         self._tasks_due = asyncio.Event()
+        # true while something else reports every node's container changes (the metrics
+        # samplers): the task re-read then waits for those reports instead of polling
+        self.tasks_watched: Callable[[], bool] = lambda: False
+        self._tasks_moving = True
         self._retry = asyncio.Event()
         self._connecting = asyncio.Lock()
         self._closed = False
@@ -291,8 +299,14 @@ class ClusterInventory:
 
     async def _on_event(self, session: ManagerSession, event: ClusterEvent) -> None:
         kind, obj_id = event.type, event.actor_id
-        if not obj_id or kind == "container":
-            return  # containers are for the events view; tasks come from /tasks
+        if kind == "container":
+            # tasks come from /tasks; one of this manager's containers starting or ending
+            # means one of its tasks moved
+            if event.action in CONTAINER_ACTIONS:
+                self.tasks_due()
+            return
+        if not obj_id:
+            return
         docker = session.docker
         st = self.state
         removed = event.action in ("remove", "destroy")
@@ -302,12 +316,12 @@ class ClusterInventory:
             if removed:
                 st.tasks = {k: t for k, t in st.tasks.items() if t.service_id != obj_id}
             self.notify("services", {obj_id})
-            self._tasks_due.set()
+            self.tasks_due()
         elif kind == "node":
             await self._refetch(st.nodes, obj_id, f"/nodes/{obj_id}", Node.from_api, removed,
                                 docker)
             self.notify("nodes", {obj_id})
-            self._tasks_due.set()
+            self.tasks_due()
         elif kind == "network":
             await self._refetch(st.networks, obj_id, f"/networks/{obj_id}", Network.from_api,
                                 removed, docker)
@@ -329,12 +343,20 @@ class ClusterInventory:
         except NotFound:
             table.pop(obj_id, None)
 
+    def tasks_due(self) -> None:
+        """Ask for a task re-read soon (a service, node or container changed)."""
+        self._tasks_due.set()
+
     async def _reconcile_tasks(self) -> None:
         while True:
+            # while tasks move (the last read changed some), keep looking every
+            # task_refresh; once they are still and watched, only the safety net is left
+            wait = max(self.task_refresh, WATCHED_TASK_REFRESH) \
+                if self.tasks_watched() and not self._tasks_moving else self.task_refresh
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that comes
             # as the wait ends, and follow() then waited for this pump forever
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.task_refresh):
+                async with asyncio.timeout(wait):
                     await self._tasks_due.wait()
             if self._tasks_due.is_set():
                 await asyncio.sleep(0.3)  # let a burst of service events settle first
@@ -349,6 +371,7 @@ class ClusterInventory:
         old = self.state.tasks
         changed = {k for k, t in new.items() if old.get(k) != t} | (old.keys() - new.keys())
         self.state.tasks = new
+        self._tasks_moving = bool(changed)
         if changed:
             self.notify("tasks", changed)
 

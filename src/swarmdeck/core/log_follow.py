@@ -11,6 +11,7 @@ replica whose node is down) arrives as a StreamNote, never silently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import random
@@ -100,8 +101,18 @@ async def follow_logs(connect: Connect, services: Sequence[tuple[str, str]], *,
     workers = [asyncio.create_task(_one_service(
         connect, sid, name, queue, follow=follow, tail=tail, since=since,
         max_backoff=max_backoff), name=f"logs {name}") for sid, name in services]
-    done = asyncio.gather(*workers)
-    # when the reader stops early the workers are cancelled: nobody awaits `done` then
+    async with contextlib.aclosing(merge(queue, asyncio.gather(*workers), follow=follow,
+                                         window=window)) as items:
+        async for item in items:
+            yield item
+
+
+async def merge(queue: asyncio.Queue, done: asyncio.Future, *, follow: bool,
+                window: float = REORDER_WINDOW) -> AsyncIterator[LogLine | StreamNote]:
+    """What the producers put on QUEUE (lists of lines, or notes), lines in timestamp
+    order through a reorder window of WINDOW seconds, until DONE (the producers, gathered)
+    ends; the producers are cancelled when the reader stops early."""
+    # when the reader stops early the producers are cancelled: nobody awaits `done` then
     done.add_done_callback(lambda f: f.cancelled() or f.exception())
     heap: list[tuple[int, int, float, LogLine]] = []
     order = itertools.count()
@@ -146,9 +157,9 @@ async def follow_logs(connect: Connect, services: Sequence[tuple[str, str]], *,
                 while heap and heap[0][2] + window <= now:
                     yield heapq.heappop(heap)[3]
     finally:
-        for worker in workers:
-            worker.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+        done.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await done
 
 
 class Tagger:

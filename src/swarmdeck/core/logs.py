@@ -3,7 +3,9 @@ and node each line came from. Text stays untrusted: renderers pass it through sa
 
 from __future__ import annotations
 
+import asyncio
 import struct
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +16,10 @@ from swarmdeck.core.transport.docker import DockerEndpoint
 STREAMS = {0: "stdin", 1: "stdout", 2: "stderr"}
 _HEADER = struct.Struct(">BxxxI")
 MAX_LINE = 64 * 1024  # a line longer than this is cut (the rest follows as more lines)
+# seconds of reading and parsing before the event loop gets a turn: while the SSH channel
+# holds data already received, reading it never waits, and a flood would otherwise keep
+# the loop (keys, frames, other streams) waiting for as long as the backlog lasts
+SLICE = 0.004
 
 
 @dataclass(slots=True)
@@ -150,12 +156,25 @@ async def service_log_batches(docker: DockerEndpoint, service_id: str, *,
     holds hundreds of lines, and handing them on together keeps the per-line cost low."""
     params = {"stdout": True, "stderr": True, "timestamps": True, "details": True,
               "follow": follow, "tail": str(tail), "since": since}
+    async for batch in log_batches(docker, f"/services/{service_id}/logs", params):
+        yield batch
+
+
+async def log_batches(docker: DockerEndpoint, path: str, params: dict
+                      ) -> AsyncIterator[list[LogLine]]:
+    """The lines of a logs endpoint (a service's or a container's), a list per piece
+    received, with the event loop given a turn every SLICE seconds of work."""
     demux = Demuxer()
-    async with docker.stream(f"/services/{service_id}/logs", params) as body:
+    clock = time.perf_counter
+    deadline = clock() + SLICE
+    async with docker.stream(path, params) as body:
         async for chunk in body:
             batch = [parse_line(raw, stream) for stream, raw in demux.feed(chunk)]
             if batch:
                 yield batch
+            if clock() > deadline:
+                await asyncio.sleep(0)
+                deadline = clock() + SLICE
     rest = [parse_line(raw, stream) for stream, raw in demux.flush()]
     if rest:
         yield rest

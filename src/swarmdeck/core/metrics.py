@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -155,6 +156,10 @@ class ClusterMetrics:
         self.node_memory: dict[str, int] = {}
         self.problems: dict[str, str] = {}  # node id -> why there are no metrics
         self._previous: dict[str, NodeSample] = {}
+        self.sampled_at: dict[str, float] = {}  # node id -> monotonic time of its last sample
+        # called when a node's set of containers changed between two samples (a task
+        # started or ended there): the inventory re-reads tasks then, not on a timer
+        self.on_containers_changed: Callable[[str], None] | None = None
 
     def _series(self, table: dict[str, Series], key: str) -> Series:
         if key not in table:
@@ -165,9 +170,13 @@ class ClusterMetrics:
         """OWN: container ids of tasks the inventory places on this node."""
         before = self._previous.get(node_id)
         self._previous[node_id] = sample
+        self.sampled_at[node_id] = time.monotonic()
         self.problems.pop(node_id, None)
         if before is None or sample.uptime <= before.uptime:
             return
+        if self.on_containers_changed is not None \
+                and sample.containers.keys() != before.containers.keys():
+            self.on_containers_changed(node_id)
         elapsed_ns = (sample.uptime - before.uptime) * 1e9
         total = sample.cpu_total - before.cpu_total
         busy = total - (sample.cpu_idle - before.cpu_idle)
@@ -293,6 +302,14 @@ class MetricsCollector:
 
     def tick(self) -> None:
         self.metrics.aggregate(self.state)
+
+    def watches_all_nodes(self) -> bool:
+        """Does every node that is up send samples (each sample lists its containers)?"""
+        fresh = time.monotonic() - 3 * self.interval
+        seen = self.metrics.sampled_at
+        up = [n.id for n in self.state.nodes.values() if n.status != "down"]
+        return bool(up) and all(seen.get(n, 0.0) >= fresh and n not in self.metrics.problems
+                                for n in up)
 
     async def close(self) -> None:
         for task in self._tasks.values():

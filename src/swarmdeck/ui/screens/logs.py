@@ -1,10 +1,11 @@
 """Live logs of one service or a whole stack, every replica, full screen.
 
-The lines come from core.log_follow.follow_logs (merged in time order, resumed after a
-drop) in a worker that hands each one to the LogView in O(1) and gives the event loop back
-every few milliseconds, so a flood never holds up a keystroke. The header says what is
-followed, how many lines came and which replicas or services are not streaming (from the
-stream's notes and from the inventory) until they are back.
+The lines come from the fleet's follow_logs (each replica read from its own node, merged
+in time order, resumed after a drop) in a worker that hands each one to the LogView in
+O(1) and gives the event loop back every few milliseconds, so a flood never holds up a
+keystroke. The header says what is followed, how many lines came and which replicas or
+services are not streaming (from the stream's notes and from the inventory) until they are
+back.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Static
 
 from swarmdeck.core.errors import SwarmdeckError
-from swarmdeck.core.log_follow import StreamNote, Tagger, follow_logs, silent_replicas
+from swarmdeck.core.log_follow import StreamNote, Tagger, silent_replicas
 from swarmdeck.core.logs import LogLine
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.widgets.logview import LogView, PatternError, compile_pattern
@@ -74,7 +75,7 @@ class LogsScreen(Screen):
                  source: Source | None = None, tail: int | str = 200,
                  max_lines: int = 100_000) -> None:
         """SERVICES: (id, name) pairs to follow. SOURCE: what yields the lines and notes
-        (default: follow_logs through the app's fleet)."""
+        (default: the app's fleet.follow_logs)."""
         super().__init__()
         self.cluster = cluster
         self.services = list(services)
@@ -122,13 +123,8 @@ class LogsScreen(Screen):
         if self._source is not None:
             return self._source()
         fleet = self.deck.fleet
-        if hasattr(fleet, "inventory"):
-            inventory = fleet.inventory(self.cluster)
-
-            async def connect():
-                return _Paced((await inventory.connect()).docker)
-
-            return follow_logs(connect, self.services, tail=self.tail)
+        if hasattr(fleet, "follow_logs"):
+            return fleet.follow_logs(self.cluster, self.services, tail=self.tail)
         return _each_service(fleet, self.cluster, self.services, self.tail)
 
     @work(group="logs-follow", exit_on_error=False, description="follow logs")
@@ -382,34 +378,6 @@ class LogsScreen(Screen):
                         severity="error")
             return
         self.notify(f"saved {count:,} lines to {clean(str(path))}")
-
-
-class _Paced:
-    """A DockerEndpoint whose streams give the event loop a turn every few milliseconds.
-    While the SSH channel holds data already received, reading and parsing it never
-    waits: without this, a flood kept the loop to itself for as long as it took to parse
-    what follow_logs queues (half a second and more), and keys waited that long."""
-
-    def __init__(self, docker) -> None:
-        self._docker = docker
-
-    def __getattr__(self, name: str):
-        return getattr(self._docker, name)
-
-    @contextlib.asynccontextmanager
-    async def stream(self, path: str, params=None):
-        async with self._docker.stream(path, params) as body:
-            yield _paced(body)
-
-
-async def _paced(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    clock = time.perf_counter
-    deadline = clock() + SLICE
-    async for chunk in chunks:  # a block of up to a few thousand lines
-        yield chunk
-        if clock() > deadline:
-            await asyncio.sleep(0)
-            deadline = clock() + SLICE
 
 
 async def _each_service(fleet, cluster: str, services: Sequence[tuple[str, str]],

@@ -1,0 +1,85 @@
+"""The Docker engine of each node of a cluster, over one SSH connection per node, opened on
+first use and kept: the logs of a replica are read from the engine that runs it.
+
+A node is reached as the cluster's metrics setting says: ssh to the address the swarm
+reports ("direct"), or through the manager's connection ("manager", a ProxyJump over the
+session already open). The connected manager's own node is not dialled again: its session
+serves it. A failed dial is remembered for a while (the same error, not a new attempt per
+caller), so a node that cannot be reached costs one try per RETRY seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import asyncssh
+
+from swarmdeck.core.destinations import Destination
+from swarmdeck.core.errors import HostUnreachable, SwarmdeckError
+from swarmdeck.core.transport.docker import DockerEndpoint
+from swarmdeck.core.transport.ssh import connect
+
+RETRY = 10.0  # seconds before a node that could not be reached is dialled again
+
+
+class NodeLinks:
+    def __init__(self, inventory, *, via: str = "direct") -> None:
+        """INVENTORY: the cluster's ClusterInventory (its state names the nodes, its session
+        is the way in). VIA: "manager" to hop through the manager's connection."""
+        self.inventory = inventory
+        self.via = via
+        self._conns: dict[str, tuple[asyncssh.SSHClientConnection, DockerEndpoint]] = {}
+        self._failed: dict[str, tuple[float, SwarmdeckError]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def engine(self, node_id: str, session) -> DockerEndpoint:
+        """The Docker API of NODE_ID's engine (raises SwarmdeckError saying why not).
+        SESSION: the inventory's live manager session (the way in, and the manager's own
+        node)."""
+        inventory = self.inventory
+        if inventory.state.info and inventory.state.info.node_id == node_id:
+            return session.docker
+        lock = self._locks.setdefault(node_id, asyncio.Lock())
+        async with lock:
+            held = self._conns.get(node_id)
+            if held is not None and not held[0].is_closed():
+                return held[1]
+            failed = self._failed.get(node_id)
+            if failed is not None and time.monotonic() - failed[0] < RETRY:
+                raise failed[1]
+            try:
+                conn, endpoint = await self._dial(node_id, session)
+            except SwarmdeckError as exc:
+                self._failed[node_id] = (time.monotonic(), exc)
+                raise
+            self._failed.pop(node_id, None)
+            self._conns[node_id] = (conn, endpoint)
+            return endpoint
+
+    async def _dial(self, node_id: str, session) -> tuple[asyncssh.SSHClientConnection,
+                                                         DockerEndpoint]:
+        node = self.inventory.state.nodes.get(node_id)
+        if node is None:
+            raise HostUnreachable(f"node {node_id[:12]} is not in the cluster")
+        if not node.address:
+            raise HostUnreachable(f"{node.hostname}: the swarm reports no address for it")
+        destination = Destination(session.resolved.user, node.address, None)
+        tunnel = session.conn if self.via == "manager" else None
+        conn, resolved = await connect(destination, self.inventory.ssh, tunnel=tunnel)
+        return conn, DockerEndpoint(conn, f"{node.hostname} ({resolved.label})",
+                                    self.inventory.socket_path)
+
+    def forget(self, node_id: str) -> None:
+        """Drop NODE_ID's connection (its engine stopped answering): the next use dials."""
+        held = self._conns.pop(node_id, None)
+        if held is not None:
+            held[0].abort()
+
+    async def close(self) -> None:
+        conns, self._conns = list(self._conns.values()), {}
+        for conn, endpoint in conns:
+            with contextlib.suppress(Exception):
+                await endpoint.close()
+            conn.close()
