@@ -4,8 +4,12 @@ The LogsScreen runs in the console (SwarmdeckApp, headless, 160x50) and follows 
 (1) lab flood: 10 replicas of `lv-flood` on the lab's prod cluster, each writing a fixed
     count of numbered lines as fast as busybox sh can, then sleeping. Lines/s ingested into
     the view, frames drawn, keystroke-to-render p50/p95 during the flood (target < 100 ms),
-    RSS growth (target <= 100 MB over 1M lines). Then follow_logs alone, without the UI,
-    on a flood of the same kind (`lv-core`): what the transport delivers on this machine.
+    RSS growth (target <= 100 MB over 1M lines). Then the core alone, without the UI,
+    on floods of the same kind (`lv-core-*`): what reading each replica from its node, and
+    the manager's service-log stream, deliver on this machine.
+(1b) lab backlog: the same replicas write everything first, then the screen reads it all
+    (tail all): the pace of the reading path itself (engines, SSH, parsing, the view),
+    which a live flood on this machine cannot show (the writers are slower).
 (2) lab fixed rate: 10 replicas of `lv-rate`, each ~RATE lines/s: does the view keep pace
     and stay responsive at a steady, realistic load?
 (3) synthetic: 1M lines from an in-process source (no network, no parsing): the view's own
@@ -183,10 +187,10 @@ async def follow(app, view: LogView, *, expected: int, label: str, limit: float,
 
 
 # ---- the lab ---------------------------------------------------------------------------------
-def writer(lines: int, rate: int | None) -> str:
+def writer(lines: int, rate: int | None, *, then_exit: bool = False) -> str:
     """A busybox sh loop: LINES numbered lines, as fast as it can or RATE a second (in
-    batches of a tenth of a second), then idle. A pause first: the screen is following
-    before the first line."""
+    batches of a tenth of a second), then idle (or THEN_EXIT). A pause first: the screen is
+    following before the first line."""
     line = 'echo "lv $SLOT line $i of the flood, some payload text of a usual length"'
     if rate is None:
         body = f"i=0; while [ $i -lt {lines} ]; do i=$((i+1)); {line}; done"
@@ -194,10 +198,11 @@ def writer(lines: int, rate: int | None) -> str:
         batch = max(1, rate // 10)
         body = (f"i=0; while [ $i -lt {lines} ]; do j=0; while [ $j -lt {batch} ]; do "
                 f"j=$((j+1)); i=$((i+1)); {line}; done; sleep 0.1; done")
-    return f"sleep 8; {body}; sleep 3600"
+    return f"sleep 8; {body}" + ("" if then_exit else "; sleep 3600")
 
 
-async def start_writers(lab: Lab, name: str, lines: int, rate: int | None) -> None:
+async def start_writers(lab: Lab, name: str, lines: int, rate: int | None, *,
+                        then_exit: bool = False) -> None:
     """REPLICAS replicas of service NAME on prod, each running writer(LINES, RATE)."""
     docker = lab.docker_on
     with contextlib.suppress(LabError):
@@ -206,14 +211,33 @@ async def start_writers(lab: Lab, name: str, lines: int, rate: int | None) -> No
         docker, "prod-m1", "service", "create", "--detach", "--name", name,
         "--replicas", str(REPLICAS), "--endpoint-mode", "dnsrr", "--restart-condition",
         "none", "--stop-grace-period", "1s", "--env", "SLOT={{.Task.Slot}}", IMAGE,
-        "sh", "-c", writer(lines, rate))
+        "sh", "-c", writer(lines, rate, then_exit=then_exit))
+
+
+async def wait_complete(lab: Lab, name: str, limit: float = 600) -> float:
+    """Until every replica of NAME wrote its lines and exited; returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() < started + limit:
+        out = await asyncio.to_thread(lab.docker_on, "prod-m1", "service", "ps", name,
+                                      "--format", "{{.CurrentState}}")
+        states = out.split("\n") if out.strip() else []
+        if len(states) >= REPLICAS and all(s.startswith("Complete") for s in states if s):
+            return time.monotonic() - started
+        await asyncio.sleep(2)
+    raise LabError(f"{name}: the replicas did not finish writing within {limit:.0f}s")
 
 
 async def lab_run(lab: Lab, name: str, lines: int, rate: int | None, label: str,
-                  limit: float) -> None:
+                  limit: float, *, backlog: bool = False) -> None:
+    """BACKLOG: the replicas write everything first, and the screen then reads it all
+    (tail all): the reading path's own pace, not the writers'."""
     docker = lab.docker_on
-    await start_writers(lab, name, lines, rate)
+    await start_writers(lab, name, lines, rate, then_exit=backlog)
     try:
+        if backlog:
+            waited = await wait_complete(lab, name)
+            print(f"  {label}: the replicas wrote {REPLICAS * lines:,} lines in {waited:.0f}s "
+                  "before the screen opened", flush=True)
         config = load_config(lab.config_file)
         app = SwarmdeckApp(config, Fleet(config), start_cluster="prod")
         async with app.run_test(size=SIZE) as pilot:
@@ -248,38 +272,63 @@ async def docker_cli_count(lab: Lab, name: str, expected: int, label: str) -> No
 
 
 async def core_run(lab: Lab, lines: int) -> None:
-    """follow_logs alone, no UI, on the same kind of flood: what the transport delivers."""
-    name, docker = "lv-core", lab.docker_on
+    """The core alone, no UI, on the same kind of flood: what each way of reading delivers,
+    one after the other on fresh writers: every replica from its own node (the default),
+    then the manager's service-log stream."""
+    for where in ("nodes", "manager"):
+        await core_one(lab, lines, where)
+
+
+async def core_one(lab: Lab, lines: int, where: str) -> None:
+    name, docker = f"lv-core-{where}", lab.docker_on
     await start_writers(lab, name, lines, None)
     fleet = Fleet(load_config(lab.config_file))
     inventory = fleet.inventory("prod")
     try:
         state = await inventory.load()
         service = next(s for s in state.services.values() if s.name == name)
+        deadline = time.monotonic() + 60
+        while sum(t.service_id == service.id and t.state == "running"
+                  for t in inventory.state.tasks.values()) < REPLICAS:
+            if time.monotonic() > deadline:
+                raise LabError(f"{name}: replicas not running after 60 s")
+            await asyncio.sleep(0.5)
+            await inventory.refresh_tasks()
 
         async def connect():
             return (await inventory.connect()).docker
 
+        source = fleet.follow_logs("prod", [(service.id, name)], tail="all") \
+            if where == "nodes" else follow_logs(connect, [(service.id, name)], tail="all")
         count, first, last = 0, None, None
+        written = [0, 0]  # the engine's first and last timestamp: the writers' pace
 
-        async def consume() -> None:
+        async def consume(items) -> None:
             nonlocal count, first, last
-            async for item in follow_logs(connect, [(service.id, name)], tail="all"):
-                if isinstance(item, LogLine):
-                    count += 1
-                    last = time.perf_counter()
-                    first = first or last
+            async with contextlib.aclosing(items):
+                async for item in items:
+                    if isinstance(item, LogLine):
+                        count += 1
+                        last = time.perf_counter()
+                        first = first or last
+                        written[0] = min(written[0] or item.ns, item.ns)
+                        written[1] = max(written[1], item.ns)
 
-        reader = asyncio.create_task(consume())
+        reader = asyncio.create_task(consume(source))
         started, cpu0 = time.perf_counter(), time.process_time()
         while time.perf_counter() < started + 240 and count < REPLICAS * lines and \
                 (last is None or time.perf_counter() - last < 10):
             await asyncio.sleep(0.1)
         reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
         cpu = 100 * (time.process_time() - cpu0) / (time.perf_counter() - started)
         seconds = max(1e-9, (last or started) - (first or started))
-        print(f"  lab, follow_logs alone (no UI): {count:,} of {REPLICAS * lines:,} lines in "
-              f"{seconds:.1f}s: {count / seconds:,.0f} lines/s, process {cpu:.0f} % of a core")
+        pace = count / max(1e-9, (written[1] - written[0]) / 1e9)
+        print(f"  lab, the core alone (no UI), read from {where}: {count:,} of "
+              f"{REPLICAS * lines:,} lines in {seconds:.1f}s: {count / seconds:,.0f} "
+              f"lines/s, process {cpu:.0f} % of a core; the replicas wrote them at "
+              f"{pace:,.0f} lines/s (engine timestamps)", flush=True)
     finally:
         await fleet.close()
         with contextlib.suppress(LabError):
@@ -403,7 +452,7 @@ def main() -> None:
         time.sleep(5)  # the lab settles (containers stop) before the next part
 
 
-PARTS = ["synthetic", "flood", "core", "rate"]
+PARTS = ["synthetic", "flood", "backlog", "core", "rate"]
 
 
 def run_part(args: argparse.Namespace) -> None:
@@ -421,6 +470,9 @@ def run_part(args: argparse.Namespace) -> None:
     lab = Lab(lab_dir(None))
     if args.part == "flood":
         asyncio.run(lab_run(lab, "lv-flood", args.lines, None, "lab flood", limit=300))
+    elif args.part == "backlog":
+        asyncio.run(lab_run(lab, "lv-backlog", args.lines, None, "lab backlog", limit=300,
+                            backlog=True))
     elif args.part == "core":
         asyncio.run(core_run(lab, args.lines // 5))
     else:

@@ -19,7 +19,7 @@ class RefusingConnection:
         self.probe_output = probe_output
         self.commands: list[str] = []
 
-    async def open_unix_connection(self, path: str):
+    async def open_unix_connection(self, path: str, **_options):
         raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, "open failed")
 
     def is_closed(self) -> bool:

@@ -36,7 +36,7 @@ class FakeEngine:
         self.calls: list[tuple[str, dict]] = []
 
     @contextlib.asynccontextmanager
-    async def stream(self, path: str, params=None):
+    async def stream(self, path: str, params=None, **_):
         self.calls.append((path, dict(params or {})))
         cid = path.split("/")[2]
         numbers = self.lines[cid]
@@ -153,7 +153,7 @@ async def test_a_node_out_of_reach_is_read_through_the_manager():
         """The service stream: both replicas' lines, labelled with their task."""
 
         @contextlib.asynccontextmanager
-        async def stream(self, path: str, params=None):
+        async def stream(self, path: str, params=None, **_):
             assert path == "/services/s1/logs" and params["details"]
 
             async def body():
@@ -172,3 +172,35 @@ async def test_a_node_out_of_reach_is_read_through_the_manager():
     assert lines["t2"] == [f"two {n}" for n in range(1, 6)]  # only its own lines
     assert notes == ["web.2 on n2: its node's engine cannot be reached (ssh to n2: connection "
                      "refused); reading it through the manager's service log stream"]
+
+
+async def test_a_flood_is_held_back_not_buffered_without_bound(monkeypatch):
+    """Producers far faster than the reader: what is in flight (produced, not yet read)
+    stays within the merge's bound plus the queue, whatever the flood's length."""
+    from swarmdeck.core import log_follow
+    from swarmdeck.core.logs import LogLine
+
+    monkeypatch.setattr(log_follow, "MAX_HELD", 500)
+    queue: asyncio.Queue = asyncio.Queue(maxsize=4)
+    produced = 0
+
+    async def producer(stream: int) -> None:
+        nonlocal produced
+        for batch in range(200):
+            lines = [LogLine(None, "stdout", f"{stream} {batch} {i}", ns=batch * 100 + i)
+                     for i in range(50)]
+            await queue.put(lines)
+            produced += len(lines)
+
+    done = asyncio.gather(*(producer(s) for s in range(3)))
+    read, in_flight = 0, []
+    async for _line in log_follow.merge(queue, done, follow=True, window=10.0):
+        read += 1
+        in_flight.append(produced - read)
+        if read % 100 == 0:
+            await asyncio.sleep(0.001)  # a slow reader
+        if read == 30_000:
+            break
+    assert read == 30_000  # everything came, without waiting out the 10 s window
+    # bound 500 + 4 queued pieces + one piece per producer blocked on put, 50 lines each
+    assert max(in_flight) <= 500 + 4 * 50 + 3 * 50

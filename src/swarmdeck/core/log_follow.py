@@ -21,10 +21,16 @@ from dataclasses import dataclass, field
 
 from swarmdeck.core.errors import NotFound, SwarmdeckError
 from swarmdeck.core.logs import LogLine, service_log_batches, since_value
+from swarmdeck.core.memory import Releaser
 from swarmdeck.core.transport.docker import DockerEndpoint
 
 Connect = Callable[[], Awaitable[DockerEndpoint]]
 REORDER_WINDOW = 0.25  # seconds a followed line may wait for an older one from another stream
+# lines the merge holds at most: past this, the oldest go out without waiting for the window
+# (the streams are all flowing then) and nothing more is taken from the producers' queue,
+# which then fills and holds the producers: memory stays bounded however fast lines come
+MAX_HELD = 10_000
+QUEUED = 16  # pieces of streams (a list of lines each, up to ~700) waiting for the merge
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ async def follow_logs(connect: Connect, services: Sequence[tuple[str, str]], *,
     """SERVICES: (id, name) pairs. CONNECT returns a live DockerEndpoint (reconnecting, and
     moving to another manager, when the last one died)."""
     # lists of lines (what one piece of a stream held) or notes; bounded: backpressure
-    queue: asyncio.Queue = asyncio.Queue(maxsize=64)
+    queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUED)
     workers = [asyncio.create_task(_one_service(
         connect, sid, name, queue, follow=follow, tail=tail, since=since,
         max_backoff=max_backoff), name=f"logs {name}") for sid, name in services]
@@ -116,10 +122,12 @@ async def merge(queue: asyncio.Queue, done: asyncio.Future, *, follow: bool,
     done.add_done_callback(lambda f: f.cancelled() or f.exception())
     heap: list[tuple[int, int, float, LogLine]] = []
     order = itertools.count()
+    releaser = Releaser()
 
     def take(item: list[LogLine] | StreamNote) -> StreamNote | None:
         if isinstance(item, StreamNote):
             return item
+        releaser.count(len(item))
         arrived, push = time.monotonic(), heapq.heappush
         for line in item:
             push(heap, (line.ns, next(order), arrived, line))
@@ -127,8 +135,8 @@ async def merge(queue: asyncio.Queue, done: asyncio.Future, *, follow: bool,
 
     try:
         while True:
-            if done.done():  # every stream ended (not following, or all services gone)
-                while not queue.empty():
+            if done.done() and len(heap) < MAX_HELD:  # every stream ended (not following,
+                while not queue.empty():               # or all services gone)
                     note = take(queue.get_nowait())
                     if note:
                         yield note
@@ -136,26 +144,28 @@ async def merge(queue: asyncio.Queue, done: asyncio.Future, *, follow: bool,
                     yield heapq.heappop(heap)[3]
                 done.result()  # a stream's error surfaces here
                 return
-            timeout = None
-            if follow and heap:
-                timeout = max(0.0, heap[0][2] + window - time.monotonic())
-            getter = asyncio.ensure_future(queue.get())
-            await asyncio.wait({getter, done}, timeout=timeout,
-                               return_when=asyncio.FIRST_COMPLETED)
-            if not getter.done():
-                getter.cancel()  # nothing taken: a cancelled get loses no item
-            elif not getter.cancelled():
-                note = take(getter.result())
-                if note:
-                    yield note
-                while not queue.empty():  # a flood: take what is there without waiting
-                    note = take(queue.get_nowait())
+            if len(heap) < MAX_HELD:
+                timeout = None
+                if follow and heap:
+                    timeout = max(0.0, heap[0][2] + window - time.monotonic())
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getter, done}, timeout=timeout,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()  # nothing taken: a cancelled get loses no item
+                elif not getter.cancelled():
+                    note = take(getter.result())
                     if note:
                         yield note
-            if follow:
-                now = time.monotonic()
-                while heap and heap[0][2] + window <= now:
-                    yield heapq.heappop(heap)[3]
+                    # a flood: take what is there without waiting, up to the bound
+                    while not queue.empty() and len(heap) < MAX_HELD:
+                        note = take(queue.get_nowait())
+                        if note:
+                            yield note
+            now = time.monotonic()
+            while heap and (len(heap) >= MAX_HELD
+                            or (follow and heap[0][2] + window <= now)):
+                yield heapq.heappop(heap)[3]
     finally:
         done.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

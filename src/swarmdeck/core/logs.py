@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from swarmdeck.core.models import parse_time
-from swarmdeck.core.transport.docker import DockerEndpoint
+from swarmdeck.core.transport.docker import STREAM_WINDOW, DockerEndpoint
 
 STREAMS = {0: "stdin", 1: "stdout", 2: "stderr"}
 _HEADER = struct.Struct(">BxxxI")
@@ -20,6 +20,8 @@ MAX_LINE = 64 * 1024  # a line longer than this is cut (the rest follows as more
 # holds data already received, reading it never waits, and a flood would otherwise keep
 # the loop (keys, frames, other streams) waiting for as long as the backlog lasts
 SLICE = 0.004
+# a service's stream carries every replica's lines (and ~150 bytes of labels on each)
+SERVICE_STREAM_WINDOW = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -156,18 +158,19 @@ async def service_log_batches(docker: DockerEndpoint, service_id: str, *,
     holds hundreds of lines, and handing them on together keeps the per-line cost low."""
     params = {"stdout": True, "stderr": True, "timestamps": True, "details": True,
               "follow": follow, "tail": str(tail), "since": since}
-    async for batch in log_batches(docker, f"/services/{service_id}/logs", params):
+    async for batch in log_batches(docker, f"/services/{service_id}/logs", params,
+                                   window=SERVICE_STREAM_WINDOW):
         yield batch
 
 
-async def log_batches(docker: DockerEndpoint, path: str, params: dict
-                      ) -> AsyncIterator[list[LogLine]]:
+async def log_batches(docker: DockerEndpoint, path: str, params: dict, *,
+                      window: int = STREAM_WINDOW) -> AsyncIterator[list[LogLine]]:
     """The lines of a logs endpoint (a service's or a container's), a list per piece
     received, with the event loop given a turn every SLICE seconds of work."""
     demux = Demuxer()
     clock = time.perf_counter
     deadline = clock() + SLICE
-    async with docker.stream(path, params) as body:
+    async with docker.stream(path, params, window=window) as body:
         async for chunk in body:
             batch = [parse_line(raw, stream) for stream, raw in demux.feed(chunk)]
             if batch:

@@ -19,7 +19,7 @@ import random
 from collections.abc import AsyncIterator, Sequence
 
 from swarmdeck.core.errors import ConnectionLost, NotFound, SwarmdeckError
-from swarmdeck.core.log_follow import REORDER_WINDOW, StreamNote, _Resume, merge
+from swarmdeck.core.log_follow import QUEUED, REORDER_WINDOW, StreamNote, _Resume, merge
 from swarmdeck.core.logs import LogLine, log_batches, service_log_batches
 from swarmdeck.core.node_links import NodeLinks
 from swarmdeck.core.transport.docker import DockerEndpoint
@@ -138,7 +138,7 @@ class ReplicaFollower:
         self.follow = follow
         self.max_backoff = max_backoff
         # lists of lines (what one piece of a stream held) or notes; bounded: backpressure
-        self.queue: asyncio.Queue = asyncio.Queue(maxsize=64)
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUED)
         self.replicas: dict[str, asyncio.Task] = {}
 
     def replica_name(self, task) -> str:

@@ -40,6 +40,15 @@ DEFAULT_SOCKET = "/var/run/docker.sock"
 MIN_API_VERSION = "1.41"
 _LOST = (asyncssh.Error, OSError, ProtocolError, asyncio.IncompleteReadError, EOFError)
 MAX_IDLE = 8
+# How much an SSH channel may receive before we read it (its flow-control window). A long
+# stream (logs, events) gets a small one: a flood read more slowly than the engine sends
+# then waits on the engine's side instead of piling up here. Measured on the lab, reading
+# a 1M-line backlog from 10 replicas: RSS +98 MB at 512 KiB, +83 at 256, +55 at 128 and +9
+# at 64 KiB, at the same speed (the packets are small: one log line each, and each costs
+# far more than its bytes while it waits). 64 KiB carries ~1.3 MB/s per stream at 50 ms of
+# round trip; a service stream, which carries all of a service's replicas, gets more.
+CHANNEL_WINDOW = 2 * 1024 * 1024
+STREAM_WINDOW = 64 * 1024
 
 
 READ_RETRY_DELAYS = (0.5, 1.0, 2.0)
@@ -74,10 +83,11 @@ class DockerEndpoint:
         self.api_version: str | None = None  # from the first answer's Api-Version header
 
     # ---- channels ----------------------------------------------------------------------
-    async def _open(self) -> HTTPConnection:
+    async def _open(self, window: int = CHANNEL_WINDOW) -> HTTPConnection:
         if self.via == "stream-local":
             try:
-                reader, writer = await self.conn.open_unix_connection(self.socket_path)
+                reader, writer = await self.conn.open_unix_connection(self.socket_path,
+                                                                      window=window)
                 return HTTPConnection(reader, writer)
             except asyncssh.ChannelOpenError as exc:
                 if self.conn.is_closed():  # the connection is gone, not the socket
@@ -189,10 +199,11 @@ class DockerEndpoint:
         return await self.request("GET", path, params=params or None)
 
     @contextlib.asynccontextmanager
-    async def stream(self, path: str, params: dict[str, Any] | None = None
-                     ) -> AsyncIterator[AsyncIterator[bytes]]:
-        """A long-lived GET (events, logs) on a channel of its own."""
-        http = await self._open()
+    async def stream(self, path: str, params: dict[str, Any] | None = None, *,
+                     window: int = STREAM_WINDOW) -> AsyncIterator[AsyncIterator[bytes]]:
+        """A long-lived GET (events, logs) on a channel of its own, WINDOW its SSH
+        flow-control window."""
+        http = await self._open(window)
         try:
             try:
                 status, _headers, body = await http.open_stream("GET", build_path(path, params))
