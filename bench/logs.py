@@ -7,6 +7,9 @@ The LogsScreen runs in the console (SwarmdeckApp, headless, 160x50) and follows 
     RSS growth (target <= 100 MB over 1M lines). Then the core alone, without the UI,
     on floods of the same kind (`lv-core-*`): what reading each replica from its node, and
     the manager's service-log stream, deliver on this machine.
+(1a) the same flood with the replicas' containers at 1/8 of the CPU weight of the rest
+    (cgroup cpu.shares): on this 2-core box the 10 writers and the engines take the cores
+    the console needs; on a real cluster they run on other machines.
 (1b) lab backlog: the same replicas write everything first, then the screen reads it all
     (tail all): the pace of the reading path itself (engines, SSH, parsing, the view),
     which a live flood on this machine cannot show (the writers are slower).
@@ -31,7 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -47,8 +50,9 @@ from swarmdeck.core.log_follow import follow_logs
 from swarmdeck.core.logs import LogLine
 from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.core.models import Node, Service, Task
+from swarmdeck.lab import system
 from swarmdeck.lab.lab import Lab
-from swarmdeck.lab.topology import LabSpec
+from swarmdeck.lab.topology import CGROUP_PARENT, LabSpec
 from swarmdeck.ui.app import SwarmdeckApp
 from swarmdeck.ui.screens.logs import LogsScreen
 from swarmdeck.ui.widgets.logview import LogView
@@ -227,10 +231,32 @@ async def wait_complete(lab: Lab, name: str, limit: float = 600) -> float:
     raise LabError(f"{name}: the replicas did not finish writing within {limit:.0f}s")
 
 
+@contextlib.contextmanager
+def lab_cpu_share(share: float | None) -> Iterator[None]:
+    """The lab's containers (the writing replicas) at SHARE of the CPU weight everything
+    else has, for the length of the block: as if they ran on their own machines, as a
+    cluster's replicas do, instead of on the console's 2 cores. None: as they are."""
+    files = []
+    if share is not None:
+        for d in system.cgroup_dirs(CGROUP_PARENT):
+            for name, default in (("cpu.shares", 1024), ("cpu.weight", 100)):
+                if (d / name).exists():
+                    files.append((d / name, (d / name).read_text().strip(),
+                                  str(max(2, int(default * share)))))
+    try:
+        for path, _, value in files:
+            path.write_text(value)
+        yield
+    finally:
+        for path, before, _ in files:
+            with contextlib.suppress(OSError):
+                path.write_text(before)
+
+
 async def lab_run(lab: Lab, name: str, lines: int, rate: int | None, label: str,
-                  limit: float, *, backlog: bool = False) -> None:
+                  limit: float, *, backlog: bool = False, share: float | None = None) -> None:
     """BACKLOG: the replicas write everything first, and the screen then reads it all
-    (tail all): the reading path's own pace, not the writers'."""
+    (tail all): the reading path's own pace, not the writers'. SHARE: see lab_cpu_share."""
     docker = lab.docker_on
     await start_writers(lab, name, lines, rate, then_exit=backlog)
     try:
@@ -249,8 +275,9 @@ async def lab_run(lab: Lab, name: str, lines: int, rate: int | None, label: str,
             service = next(s for s in state.services.values() if s.name == name)
             screen = LogsScreen("prod", [(service.id, name)], name, tail="all")
             await app.push_screen(screen)
-            await follow(app, screen.view, expected=REPLICAS * lines, label=label,
-                         limit=limit)
+            with lab_cpu_share(share):
+                await follow(app, screen.view, expected=REPLICAS * lines, label=label,
+                             limit=limit)
         await docker_cli_count(lab, name, REPLICAS * lines, label)
     finally:
         with contextlib.suppress(LabError):
@@ -452,7 +479,7 @@ def main() -> None:
         time.sleep(5)  # the lab settles (containers stop) before the next part
 
 
-PARTS = ["synthetic", "flood", "backlog", "core", "rate"]
+PARTS = ["synthetic", "flood", "flood-weighted", "backlog", "core", "rate"]
 
 
 def run_part(args: argparse.Namespace) -> None:
@@ -470,6 +497,10 @@ def run_part(args: argparse.Namespace) -> None:
     lab = Lab(lab_dir(None))
     if args.part == "flood":
         asyncio.run(lab_run(lab, "lv-flood", args.lines, None, "lab flood", limit=300))
+    elif args.part == "flood-weighted":
+        asyncio.run(lab_run(lab, "lv-flood", args.lines, None,
+                            "lab flood, replicas at 1/8 of the console's CPU weight",
+                            limit=300, share=1 / 8))
     elif args.part == "backlog":
         asyncio.run(lab_run(lab, "lv-backlog", args.lines, None, "lab backlog", limit=300,
                             backlog=True))

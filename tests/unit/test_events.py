@@ -173,7 +173,8 @@ class FakeDocker:
 async def test_the_inventory_keeps_what_it_follows_in_the_ring():
     inventory = ClusterInventory("prod", [], SSHSettings())
     docker = FakeDocker(past=[NODE_DOWN, CONNECT], live=[CONNECT, SCALE, DIE, PROBE])
-    inventory.session = SimpleNamespace(docker=docker, label="prod-m1", closed=False)
+    inventory.session = SimpleNamespace(docker=docker, label="prod-m1", closed=False,
+                                        heard=lambda: None)
     inventory.server_time = (T0 + 5_500_000_000) / 1e9
     changes = []
     inventory.subscribe(changes.append)
@@ -202,7 +203,8 @@ async def test_after_a_reconnect_the_past_is_read_from_the_last_event_kept():
     inventory = ClusterInventory("prod", [], SSHSettings())
     inventory.state.events.add(ev(SCALE))
     docker = FakeDocker(past=[SCALE, NODE_DOWN], live=[])
-    inventory.session = SimpleNamespace(docker=docker, label="prod-m2", closed=False)
+    inventory.session = SimpleNamespace(docker=docker, label="prod-m2", closed=False,
+                                        heard=lambda: None)
     inventory.server_time = T0 / 1e9 + 60
     with pytest.raises(ConnectionLost):
         await inventory.follow()

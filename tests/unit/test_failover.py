@@ -58,6 +58,10 @@ class FakeSession:
         self.destination = Destination(None, host, None)
         self.closed = False
         self.docker = FakeDocker(host, docker_up)
+        self.last_heard = 0.0
+
+    def heard(self) -> None:
+        self.last_heard = time.monotonic()
 
     async def close(self, *, abort: bool = False) -> None:
         self.closed = True
@@ -206,6 +210,7 @@ class SilentDocker:
 
 async def test_a_silent_link_ends_the_following_within_the_ping_timeout(monkeypatch):
     monkeypatch.setattr(failover, "HEARTBEAT", 0.1)
+    monkeypatch.setattr(failover, "HEARTBEAT_CHECK", 0.05)
     monkeypatch.setattr(failover, "PING_TIMEOUT", 0.3)
     session = FakeSession("m1")
     session.docker = SilentDocker()
@@ -336,3 +341,32 @@ async def test_tasks_are_polled_only_while_nothing_else_watches_them(monkeypatch
         assert docker.reads == settled + 1
     finally:
         pump.cancel()
+
+
+class CountingDocker(FakeDocker):
+    def __init__(self) -> None:
+        super().__init__("m1", True)
+        self.pings = 0
+
+    async def get(self, path: str, **params):
+        self.pings += path == "/_ping"
+        return await super().get(path, **params)
+
+
+async def test_no_ping_while_the_manager_is_heard_from(monkeypatch):
+    """Samples or events arriving on the connection are proof enough; once they stop, the
+    manager is pinged."""
+    monkeypatch.setattr(failover, "HEARTBEAT", 0.2)
+    monkeypatch.setattr(failover, "HEARTBEAT_CHECK", 0.02)
+    session = FakeSession("m1")
+    session.docker = docker = CountingDocker()
+    beat = asyncio.create_task(failover.heartbeat(session))
+    try:
+        for _ in range(20):  # 0.6 s of data arriving every 30 ms
+            session.heard()
+            await asyncio.sleep(0.03)
+        assert docker.pings == 0
+        await asyncio.sleep(0.5)  # silence: pinged, about every HEARTBEAT
+        assert 1 <= docker.pings <= 3
+    finally:
+        beat.cancel()

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import dataclasses
 import ipaddress
+import time
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -34,7 +35,8 @@ from swarmdeck.core.transport.session import ManagerSession
 from swarmdeck.core.transport.ssh import SSHSettings, resolve
 
 T = TypeVar("T")
-HEARTBEAT = 2.0  # seconds between liveness pings of the connected manager
+HEARTBEAT = 2.0  # seconds of silence from the connected manager before it is pinged
+HEARTBEAT_CHECK = 1.0  # seconds between looks at how long the manager has been silent
 PING_TIMEOUT = 3.0  # a ping unanswered this long: the link or the host is dead
 CONNECT_STAGGER = 1.5  # seconds before the next manager is tried while one is still silent
 PROBE_TIMEOUT = 5.0  # seconds a manager gets to answer when quorum is being counted
@@ -152,16 +154,21 @@ async def ask_swarm(session: ManagerSession, call: Awaitable[T]) -> T:
 
 
 async def heartbeat(session: ManagerSession) -> None:
-    """Ping the manager every HEARTBEAT seconds, until it stops answering (ConnectionLost):
-    a cut link sends no error, it only goes silent, and SSH keepalives take ~30 s to tell."""
+    """Ping the manager once it has been silent HEARTBEAT seconds, until it stops answering
+    (ConnectionLost): a cut link sends no error, it only goes silent, and SSH keepalives
+    take ~30 s to tell. What arrives anyway (events, the node's metrics samples on the same
+    connection) counts as an answer: an idle console sends no ping while samples flow."""
     while True:
-        await asyncio.sleep(HEARTBEAT)
+        await asyncio.sleep(HEARTBEAT_CHECK)
+        if time.monotonic() - session.last_heard < HEARTBEAT:
+            continue
         try:
             async with asyncio.timeout(PING_TIMEOUT):
                 await session.docker.get("/_ping")
         except TimeoutError:
             raise ConnectionLost(f"{session.label} stopped answering (no reply within "
                                  f"{PING_TIMEOUT:g}s): link down or host stalled") from None
+        session.heard()
 
 
 def quorum_lost(error: SwarmdeckError | None) -> bool:

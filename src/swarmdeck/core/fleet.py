@@ -130,11 +130,19 @@ class Fleet:
             def user() -> str | None:
                 return inventory.session.resolved.user if inventory.session else None
 
+            def manager_session(node_id: str):
+                """The live manager session when it is NODE_ID's: its sampler shares it."""
+                session, info = inventory.session, inventory.state.info
+                if session is None or session.closed or info is None:
+                    return None
+                return session if info.node_id == node_id else None
+
             self.collectors[name] = MetricsCollector(
                 inventory.state, ssh_settings(self.config, name),
                 interval=self.config.metrics.interval, history=self.config.metrics.history,
                 via=self.config.clusters[name].metrics,
                 manager_connection=manager_connection, user=user,
+                manager_session=manager_session,
             )
         return self.collectors[name]
 

@@ -292,6 +292,7 @@ class ClusterInventory:
     async def _apply_events(self, session: ManagerSession) -> None:
         ring = self.state.events
         async for event in read_events(session.docker, EVENT_TYPES, since=self.server_time):
+            session.heard()
             if ring.add(event):
                 self.notify("events", {event.actor_id})
             await self._on_event(session, event)

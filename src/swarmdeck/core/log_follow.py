@@ -123,6 +123,7 @@ async def merge(queue: asyncio.Queue, done: asyncio.Future, *, follow: bool,
     heap: list[tuple[int, int, float, LogLine]] = []
     order = itertools.count()
     releaser = Releaser()
+    getter: asyncio.Future | None = None
 
     def take(item: list[LogLine] | StreamNote) -> StreamNote | None:
         if isinstance(item, StreamNote):
@@ -167,6 +168,8 @@ async def merge(queue: asyncio.Queue, done: asyncio.Future, *, follow: bool,
                             or (follow and heap[0][2] + window <= now)):
                 yield heapq.heappop(heap)[3]
     finally:
+        if getter is not None:
+            getter.cancel()  # the reader left while waiting: no get left pending
         done.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await done

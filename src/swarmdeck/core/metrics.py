@@ -216,9 +216,12 @@ class NodeCollector:
 
     def __init__(self, node_id: str, destination: Destination, ssh: SSHSettings,
                  metrics: ClusterMetrics, own_containers: Callable[[], set[str]],
-                 interval: float, tunnel: Callable[[], asyncssh.SSHClientConnection | None]
-                 ) -> None:
+                 interval: float, tunnel: Callable[[], asyncssh.SSHClientConnection | None],
+                 shared: Callable[[str], object | None] = lambda _node: None) -> None:
+        """SHARED: the inventory's manager session when it is this node's (its samples then
+        ride that connection, and count as the manager being heard)."""
         self.node_id = node_id
+        self.shared = shared
         self.destination = destination
         self.ssh = ssh
         self.metrics = metrics
@@ -239,8 +242,13 @@ class NodeCollector:
             delay = min(delay * 2, 120.0)
 
     async def _sample_forever(self) -> None:
-        tunnel = self.tunnel()
-        conn, _ = await connect(self.destination, self.ssh, tunnel=tunnel)
+        session = self.shared(self.node_id)
+        if session is not None:  # the connected manager: no second connection to it
+            conn, heard = session.conn, session.heard
+        else:
+            conn, _ = await connect(self.destination, self.ssh, tunnel=self.tunnel())
+            heard = None
+        process = None
         try:
             process = await conn.create_process(
                 f"sh -c {_quote(SAMPLER)} sampler {self.interval:g}")
@@ -252,11 +260,16 @@ class NodeCollector:
                     break
                 lines = [line for line in block.splitlines()
                          if line.startswith(("T", "S", "M", "C"))]
+                if heard is not None:
+                    heard()
                 self.metrics.add_sample(self.node_id, parse_sample(lines),
                                         self.own_containers())
             raise SwarmdeckError(f"the metrics sampler on {self.destination} stopped")
         finally:
-            conn.close()
+            if session is None:
+                conn.close()
+            elif process is not None:
+                process.close()  # the sampler only: the connection is the inventory's
 
 
 def _quote(text: str) -> str:
@@ -269,7 +282,9 @@ class MetricsCollector:
     def __init__(self, state: ClusterState, ssh: SSHSettings, *, interval: float = 2.0,
                  history: int = 150, via: str = "direct",
                  manager_connection: Callable[[], asyncssh.SSHClientConnection | None],
-                 user: Callable[[], str | None]) -> None:
+                 user: Callable[[], str | None],
+                 manager_session: Callable[[str], object | None] = lambda _node: None
+                 ) -> None:
         """Listeners learn of new points from whoever calls tick() (the fleet, once per
         interval), not from each node's samples."""
         self.state = state
@@ -278,6 +293,7 @@ class MetricsCollector:
         self.via = via
         self.metrics = ClusterMetrics(history)
         self.manager_connection = manager_connection
+        self.manager_session = manager_session
         self.user = user
         self._tasks: dict[str, asyncio.Task] = {}
 
@@ -294,7 +310,8 @@ class MetricsCollector:
             tunnel = self.manager_connection if self.via == "manager" else (lambda: None)
             collector = NodeCollector(
                 node.id, destination, self.ssh, self.metrics,
-                lambda nid=node.id: self.own_containers(nid), self.interval, tunnel)
+                lambda nid=node.id: self.own_containers(nid), self.interval, tunnel,
+                self.manager_session)
             self._tasks[node.id] = asyncio.create_task(collector.run(),
                                                        name=f"metrics {node.hostname}")
         for node_id in [n for n in self._tasks if n not in self.state.nodes]:

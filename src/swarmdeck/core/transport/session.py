@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import asyncssh
 
@@ -20,6 +21,13 @@ class ManagerSession:
         self.conn = conn
         self.resolved = resolved
         self.docker = DockerEndpoint(conn, resolved.label, socket_path)
+        # when something last arrived from the manager (monotonic): the liveness check
+        # pings only after a silence
+        self.last_heard = time.monotonic()
+
+    def heard(self) -> None:
+        """Something arrived from the manager just now."""
+        self.last_heard = time.monotonic()
 
     @classmethod
     async def open(cls, destination: Destination, settings: SSHSettings,

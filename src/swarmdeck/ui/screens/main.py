@@ -193,7 +193,7 @@ class MainScreen(Screen):
         self.refresh_now()
         self.query_one(ProjectsTree).select_cluster(self.cluster)
         self.query_one("#services").focus()
-        self.set_interval(1.0, self._tick_header)
+        self.set_interval(1.0, self._tick_stale_age)
 
     # ---- data ----------------------------------------------------------------------------
     # A refresh is built in a worker thread from a snapshot of the states (so a big fleet
@@ -276,6 +276,13 @@ class MainScreen(Screen):
         if state.loaded and not state.connected and state.loaded_at:
             return f" · STALE, {clock.now() - state.loaded_at:.0f}s old"
         return ""
+
+    def _tick_stale_age(self) -> None:
+        """Once a second while the data is not live: the header's "STALE 12s old" counts
+        up. Live data changes the header only when it changes (through _apply)."""
+        state = self.deck.fleet.state(self.cluster)
+        if not (state.connected and state.error is None):
+            self._tick_header()
 
     def _tick_header(self) -> None:
         deck = self.deck
