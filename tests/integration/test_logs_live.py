@@ -63,9 +63,7 @@ async def test_no_line_lost_or_repeated_when_the_link_is_cut(where, lab, tmp_pat
     """NODES: each replica read from its own node, every node reached through the manager's
     connection (metrics = "manager"), so the one cut drops them all; MANAGER: the
     manager's service stream."""
-    await asyncio.to_thread(
-        lab.docker_on, "prod-m1", "service", "create", "--detach", "--name", "numbered",
-        "--replicas", "2", "--endpoint-mode", "dnsrr", IMAGE, "sh", "-c", WRITER)
+    await create_writer(lab, "numbered", "--replicas", "2")
     proxy = DelayProxy(("10.213.0.1", 2298), ("10.213.0.11", 22), delay=0.0)
     await proxy.start()
     ssh_config = tmp_path / "ssh_config"
@@ -116,6 +114,13 @@ async def test_no_line_lost_or_repeated_when_the_link_is_cut(where, lab, tmp_pat
         assert numbers == list(range(1, LINES + 1))  # complete, in order, no duplicate
 
 
+async def create_writer(lab, name: str, *options: str) -> None:
+    """Service NAME on prod whose replicas each write LINES numbered lines (WRITER)."""
+    await asyncio.to_thread(
+        lab.docker_on, "prod-m1", "service", "create", "--detach", "--name", name, *options,
+        "--endpoint-mode", "dnsrr", IMAGE, "sh", "-c", WRITER)
+
+
 async def wait_tasks_running(inventory, name: str, count: int, timeout: float = 60) -> None:
     """Until the inventory knows COUNT running tasks (with containers) of service NAME."""
     deadline = time.monotonic() + timeout
@@ -137,9 +142,7 @@ async def test_a_node_that_cannot_be_reached_is_read_through_the_manager(lab):
     reader is told; nothing is lost for the others."""
     from swarmdeck.lab import faults
 
-    await asyncio.to_thread(
-        lab.docker_on, "prod-m1", "service", "create", "--detach", "--name", "everywhere",
-        "--mode", "global", "--endpoint-mode", "dnsrr", IMAGE, "sh", "-c", WRITER)
+    await create_writer(lab, "everywhere", "--mode", "global")
     fleet = Fleet(load_config(lab.config_file))
     inventory = fleet.inventory("prod")
     seen: dict[str, list[int]] = defaultdict(list)
@@ -177,9 +180,7 @@ async def test_a_node_that_cannot_be_reached_is_read_through_the_manager(lab):
 async def test_a_new_replica_is_followed_from_its_first_line(lab):
     """Following a service while it is scaled up: the new replica's lines arrive from its
     first one, with the inventory running as the console runs it."""
-    await asyncio.to_thread(
-        lab.docker_on, "prod-m1", "service", "create", "--detach", "--name", "growing",
-        "--replicas", "1", "--endpoint-mode", "dnsrr", IMAGE, "sh", "-c", WRITER)
+    await create_writer(lab, "growing", "--replicas", "1")
     fleet = Fleet(load_config(lab.config_file))
     inventory = fleet.inventory("prod")
     seen: dict[str, list[int]] = defaultdict(list)

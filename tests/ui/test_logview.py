@@ -451,6 +451,39 @@ async def test_screen_says_which_streams_are_not_flowing_and_when_they_are_back(
         assert any("shop_worker.3 on prod-w1: node back" in line for line in drawn(screen.view))
 
 
+async def test_a_replica_not_streaming_stays_named_while_the_others_flow(make_app):
+    """A note on one replica's own stream marks that replica, not its service: lines of
+    the other replicas do not clear it, a line of its own does."""
+    app = make_app()
+    async with app.run_test(size=(140, 30)) as pilot:
+        gate = asyncio.Event()
+        task = next(t for t, (slot, _n) in WORKER_TASKS.items() if slot == 1)
+        lost = StreamNote("shop_worker.1 on prod-w2: log stream lost (connection reset); "
+                          "resuming in 1s from the last line seen", WORKER, task_id=task,
+                          replica="shop_worker.1 on prod-w2")
+
+        async def source():
+            yield lost
+            yield worker_line("others flow", 1, slot=2)
+            yield worker_line("others flow", 2, slot=3)
+            await gate.wait()
+            yield worker_line("back", 3, slot=1)
+            await asyncio.Event().wait()
+
+        screen = LogsScreen("prod", [(WORKER, "shop_worker")], "shop_worker", source=source)
+        await app.push_screen(screen)
+        await settle(pilot)
+        screen._update_header()
+        header = str(screen.query_one("#logs-header").render())
+        assert "not streaming: shop_worker.1 on prod-w2 (stream lost, resuming)" in header
+        gate.set()
+        await settle(pilot)
+        screen._update_header()
+        assert "not streaming" not in str(screen.query_one("#logs-header").render())
+        assert any("shop_worker.1 on prod-w2: streaming again" in line
+                   for line in drawn(screen.view))
+
+
 async def test_screen_without_a_source_uses_the_fleet(make_app):
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:

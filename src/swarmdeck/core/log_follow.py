@@ -38,6 +38,9 @@ class StreamNote:
     text: str  # for the reader; built from untrusted names: render through sanitize
     service_id: str | None = None
     level: str = "warning"  # info | warning | error
+    # a note about one replica (its own stream): the task, and how to name it
+    task_id: str | None = None
+    replica: str | None = None
 
 
 @dataclass

@@ -47,6 +47,10 @@ class _Replica:
         self.resume = _Resume()
         self.name = follower.replica_name(task)
 
+    async def note(self, text: str, level: str = "warning") -> None:
+        await self.f.queue.put(StreamNote(f"{self.name}: {text}", self.service_id, level,
+                                          self.task_id, self.name))
+
     def _tag(self, batch: list[LogLine]) -> list[LogLine]:
         fresh = []
         resume = self.resume
@@ -81,8 +85,7 @@ class _Replica:
                         delay = 1.0
                     if not f.follow or not await self._still_running(docker):
                         return  # the container stopped: its stream ended with it
-                    await f.note(f"{self.name}: the log stream ended; resuming",
-                                 self.service_id, "info")
+                    await self.note("the log stream ended; resuming", "info")
             except NotFound:
                 return  # the container is gone (removed with its task)
             except SwarmdeckError as exc:
@@ -90,8 +93,8 @@ class _Replica:
                     raise
                 if isinstance(exc, ConnectionLost):
                     f.links.forget(self.node_id)
-                await f.note(f"{self.name}: log stream lost ({exc}); resuming in "
-                             f"{delay:.0f}s from the last line seen", self.service_id)
+                await self.note(f"log stream lost ({exc}); resuming in {delay:.0f}s from "
+                                "the last line seen")
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, f.max_backoff)
 
@@ -108,12 +111,15 @@ class _Replica:
         service stream (filtered to it) until that stream ends. True: try the node again."""
         f = self.f
         resumed = bool(self.resume.last)
-        await f.note(f"{self.name}: its node's engine cannot be reached ({why}); reading it "
-                     "through the manager's service log stream", self.service_id)
+        # a replica that ended writes nothing more: its lines so far, and done
+        task = f.inventory.state.tasks.get(self.task_id)
+        follow = f.follow and task is not None and task.desired_state == "running"
+        await self.note(f"its node's engine cannot be reached ({why}); reading it through "
+                        "the manager's service log stream")
         try:
             manager = (await f.inventory.connect()).docker
             async for batch in service_log_batches(
-                    manager, self.service_id, follow=f.follow,
+                    manager, self.service_id, follow=follow,
                     tail="all" if resumed else tail,
                     since=self.resume.since() if resumed else since):
                 mine = self._tag([line for line in batch if line.task_id == self.task_id])
@@ -124,9 +130,8 @@ class _Replica:
         except SwarmdeckError as exc:
             if not f.follow:
                 raise
-            await f.note(f"{self.name}: log stream through the manager lost ({exc})",
-                         self.service_id)
-        return f.follow
+            await self.note(f"log stream through the manager lost ({exc})")
+        return follow
 
 
 class ReplicaFollower:

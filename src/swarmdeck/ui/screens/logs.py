@@ -137,8 +137,10 @@ class LogsScreen(Screen):
         try:
             async for item in stream:
                 if isinstance(item, LogLine):
-                    if self._stalled and item.service_id in self._stalled:
-                        self._flowing_again(item.service_id)
+                    if self._stalled and (item.task_id in self._stalled
+                                          or item.service_id in self._stalled):
+                        self._flowing_again(item.task_id if item.task_id in self._stalled
+                                            else item.service_id)
                     tag, node = self._tag(item)
                     view.add(item, tag, node)
                 else:
@@ -171,17 +173,22 @@ class LogsScreen(Screen):
         self._tagger = None
 
     def _note(self, note: StreamNote) -> None:
+        """A note on one replica's stream marks that replica, one on a service's stream
+        the service, as not streaming until a line of it comes."""
         self.view.add_note(note.text, note.level)
-        if note.service_id is not None and note.service_id in self._names:
+        if note.task_id is not None:
+            self._stalled[note.task_id] = STALLED.get(note.level, note.level)
+            self._names.setdefault(note.task_id, note.replica or note.task_id[:12])
+        elif note.service_id is not None and note.service_id in self._names:
             self._stalled[note.service_id] = STALLED.get(note.level, note.level)
 
-    def _flowing_again(self, service_id: str | None) -> None:
-        why = self._stalled.get(service_id or "")
+    def _flowing_again(self, key: str | None) -> None:
+        """KEY: a task (replica) or a service whose lines come again."""
+        why = self._stalled.get(key or "")
         if why is None or why == STALLED["error"]:
             return
-        del self._stalled[service_id or ""]
-        self.view.add_note(f"{self._names.get(service_id or '', '?')}: streaming again",
-                           "info")
+        del self._stalled[key or ""]
+        self.view.add_note(f"{self._names.get(key or '', '?')}: streaming again", "info")
 
     def refresh_data(self) -> None:
         """The inventory changed (the app calls this): replicas on nodes that are down, or
