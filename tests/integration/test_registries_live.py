@@ -119,10 +119,15 @@ def test_credentials_travel_with_deploy_update_restart_and_never_show(lab, swarm
     out = ok(run("update", "-c", "prod", WEB, "--image", IMAGE_1_1, "--yes"))
     assert "converged" in out and image_of(lab, WEB) == IMAGE_1_1
 
+    # pinning moves the task: its new node pulls the image with the same credentials
+    out = ok(run("pin", "-c", "prod", WEB, "--node", "prod-w2", "--yes"))
+    assert "converged" in out
+
     entries = [json.loads(line) for line in audit_text().splitlines()]
     assert [(e["action"], e["target"], e["result"], e["params"].get("registry_auth"))
             for e in entries] == [("deploy", STACK, "ok", True),
-                                  ("update image", WEB, "ok", True)]
+                                  ("update image", WEB, "ok", True),
+                                  ("pin", WEB, "ok", True)]
     said += [ok(run("audit")), ok(run("audit", "--json"))]
 
     # in-process, the header itself on its way to the real engine (a restart pulls again)

@@ -19,7 +19,7 @@ from swarmdeck.core.errors import DockerAPIError, Refused, UsageError
 from swarmdeck.core.models import Node, Service
 from swarmdeck.core.ops.base import ClusterOps, did_you_mean
 from swarmdeck.core.ops.progress import baseline
-from swarmdeck.core.ops.services import Started, post_update
+from swarmdeck.core.ops.services import Started, image_auth, post_update
 from swarmdeck.core.placement import (
     Constraint,
     Placement,
@@ -191,10 +191,14 @@ async def apply(ops: ClusterOps, change: Change, *, force: bool = False) -> Star
     # a task whose node still satisfies the new constraints is kept: the update may not start
     base = {data["ID"]: await baseline(ops.docker, data["ID"], expect_update=True)} \
         if follow else {}
+    # tasks that move pull the image on their new node: a configured registry's
+    # credentials go along, as with any update
+    auth = await image_auth(ops, spec)
     try:
         await ops.guarded(change.action, found.name,
-                          {"constraints": list(change.after), "from": change.before},
-                          lambda: post_update(ops, data, spec))
+                          {"constraints": list(change.after), "from": change.before,
+                           **({"registry_auth": True} if auth else {})},
+                          lambda: post_update(ops, data, spec, auth=auth))
     except DockerAPIError as exc:
         if "out of sequence" not in str(exc):
             raise

@@ -79,7 +79,7 @@ async def post_update(ops: ClusterOps, data: dict[str, Any], spec: dict[str, Any
         headers=auth.headers(image) if auth else None)
 
 
-async def _auth(ops: ClusterOps, spec: dict[str, Any]) -> RegistryAuth:
+async def image_auth(ops: ClusterOps, spec: dict[str, Any]) -> RegistryAuth:
     """The configured registry's credentials for the spec's image."""
     image = spec["TaskTemplate"].get("ContainerSpec", {}).get("Image", "")
     return await resolve_async(ops.config, ops.cluster, [image])
@@ -146,7 +146,7 @@ async def restart(ops: ClusterOps, name: str) -> Started:
     spec = data["Spec"]
     template = spec["TaskTemplate"]
     template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
-    auth = await _auth(ops, spec)  # new tasks pull the image
+    auth = await image_auth(ops, spec)  # new tasks pull the image
     base = {data["ID"]: await baseline(ops.docker, data["ID"], expect_update=True)}
     await ops.guarded("restart", spec["Name"], {},
                       lambda: post_update(ops, data, spec, auth=auth))
@@ -159,7 +159,7 @@ async def rollback(ops: ClusterOps, name: str) -> Started:
     if not data.get("PreviousSpec"):
         raise Refused(f"{data['Spec']['Name']} has no previous spec to roll back to",
                       hint="a service gets one after its first update")
-    auth = await _auth(ops, data["PreviousSpec"])  # the previous image is pulled again
+    auth = await image_auth(ops, data["PreviousSpec"])  # the previous image is pulled again
     base = {data["ID"]: await baseline(ops.docker, data["ID"], expect_update=True)}
     await ops.guarded("rollback", data["Spec"]["Name"], {},
                       lambda: post_update(ops, data, data["Spec"], auth=auth,
