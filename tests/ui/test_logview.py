@@ -410,6 +410,21 @@ async def test_screen_toggles_and_save_writes_the_inert_lines_shown(make_app, tm
         assert b"\x1b" not in raw and b"\r" not in raw and "\x9b".encode() not in raw
 
 
+async def headers_around(app, pilot, source, gate: asyncio.Event):
+    """The logs screen of shop_worker fed by SOURCE: its header before GATE opens, and
+    after."""
+    screen = LogsScreen("prod", [(WORKER, "shop_worker")], "shop_worker", source=source)
+    await app.push_screen(screen)
+    headers = []
+    for opened in (False, True):
+        if opened:
+            gate.set()
+        await settle(pilot)
+        screen._update_header()
+        headers.append(str(screen.query_one("#logs-header").render()))
+    return screen, *headers
+
+
 async def test_screen_says_which_streams_are_not_flowing_and_when_they_are_back(make_app, fleet):
     app = make_app()
     async with app.run_test(size=(140, 30)) as pilot:
@@ -424,16 +439,9 @@ async def test_screen_says_which_streams_are_not_flowing_and_when_they_are_back(
             yield worker_line("after", 2)
             await asyncio.Event().wait()
 
-        screen = LogsScreen("prod", [(WORKER, "shop_worker")], "shop_worker", source=source)
-        await app.push_screen(screen)
-        await settle(pilot)
-        screen._update_header()
-        header = str(screen.query_one("#logs-header").render())
-        assert "not streaming: shop_worker (stream lost, resuming)" in header
-        gate.set()
-        await settle(pilot)
-        screen._update_header()
-        assert "not streaming" not in str(screen.query_one("#logs-header").render())
+        screen, before, after = await headers_around(app, pilot, source, gate)
+        assert "not streaming: shop_worker (stream lost, resuming)" in before
+        assert "not streaming" not in after
         assert any("shop_worker: streaming again" in line for line in drawn(screen.view))
         # a replica's node goes down: its lines cannot come, and the header says so
         state = fleet.state("prod")
@@ -470,16 +478,9 @@ async def test_a_replica_not_streaming_stays_named_while_the_others_flow(make_ap
             yield worker_line("back", 3, slot=1)
             await asyncio.Event().wait()
 
-        screen = LogsScreen("prod", [(WORKER, "shop_worker")], "shop_worker", source=source)
-        await app.push_screen(screen)
-        await settle(pilot)
-        screen._update_header()
-        header = str(screen.query_one("#logs-header").render())
-        assert "not streaming: shop_worker.1 on prod-w2 (stream lost, resuming)" in header
-        gate.set()
-        await settle(pilot)
-        screen._update_header()
-        assert "not streaming" not in str(screen.query_one("#logs-header").render())
+        screen, before, after = await headers_around(app, pilot, source, gate)
+        assert "not streaming: shop_worker.1 on prod-w2 (stream lost, resuming)" in before
+        assert "not streaming" not in after
         assert any("shop_worker.1 on prod-w2: streaming again" in line
                    for line in drawn(screen.view))
 
