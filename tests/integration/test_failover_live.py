@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -71,6 +74,37 @@ async def wait_until(pilot, predicate, timeout: float, step: float = 0.1) -> boo
 
 def service_rows(app) -> int:
     return app.screen.query_one("#services", LiveTable).row_count
+
+
+def test_sshd_restore_starts_a_listener_while_old_sessions_live(lab, healed):
+    """A session opened before the kill (a connection the listener accepted while the kill
+    went out) may outlive the listener: the node's sshd is down all the same, and restoring
+    it starts a new listener rather than waiting on the old session."""
+    node = faults.lab_node(lab, "prod-w1")
+    session = subprocess.Popen(["ssh", "-F", str(lab.ssh_config), "prod-w1", "sleep", "120"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while len(faults._pids(node, "sshd")) < 2:  # the listener and the session
+            assert session.poll() is None and time.monotonic() < deadline, "no ssh session"
+            time.sleep(0.1)
+        listeners = faults._listeners(node)
+        assert len(listeners) == 1
+        for pid in listeners:
+            os.kill(pid, signal.SIGKILL)
+        faults.system.wait_gone(listeners, 10)
+        assert not faults.running(lab, "prod-w1", "sshd")
+        assert session.poll() is None  # the old session lives on
+        t0 = time.monotonic()
+        faults.restore(lab, faults.Fault("prod-w1", "sshd"), timeout=20)
+        assert time.monotonic() - t0 < 10
+        assert faults.running(lab, "prod-w1", "sshd")
+        # inject kills the listener and every session
+        faults.restore(lab, faults.inject(lab, "prod-w1", "sshd"))
+        assert session.wait(10) is not None
+    finally:
+        session.kill()
+        session.wait()
 
 
 @pytest.mark.parametrize(("kind", "managers"), [

@@ -57,12 +57,30 @@ def _pids(node: LabNode, command: str) -> set[int]:
     return found
 
 
+def _listeners(node: LabNode) -> set[int]:
+    """The node's listening sshd. It names itself "sshd: ... [listener] ..." once started
+    (before that: its plain command line, with -D); a session's sshd names itself "sshd:
+    root@notty", and one re-executed for a new connection carries -R."""
+    found = set()
+    for pid in _pids(node, "sshd"):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"[listener]" in argv[0] or (b"-D" in argv and b"-R" not in argv):
+            found.add(pid)
+    return found
+
+
 def running(lab: Lab, name: str, kind: str) -> bool:
+    """Whether the node's link is up or its daemon runs (sshd: its listener; the sessions
+    of connections made before a kill may outlive it)."""
     node = lab_node(lab, name)
     if kind == "link":
         return Path(f"/sys/class/net/{node.veth}/operstate").read_text().strip() != "down" \
             if system.link_exists(node.veth) else False
-    return any(system.alive(p) for p in _pids(node, kind))
+    pids = _listeners(node) if kind == "sshd" else _pids(node, kind)
+    return any(system.alive(p) for p in pids)
 
 
 def inject(lab: Lab, name: str, kind: str, *, sig: int = signal.SIGKILL) -> Fault:
@@ -77,13 +95,20 @@ def inject(lab: Lab, name: str, kind: str, *, sig: int = signal.SIGKILL) -> Faul
     pids = _pids(node, kind)
     if not pids:
         raise LabError(f"{name}: no {kind} running")
-    system.signal_pids(pids, sig)
-    left = system.wait_gone(pids, 20)
-    if left:
-        system.signal_pids(left, signal.SIGKILL)
-        if system.wait_gone(left, 10):
-            raise LabError(f"{name}: {kind} would not die")
-    return Fault(name, kind)
+    # a connection accepted while the kill goes out forks a session the first list missed:
+    # list and kill again until none is left
+    for _round in range(5):
+        system.signal_pids(pids, sig)
+        left = system.wait_gone(pids, 20)
+        if left:
+            system.signal_pids(left, signal.SIGKILL)
+            if system.wait_gone(left, 10):
+                raise LabError(f"{name}: {kind} would not die")
+        pids = {p for p in _pids(node, kind) if system.alive(p)}
+        if not pids:
+            return Fault(name, kind)
+        sig = signal.SIGKILL
+    raise LabError(f"{name}: {kind} kept coming back: {sorted(pids)}")
 
 
 def restore(lab: Lab, fault: Fault, *, timeout: float = 90) -> None:
