@@ -112,3 +112,22 @@ def test_the_host_key_error_is_found_behind_a_cluster_error(tmp_path):
     assert host_key_problem(unknown) is unknown
     assert host_key_problem(NoManagerReachable("none", [other, unknown])) is unknown
     assert host_key_problem(other) is None and host_key_problem(None) is None
+
+
+# ---- cipher order ------------------------------------------------------------------------
+async def test_aes_gcm_is_offered_first_unless_the_ssh_config_names_ciphers(tmp_path):
+    from swarmdeck.core.destinations import Destination
+    from swarmdeck.core.transport.ssh import SSHSettings, _cipher_order, resolve
+
+    plain = tmp_path / "plain"
+    plain.write_text("Host node1\n  HostName 10.213.9.9\n")
+    named = tmp_path / "named"
+    named.write_text("Host node1\n  Ciphers aes256-ctr\n")
+    dest = Destination(host="node1", user=None, port=None)
+    free = await resolve(dest, SSHSettings(config_files=(str(plain),)))
+    chosen = await resolve(dest, SSHSettings(config_files=(str(named),)))
+    assert not free.ciphers_configured and chosen.ciphers_configured
+    order = _cipher_order(free.ciphers_configured)["encryption_algs"]
+    assert order[0] == "aes128-gcm@openssh.com"
+    assert "chacha20-poly1305@openssh.com" in order and len(order) == len(set(order))
+    assert _cipher_order(chosen.ciphers_configured) == {}

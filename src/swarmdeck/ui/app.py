@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterable
 from importlib import resources
@@ -131,7 +132,8 @@ class SwarmdeckApp(App):
             return  # only the events view shows them, and it listens for itself
         if not self._refresh_pending:
             self._refresh_pending = True
-            self.set_timer(REFRESH_DELAY, self._refresh_screens)
+            # a plain loop timer: a Textual timer is a task of its own, started every time
+            asyncio.get_running_loop().call_later(REFRESH_DELAY, self._refresh_screens)
 
     def _shows(self, cluster: str) -> bool:
         return any(getattr(screen, "cluster", None) == cluster
@@ -139,6 +141,8 @@ class SwarmdeckApp(App):
 
     def _refresh_screens(self) -> None:
         self._refresh_pending = False
+        if not self.is_running:
+            return  # the app ended while the redraw was pending
         for screen in self.screen_stack:
             refresh = getattr(screen, "refresh_data", None)
             if refresh is not None and screen.is_mounted:

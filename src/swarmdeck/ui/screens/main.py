@@ -46,6 +46,9 @@ NODE_COLUMNS = [("hostname", "HOSTNAME"), ("role", "ROLE"), ("availability", "AV
                 ("status", "STATUS"), ("manager", "MANAGER"), ("engine", "ENGINE"),
                 ("address", "ADDRESS"), ("labels", "LABELS"), ("tasks", "TASKS>"),
                 ("cpu", "CPU>"), ("mem", "MEM>")]
+# a fleet this small (services + tasks of every cluster) is built on the event loop: for it
+# the worker thread and the hop back cost more than the build
+INLINE_BUILD = 400
 
 
 def age_text(moment) -> Text:
@@ -190,17 +193,22 @@ class MainScreen(Screen):
         self.query_one("#nodes").border_title = "Nodes"
         self.query_one("#filter").display = False
         self.query_one("#logs", LogPane).start("select a service")
+        # paused while the data is live (_tick_header): an idle console wakes for nothing
+        self._stale_timer = self.set_interval(1.0, self._tick_stale_age, pause=True)
         self.refresh_now()
         self.query_one(ProjectsTree).select_cluster(self.cluster)
         self.query_one("#services").focus()
-        self.set_interval(1.0, self._tick_stale_age)
 
     # ---- data ----------------------------------------------------------------------------
     # A refresh is built in a worker thread from a snapshot of the states (so a big fleet
     # never holds up a keystroke), then applied to the widgets on the event loop.
     def refresh_data(self) -> None:
         self._frame_seq += 1
-        self._build_in_thread(self._frame_seq, self._snapshot())
+        states = self._snapshot()
+        if sum(len(s.services) + len(s.tasks) for s in states.values()) < INLINE_BUILD:
+            self._apply(self._build(self._frame_seq, states))  # a thread costs more
+        else:
+            self._build_in_thread(self._frame_seq, states)
 
     def refresh_now(self) -> None:
         """Build and apply on the spot (first screen, scope changes)."""
@@ -279,10 +287,9 @@ class MainScreen(Screen):
 
     def _tick_stale_age(self) -> None:
         """Once a second while the data is not live: the header's "STALE 12s old" counts
-        up. Live data changes the header only when it changes (through _apply)."""
-        state = self.deck.fleet.state(self.cluster)
-        if not (state.connected and state.error is None):
-            self._tick_header()
+        up. Live data changes the header only when it changes (through _apply), and this
+        timer is paused meanwhile."""
+        self._tick_header()
 
     def _tick_header(self) -> None:
         deck = self.deck
@@ -295,6 +302,10 @@ class MainScreen(Screen):
             self._host_key_refused = refused
             self.refresh_bindings()
         hint = host_key_hint(self, state.error) if refused else None
+        if state.connected and state.error is None:
+            self._stale_timer.pause()
+        else:
+            self._stale_timer.resume()
         self.query_one(HealthBar).show(health, read_only=deck.is_read_only(self.cluster),
                                        hint=hint)
 

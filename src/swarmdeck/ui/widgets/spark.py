@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import humanize
-from rich.text import Text
+from rich.text import Span, Text
 
 from swarmdeck.core.metrics import Series
 
@@ -15,15 +15,22 @@ def sparkline(values: list[float], width: int = 8, top: float | None = None) -> 
     if not values:
         return ""
     high = top if top else max(values) or 1.0
-    return "".join(BARS[min(len(BARS) - 1, int(v / high * (len(BARS) - 1) + 0.5))]
-                   if v > 0 else BARS[0] for v in values).rjust(width)
+    scale, last = (len(BARS) - 1) / high, len(BARS) - 1
+    return "".join(BARS[min(last, int(v * scale + 0.5))] if v > 0 else BARS[0]
+                   for v in values).rjust(width)
+
+
+def _with_value(spark: str, style: str, value: str) -> Text:
+    """SPARK in STYLE, then VALUE (built whole: Text.assemble costs several times more, and
+    every node's cells are built again on each metrics tick)."""
+    return Text(spark + value, spans=[Span(0, len(spark), style)] if spark else None)
 
 
 def cpu_cell(series: Series | None, *, width: int = 8) -> Text:
     if series is None or series.last is None:
         return Text("-", style="dim")
     values = series.cpu()
-    return Text.assemble((sparkline(values, width), "green"), f" {series.last.cpu:5.1f}%")
+    return _with_value(sparkline(values, width), "green", f" {series.last.cpu:5.1f}%")
 
 
 def mem_cell(series: Series | None, *, width: int = 8, total: int | None = None) -> Text:
@@ -31,5 +38,5 @@ def mem_cell(series: Series | None, *, width: int = 8, total: int | None = None)
         return Text("-", style="dim")
     values = [float(v) for v in series.mem()]
     size = humanize.naturalsize(series.last.mem, binary=True, format="%.0f")
-    return Text.assemble((sparkline(values, width, top=float(total) if total else None),
-                          "cyan"), f" {size:>7}")
+    return _with_value(sparkline(values, width, top=float(total) if total else None), "cyan",
+                       f" {size:>7}")

@@ -36,6 +36,15 @@ def safe(value: object) -> Text:
     return value if isinstance(value, Text) else Text(cell(value))
 
 
+def _same_cell(a: Cell, b: Cell) -> bool:
+    """Whether two source cells read and look the same."""
+    if a is b:
+        return True
+    if isinstance(a, Text) and isinstance(b, Text):
+        return a.plain == b.plain and a.style == b.style and a.spans == b.spans
+    return type(a) is type(b) and a == b
+
+
 @dataclass(frozen=True)
 class RowKey:
     value: str
@@ -150,13 +159,17 @@ class LiveTable(ScrollView, can_focus=True):
         for key, cells in rows:
             cached = previous.get(key)
             if cached is None or cached.source is not cells:
-                fresh = _Prepared(cells, tuple(safe(c) for c in cells))
-                same = 0
-                if cached is not None and len(cached.cells) == len(fresh.cells):
-                    for i, (a, b) in enumerate(zip(cached.cells, fresh.cells, strict=True)):
-                        if a.plain == b.plain and a.style == b.style and a.spans == b.spans:
-                            fresh.rendered[i] = cached.rendered[i]  # unchanged cell
-                            same += 1
+                if cached is None or len(cached.source) != len(cells):
+                    fresh = _Prepared(cells, tuple(safe(c) for c in cells))
+                    same = 0
+                else:  # unchanged cells keep their sanitized text and their segments
+                    kept = [_same_cell(a, b) for a, b in zip(cached.source, cells, strict=True)]
+                    fresh = _Prepared(cells, tuple(
+                        cached.cells[i] if keep else safe(c)
+                        for i, (keep, c) in enumerate(zip(kept, cells, strict=True))))
+                    fresh.rendered = [cached.rendered[i] if keep else None
+                                      for i, keep in enumerate(kept)]
+                    same = sum(kept)
                 if cached is not None and same == len(fresh.cells):
                     # new cells that read the same (an idle service's metrics tick): the
                     # row is not drawn again and costs no frame
@@ -222,13 +235,16 @@ class LiveTable(ScrollView, can_focus=True):
             self.post_message(self.RowHighlighted(self, self.cursor_row, key))
 
     # ---- drawing -------------------------------------------------------------------------
-    def _line_segments(self, cells: Sequence[Text],
-                       rendered: list[list[Segment] | None]) -> list[Segment]:
-        """One line: the cells' segments (each cell rendered once and kept in RENDERED),
-        padded to the column widths. Building a Text per line and rendering it cost most
-        of a metrics tick's repaint."""
+    def _strip(self, cells: Sequence[Text], rendered: list[list[Segment] | None],
+               style: Style) -> Strip:
+        """One line in the row's STYLE: each cell rendered once and kept in RENDERED, padded
+        to the column widths. Runs of plain text (unstyled cells, padding, gaps) become one
+        segment, and a coloured piece gets the row's style under its own: a changed row
+        then costs a few segments for every later step (filters, crop, the compositor) to
+        walk. (Building a Text per line and rendering it cost most of a metrics tick.)"""
         console = self.app.console
-        line = [Segment(" ")]
+        out: list[Segment] = []
+        plain: list[str] = [" "]
         last = len(self._widths) - 1
         for i, (c, width) in enumerate(zip(cells, self._widths, strict=False)):
             segments = rendered[i]
@@ -237,23 +253,25 @@ class LiveTable(ScrollView, can_focus=True):
                 if c.style:
                     segments = list(Segment.apply_style(segments, console.get_style(c.style)))
                 rendered[i] = segments
-            pad = Segment(" " * (width - len(c))) if width > len(c) else None
+            pad = " " * (width - len(c)) if width > len(c) else ""
             right = self._column_specs[i][1].endswith(">")
-            if pad and right:
-                line.append(pad)
-            line.extend(segments)
-            if pad and not right:
-                line.append(pad)
+            if right:
+                plain.append(pad)
+            for segment in segments:
+                if segment.style or segment.control:
+                    if plain:
+                        out.append(Segment("".join(plain), style))
+                        plain = []
+                    out.append(Segment(segment.text, style + segment.style))
+                else:
+                    plain.append(segment.text)
+            if not right:
+                plain.append(pad)
             if i < last:
-                line.append(Segment(" " * GAP))
-        line.append(Segment(" "))
-        return line
-
-    def _strip(self, cells: Sequence[Text], rendered: list[list[Segment] | None],
-               style: Style) -> Strip:
-        # the row's base style goes under each cell's own colours
-        segments = list(Segment.apply_style(self._line_segments(cells, rendered), style))
-        return Strip(segments, Segment.get_line_length(segments))
+                plain.append(" " * GAP)
+        plain.append(" ")
+        out.append(Segment("".join(plain), style))
+        return Strip(out, Segment.get_line_length(out))
 
     def _row_strip(self, key: str, row: int, style: Style) -> Strip:
         signature = (row == self.cursor_row, row % 2, style)
