@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from rich.segment import Segment
+from rich.text import Span, Text
 from textual.app import App, ComposeResult
 
-from swarmdeck.ui.widgets.table import LiveTable
+from swarmdeck.ui.widgets.table import LiveTable, _cell_segments
 
 COLUMNS = [("name", "NAME"), ("n", "N>")]
 
@@ -76,3 +81,37 @@ async def test_filter_keeps_the_cursor_on_the_same_row():
         table.set_filter("row 1")
         assert table.selected_key == "r12"
         assert all("row 1" in table.get_cell(k, "name").plain for k in table.rows)
+
+
+def visible(segments) -> list[tuple[str, object]]:
+    """Segments as the terminal shows them: neighbours in one style joined, empty ones
+    gone, no style the same as an empty one."""
+    out: list[tuple[str, object]] = []
+    for s in segments:
+        style = s.style or None
+        if not s.text:
+            continue
+        if out and out[-1][1] == style:
+            out[-1] = (out[-1][0] + s.text, style)
+        else:
+            out.append((s.text, style))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=20),
+       st.lists(st.tuples(st.integers(0, 22), st.integers(0, 22),
+                                                st.sampled_from(["red", "bold", "dim cyan"])),
+                                      max_size=4),
+       st.sampled_from(["", "green", "bold red"]))
+def test_cell_segments_look_like_rich_renders_them(plain, spans, base):
+    """The table cuts a cell's spans itself (rich's general render cost most of a metrics
+    tick): what it draws is what rich would draw, overlapping spans included."""
+    console = Console()
+    n = len(plain)  # (spans past the end make rich's own render fail)
+    text = Text(plain, style=base, spans=[Span(min(a, b, n), min(max(a, b), n), s)
+                                          for a, b, s in spans])
+    expected = list(text.render(console))
+    if text.style:
+        expected = list(Segment.apply_style(expected, console.get_style(text.style)))
+    assert visible(_cell_segments(text, console)) == visible(expected)

@@ -105,21 +105,29 @@ def service_cells(row: ServiceRow, *, with_cluster: bool, metrics: ClusterMetric
     return [row.cluster, *cells] if with_cluster else cells
 
 
-def node_cells(row: NodeRow, metrics: ClusterMetrics | None) -> list:
+def node_static_cells(row: NodeRow) -> list:
+    """The cells that change only when the node does (not on a metrics tick)."""
     status = Text(row.status, style="green" if row.status == "ready" else "bold red")
     availability = Text(row.availability, style="" if row.availability == "active"
                         else "yellow")
     manager = Text(row.manager_status or "", style="bold" if row.leader else
                    "red" if row.manager_status == "unreachable" else "")
     labels = ",".join(f"{k}={v}" for k, v in sorted(row.labels.items())) or "-"
+    return [row.hostname, row.role, availability, status, manager, row.engine_version,
+            row.address, labels, Text(str(row.tasks_running), justify="right")]
+
+
+def node_cells(row: NodeRow, metrics: ClusterMetrics | None,
+               static: list | None = None) -> list:
+    """STATIC: node_static_cells(ROW) kept from an earlier tick (the very same objects let
+    the table skip them at once)."""
     series = metrics.nodes.get(row.id) if metrics else None
     if metrics is not None and row.id in metrics.problems:
         cpu = mem = Text("no metrics", style="dim italic")
     else:
         cpu = cpu_cell(series)
         mem = mem_cell(series, total=metrics.node_memory.get(row.id) if metrics else None)
-    return [row.hostname, row.role, availability, status, manager, row.engine_version,
-            row.address, labels, Text(str(row.tasks_running), justify="right"), cpu, mem]
+    return [*(static if static is not None else node_static_cells(row)), cpu, mem]
 
 
 @dataclass
@@ -166,6 +174,7 @@ class MainScreen(Screen):
         self.all_clusters = False
         self._log_target: tuple[str, str] | None = None
         self._service_cache = RowCache()
+        self._node_statics: dict[str, tuple[NodeRow, list]] = {}
         self._build_lock = threading.Lock()
         self._frame_seq = 0
         self._applied_seq = 0
@@ -249,8 +258,10 @@ class MainScreen(Screen):
             title = f"Services · {where}{self._stale_note(state)}"
         self._service_cache.keep({key for key, _ in rows})
         metrics = deck.cluster_metrics(cluster)
-        node_rows = [(r.id, node_cells(r, metrics)) for r in views.node_rows(cluster, state)] \
-            if state.loaded else []
+        shown = views.node_rows(cluster, state) if state.loaded else []
+        node_rows = [(r.id, node_cells(r, metrics, self._node_static(r))) for r in shown]
+        for gone in self._node_statics.keys() - {r.id for r in shown}:
+            del self._node_statics[gone]
         return _Frame(seq, cluster, all_clusters, tree, service_rows, rows, title, node_rows,
                       f"Nodes · {cluster}{self._stale_note(state)}")
 
@@ -279,6 +290,12 @@ class MainScreen(Screen):
         return key, self._service_cache.get(
             key, signature, lambda: service_cells(row, with_cluster=with_cluster,
                                                   metrics=metrics))
+
+    def _node_static(self, row: NodeRow) -> list:
+        cached = self._node_statics.get(row.id)
+        if cached is None or cached[0] != row:
+            cached = self._node_statics[row.id] = (row, node_static_cells(row))
+        return cached[1]
 
     def _stale_note(self, state) -> str:
         if state.loaded and not state.connected and state.loaded_at:

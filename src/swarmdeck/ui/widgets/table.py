@@ -36,6 +36,31 @@ def safe(value: object) -> Text:
     return value if isinstance(value, Text) else Text(cell(value))
 
 
+def _cell_segments(text: Text, console) -> list[Segment]:
+    """TEXT's segments: its own style under each span's. Spans that follow each other (a
+    sparkline then its value, the cells views build) are cut directly; overlapping ones
+    go through rich's general render."""
+    plain, spans = text.plain, sorted(text.spans, key=lambda s: s.start)
+    base = console.get_style(text.style) if text.style else None
+    if any(a.end > b.start for a, b in zip(spans, spans[1:])):
+        segments = list(text.render(console))
+        return list(Segment.apply_style(segments, base)) if base else segments
+    out: list[Segment] = []
+    at = 0
+    for span in spans:
+        start, end = max(span.start, at), min(span.end, len(plain))
+        if start >= end:
+            continue
+        if start > at:
+            out.append(Segment(plain[at:start], base))
+        style = console.get_style(span.style) if isinstance(span.style, str) else span.style
+        out.append(Segment(plain[start:end], base + style if base else style))
+        at = end
+    if at < len(plain):
+        out.append(Segment(plain[at:], base))
+    return out
+
+
 def _same_cell(a: Cell, b: Cell) -> bool:
     """Whether two source cells read and look the same."""
     if a is b:
@@ -249,10 +274,7 @@ class LiveTable(ScrollView, can_focus=True):
         for i, (c, width) in enumerate(zip(cells, self._widths, strict=False)):
             segments = rendered[i]
             if segments is None:
-                segments = list(c.render(console))  # (the spans; not the Text's own style)
-                if c.style:
-                    segments = list(Segment.apply_style(segments, console.get_style(c.style)))
-                rendered[i] = segments
+                segments = rendered[i] = _cell_segments(c, console)
             pad = " " * (width - len(c)) if width > len(c) else ""
             right = self._column_specs[i][1].endswith(">")
             if right:
