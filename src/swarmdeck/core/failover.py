@@ -36,7 +36,7 @@ from swarmdeck.core.transport.ssh import SSHSettings, resolve
 
 T = TypeVar("T")
 HEARTBEAT = 2.0  # seconds of silence from the connected manager before it is pinged
-HEARTBEAT_CHECK = 1.0  # seconds between looks at how long the manager has been silent
+HEARTBEAT_CHECK = 0.25  # the shortest sleep between looks at the manager's silence
 PING_TIMEOUT = 3.0  # a ping unanswered this long: the link or the host is dead
 CONNECT_STAGGER = 1.5  # seconds before the next manager is tried while one is still silent
 PROBE_TIMEOUT = 5.0  # seconds a manager gets to answer when quorum is being counted
@@ -159,8 +159,11 @@ async def heartbeat(session: ManagerSession) -> None:
     take ~30 s to tell. What arrives anyway (events, the node's metrics samples on the same
     connection) counts as an answer: an idle console sends no ping while samples flow."""
     while True:
-        await asyncio.sleep(HEARTBEAT_CHECK)
-        if time.monotonic() - session.last_heard < HEARTBEAT:
+        silent = time.monotonic() - session.last_heard
+        if silent < HEARTBEAT:
+            # look again when the silence would reach HEARTBEAT, not sooner: an idle
+            # console wakes once per sample interval here, not once a second
+            await asyncio.sleep(max(HEARTBEAT - silent, HEARTBEAT_CHECK))
             continue
         try:
             async with asyncio.timeout(PING_TIMEOUT):

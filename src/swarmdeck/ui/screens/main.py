@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -89,19 +90,28 @@ class RowCache:
 
 def service_cells(row: ServiceRow, *, with_cluster: bool, metrics: ClusterMetrics | None
                   ) -> list:
+    series = metrics.services.get(row.id) if metrics else None
+    return with_metrics(service_static_cells(row, with_cluster=with_cluster), series)
+
+
+def with_metrics(static: Sequence, series) -> list:
+    """A service's cells: STATIC with the CPU and memory cells put before the image."""
+    return [*static[:-1], cpu_cell(series), mem_cell(series), static[-1]]
+
+
+def service_static_cells(row: ServiceRow, *, with_cluster: bool) -> list:
+    """The cells that do not change on a metrics tick (the age only as it reads)."""
     replicas = Text(row.replicas_text, justify="right",
                     style="" if row.converged else "bold yellow"
                     if row.replicas_running else "bold red")
     update = Text(row.update_state or "-",
                   style="yellow" if row.update_state in ("updating", "rollback_started")
                   else "red" if row.update_state in ("paused", "rollback_paused") else "")
-    series = metrics.services.get(row.id) if metrics else None
     # the doctor (D) says why and what to do
     image = Text.assemble(cell(row.image), ("  ✗ pull failing", "bold red")) \
         if row.pull_failing else row.image
     cells = [row.name, row.stack or "-", row.mode, replicas, update,
-             ",".join(row.ports) or "-", age_text(row.created_at), cpu_cell(series),
-             mem_cell(series), image]
+             ",".join(row.ports) or "-", age_text(row.created_at), image]
     return [row.cluster, *cells] if with_cluster else cells
 
 
@@ -143,6 +153,7 @@ class _Frame:
     services_title: str
     node_rows: list[tuple[str, tuple]]
     nodes_title: str
+    loaded_at: float | None  # of the cluster's state the frame was built from
 
 
 class MainScreen(Screen):
@@ -173,7 +184,10 @@ class MainScreen(Screen):
         self.scope: ProjectNode | None = None
         self.all_clusters = False
         self._log_target: tuple[str, str] | None = None
-        self._service_cache = RowCache()
+        self._service_cache = RowCache()  # a service's cells
+        self._found: tuple[ProjectsTree, ServicesTable, NodesTable, HealthBar] | None = None
+        self._header_inputs: tuple | None = None
+        self._service_statics = RowCache()  # the part of them a metrics tick leaves alone
         self._node_statics: dict[str, tuple[NodeRow, list]] = {}
         self._build_lock = threading.Lock()
         self._frame_seq = 0
@@ -257,25 +271,31 @@ class MainScreen(Screen):
             where = f"{cluster} / {stack}" if stack else cluster
             title = f"Services · {where}{self._stale_note(state)}"
         self._service_cache.keep({key for key, _ in rows})
+        self._service_statics.keep({key for key, _ in rows})
         metrics = deck.cluster_metrics(cluster)
         shown = views.node_rows(cluster, state) if state.loaded else []
         node_rows = [(r.id, node_cells(r, metrics, self._node_static(r))) for r in shown]
         for gone in self._node_statics.keys() - {r.id for r in shown}:
             del self._node_statics[gone]
         return _Frame(seq, cluster, all_clusters, tree, service_rows, rows, title, node_rows,
-                      f"Nodes · {cluster}{self._stale_note(state)}")
+                      f"Nodes · {cluster}{self._stale_note(state)}", state.loaded_at)
 
     def _apply(self, frame: _Frame) -> None:
         if frame.seq < self._applied_seq:
             return  # a newer frame is already on screen
         self._applied_seq = frame.seq
-        self.query_one(ProjectsTree).set_projects(frame.tree)
+        tree, services, nodes, _ = self._parts()
+        tree.set_projects(frame.tree)
         self._last_service_rows = frame.service_rows
-        self._tick_header()
-        services = self.query_one(ServicesTable)
+        # live data whose state did not change (a metrics tick): the header reads the same
+        state = self.deck.fleet.state(self.cluster)
+        header = (frame.cluster, frame.loaded_at, state.connected, state.error, state.manager,
+                  self.deck.is_read_only(self.cluster))
+        if header != self._header_inputs or not (state.connected and state.error is None):
+            self._header_inputs = header
+            self._tick_header()
         services.set_columns(ALL_SERVICE_COLUMNS if frame.all_clusters else SERVICE_COLUMNS)
         services.set_rows(frame.rows)
-        nodes = self.query_one(NodesTable)
         nodes.set_rows(frame.node_rows)
         # assigning a title repaints the whole widget even when it is the same text
         for table, title in ((services, frame.services_title), (nodes, frame.nodes_title)):
@@ -285,11 +305,19 @@ class MainScreen(Screen):
     def _service_row(self, key: str, row: ServiceRow, with_cluster: bool,
                      metrics: ClusterMetrics | None) -> tuple[str, tuple]:
         series = metrics.services.get(row.id) if metrics else None
-        signature = (row, with_cluster, age_bucket(row.created_at),
-                     series.count if series else -1)
-        return key, self._service_cache.get(
-            key, signature, lambda: service_cells(row, with_cluster=with_cluster,
-                                                  metrics=metrics))
+        static = self._service_statics.get(
+            key, (row, with_cluster, age_bucket(row.created_at)),
+            lambda: service_static_cells(row, with_cluster=with_cluster))
+        # the very same static cells (the table skips them at once) and a new sample
+        return key, self._service_cache.get(key, (static, series.count if series else -1),
+                                            lambda: with_metrics(static, series))
+
+    def _parts(self) -> tuple[ProjectsTree, ServicesTable, NodesTable, HealthBar]:
+        """The widgets a refresh changes, looked up once (a query walks the DOM)."""
+        if self._found is None:
+            self._found = (self.query_one(ProjectsTree), self.query_one(ServicesTable),
+                           self.query_one(NodesTable), self.query_one(HealthBar))
+        return self._found
 
     def _node_static(self, row: NodeRow) -> list:
         cached = self._node_statics.get(row.id)
@@ -323,7 +351,7 @@ class MainScreen(Screen):
             self._stale_timer.pause()
         else:
             self._stale_timer.resume()
-        self.query_one(HealthBar).show(health, read_only=deck.is_read_only(self.cluster),
+        self._parts()[3].show(health, read_only=deck.is_read_only(self.cluster),
                                        hint=hint)
 
     # ---- navigation ----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -42,7 +42,7 @@ def _cell_segments(text: Text, console) -> list[Segment]:
     go through rich's general render."""
     plain, spans = text.plain, sorted(text.spans, key=lambda s: s.start)
     base = console.get_style(text.style) if text.style else None
-    if any(a.end > b.start for a, b in zip(spans, spans[1:])):
+    if any(a.end > b.start for a, b in zip(spans, spans[1:], strict=False)):
         segments = list(text.render(console))
         return list(Segment.apply_style(segments, base)) if base else segments
     out: list[Segment] = []
@@ -247,10 +247,14 @@ class LiveTable(ScrollView, can_focus=True):
         if changed is None or (self._visible, self._widths) != before:
             self.refresh()
             return
+        # one refresh for all the changed lines shown (each call has its own cost)
         top = self.scroll_offset.y
-        for row in range(top, min(len(self._visible), top + self.size.height)):
-            if self._visible[row] in changed:
-                self._refresh_row(row)
+        width = max(self.virtual_size.width, self.size.width)
+        lines = [Region(0, row + 1 - top, width, 1)
+                 for row in range(top, min(len(self._visible), top + self.size.height))
+                 if self._visible[row] in changed]
+        if lines:
+            self.refresh(*lines)
 
     def _announce(self) -> None:
         """Tell listeners when the highlighted row is another one (first rows included)."""
