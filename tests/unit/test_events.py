@@ -4,6 +4,7 @@ recording its one stream into the ring, and `swarmdeck events` refusing bad inpu
 from __future__ import annotations
 
 import asyncio
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -174,7 +175,7 @@ async def test_the_inventory_keeps_what_it_follows_in_the_ring():
     inventory = ClusterInventory("prod", [], SSHSettings())
     docker = FakeDocker(past=[NODE_DOWN, CONNECT], live=[CONNECT, SCALE, DIE, PROBE])
     inventory.session = SimpleNamespace(docker=docker, label="prod-m1", closed=False,
-                                        heard=lambda: None)
+                                        heard=lambda: None, last_heard=time.monotonic())
     inventory.server_time = (T0 + 5_500_000_000) / 1e9
     changes = []
     inventory.subscribe(changes.append)
@@ -204,7 +205,7 @@ async def test_after_a_reconnect_the_past_is_read_from_the_last_event_kept():
     inventory.state.events.add(ev(SCALE))
     docker = FakeDocker(past=[SCALE, NODE_DOWN], live=[])
     inventory.session = SimpleNamespace(docker=docker, label="prod-m2", closed=False,
-                                        heard=lambda: None)
+                                        heard=lambda: None, last_heard=time.monotonic())
     inventory.server_time = T0 / 1e9 + 60
     with pytest.raises(ConnectionLost):
         await inventory.follow()
