@@ -73,7 +73,7 @@ class Resolved:
     user: str
     known_hosts: tuple[str, ...]
     host_key_alias: str | None
-    ciphers_configured: bool = False  # the ssh config has a Ciphers line
+    ciphers_configured: bool = False  # a Ciphers line in the ssh config changed the choice
 
     @property
     def label(self) -> str:

@@ -137,8 +137,7 @@ class LogsScreen(Screen):
         try:
             async for item in stream:
                 if isinstance(item, LogLine):
-                    if self._stalled and (item.task_id in self._stalled
-                                          or item.service_id in self._stalled):
+                    if self._stalled:  # (a key that is not stalled is left alone)
                         self._flowing_again(item.task_id if item.task_id in self._stalled
                                             else item.service_id)
                     tag, node = self._tag(item)

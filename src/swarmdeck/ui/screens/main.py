@@ -128,7 +128,7 @@ def node_static_cells(row: NodeRow) -> list:
 
 
 def node_cells(row: NodeRow, metrics: ClusterMetrics | None,
-               static: list | None = None) -> list:
+               static: Sequence | None = None) -> list:
     """STATIC: node_static_cells(ROW) kept from an earlier tick (the very same objects let
     the table skip them at once)."""
     series = metrics.nodes.get(row.id) if metrics else None
@@ -188,7 +188,7 @@ class MainScreen(Screen):
         self._found: tuple[ProjectsTree, ServicesTable, NodesTable, HealthBar] | None = None
         self._header_inputs: tuple | None = None
         self._service_statics = RowCache()  # the part of them a metrics tick leaves alone
-        self._node_statics: dict[str, tuple[NodeRow, list]] = {}
+        self._node_statics = RowCache()  # a node's cells a metrics tick leaves alone
         self._build_lock = threading.Lock()
         self._frame_seq = 0
         self._applied_seq = 0
@@ -274,9 +274,9 @@ class MainScreen(Screen):
         self._service_statics.keep({key for key, _ in rows})
         metrics = deck.cluster_metrics(cluster)
         shown = views.node_rows(cluster, state) if state.loaded else []
-        node_rows = [(r.id, node_cells(r, metrics, self._node_static(r))) for r in shown]
-        for gone in self._node_statics.keys() - {r.id for r in shown}:
-            del self._node_statics[gone]
+        node_rows = [(r.id, node_cells(r, metrics, self._node_statics.get(
+            r.id, r, lambda r=r: node_static_cells(r)))) for r in shown]
+        self._node_statics.keep({r.id for r in shown})
         return _Frame(seq, cluster, all_clusters, tree, service_rows, rows, title, node_rows,
                       f"Nodes · {cluster}{self._stale_note(state)}", state.loaded_at)
 
@@ -318,12 +318,6 @@ class MainScreen(Screen):
             self._found = (self.query_one(ProjectsTree), self.query_one(ServicesTable),
                            self.query_one(NodesTable), self.query_one(HealthBar))
         return self._found
-
-    def _node_static(self, row: NodeRow) -> list:
-        cached = self._node_statics.get(row.id)
-        if cached is None or cached[0] != row:
-            cached = self._node_statics[row.id] = (row, node_static_cells(row))
-        return cached[1]
 
     def _stale_note(self, state) -> str:
         if state.loaded and not state.connected and state.loaded_at:

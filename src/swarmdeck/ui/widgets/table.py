@@ -249,8 +249,7 @@ class LiveTable(ScrollView, can_focus=True):
             return
         # one refresh for all the changed lines shown (each call has its own cost)
         top = self.scroll_offset.y
-        width = max(self.virtual_size.width, self.size.width)
-        lines = [Region(0, row + 1 - top, width, 1)
+        lines = [self._row_region(row)
                  for row in range(top, min(len(self._visible), top + self.size.height))
                  if self._visible[row] in changed]
         if lines:
@@ -361,10 +360,15 @@ class LiveTable(ScrollView, can_focus=True):
         self._scroll_cursor_into_view()
         self._announce()
 
+    def _row_region(self, row: int) -> Region:
+        """Row ROW's line in the widget, as ScrollView.refresh_line makes it (a line of the
+        whole, scrolled content; the header is line 0, so row N is line N + 1)."""
+        return Region(0, row + 1 - self.scroll_offset.y,
+                      max(self.virtual_size.width, self.size.width), 1)
+
     def _refresh_row(self, row: int) -> None:
-        """Repaint one row. (ScrollView.refresh_line takes a line of the whole, scrolled
-        content; the header is line 0, so row N is line N + 1.)"""
-        self.refresh_line(row + 1)
+        """Repaint one row."""
+        self.refresh(self._row_region(row))
 
     def _scroll_cursor_into_view(self) -> None:
         height = max(1, self.size.height - 1)
