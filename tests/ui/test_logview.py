@@ -16,7 +16,7 @@ from swarmdeck.core.log_follow import StreamNote
 from swarmdeck.core.logs import LogLine
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.screens.logs import LogsScreen
-from swarmdeck.ui.widgets.logview import CUT, FRAME, TEXT, LogView
+from swarmdeck.ui.widgets.logview import CUT, FLOOD_FRAME, FRAME, TEXT, LogView
 
 T0 = datetime(2026, 1, 2, 12, 0, 0, tzinfo=UTC)
 SIZE = (100, 20)
@@ -185,6 +185,28 @@ async def test_redraws_are_coalesced_not_one_per_line():
         elapsed = time.monotonic() - started
         assert view.total_lines == 20_000
         assert view.frames - frames <= elapsed / FRAME + 2
+
+
+async def test_a_flood_is_drawn_less_often_than_a_trickle():
+    """A frame that brings a screenful of new lines redraws everything: under a flood the
+    view draws at FLOOD_FRAME; lines that come a few at a time are drawn at FRAME."""
+
+    async def frames_per_second(lines: int) -> float:
+        await settle(pilot)
+        frames, started, i = view.frames, time.monotonic(), 0
+        while time.monotonic() - started < 1.0:
+            feed(view, lines, start=i)
+            i += lines
+            await asyncio.sleep(0.005)
+        return (view.frames - frames) / (time.monotonic() - started)
+
+    app = ViewApp()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(LogView)
+        flood = await frames_per_second(SIZE[1] * 2)
+        trickle = await frames_per_second(1)
+        assert 2 <= flood <= 1 / FLOOD_FRAME + 2
+        assert trickle > 1 / FLOOD_FRAME + 2
 
 
 async def test_long_lines_are_cut_or_wrapped_and_timestamps_toggle():

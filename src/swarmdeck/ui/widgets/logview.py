@@ -42,6 +42,9 @@ from swarmdeck.core.sanitize import clean
 PALETTE = ["cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan",
            "bright_magenta", "bright_green", "bright_blue"]
 FRAME = 1 / 30  # at most this many redraws a second, however many lines arrive
+# ... and this many while every frame brings a screenful of new lines: nobody reads a flood
+# line by line, and each frame of it redraws the whole view (~13 ms of Textual's time)
+FLOOD_FRAME = 1 / 12
 CUT = 1024  # without wrapping, a line shows this many cells and says how many more it has
 LABEL_MAX = 40  # the replica@node column grows to the longest label seen, up to this
 STAMP_WIDTH = 13  # "HH:MM:SS.mmm "
@@ -159,6 +162,8 @@ class LogView(ScrollView, can_focus=True):
         self._last_flush = 0.0
         self._evicted_rows = 0  # rows that left the top since the last frame
         self._flushed_rows = 0
+        self._flushed_seq = 0
+        self._frame = FRAME  # the pause between frames now (FRAME, or FLOOD_FRAME)
         self.frames = 0  # redraws scheduled by new lines (for tests and the bench)
 
     # ---- lines in --------------------------------------------------------------------------
@@ -244,7 +249,7 @@ class LogView(ScrollView, can_focus=True):
             if entry[CELLS] > self._max_cells:
                 self._max_cells = entry[CELLS]
         if self._timer is None and self.is_mounted:
-            delay = max(0.001, self._last_flush + FRAME - monotonic())  # (0 breaks Timer)
+            delay = max(0.001, self._last_flush + self._frame - monotonic())  # (0 breaks Timer)
             self._timer = self.set_timer(delay, self._flush, name="logview frame")
 
     def _passes(self, e: Entry) -> bool:
@@ -300,6 +305,8 @@ class LogView(ScrollView, can_focus=True):
         self._timer = None
         self._last_flush = monotonic()
         self.frames += 1
+        arrived, self._flushed_seq = self._seq - self._flushed_seq, self._seq
+        self._frame = FLOOD_FRAME if arrived >= max(1, self.size.height) else FRAME
         rows = self._total_rows()
         self.virtual_size = Size(self._virtual_width(), rows)
         if self._following:
