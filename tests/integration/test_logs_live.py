@@ -136,17 +136,23 @@ async def wait_tasks_running(inventory, name: str, count: int, timeout: float = 
         await inventory.refresh_tasks()
 
 
-async def test_a_node_that_cannot_be_reached_is_read_through_the_manager(lab):
+async def test_a_node_that_cannot_be_reached_is_read_through_the_manager(lab, monkeypatch):
     """Every replica of a global service is read from its node, but prod-w1's sshd is dead:
-    its replica's lines come through the manager's service stream, all of them, and the
-    reader is told; nothing is lost for the others."""
+    its replica's lines come through the manager's service stream, and the reader is told.
+    When its sshd is back (mid-stream), the replica is read from prod-w1 again. Every
+    replica's lines arrive all, once, in order."""
     from swarmdeck.lab import faults
 
+    # the node is looked at again within seconds (not 5-10 s), while its replica still writes
+    monkeypatch.setattr("swarmdeck.core.node_links.RETRY", 1.0)
+    monkeypatch.setattr("swarmdeck.core.replica_logs.NODE_RETRY", 1.0)
     await create_writer(lab, "everywhere", "--mode", "global")
     fleet = Fleet(load_config(lab.config_file))
     inventory = fleet.inventory("prod")
     seen: dict[str, list[int]] = defaultdict(list)
     notes: list[str] = []
+    restored_at: int | None = None
+    moved_at: int | None = None  # prod-w1's lines seen when it was read there again
     try:
         await inventory.load()
         await wait_tasks_running(inventory, "everywhere", 5)
@@ -154,15 +160,25 @@ async def test_a_node_that_cannot_be_reached_is_read_through_the_manager(lab):
         service = next(s for s in state.services.values() if s.name == "everywhere")
         nodes = {t.id: state.node_name(t.node_id) for t in state.tasks.values()
                  if t.service_id == service.id and t.state == "running"}
-        with faults.injected(lab, "prod-w1", "sshd"):
+        with faults.injected(lab, "prod-w1", "sshd") as fault:
             async def collect() -> None:
+                nonlocal restored_at, moved_at
                 async for item in fleet.follow_logs("prod", [(service.id, "everywhere")],
                                                     tail="all", max_backoff=2):
                     if isinstance(item, StreamNote):
                         notes.append(item.text)
+                        if "answers again" in item.text:
+                            moved_at = sum(len(seen[t]) for t, n in nodes.items()
+                                           if n == "prod-w1")
                         continue
-                    seen[item.task_id].append(int(item.text.split()[1]))
-                    if len(seen) == 5 and all(v[-1] == LINES for v in seen.values()):
+                    mine = seen[item.task_id]
+                    mine.append(int(item.text.split()[1]))
+                    if restored_at is None and nodes[item.task_id] == "prod-w1" \
+                            and len(mine) >= LINES // 10:
+                        await asyncio.to_thread(faults.restore, lab, fault)
+                        restored_at = len(mine)
+                    if len(seen) == 5 and all(v[-1] == LINES for v in seen.values()) \
+                            and moved_at is not None:
                         return
 
             await asyncio.wait_for(collect(), 120)
@@ -175,6 +191,10 @@ async def test_a_node_that_cannot_be_reached_is_read_through_the_manager(lab):
         assert numbers == list(range(1, LINES + 1))
     through_manager = [n for n in notes if "through the manager" in n]
     assert through_manager and all("on prod-w1" in n for n in through_manager), notes
+    back = [n for n in notes if "answers again; reading it from the node" in n]
+    assert back and all("on prod-w1" in n for n in back), notes
+    assert restored_at is not None
+    assert moved_at is not None and moved_at < LINES, (moved_at, notes)  # mid-stream
 
 
 async def test_a_new_replica_is_followed_from_its_first_line(lab):

@@ -174,6 +174,58 @@ async def test_a_node_out_of_reach_is_read_through_the_manager():
                      "refused); reading it through the manager's service log stream"]
 
 
+async def test_a_replica_read_through_the_manager_goes_back_to_its_node(monkeypatch):
+    """Following: while a replica's lines come through the manager, its node is tried again
+    now and then; once its engine answers, the replica is read there, from its last line
+    through the manager: every line once, in order, and the move said."""
+    global BASE
+    BASE = stamp_seconds(0)
+    monkeypatch.setattr("swarmdeck.core.replica_logs.random.uniform", lambda a, b: 0.0)
+
+    class Manager(FakeEngine):
+        """The service stream: lines 1-5 of t2, then nothing more (it keeps following)."""
+
+        @contextlib.asynccontextmanager
+        async def stream(self, path: str, params=None, **_):
+            async def body():
+                for n in range(1, 6):
+                    yield frame(n, f"c2 line {n}", task="t2")
+                await asyncio.Event().wait()
+
+            yield body()
+
+    class ComingBack(FakeLinks):
+        """n2's engine fails twice, then answers once the manager gave its 5 lines."""
+
+        def __init__(self) -> None:
+            super().__init__({})
+            self.node = FakeEngine({"c2": list(range(1, 11))})
+            self.tries = 0
+
+        async def engine(self, node_id: str, session):
+            self.tries += 1
+            if self.tries > 2 and given.get("t2", 0) >= 5:
+                return self.node
+            raise HostUnreachable("ssh to n2: connection refused")
+
+    given: dict[str, int] = {}
+    links = ComingBack()
+    inventory = FakeInventory([task("t2", "n2", "c2", 2)], manager=Manager({}))
+
+    def until(got: dict[str, list[str]]) -> bool:
+        given.update({tid: len(lines) for tid, lines in got.items()})
+        return len(got.get("t2", [])) >= 10
+
+    lines, notes = await asyncio.wait_for(collect(follow_replicas(
+        inventory, links, [("s1", "web")], follow=True, tail="all", window=0.01),
+        until=until), 10)
+    assert lines["t2"] == [f"c2 line {n}" for n in range(1, 11)]
+    resumed = links.node.calls[0][1]
+    assert resumed["since"].startswith(str(BASE + 5))
+    assert notes[0].startswith("web.2 on n2: its node's engine cannot be reached")
+    assert "web.2 on n2: its node's engine answers again; reading it from the node" in notes
+
+
 async def test_a_flood_is_held_back_not_buffered_without_bound(monkeypatch):
     """Producers far faster than the reader: what is in flight (produced, not yet read)
     stays within the merge's bound plus the queue, whatever the flood's length."""

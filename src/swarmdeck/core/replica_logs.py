@@ -24,6 +24,10 @@ from swarmdeck.core.logs import LogLine, log_batches, service_log_batches
 from swarmdeck.core.node_links import NodeLinks
 from swarmdeck.core.transport.docker import DockerEndpoint
 
+# seconds before a replica read through the manager first looks whether its node's engine
+# answers again (then doubling, up to the follower's max_backoff)
+NODE_RETRY = 5.0
+
 
 async def container_log_batches(docker: DockerEndpoint, container_id: str, *,
                                 follow: bool = True, tail: int | str = 100,
@@ -108,7 +112,8 @@ class _Replica:
     async def _through_manager(self, why: SwarmdeckError, tail: int | str,
                                since: str | None) -> bool:
         """The node's engine cannot be reached: this replica's lines through the manager's
-        service stream (filtered to it) until that stream ends. True: try the node again."""
+        service stream (filtered to it) until that stream ends, or (following) until the
+        node's engine answers again. True: read it from the node again."""
         f = self.f
         resumed = bool(self.resume.last)
         # a replica that ended writes nothing more: its lines so far, and done
@@ -116,21 +121,61 @@ class _Replica:
         follow = f.follow and task is not None and task.desired_state == "running"
         await self.note(f"its node's engine cannot be reached ({why}); reading it through "
                         "the manager's service log stream")
-        try:
+        back = asyncio.Event()
+        giving = False  # lines tagged (so counted as given) and not yet on the queue
+
+        async def pump() -> None:
+            nonlocal giving
             manager = (await f.inventory.connect()).docker
             async for batch in service_log_batches(
                     manager, self.service_id, follow=follow,
                     tail="all" if resumed else tail,
                     since=self.resume.since() if resumed else since):
+                giving = True
                 mine = self._tag([line for line in batch if line.task_id == self.task_id])
                 if mine:
                     await f.queue.put(mine)
-        except NotFound:
+                giving = False
+                if back.is_set():
+                    return
+
+        async def watch_node() -> None:
+            delay = NODE_RETRY
+            while True:
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                try:
+                    await f.links.engine(self.node_id, await f.inventory.connect())
+                except SwarmdeckError:
+                    delay = min(delay * 2, f.max_backoff)
+                    continue
+                back.set()
+                if not giving:  # (else the pump stops once its lines are on the queue)
+                    pumping.cancel()
+                return
+
+        pumping = asyncio.create_task(pump())
+        watching = asyncio.create_task(watch_node()) if follow else None
+        try:
+            await asyncio.wait({pumping})
+        finally:
+            for worker in (pumping, watching):
+                if worker is not None:
+                    worker.cancel()
+            await asyncio.gather(pumping, *([watching] if watching else []),
+                                 return_exceptions=True)
+        if back.is_set():
+            await self.note("its node's engine answers again; reading it from the node",
+                            "info")
+            return True
+        exc = pumping.exception()
+        if isinstance(exc, NotFound):
             return False
-        except SwarmdeckError as exc:
+        if isinstance(exc, SwarmdeckError):
             if not f.follow:
-                raise
+                raise exc
             await self.note(f"log stream through the manager lost ({exc})")
+        elif exc is not None:
+            raise exc
         return follow
 
 
