@@ -370,3 +370,25 @@ async def test_no_ping_while_the_manager_is_heard_from(monkeypatch):
         assert 1 <= docker.pings <= 3
     finally:
         beat.cancel()
+
+
+async def test_no_ping_while_samples_come_at_the_default_interval(monkeypatch):
+    """The manager's own metrics samples come a little over the sample interval apart (the
+    sampler sleeps the interval after each sample): they alone keep it from being pinged.
+    Time runs 5x faster here, the proportions are the product's."""
+    from swarmdeck.core.config import MetricsConfig
+
+    speed = 5
+    monkeypatch.setattr(failover, "HEARTBEAT", failover.HEARTBEAT / speed)
+    monkeypatch.setattr(failover, "HEARTBEAT_CHECK", failover.HEARTBEAT_CHECK / speed)
+    gap = MetricsConfig().interval * 1.05 / speed  # a sample's time to gather and travel
+    session = FakeSession("m1")
+    session.docker = docker = CountingDocker()
+    beat = asyncio.create_task(failover.heartbeat(session))
+    try:
+        for _ in range(10):
+            session.heard()
+            await asyncio.sleep(gap)
+        assert docker.pings == 0
+    finally:
+        beat.cancel()
