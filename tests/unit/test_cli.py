@@ -74,3 +74,19 @@ def test_lab_spec_options_are_checked(capsys):
     assert "managers must be 1-7" in capsys.readouterr().err
     assert main(["lab", "up", "--cluster", "prod"]) == 2
     assert "expected NAME:MANAGERS:WORKERS" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["ls", "--cluster", "stage"],
+                                  ["logs", "--cluster", "stage", "web"],
+                                  ["events", "--cluster", "stage"],
+                                  ["scale", "--cluster", "stage", "web=2"]])
+def test_every_command_says_what_is_wrong_but_usable_in_the_config(argv, tmp_path, capsys):
+    """A config others can read is used, and each command says how to fix it (before
+    failing here on an unknown cluster, without connecting anywhere)."""
+    path = tmp_path / "c.toml"
+    path.write_text("[clusters.prod]\nmanagers = ['a']\n")
+    path.chmod(0o644)
+    assert main(["--config", str(path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert f"swarmdeck: warning: {path} can be read or written by other users" in err
+    assert f"chmod 600 {path}" in err and "unknown cluster 'stage'" in err

@@ -6,21 +6,19 @@ import argparse
 import sys
 
 from swarmdeck.cli.ls import no_clusters_error
-from swarmdeck.core.config import load
+from swarmdeck.cli.render import load_config
 from swarmdeck.core.errors import UsageError
 from swarmdeck.core.fleet import Fleet
 
 
 def run_console(args: argparse.Namespace) -> int:
-    config = load(args.config)
+    config = load_config(args.config)
     if not config.clusters:
         raise no_clusters_error(config)
     if args.start_cluster:
         config.cluster(args.start_cluster)  # unknown: a did-you-mean, exit 2
     if not sys.stdout.isatty():
         raise UsageError("the console needs a terminal; for scripts use `swarmdeck ls ...`")
-    for warning in config.warnings:
-        print(f"swarmdeck: warning: {warning}", file=sys.stderr)
     from swarmdeck.ui.app import SwarmdeckApp
 
     fleet = Fleet(config)

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 
 from swarmdeck.cli import render
-from swarmdeck.core.config import load
+from swarmdeck.cli.render import load_config
 from swarmdeck.core.errors import ConnectionLost, UsageError
 from swarmdeck.core.events import EVENT_TYPES, ClusterEvent, parse_types, read
 from swarmdeck.core.fleet import Fleet
@@ -56,7 +56,7 @@ def run_events(args: argparse.Namespace) -> int:
     for flag in ("since", "until"):
         if getattr(args, flag):
             when(getattr(args, flag), 0.0, flag)  # checked before any connection
-    config = load(args.config)
+    config = load_config(args.config)
     cluster = pick_cluster(config, args.cluster)
     try:
         return asyncio.run(_run(config, cluster, args, types))

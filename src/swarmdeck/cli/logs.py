@@ -10,7 +10,7 @@ import contextlib
 import re
 import sys
 
-from swarmdeck.core.config import load
+from swarmdeck.cli.render import load_config
 from swarmdeck.core.errors import SwarmdeckError, UsageError
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.log_follow import StreamNote, Tagger, silent_replicas
@@ -50,7 +50,7 @@ def run_logs(args: argparse.Namespace) -> int:
         raise UsageError(f"--grep {args.grep!r} is not a valid regular expression: "
                          f"{exc}") from None
     since = _since(args.since) if args.since else None
-    config = load(args.config)
+    config = load_config(args.config)
     cluster = pick_cluster(config, args.cluster)
     try:
         return asyncio.run(_run(config, cluster, args, pattern, since))

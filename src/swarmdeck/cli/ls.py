@@ -9,8 +9,9 @@ from dataclasses import asdict
 from typing import Any
 
 from swarmdeck.cli import render
+from swarmdeck.cli.render import load_config
 from swarmdeck.core import views
-from swarmdeck.core.config import Config, docker_contexts, load
+from swarmdeck.core.config import Config, docker_contexts
 from swarmdeck.core.errors import ConfigError, SwarmdeckError, UsageError
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.inventory import ClusterState
@@ -20,9 +21,7 @@ from swarmdeck.core.sanitize import clean
 def chosen_clusters(args: argparse.Namespace) -> tuple[Config, list[str]]:
     """The config (its warnings printed) and the clusters `--cluster` names (default: all),
     each checked before any connection."""
-    config = load(args.config)
-    for warning in config.warnings:
-        print(f"swarmdeck: warning: {warning}", file=sys.stderr)
+    config = load_config(args.config)
     if not config.clusters:
         raise no_clusters_error(config)
     names = args.cluster or list(config.clusters)

@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from swarmdeck.cli import render
+from swarmdeck.cli.render import load_config
 from swarmdeck.core.audit import AuditLog
-from swarmdeck.core.config import Config, load
+from swarmdeck.core.config import Config
 from swarmdeck.core.errors import OperationFailed, UsageError
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps, open_ops
@@ -116,9 +117,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run_ops(args: argparse.Namespace) -> int:
     if args.command == "audit":
         return _audit(args)
-    config = load(args.config)
-    for warning in config.warnings:
-        print(f"swarmdeck: warning: {warning}", file=sys.stderr)
+    config = load_config(args.config)
     if args.command == "deploy":
         return _deploy(config, args)
     if args.command in ("network", "secret", "config"):

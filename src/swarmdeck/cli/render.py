@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from swarmdeck.core.config import Config, load
 from swarmdeck.core.sanitize import cell
+
+
+def load_config(path: str | None) -> Config:
+    """The config at PATH (None: the default one), what is wrong but usable in it said on
+    stderr: every command says it the same way."""
+    config = load(path)
+    for warning in config.warnings:
+        print(f"swarmdeck: warning: {warning}", file=sys.stderr)
+    return config
 
 
 def json_text(value: object, indent: int | None = 2) -> str:

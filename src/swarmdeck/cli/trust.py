@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
-from swarmdeck.core.config import Config, load
+from swarmdeck.cli.render import load_config
+from swarmdeck.core.config import Config
 from swarmdeck.core.destinations import Destination, parse_destination
 from swarmdeck.core.errors import AuthenticationFailed, ConfigError, HostKeyError
 from swarmdeck.core.sanitize import clean
@@ -35,9 +35,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run_trust(args: argparse.Namespace) -> int:
     from swarmdeck.cli.ops import confirm
 
-    config = load(args.config)
-    for warning in config.warnings:
-        print(f"swarmdeck: warning: {warning}", file=sys.stderr)
+    config = load_config(args.config)
     dest = parse_destination(args.host)
     cluster = args.cluster or _cluster_listing(config, dest)
     if cluster is not None:
