@@ -455,6 +455,9 @@ def main() -> None:
     if not args.skip_lab:
         lab = Lab(lab_dir(None), say=lambda m: print(f"lab: {m}", flush=True))
         lab.up(lab.spec() or LabSpec())
+    # the parts run in sessions of their own, which a closed terminal's hangup does not
+    # reach: here it interrupts, and the part is ended below (its lv- service removed)
+    signal.signal(signal.SIGHUP, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     for part in PARTS if not args.skip_lab else ["synthetic"]:
         child = subprocess.Popen([sys.executable, __file__, "--part", part, "--lines",
@@ -487,11 +490,21 @@ def console_cpu(part: str) -> None:
               "sessions; run without --part for the figures the targets are about)",
               flush=True)
         return
+    why = ""
     try:
-        Path("/proc/self/autogroup").write_text(str(CONSOLE_NICE))
-    except OSError as exc:
-        print(f"  (the console's session could not be weighted ({exc.strerror}): it shares "
-              "the CPU with the lab's sessions)", flush=True)
+        if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":
+            why = "autogroup is off on this kernel"
+        elif not any(line.split(":")[1] in ("cpu", "cpu,cpuacct", "") and
+                     line.split(":")[2] == "/"
+                     for line in Path("/proc/self/cgroup").read_text().splitlines()):
+            why = "this process is not in the root cpu cgroup, where autogroup applies"
+        else:
+            Path("/proc/self/autogroup").write_text(str(CONSOLE_NICE))
+    except (OSError, IndexError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+    if why:
+        print(f"  (the console's session could not be weighted ({why}): it shares the CPU "
+              "with the lab's sessions)", flush=True)
 
 
 def run_part(args: argparse.Namespace) -> None:

@@ -188,25 +188,32 @@ async def test_redraws_are_coalesced_not_one_per_line():
 
 
 async def test_a_flood_is_drawn_less_often_than_a_trickle():
-    """A frame that brings a screenful of new lines redraws everything: under a flood the
-    view draws at FLOOD_FRAME; lines that come a few at a time are drawn at FRAME."""
-
-    async def frames_per_second(lines: int) -> float:
-        await settle(pilot)
-        frames, started, i = view.frames, time.monotonic(), 0
-        while time.monotonic() - started < 1.0:
-            feed(view, lines, start=i)
-            i += lines
-            await asyncio.sleep(0.005)
-        return (view.frames - frames) / (time.monotonic() - started)
-
+    """A frame that brings a screenful of new rows redraws everything: while following a
+    flood the view draws at FLOOD_FRAME; rows that come a few at a time, or a flood while
+    paused (nothing in view moves), at FRAME."""
     app = ViewApp()
     async with app.run_test(size=SIZE) as pilot:
         view = app.query_one(LogView)
-        flood = await frames_per_second(SIZE[1] * 2)
-        trickle = await frames_per_second(1)
-        assert 2 <= flood <= 1 / FLOOD_FRAME + 2
-        assert trickle > 1 / FLOOD_FRAME + 2
+        await settle(pilot)
+        assert view._frame == FRAME
+        feed(view, SIZE[1] * 2)
+        await settle(pilot)
+        assert view._frame == FLOOD_FRAME
+        feed(view, 1, start=1000)
+        await settle(pilot)
+        assert view._frame == FRAME
+        view.pause()
+        feed(view, SIZE[1] * 2, start=2000)
+        await settle(pilot)
+        assert view._frame == FRAME
+        view.resume()
+        # and the pace itself: frames a second under a steady flood
+        frames, started, i = view.frames, time.monotonic(), 3000
+        while time.monotonic() - started < 1.0:
+            feed(view, SIZE[1] * 2, start=i)
+            i += SIZE[1] * 2
+            await asyncio.sleep(0.005)
+        assert 2 <= (view.frames - frames) / (time.monotonic() - started) <= 1 / FLOOD_FRAME + 2
 
 
 async def test_long_lines_are_cut_or_wrapped_and_timestamps_toggle():

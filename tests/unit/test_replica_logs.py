@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import struct
 
-from swarmdeck.core.errors import ConnectionLost, HostUnreachable
+from swarmdeck.core.errors import ConnectionLost, DockerUnavailable, HostUnreachable
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.log_follow import StreamNote
 from swarmdeck.core.models import Node, Service, Task
@@ -180,7 +180,8 @@ async def test_a_replica_read_through_the_manager_goes_back_to_its_node(monkeypa
     through the manager: every line once, in order, and the move said."""
     global BASE
     BASE = stamp_seconds(0)
-    monkeypatch.setattr("swarmdeck.core.replica_logs.random.uniform", lambda a, b: 0.0)
+    monkeypatch.setattr("swarmdeck.core.replica_logs.NODE_RETRY", 0.01)
+    monkeypatch.setattr("swarmdeck.core.node_links.RETRY", 0.01)
 
     class Manager(FakeEngine):
         """The service stream: lines 1-5 of t2, then nothing more (it keeps following)."""
@@ -194,19 +195,30 @@ async def test_a_replica_read_through_the_manager_goes_back_to_its_node(monkeypa
 
             yield body()
 
+    class NodeEngine(FakeEngine):
+        """n2's dockerd: not answering until the manager gave t2's 5 lines."""
+
+        gets = 0
+
+        async def get(self, path: str, **_):
+            self.gets += 1
+            if given.get("t2", 0) < 5:
+                raise DockerUnavailable("dockerd on n2 is not answering")
+            return await super().get(path)
+
     class ComingBack(FakeLinks):
-        """n2's engine fails twice, then answers once the manager gave its 5 lines."""
+        """n2's sshd refuses the first dial, then answers (its dockerd not yet)."""
 
         def __init__(self) -> None:
             super().__init__({})
-            self.node = FakeEngine({"c2": list(range(1, 11))})
+            self.node = NodeEngine({"c2": list(range(1, 11))})
             self.tries = 0
 
         async def engine(self, node_id: str, session):
             self.tries += 1
-            if self.tries > 2 and given.get("t2", 0) >= 5:
-                return self.node
-            raise HostUnreachable("ssh to n2: connection refused")
+            if self.tries == 1:
+                raise HostUnreachable("ssh to n2: connection refused")
+            return self.node
 
     given: dict[str, int] = {}
     links = ComingBack()
@@ -220,6 +232,7 @@ async def test_a_replica_read_through_the_manager_goes_back_to_its_node(monkeypa
         inventory, links, [("s1", "web")], follow=True, tail="all", window=0.01),
         until=until), 10)
     assert lines["t2"] == [f"c2 line {n}" for n in range(1, 11)]
+    assert links.node.gets >= 2  # sshd answering was not enough: its engine was asked
     resumed = links.node.calls[0][1]
     assert resumed["since"].startswith(str(BASE + 5))
     assert notes[0].startswith("web.2 on n2: its node's engine cannot be reached")

@@ -18,6 +18,7 @@ import contextlib
 import random
 from collections.abc import AsyncIterator, Sequence
 
+from swarmdeck.core import node_links
 from swarmdeck.core.errors import ConnectionLost, NotFound, SwarmdeckError
 from swarmdeck.core.log_follow import QUEUED, REORDER_WINDOW, StreamNote, _Resume, merge
 from swarmdeck.core.logs import LogLine, log_batches, service_log_batches
@@ -25,7 +26,7 @@ from swarmdeck.core.node_links import NodeLinks
 from swarmdeck.core.transport.docker import DockerEndpoint
 
 # seconds before a replica read through the manager first looks whether its node's engine
-# answers again (then doubling, up to the follower's max_backoff)
+# answers again (at least the links' RETRY; then doubling, up to the follower's max_backoff)
 NODE_RETRY = 5.0
 
 
@@ -75,8 +76,12 @@ class _Replica:
                 try:
                     docker = await f.links.engine(self.node_id, session)
                 except SwarmdeckError as exc:  # the node, not the manager: read it there
-                    if not await self._through_manager(exc, tail, since):
+                    then = await self._through_manager(exc, tail, since)
+                    if then == "end":
                         return
+                    if then == "node":  # its engine answers: read it there now
+                        delay = 1.0
+                        continue
                     docker = None
                 if docker is not None:
                     async for batch in container_log_batches(
@@ -110,10 +115,11 @@ class _Replica:
         return bool((info.get("State") or {}).get("Running"))
 
     async def _through_manager(self, why: SwarmdeckError, tail: int | str,
-                               since: str | None) -> bool:
+                               since: str | None) -> str:
         """The node's engine cannot be reached: this replica's lines through the manager's
         service stream (filtered to it) until that stream ends, or (following) until the
-        node's engine answers again. True: read it from the node again."""
+        node's engine answers for the container again. Returns what next: "node" (read it
+        there), "retry" (the stream ended: try the node, then the manager, again) or "end"."""
         f = self.f
         resumed = bool(self.resume.last)
         # a replica that ended writes nothing more: its lines so far, and done
@@ -127,26 +133,32 @@ class _Replica:
         async def pump() -> None:
             nonlocal giving
             manager = (await f.inventory.connect()).docker
-            async for batch in service_log_batches(
+            async with contextlib.aclosing(service_log_batches(
                     manager, self.service_id, follow=follow,
                     tail="all" if resumed else tail,
-                    since=self.resume.since() if resumed else since):
-                giving = True
-                mine = self._tag([line for line in batch if line.task_id == self.task_id])
-                if mine:
-                    await f.queue.put(mine)
-                giving = False
-                if back.is_set():
-                    return
+                    since=self.resume.since() if resumed else since)) as batches:
+                async for batch in batches:
+                    giving = True
+                    mine = self._tag([line for line in batch
+                                      if line.task_id == self.task_id])
+                    if mine:
+                        await f.queue.put(mine)
+                    giving = False
+                    if back.is_set():
+                        return
 
         async def watch_node() -> None:
-            delay = NODE_RETRY
+            # (a failed dial is remembered by the links for RETRY seconds: no sooner)
+            delay = max(NODE_RETRY, node_links.RETRY)
             while True:
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                try:
-                    await f.links.engine(self.node_id, await f.inventory.connect())
+                try:  # the engine itself must answer, not only the node's sshd
+                    docker = await f.links.engine(self.node_id, await f.inventory.connect())
+                    await docker.get(f"/containers/{self.container_id}/json")
+                except NotFound:
+                    pass  # the container is gone there: the node's read ends the replica
                 except SwarmdeckError:
-                    delay = min(delay * 2, f.max_backoff)
+                    delay = min(delay * 2, max(f.max_backoff, node_links.RETRY))
                     continue
                 back.set()
                 if not giving:  # (else the pump stops once its lines are on the queue)
@@ -156,27 +168,31 @@ class _Replica:
         pumping = asyncio.create_task(pump())
         watching = asyncio.create_task(watch_node()) if follow else None
         try:
-            await asyncio.wait({pumping})
+            done, _ = await asyncio.wait({pumping, *([watching] if watching else [])},
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if watching in done and watching.exception() is not None:
+                raise watching.exception()  # a bug, not the node: said, not swallowed
+            await asyncio.wait({pumping})  # (stopping by itself when the node is back)
         finally:
             for worker in (pumping, watching):
                 if worker is not None:
                     worker.cancel()
             await asyncio.gather(pumping, *([watching] if watching else []),
                                  return_exceptions=True)
+        exc = None if pumping.cancelled() else pumping.exception()
+        if exc is not None and not isinstance(exc, SwarmdeckError):
+            raise exc
         if back.is_set():
             await self.note("its node's engine answers again; reading it from the node",
                             "info")
-            return True
-        exc = pumping.exception()
+            return "node"
         if isinstance(exc, NotFound):
-            return False
+            return "end"
         if isinstance(exc, SwarmdeckError):
             if not f.follow:
                 raise exc
             await self.note(f"log stream through the manager lost ({exc})")
-        elif exc is not None:
-            raise exc
-        return follow
+        return "retry" if follow else "end"
 
 
 class ReplicaFollower:

@@ -42,8 +42,9 @@ from swarmdeck.core.sanitize import clean
 PALETTE = ["cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan",
            "bright_magenta", "bright_green", "bright_blue"]
 FRAME = 1 / 30  # at most this many redraws a second, however many lines arrive
-# ... and this many while every frame brings a screenful of new lines: nobody reads a flood
-# line by line, and each frame of it redraws the whole view (~13 ms of Textual's time)
+# ... and this many while following and every frame brings a screenful of new rows: nobody
+# reads a flood line by line, and each frame of it redraws the whole view (~13 ms of
+# Textual's time)
 FLOOD_FRAME = 1 / 12
 CUT = 1024  # without wrapping, a line shows this many cells and says how many more it has
 LABEL_MAX = 40  # the replica@node column grows to the longest label seen, up to this
@@ -162,7 +163,6 @@ class LogView(ScrollView, can_focus=True):
         self._last_flush = 0.0
         self._evicted_rows = 0  # rows that left the top since the last frame
         self._flushed_rows = 0
-        self._flushed_seq = 0
         self._frame = FRAME  # the pause between frames now (FRAME, or FLOOD_FRAME)
         self.frames = 0  # redraws scheduled by new lines (for tests and the bench)
 
@@ -305,9 +305,10 @@ class LogView(ScrollView, can_focus=True):
         self._timer = None
         self._last_flush = monotonic()
         self.frames += 1
-        arrived, self._flushed_seq = self._seq - self._flushed_seq, self._seq
-        self._frame = FLOOD_FRAME if arrived >= max(1, self.size.height) else FRAME
         rows = self._total_rows()
+        shown = rows - self._flushed_rows + self._evicted_rows  # rows new since the last one
+        self._frame = FLOOD_FRAME if self._following and shown >= max(1, self.size.height) \
+            else FRAME
         self.virtual_size = Size(self._virtual_width(), rows)
         if self._following:
             self._scroll(y=self.max_scroll_y)
