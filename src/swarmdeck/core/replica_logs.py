@@ -152,11 +152,10 @@ class _Replica:
             delay = max(NODE_RETRY, node_links.RETRY)
             while True:
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                try:  # the engine itself must answer, not only the node's sshd
-                    docker = await f.links.engine(self.node_id, await f.inventory.connect())
-                    await docker.get(f"/containers/{self.container_id}/json")
-                except NotFound:
-                    pass  # the container is gone there: the node's read ends the replica
+                try:  # the engine itself must answer (for the container, or that it is
+                    # gone: the node's read then ends the replica), not only the node's sshd
+                    await self._still_running(
+                        await f.links.engine(self.node_id, await f.inventory.connect()))
                 except SwarmdeckError:
                     delay = min(delay * 2, max(f.max_backoff, node_links.RETRY))
                     continue
@@ -167,18 +166,16 @@ class _Replica:
 
         pumping = asyncio.create_task(pump())
         watching = asyncio.create_task(watch_node()) if follow else None
+        workers = [pumping, watching] if watching else [pumping]
         try:
-            done, _ = await asyncio.wait({pumping, *([watching] if watching else [])},
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)
             if watching in done and watching.exception() is not None:
                 raise watching.exception()  # a bug, not the node: said, not swallowed
             await asyncio.wait({pumping})  # (stopping by itself when the node is back)
         finally:
-            for worker in (pumping, watching):
-                if worker is not None:
-                    worker.cancel()
-            await asyncio.gather(pumping, *([watching] if watching else []),
-                                 return_exceptions=True)
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
         exc = None if pumping.cancelled() else pumping.exception()
         if exc is not None and not isinstance(exc, SwarmdeckError):
             raise exc

@@ -345,8 +345,7 @@ class MainScreen(Screen):
             self._stale_timer.pause()
         else:
             self._stale_timer.resume()
-        self._parts()[3].show(health, read_only=deck.is_read_only(self.cluster),
-                                       hint=hint)
+        self._parts()[3].show(health, read_only=deck.is_read_only(self.cluster), hint=hint)
 
     # ---- navigation ----------------------------------------------------------------------
     @on(Tree.NodeHighlighted, "#projects")
