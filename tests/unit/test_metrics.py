@@ -159,3 +159,59 @@ def test_all_nodes_are_watched_only_while_each_up_node_sends_samples():
     collector.metrics.problems.clear()
     collector.metrics.sampled_at["n1"] -= 60  # n1's sampler went quiet
     assert not collector.watches_all_nodes()
+
+
+def _burning_tree(root: Path, v2: bool, share: float, stop) -> None:
+    """Advance a fake container's CPU counter at SHARE of one core, by the wall clock."""
+    import time
+
+    start = time.monotonic()
+    path = (root / "system.slice" / f"docker-{A}.scope" / "cpu.stat" if v2
+            else root / "cpuacct/docker" / A / "cpuacct.usage")
+    while not stop.is_set():
+        used_ns = int(share * (time.monotonic() - start) * 1e9)
+        text = f"usage_usec {used_ns // 1000}\n" if v2 else f"{used_ns}\n"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)  # whole values only: the sampler never reads a half-written one
+        stop.wait(0.005)
+
+
+@pytest.mark.parametrize("v2", [False, True], ids=["cgroup-v1", "cgroup-v2"])
+def test_container_cpu_is_measured_against_a_real_clock(tmp_path, v2):
+    """A container using 30 % of a core reads 30 %, whatever the host's idle time does
+    (the elapsed time once came from /proc/uptime's idle field, summed over every CPU)."""
+    import threading
+
+    if v2:
+        write(tmp_path / "cgroup.controllers", "cpu memory\n")
+        write(tmp_path / "system.slice" / f"docker-{A}.scope" / "cpu.stat", "usage_usec 0\n")
+    else:
+        write(tmp_path / "cpuacct/docker" / A / "cpuacct.usage", "0\n")
+    stop = threading.Event()
+    burner = threading.Thread(target=_burning_tree, args=(tmp_path, v2, 0.3, stop))
+    burner.start()
+    proc = subprocess.Popen(["sh", "-c", SAMPLER, "sampler", "0.4", str(tmp_path),
+                             str(tmp_path / "no-such-dir")], stdout=subprocess.PIPE, text=True)
+    metrics = ClusterMetrics()
+    try:
+        assert proc.stdout is not None
+        block: list[str] = []
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            if line != "E":
+                block.append(line)
+                continue
+            metrics.add_sample("n1", parse_sample(block), own={A})
+            block = []
+            series = metrics.containers.get(A)
+            if series is not None and len(series.points) >= 5:
+                break
+    finally:
+        proc.kill()
+        proc.wait()
+        stop.set()
+        burner.join()
+    readings = metrics.containers[A].cpu()
+    average = sum(readings) / len(readings)
+    assert average == pytest.approx(30.0, abs=5), readings

@@ -50,7 +50,9 @@ nl='
 '
 # Each sample is gathered in a variable and written once: one SSH packet per sample.
 while :; do
-    read -r _ up _ < /proc/uptime
+    # the FIRST field: seconds since boot (a monotonic clock). The second is idle time
+    # summed over every CPU, which is no clock at all.
+    read -r up _ < /proc/uptime
     read -r line < /proc/stat
     total=$(stat_value /proc/meminfo MemTotal:)
     available=$(stat_value /proc/meminfo MemAvailable:)
