@@ -20,7 +20,8 @@ OPS_COMMANDS = ("scale", "update", "restart", "rollback", "rm", "node", "token",
 # modules that add their own subcommands (each has add_parsers(sub)), and the command ->
 # (module, function) that runs the ones not in OPS_COMMANDS; imported only when used
 PARSER_MODULES = ("swarmdeck.cli.logs", "swarmdeck.cli.trust", "swarmdeck.cli.events",
-                  "swarmdeck.cli.ops", "swarmdeck.cli.resources", "swarmdeck.cli.placement")
+                  "swarmdeck.cli.ops", "swarmdeck.cli.resources", "swarmdeck.cli.placement",
+                  "swarmdeck.cli.stats")
 RUNNERS = {
     "ls": ("swarmdeck.cli.ls", "run_ls"),
     "logs": ("swarmdeck.cli.logs", "run_logs"),
@@ -28,6 +29,7 @@ RUNNERS = {
     "trust": ("swarmdeck.cli.trust", "run_trust"),
     "doctor": ("swarmdeck.cli.doctor", "run_doctor"),
     "lab": ("swarmdeck.cli.lab", "run_lab"),
+    "stats": ("swarmdeck.cli.stats", "run_stats"),
 }
 
 
