@@ -62,6 +62,10 @@ class ScriptedHTTP:
         self.answers = answers
         self.calls = calls
         self.reusable = True
+        self.served = 0
+
+    def closed_by_peer(self) -> bool:
+        return False
 
     async def request(self, method, path, payload, headers):
         self.calls.append(f"{method} {path}")
@@ -79,7 +83,7 @@ def scripted(answers):
     calls: list[str] = []
     http = ScriptedHTTP(answers, calls)
 
-    async def acquire():
+    async def acquire(**_options):
         return http
 
     endpoint._acquire = acquire
@@ -135,3 +139,124 @@ async def test_a_slow_error_is_not_retried(monkeypatch):
     with pytest.raises(NoLeader):
         await endpoint.get("/nodes")
     assert calls == ["GET /nodes"]
+
+
+# ---- kept-alive channels the other side closed ------------------------------------------
+
+OK_JSON = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+class FakeChannel:
+    """One SSH channel to the engine: every request written is answered, until the server
+    side closes it (as the engine and sshd do with idle keep-alive channels)."""
+
+    def __init__(self, log: list[str]) -> None:
+        import asyncio
+
+        self.reader = asyncio.StreamReader()
+        self.log = log
+        self.open = True
+        self.writer = self
+
+    def write(self, data: bytes) -> None:
+        self.log.append(data.split(b" ", 2)[0].decode() + (" sent" if self.open else " lost"))
+        if self.open:
+            self.reader.feed_data(OK_JSON)
+
+    def server_closes(self, *, eof_seen: bool = True) -> None:
+        """EOF_SEEN: the close already reached us (else it is still on its way)."""
+        self.open = False
+        if eof_seen:
+            self.reader.feed_eof()
+
+    def is_closing(self) -> bool:
+        return self.reader.at_eof()
+
+    def close(self) -> None:
+        pass
+
+
+class ChannelServer:
+    def __init__(self) -> None:
+        self.channels: list[FakeChannel] = []
+        self.log: list[str] = []
+
+    async def open_unix_connection(self, path: str, **_options):
+        import asyncio
+
+        await asyncio.sleep(0)  # a channel opens in a round trip: parallel requests each dial
+        channel = FakeChannel(self.log)
+        self.channels.append(channel)
+        return channel.reader, channel.writer
+
+    def is_closed(self) -> bool:
+        return False
+
+
+async def test_a_channel_the_server_closed_while_idle_is_never_handed_out():
+    import asyncio
+
+    server = ChannelServer()
+    endpoint = DockerEndpoint(server, "m1")
+    await asyncio.gather(*(endpoint.get("/info") for _ in range(3)))
+    assert len(server.channels) == 3 and len(endpoint._idle) == 3
+    for channel in server.channels:
+        channel.server_closes()
+    assert await endpoint.get("/nodes") == {}
+    assert len(server.channels) == 4  # dialled fresh
+    assert "GET lost" not in server.log
+    assert len(endpoint._idle) == 1  # the dead ones were dropped, the fresh one kept
+
+
+async def test_a_read_on_a_channel_dying_unseen_is_sent_again_on_a_fresh_one_not_another_idle():
+    import asyncio
+
+    server = ChannelServer()
+    endpoint = DockerEndpoint(server, "m1")
+    await asyncio.gather(*(endpoint.get("/info") for _ in range(3)))
+    for channel in server.channels:
+        channel.server_closes(eof_seen=False)  # closed, but the close has not arrived yet
+    for channel in server.channels:
+        asyncio.get_running_loop().call_soon(channel.reader.feed_eof)
+    assert await endpoint.get("/nodes") == {}
+    assert server.log.count("GET lost") == 1  # one stale channel tried, then a fresh one
+    assert len(server.channels) == 4
+
+
+async def test_a_channel_idle_past_the_age_limit_is_not_reused(monkeypatch):
+    server = ChannelServer()
+    endpoint = DockerEndpoint(server, "m1")
+    await endpoint.get("/info")
+    monkeypatch.setattr("swarmdeck.core.transport.docker.MAX_IDLE_AGE", 0.0)
+    await endpoint.get("/info")
+    assert len(server.channels) == 2
+
+
+async def test_writes_go_on_a_fresh_channel_and_a_broken_one_is_never_resent():
+    from swarmdeck.core.errors import WriteInterrupted
+
+    server = ChannelServer()
+    endpoint = DockerEndpoint(server, "m1")
+    await endpoint.get("/info")
+    await endpoint.request("POST", "/services/x/update", body={})
+    assert len(server.channels) == 2  # the idle GET channel was not used for the write
+    original = server.open_unix_connection
+
+    async def dying(path, **options):
+        reader, writer = await original(path, **options)
+        server.channels[-1].server_closes(eof_seen=False)
+        server.channels[-1].reader.feed_eof()
+        return reader, writer
+
+    server.open_unix_connection = dying
+    with pytest.raises(WriteInterrupted):
+        await endpoint.request("POST", "/services/x/update", body={})
+    assert server.log.count("POST lost") == 1  # sent once, not again
+
+
+async def test_an_error_without_a_status_does_not_break_the_retry_check():
+    """NotAManager has no HTTP status: judging it for a retry once raised AttributeError,
+    which silently ended the console's inventory task."""
+    endpoint, _calls = scripted([(503, b'{"message":"This node is not a swarm manager."}')])
+    with pytest.raises(NotAManager):
+        await endpoint.get("/nodes")

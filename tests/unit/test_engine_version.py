@@ -26,7 +26,11 @@ class Answering:
     def __init__(self, headers: dict[str, str]) -> None:
         self.headers = headers
         self.reusable = True
+        self.served = 0
         self.calls = 0
+
+    def closed_by_peer(self) -> bool:
+        return False
 
     async def request(self, method, path, payload, headers):
         self.calls += 1
@@ -41,7 +45,7 @@ def endpoint_answering(headers: dict[str, str]) -> tuple[DockerEndpoint, Answeri
     endpoint = DockerEndpoint(SimpleNamespace(), "m1 (root@10.0.0.1:22)")
     http = Answering(headers)
 
-    async def acquire():
+    async def acquire(**_options):
         return http
 
     endpoint._acquire = acquire

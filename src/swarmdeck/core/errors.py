@@ -93,6 +93,16 @@ class ConnectionLost(TransportError):
     """An established connection died (link cut, sshd or dockerd gone)."""
 
 
+class WriteInterrupted(ConnectionLost):
+    """The connection broke while a change was being sent or answered: the change may or
+    may not have been made. Never sent again blindly; the cluster is asked what happened."""
+
+    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+        super().__init__(message)
+        self.method = method
+        self.path = path
+
+
 class DockerAPIError(SwarmdeckError):
     """The Docker API answered with an error status."""
 
@@ -125,6 +135,19 @@ class Refused(SwarmdeckError):
 
 class OperationFailed(SwarmdeckError):
     """A change was made but did not end well (did not converge, rolled back, timed out)."""
+
+
+class FollowLost(SwarmdeckError):
+    """A change was made, but reading how it goes kept failing: not a failure of the change."""
+
+
+class NotApplied(OperationFailed):
+    """A change whose connection broke, and the cluster shows it was not made."""
+
+
+class OutcomeUnknown(OperationFailed):
+    """A change whose connection broke, and the cluster could not say whether it landed:
+    the message says what to check."""
 
 
 class LabError(SwarmdeckError):

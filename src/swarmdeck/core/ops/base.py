@@ -3,6 +3,7 @@ and finding a service or node by the name an operator types."""
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -12,17 +13,21 @@ from swarmdeck.core.config import Config
 from swarmdeck.core.errors import (
     ConnectionLost,
     NoLeader,
+    NotApplied,
     NotFound,
+    OutcomeUnknown,
     ReadOnly,
     Refused,
     SwarmdeckError,
     UsageError,
+    WriteInterrupted,
 )
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.transport.docker import DockerEndpoint
 from swarmdeck.core.transport.session import ManagerSession
 
 T = TypeVar("T")
+REREAD_TIMEOUT = 15.0  # seconds to read back an object whose change was cut off
 
 
 class ClusterOps:
@@ -71,6 +76,16 @@ class ClusterOps:
         except NoLeader as exc:  # the swarm lost its leader meanwhile: it refused the change
             self.audit.record(**record, result="refused", error=str(exc))
             raise
+        except OutcomeUnknown as exc:
+            self.audit.record(**record, result="unknown", error=str(exc))
+            raise
+        except WriteInterrupted as exc:  # a write no re-read could judge
+            unknown = OutcomeUnknown(
+                f"{action} {target}: outcome unknown: {exc}",
+                hint=f"check {target} on cluster {self.cluster} (swarmdeck ls) before trying "
+                     "again")
+            self.audit.record(**record, result="unknown", error=str(unknown))
+            raise unknown from None
         except SwarmdeckError as exc:
             self.audit.record(**record, result="error", error=str(exc))
             raise
@@ -79,6 +94,34 @@ class ClusterOps:
             raise
         self.audit.record(**record, result="ok")
         return result
+
+    async def write_versioned(self, write: Callable[[], Awaitable[Any]], *, what: str,
+                              path: str, sent_index: int,
+                              landed: Callable[[dict[str, Any]], bool]) -> None:
+        """Send a change to a versioned object (service, node, swarm) once. If the connection
+        breaks meanwhile, the object is read again to say what happened: applied (returns),
+        not applied (NotApplied: its version did not move), or unknown (OutcomeUnknown). A
+        write is never sent a second time."""
+        try:
+            await write()
+        except WriteInterrupted as exc:
+            try:
+                data = await asyncio.wait_for(self.docker.get(path), REREAD_TIMEOUT)
+            except (SwarmdeckError, TimeoutError) as again:
+                raise OutcomeUnknown(
+                    f"{what}: outcome unknown: {exc}; reading it back failed too: {again}",
+                    hint=f"check {what} on cluster {self.cluster} before trying again "
+                         "(swarmdeck ls services / ls nodes)") from None
+            index = (data.get("Version") or {}).get("Index")
+            if index == sent_index:
+                raise NotApplied(f"{what}: not applied: {exc}; the cluster shows it unchanged",
+                                 hint="nothing changed: try again") from None
+            if landed(data):
+                return  # the manager took it before the link broke
+            raise OutcomeUnknown(
+                f"{what}: outcome unknown: {exc}; it changed since, but not as asked "
+                "(another change?)",
+                hint=f"check {what} on cluster {self.cluster} before trying again") from None
 
     # ---- lookups -------------------------------------------------------------------------
     async def service(self, ref: str) -> dict[str, Any]:

@@ -52,8 +52,15 @@ def _by_id(nodes: Sequence[Mapping[str, Any]], node_id: str) -> Mapping[str, Any
 
 
 async def _update(ops: ClusterOps, node: dict[str, Any]) -> None:
-    await ops.docker.request("POST", f"/nodes/{node['ID']}/update",
-                             params={"version": node["Version"]["Index"]}, body=node["Spec"])
+    """Send the node's new spec once; a broken connection is judged by reading it back."""
+    spec = node["Spec"]
+    await ops.write_versioned(
+        lambda: ops.docker.request("POST", f"/nodes/{node['ID']}/update",
+                                   params={"version": node["Version"]["Index"]}, body=spec),
+        what=f"node {_hostname(node)}", path=f"/nodes/{node['ID']}",
+        sent_index=node["Version"]["Index"],
+        landed=lambda now: all((now.get("Spec") or {}).get(k) == spec.get(k)
+                               for k in ("Availability", "Role", "Labels")))
 
 
 async def set_availability(ops: ClusterOps, ref: str, availability: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from swarmdeck.core.errors import NotFound, OperationFailed
+from swarmdeck.core.errors import ConnectionLost, FollowLost, NotFound, OperationFailed
 from swarmdeck.core.models import Task
 from swarmdeck.core.transport.docker import DockerEndpoint
 
@@ -21,6 +21,7 @@ CONVERGED, FAILED, ROLLED_BACK, REMOVED = "converged", "failed", "rolled back", 
 # a change expected to start a rolling update that has not started one after this long
 # (e.g. only service labels changed) is judged by its tasks alone
 UPDATE_GRACE = 5.0
+FOLLOW_RETRIES = (0.5, 1.0, 2.0)  # seconds between reads of a change's progress that broke
 
 
 @dataclass
@@ -74,9 +75,7 @@ async def watch(docker: DockerEndpoint, services: dict[str, Baseline], *,
     deadline = time.monotonic() + timeout
     ids = list(services)
     while True:
-        rounds = await asyncio.gather(
-            docker.get("/tasks", filters=json.dumps({"service": ids})),
-            *(_inspect(docker, sid) for sid in ids))
+        rounds = await _read_round(docker, ids)
         tasks = [Task.from_api(t) for t in rounds[0]]
         progress = [_progress(sid, data, services[sid], tasks)
                     for sid, data in zip(ids, rounds[1:], strict=True)]
@@ -89,6 +88,24 @@ async def watch(docker: DockerEndpoint, services: dict[str, Baseline], *,
                                   hint="the change stays applied; follow it in the console "
                                        "or with `swarmdeck ls tasks`")
         await asyncio.sleep(interval)
+
+
+async def _read_round(docker: DockerEndpoint, ids: list[str]) -> list[Any]:
+    """The services' tasks and each service, read again after a broken read (the change is
+    made: losing sight of it for a moment is no reason to call it failed)."""
+    for attempt in range(len(FOLLOW_RETRIES) + 1):
+        try:
+            return await asyncio.gather(
+                docker.get("/tasks", filters=json.dumps({"service": ids})),
+                *(_inspect(docker, sid) for sid in ids))
+        except ConnectionLost as exc:
+            if attempt == len(FOLLOW_RETRIES):
+                raise FollowLost(
+                    f"the change was made, but following it stopped: {exc}",
+                    hint="see how it goes in the console or with `swarmdeck ls tasks`"
+                ) from None
+            await asyncio.sleep(FOLLOW_RETRIES[attempt])
+    raise AssertionError("unreachable")
 
 
 async def _inspect(docker: DockerEndpoint, service_id: str) -> dict[str, Any] | None:

@@ -71,12 +71,30 @@ class Started:
 
 async def post_update(ops: ClusterOps, data: dict[str, Any], spec: dict[str, Any], *,
                       auth: RegistryAuth | None = None, **params: Any) -> None:
-    """AUTH: registry credentials sent for the spec's image, so the nodes can pull it."""
+    """AUTH: registry credentials sent for the spec's image, so the nodes can pull it. If the
+    connection breaks, the service is read back to tell applied from not applied."""
     image = spec["TaskTemplate"].get("ContainerSpec", {}).get("Image", "")
-    await ops.docker.request(
-        "POST", f"/services/{data['ID']}/update",
-        params={"version": data["Version"]["Index"], **params}, body=spec,
-        headers=auth.headers(image) if auth else None)
+    # what the service must look like once the change landed (a rollback: its previous spec)
+    expected = data.get("PreviousSpec") or spec if params.get("rollback") else spec
+    await ops.write_versioned(
+        lambda: ops.docker.request(
+            "POST", f"/services/{data['ID']}/update",
+            params={"version": data["Version"]["Index"], **params}, body=spec,
+            headers=auth.headers(image) if auth else None),
+        what=f"service {spec.get('Name', data['ID'])}", path=f"/services/{data['ID']}",
+        sent_index=data["Version"]["Index"],
+        landed=lambda now: _same_change(now.get("Spec") or {}, expected))
+
+
+def _same_change(now: dict[str, Any], sent: dict[str, Any]) -> bool:
+    """Does the service's spec NOW carry what SENT asked for, in the fields swarmdeck's
+    changes set (the engine fills defaults in elsewhere)?"""
+    def fields(spec: dict[str, Any]) -> tuple[Any, ...]:
+        template = spec.get("TaskTemplate") or {}
+        container = template.get("ContainerSpec") or {}
+        return (spec.get("Mode"), container.get("Image"), template.get("ForceUpdate") or 0,
+                sorted((template.get("Placement") or {}).get("Constraints") or []))
+    return fields(now) == fields(sent)
 
 
 async def image_auth(ops: ClusterOps, spec: dict[str, Any]) -> RegistryAuth:

@@ -27,6 +27,8 @@ from swarmdeck.core.errors import (
     NoLeader,
     NotAManager,
     NotFound,
+    SwarmdeckError,
+    WriteInterrupted,
 )
 from swarmdeck.core.transport.http import (
     HTTPConnection,
@@ -40,6 +42,9 @@ DEFAULT_SOCKET = "/var/run/docker.sock"
 MIN_API_VERSION = "1.41"
 _LOST = (asyncssh.Error, OSError, ProtocolError, asyncio.IncompleteReadError, EOFError)
 MAX_IDLE = 8
+# A kept-alive channel idle this long is closed rather than reused: well below the 5 minutes
+# after which the engine closes an idle keep-alive connection itself.
+MAX_IDLE_AGE = 60.0
 # How much an SSH channel may receive before we read it (its flow-control window). A long
 # stream (logs, events) gets a small one: a flood read more slowly than the engine sends
 # then waits on the engine's side instead of piling up here. Measured on the lab, reading
@@ -67,9 +72,12 @@ def api_too_old(version: str, minimum: str = MIN_API_VERSION) -> bool:
     return have < tuple(int(p) for p in minimum.split("."))
 
 
-def _transient(error: DockerAPIError) -> bool:
+def _transient(error: SwarmdeckError) -> bool:
+    """A read error worth asking again (a leader election). Not every typed error carries an
+    HTTP status (NotAManager does not)."""
     raw = getattr(error, "raw", "")
-    return error.status >= 500 and any(t in raw for t in _TRANSIENT)
+    status = getattr(error, "status", 0)
+    return status >= 500 and any(t in raw for t in _TRANSIENT)
 
 
 class DockerEndpoint:
@@ -79,7 +87,7 @@ class DockerEndpoint:
         self.label = label
         self.socket_path = socket_path
         self.via = "stream-local"  # or "dial-stdio" where forwarding is forbidden
-        self._idle: list[HTTPConnection] = []
+        self._idle: list[tuple[HTTPConnection, float]] = []  # (channel, idle since)
         self.api_version: str | None = None  # from the first answer's Api-Version header
 
     # ---- channels ----------------------------------------------------------------------
@@ -139,38 +147,67 @@ class DockerEndpoint:
         text = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
         return ConnectionLost(f"lost connection to {self.label}: {text}")
 
-    async def _acquire(self) -> HTTPConnection:
-        return self._idle.pop() if self._idle else await self._open()
+    async def _acquire(self, *, fresh: bool = False) -> HTTPConnection:
+        """A kept-alive channel, or a new one. Never one the other side has closed: the
+        engine closes a keep-alive connection it has not heard from in 5 minutes (its
+        ReadHeaderTimeout), and an idle console would then send its next request into a
+        dead channel. FRESH: a new channel whatever the pool holds (writes)."""
+        now = time.monotonic()
+        while self._idle and not fresh:
+            http, since = self._idle.pop()
+            if now - since < MAX_IDLE_AGE and not http.closed_by_peer():
+                return http
+            # the newest idle channel is dead or too old: the others idled longer still
+            http.close()
+            self.drop_idle()
+        return await self._open()
 
     def _release(self, http: HTTPConnection) -> None:
-        if http.reusable and len(self._idle) < MAX_IDLE:
-            self._idle.append(http)
+        if http.reusable and not http.closed_by_peer() and len(self._idle) < MAX_IDLE:
+            self._idle.append((http, time.monotonic()))
         else:
+            http.close()
+
+    def drop_idle(self) -> None:
+        """Close every kept-alive channel (the next request dials a fresh one)."""
+        idle, self._idle = self._idle, []
+        for http, _since in idle:
             http.close()
 
     # ---- requests ----------------------------------------------------------------------
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                       body: Any = None, headers: dict[str, str] | None = None) -> Any:
-        """One API call; returns the decoded JSON body (or None)."""
+        """One API call; returns the decoded JSON body (or None).
+
+        A read that finds its kept-alive channel dead is sent again once, on a fresh channel.
+        A write is sent once, always on a fresh channel (a stale one could swallow it); if its
+        connection breaks it raises WriteInterrupted: the change may or may not have been
+        made, and only the cluster can say which."""
         full = build_path(path, params)
         payload = None
         hdrs = dict(headers or {})
         if body is not None:
             payload = json.dumps(body).encode()
             hdrs["Content-Type"] = "application/json"
+        write = method not in ("GET", "HEAD")
         retries = 0
-        attempt = 0
+        fresh = write
         while True:
-            attempt += 1
             started = time.monotonic()
-            reused = bool(self._idle)
-            http = await self._acquire()
+            http = await self._acquire(fresh=fresh)
+            reused = http.served > 0
             try:
                 resp = await http.request(method, full, payload, hdrs)
             except _LOST as exc:
                 http.close()
-                # a kept-alive channel may have died while idle: retry reads once, fresh
-                if reused and attempt == 1 and method == "GET":
+                if write:
+                    raise WriteInterrupted(
+                        f"lost connection to {self.label} during {method} {path}: "
+                        f"{getattr(exc, 'reason', None) or exc or type(exc).__name__}",
+                        method=method, path=path) from None
+                if reused and not fresh:  # a kept-alive channel died while idle
+                    self.drop_idle()
+                    fresh = True
                     continue
                 raise self._lost(exc) from None
             except asyncio.CancelledError:
@@ -277,6 +314,4 @@ class DockerEndpoint:
         return DockerAPIError(status, f"{self.label}: {message}", method=method, path=path)
 
     async def close(self) -> None:
-        for http in self._idle:
-            http.close()
-        self._idle.clear()
+        self.drop_idle()

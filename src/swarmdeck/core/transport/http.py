@@ -60,6 +60,13 @@ class HTTPConnection:
         self.writer = writer
         self.host = host
         self.reusable = True
+        self.served = 0  # requests answered: a channel that served one has been kept alive
+
+    def closed_by_peer(self) -> bool:
+        """Has the other side closed this channel (EOF received, or the writer closing)?"""
+        at_eof = getattr(self.reader, "at_eof", None)
+        closing = getattr(self.writer, "is_closing", None)
+        return bool((at_eof is not None and at_eof()) or (closing is not None and closing()))
 
     def _send(self, method: str, path: str, body: bytes | None,
               headers: dict[str, str] | None) -> None:
@@ -98,8 +105,10 @@ class HTTPConnection:
         self._send(method, path, body, headers)
         status, resp_headers = await self._read_head()
         if method == "HEAD" or status in (204, 304):
+            self.served += 1
             return Response(status, resp_headers, b"")
         data = b"".join([chunk async for chunk in self._body(resp_headers)])
+        self.served += 1
         return Response(status, resp_headers, data)
 
     async def open_stream(self, method: str, path: str,
