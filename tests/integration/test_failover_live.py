@@ -154,6 +154,41 @@ async def test_console_and_cli_move_to_another_manager(kind, managers, lab, heal
     print(f"{fault}: the console moved to {inventory.state.manager} in {took:.1f}s")
 
 
+async def test_an_engine_stopped_normally_is_noticed_and_its_return_too(lab, healed, tmp_path):
+    """SIGTERM, as `systemctl stop docker` sends: the engine first answers "not a swarm
+    manager" (once, that error ended the console's inventory task quietly and the header
+    stayed `managers 3/3 via prod-m1` for minutes). Stale or moved within 10 s; once the
+    engine is back, the header counts it reachable again by itself."""
+    config = load_config(prod_config(tmp_path, lab))
+    app = SwarmdeckApp(config, Fleet(config), start_cluster="prod")
+    async with app.run_test(size=(180, 40)) as pilot:
+        inventory = app.fleet.inventory("prod")
+        assert await wait_until(pilot, lambda: inventory.state.connected
+                                and "via prod-m1" in header(app)
+                                and "managers 3/3" in header(app), 30), header(app)
+        seen: list[str] = []
+        fault = faults.inject(lab, "prod-m1", "dockerd", sig=signal.SIGTERM)
+        t0 = time.monotonic()
+        try:
+            def noticed() -> bool:
+                seen.append(header(app))
+                return "STALE" in seen[-1] or "via prod-m1" not in seen[-1]
+
+            assert await wait_until(pilot, noticed, 10), seen[-3:]
+            print(f"noticed in {time.monotonic() - t0:.1f}s: {seen[-1]}")
+            assert await wait_until(pilot, lambda: inventory.state.connected
+                                    and "STALE" not in header(app), 40), header(app)
+            assert await wait_until(pilot, lambda: "managers 2/3" in header(app), 30), \
+                header(app)
+        finally:
+            await asyncio.to_thread(faults.restore, lab, fault)
+        back = time.monotonic()
+        assert await wait_until(pilot, lambda: "managers 3/3" in header(app), 30, 0.5), \
+            header(app)
+        print(f"prod-m1 counted reachable {time.monotonic() - back:.1f}s after its return")
+        assert app.is_running and app._exception is None
+
+
 async def test_quorum_loss_is_said_refused_and_recovers(lab, healed, tmp_path, swarmdeck,
                                                         audit_home):
     path = prod_config(tmp_path, lab)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
@@ -19,6 +20,8 @@ from swarmdeck.core.metrics import MetricsCollector
 from swarmdeck.core.node_links import NodeLinks
 from swarmdeck.core.replica_logs import follow_replicas
 from swarmdeck.core.transport.ssh import SSHSettings
+
+log = logging.getLogger(__name__)
 
 
 def ssh_settings(config: Config, cluster: str) -> SSHSettings:
@@ -151,7 +154,13 @@ class Fleet:
         inventory = self.inventory(name)
         while True:
             await asyncio.sleep(collector.interval)
-            collector.tick()
+            try:
+                collector.tick()
+            except Exception as exc:  # noqa: BLE001 - the next tick may do better; say it
+                from swarmdeck.core.crash import report
+
+                log.error("cluster %s: %s", name, report(
+                    exc, context="internal error in the metrics aggregation"))
             inventory.notify("metrics")
 
     async def ops(self, name: str, *, read_only_flag: bool = False):

@@ -36,6 +36,7 @@ from swarmdeck.core.transport.session import ManagerSession
 from swarmdeck.core.transport.ssh import SSHSettings
 
 log = logging.getLogger(__name__)
+MANAGER_RECHECK = 10.0  # seconds between node re-reads while a manager or node is down
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,8 @@ class ClusterInventory:
         # failed (no leader any more), or the manager stopped answering pings (link cut)
         parts = [asyncio.create_task(coro, name=f"{self.name}-{what}") for what, coro in (
             ("events", self._apply_events(session)), ("tasks", self._reconcile_tasks()),
-            ("heartbeat", failover.heartbeat(session)))]
+            ("heartbeat", failover.heartbeat(session)),
+            ("managers", self._recheck_managers(session)))]
         try:
             done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -344,6 +346,24 @@ class ClusterInventory:
         except NotFound:
             table.pop(obj_id, None)
 
+    async def _recheck_managers(self, session: ManagerSession) -> None:
+        """While a manager is not reachable (or a node is down), read the nodes again every
+        MANAGER_RECHECK seconds: swarm sends no event when a manager becomes reachable
+        again, and the header, the doctor and the quorum checks read this state."""
+        while True:
+            await asyncio.sleep(MANAGER_RECHECK)
+            nodes = self.state.nodes.values()
+            if all(n.status != "down" and (n.role != "manager" or n.reachability == "reachable")
+                   for n in nodes):
+                continue
+            raw = await failover.ask_swarm(session, session.docker.get("/nodes"))
+            fresh = {n.id: n for n in map(Node.from_api, raw)}
+            changed = {k for k, n in fresh.items() if self.state.nodes.get(k) != n}
+            changed |= self.state.nodes.keys() - fresh.keys()
+            if changed:
+                self.state.nodes = fresh
+                self.notify("nodes", changed)
+
     def tasks_due(self) -> None:
         """Ask for a task re-read soon (a service, node or container changed)."""
         self._tasks_due.set()
@@ -388,6 +408,10 @@ class ClusterInventory:
                 await self.follow()
             except SwarmdeckError as exc:
                 self.state.error = await self.explain(exc)
+            except Exception as exc:  # noqa: BLE001 - a bug must not end the following
+                # silently: the cluster is marked stale, the error is shown and written down,
+                # and the loop starts over with the usual backoff
+                self.state.error = unexpected_error(self.name, exc)
             # a connection that held a while starts the backoff over; one that fails again
             # at once keeps doubling it (no tight loop of loads)
             if loaded is not None and time.monotonic() - loaded > STEADY:
@@ -421,6 +445,16 @@ class ClusterInventory:
     async def close(self) -> None:
         self._closed = True
         await self._drop_session()
+
+
+def unexpected_error(cluster: str, exc: BaseException) -> SwarmdeckError:
+    """An error nobody planned for, as one line for the header: written to a report file
+    (no local values) that the line names."""
+    from swarmdeck.core.crash import report
+
+    said = report(exc, context="internal error while following the cluster")
+    log.error("cluster %s: %s", cluster, said)
+    return SwarmdeckError(said, hint="retried by itself; please report the file")
 
 
 async def _all_or_first_error(*calls: Awaitable[Any]) -> list[Any]:

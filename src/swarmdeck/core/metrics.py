@@ -240,6 +240,11 @@ class NodeCollector:
                 self.metrics.problems[self.node_id] = str(exc)
             except (asyncssh.Error, OSError) as exc:
                 self.metrics.problems[self.node_id] = f"metrics stream lost: {exc}"
+            except Exception as exc:  # noqa: BLE001 - a bug must not end the sampling quietly
+                from swarmdeck.core.crash import report
+
+                self.metrics.problems[self.node_id] = report(
+                    exc, context="internal error in the metrics sampler")
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, 120.0)
 

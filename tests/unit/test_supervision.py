@@ -1,0 +1,44 @@
+"""No background task dies quietly: an unexpected error in a cluster's following marks the
+cluster stale, says so in one line naming a report file (0600, no local values), and the
+following starts over by itself."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from swarmdeck.core.errors import SwarmdeckError
+from swarmdeck.core.inventory import ClusterInventory
+from swarmdeck.core.transport.ssh import SSHSettings
+
+
+async def test_an_unexpected_error_while_following_is_said_and_the_loop_goes_on():
+    inventory = ClusterInventory("prod", [], SSHSettings())
+    said: list[str] = []
+    calls = 0
+
+    async def load():
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            token = "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-1awxwuwd3z9j1z3puu7rcgdbx"  # noqa: E501
+            raise AttributeError(f"'NotAManager' object has no attribute 'status' {token}")
+        inventory._closed = True
+        raise SwarmdeckError("closed")
+
+    inventory.load = load
+
+    def on_change(change) -> None:
+        if change.kind == "connection" and inventory.state.error is not None:
+            said.append(str(inventory.state.error))
+
+    inventory.subscribe(on_change)
+    await inventory.run()
+    assert calls == 2  # it went on after the bug
+    assert said[0].startswith("internal error while following the cluster: AttributeError: ")
+    assert "retried by itself" in said[0]
+    path = Path(said[0].split("details in ", 1)[1].split(" ", 1)[0])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert "AttributeError" in text and "load" in text  # the frames are there
+    assert "1awxwuwd3z9j" not in text and "1awxwuwd3z9j" not in said[0]  # tokens never
