@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from swarmdeck.cli import render
 from swarmdeck.cli.render import load_config
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import Config
-from swarmdeck.core.errors import OperationFailed, UsageError
+from swarmdeck.core.errors import NotConfirmed, OperationFailed, SwarmdeckError, UsageError
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps, open_ops
 from swarmdeck.core.sanitize import clean
@@ -38,8 +39,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         return p
 
     p = common(sub.add_parser("scale", help="set the replica count of services",
-                              description="Scale replicated services: SERVICE=REPLICAS ..."))
+                              description="Scale replicated services: SERVICE=REPLICAS ... "
+                                          "A count above the cluster's max_replicas (1000 "
+                                          "unless configured) or above 10x the current one "
+                                          "is refused without --force."))
     p.add_argument("targets", nargs="+", metavar="SERVICE=REPLICAS")
+    p.add_argument("--force", action="store_true",
+                   help="allow a count above max_replicas or 10x the current one")
     p = common(sub.add_parser("update", help="update a service's image"))
     p.add_argument("service")
     p.add_argument("--image", required=True, metavar="REF", help="the new image reference")
@@ -141,8 +147,7 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
                                              docker_login=args.with_registry_auth)
 
     async def run() -> int:
-        ops = await open_ops(config, prepared.cluster, read_only_flag=args.read_only)
-        try:
+        async with change_session(config, prepared.cluster, args) as ops:
             shown = await environments.preview(ops, prepared, prune=args.prune)
             for line in shown.lines():
                 print(clean(line))
@@ -157,8 +162,6 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
             started = await environments.deploy(ops, prepared, shown, prune=args.prune,
                                                 registry_auth=auth)
             return await follow(ops, started, args)
-        finally:
-            await ops.session.close()
 
     return asyncio.run(run())
 
@@ -186,15 +189,70 @@ def confirm(question: str, *, yes: bool, typed: str | None = None) -> None:
               else f"{question} [y/N] ")
     answer = input(prompt).strip()
     if (answer != typed) if typed else (answer.lower() not in ("y", "yes")):
-        raise UsageError("not confirmed: nothing was changed")
+        raise NotConfirmed("not confirmed: nothing was changed")
 
 
 async def _run(config: Config, cluster: str, args: argparse.Namespace) -> int:
-    ops = await open_ops(config, cluster, read_only_flag=args.read_only)
-    try:
+    async with change_session(config, cluster, args) as ops:
         return await COMMANDS[args.command](ops, args)
+
+
+@contextlib.asynccontextmanager
+async def change_session(config: Config, cluster: str, args: argparse.Namespace
+                         ) -> AsyncIterator[ClusterOps]:
+    """The cluster's ops for one command, and exactly one audit line per attempted change
+    with its true result: made and followed to its outcome, refused, not confirmed, failed,
+    or its manager out of reach (a change that could not even be tried is recorded too)."""
+    try:
+        ops = await open_ops(config, cluster, read_only_flag=args.read_only)
+    except SwarmdeckError as exc:
+        attempt = attempt_of(args)
+        if attempt is not None:
+            audit = AuditLog.default()
+            audit.check()
+            audit.record(cluster=cluster, manager=None, action=attempt[0], target=attempt[1],
+                         result="error", error=str(exc))
+        raise
+    ops.defer_outcome = True
+    try:
+        yield ops
+    except BaseException as exc:
+        try:
+            ops.conclude(exc)
+        except SwarmdeckError as again:  # the audit log failed since the check: say it too
+            print(f"swarmdeck: {clean(str(again))}", file=sys.stderr)
+        raise
+    else:
+        ops.conclude(None)
     finally:
         await ops.session.close()
+
+
+def attempt_of(args: argparse.Namespace) -> tuple[str, str] | None:
+    """The change a command line asks for, as (action, target) for the audit log (None: it
+    asks for no change)."""
+    command = args.command
+    if command == "scale":
+        return "scale", ", ".join(t.partition("=")[0] for t in args.targets)
+    if command == "update":
+        return "update image", args.service
+    if command in ("restart", "rollback"):
+        return command, args.service
+    if command == "rm":
+        return f"remove {args.kind}", args.name
+    if command == "node":
+        return (f"node {args.node_action}",
+                getattr(args, "node", None) or getattr(args, "destination", ""))
+    if command == "token":
+        return (f"token rotate {args.role}", "") if args.token_action == "rotate" else None
+    if command in ("network", "secret", "config") and args.resource_action in ("create", "rm"):
+        verb = "create" if args.resource_action == "create" else "remove"
+        return f"{verb} {command}", args.name
+    if command in ("pin", "unpin"):
+        return command, args.service
+    if command == "deploy":
+        return "deploy", f"{args.project}/{args.env or ''}".rstrip("/")
+    return None
 
 
 def _refuse_early(ops: ClusterOps, action: str, target: str) -> None:
@@ -225,9 +283,10 @@ async def _scale(ops: ClusterOps, args) -> int:
 
     wanted = services.parse_scale(args.targets)
     _refuse_early(ops, "scale", ", ".join(wanted))
+    await services.check_scales(ops, wanted, force=args.force)  # refused before asking
     confirm(f"Scale {', '.join(f'{k} to {v}' for k, v in wanted.items())} on {ops.cluster}?",
             yes=args.yes)
-    return await follow(ops, await services.scale(ops, wanted), args)
+    return await follow(ops, await services.scale(ops, wanted, force=args.force), args)
 
 
 async def _update(ops: ClusterOps, args) -> int:

@@ -12,10 +12,10 @@ import argparse
 import asyncio
 
 from swarmdeck.cli import render
-from swarmdeck.cli.ops import confirm, follow, pick_cluster
+from swarmdeck.cli.ops import change_session, confirm, follow, pick_cluster
 from swarmdeck.core.config import Config
 from swarmdeck.core.ops import placement as ops_placement
-from swarmdeck.core.ops.base import ClusterOps, open_ops
+from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.placement import Placement, label_constraint, parse_constraint
 from swarmdeck.core.sanitize import clean
 
@@ -76,13 +76,10 @@ def run_placement(config: Config, args: argparse.Namespace) -> int:
     cluster = pick_cluster(config, args.cluster)
 
     async def run() -> int:
-        ops = await open_ops(config, cluster, read_only_flag=args.read_only)
-        try:
+        async with change_session(config, cluster, args) as ops:
             if args.command == "placement":
                 return await _show(ops, args)
             return await _change(ops, args)
-        finally:
-            await ops.session.close()
 
     return asyncio.run(run())
 

@@ -14,11 +14,11 @@ import sys
 from dataclasses import asdict
 
 from swarmdeck.cli import render
-from swarmdeck.cli.ops import confirm, pick_cluster
+from swarmdeck.cli.ops import change_session, confirm, pick_cluster
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import UsageError
 from swarmdeck.core.ops import resources
-from swarmdeck.core.ops.base import ClusterOps, open_ops
+from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.sanitize import clean
 
 COMMANDS = resources.KINDS  # network, secret, config
@@ -76,8 +76,7 @@ def run_resources(config: Config, args: argparse.Namespace) -> int:
     cluster = pick_cluster(config, args.cluster)
 
     async def run() -> int:
-        ops = await open_ops(config, cluster, read_only_flag=args.read_only)
-        try:
+        async with change_session(config, cluster, args) as ops:
             if action == "ls":
                 return await _ls(ops, kind, args.json)
             if action == "inspect":
@@ -85,8 +84,6 @@ def run_resources(config: Config, args: argparse.Namespace) -> int:
             if action == "create":
                 return await _create(ops, kind, args, data)
             return await _rm(ops, kind, args)
-        finally:
-            await ops.session.close()
 
     return asyncio.run(run())
 

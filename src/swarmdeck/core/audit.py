@@ -11,6 +11,7 @@ import getpass
 import json
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from swarmdeck.core.config import state_dir
+from swarmdeck.core.errors import AuditUnavailable
 
 SECRET_NAMES = re.compile(r"token|password|secret|auth", re.I)
+MIN_FREE = 64 * 1024  # bytes: less free space than this and a line may not fit
 JOIN_TOKEN = re.compile(r"SWMTKN-1-[0-9a-z]+-[0-9a-z]+", re.I)
 
 
@@ -69,15 +72,39 @@ class AuditLog:
         }
         if error is not None:
             entry["error"] = mask(error)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
-        # O_APPEND: concurrent swarmdeck processes never interleave within a line
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # O_APPEND: concurrent swarmdeck processes never interleave within a line
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                written = os.write(fd, line.encode())
+            finally:
+                os.close(fd)
+            if written != len(line.encode()):
+                raise OSError(28, "short write (disk full?)")
+        except OSError as exc:
+            raise self._unavailable(exc) from None
         return entry
+
+    def check(self) -> None:
+        """Can a line be appended? Raise AuditUnavailable (saying which file and why) when
+        not: a change is refused before it is made rather than left unrecorded."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.close(fd)
+            if shutil.disk_usage(self.path.parent).free < MIN_FREE:
+                raise OSError(28, "No space left on device")
+        except OSError as exc:
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: OSError) -> AuditUnavailable:
+        reason = exc.strerror or str(exc)
+        return AuditUnavailable(
+            f"refused: the audit log {self.path} cannot be written ({reason}); nothing was "
+            "changed", hint="fix that file or its directory (permissions, space), or point "
+                            "XDG_STATE_HOME elsewhere")
 
     def read(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The newest LIMIT entries, oldest first; a damaged line is skipped, not fatal."""

@@ -74,6 +74,8 @@ class ClusterConfig(_Section):
     managers: list[DestinationText] | None = Field(None, min_length=1)
     context: str | None = Field(None, min_length=1)
     read_only: bool = False
+    # the most replicas one service may be given (scale, deploy) without --force
+    max_replicas: int = Field(1000, ge=1)
     ssh_config: PathList = None
     # the Docker socket on the managers (rootless docker: /run/user/UID/docker.sock)
     docker_socket: str = Field("/var/run/docker.sock", pattern=r"^/")

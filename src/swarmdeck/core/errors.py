@@ -125,6 +125,14 @@ class NotFound(DockerAPIError):
     """The object asked for does not exist (HTTP 404)."""
 
 
+class NotConfirmed(UsageError):
+    """The operator did not confirm a change (answered no, typed another name, Ctrl-C)."""
+
+
+class AuditUnavailable(SwarmdeckError):
+    """The audit log cannot be written: changes are refused until it can (fail closed)."""
+
+
 class ReadOnly(SwarmdeckError):
     """A change was asked of a cluster that is read-only (--read-only or the config)."""
 

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.widget import Widget
 
 from swarmdeck.core.audit import AuditLog
-from swarmdeck.core.errors import SwarmdeckError
+from swarmdeck.core.errors import NotConfirmed, OperationFailed, SwarmdeckError
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.ops.services import Started, check_image
@@ -36,14 +36,21 @@ async def guard(widget: Widget, cluster: str, action: str, target: str) -> Clust
     not connected: the error)."""
     app: SwarmdeckApp = widget.app  # type: ignore[assignment]
     reason = app.read_only_reason(cluster)
-    if reason:  # refused before any connection: works while the cluster is unreachable too
-        AuditLog.default().record(cluster=cluster, manager=None, action=action,
-                                  target=target, result="refused", error="read-only")
-        app.notify(f"{action} refused: cluster {cluster} is read-only ({reason})",
-                   title=action, severity="warning", timeout=6)
-        return None
+    audit = AuditLog.default()
     try:
-        ops = await app.fleet.ops(cluster, read_only_flag=app.read_only)
+        if reason:  # refused before any connection: works while the cluster is unreachable
+            audit.record(cluster=cluster, manager=None, action=action, target=target,
+                         result="refused", error="read-only")
+            app.notify(f"{action} refused: cluster {cluster} is read-only ({reason})",
+                       title=action, severity="warning", timeout=6)
+            return None
+        try:
+            ops = await app.fleet.ops(cluster, read_only_flag=app.read_only)
+        except SwarmdeckError as exc:  # its manager cannot be reached: on record all the same
+            audit.check()
+            audit.record(cluster=cluster, manager=None, action=action, target=target,
+                         result="error", error=str(exc))
+            raise
         ops.check_writable(action, target)
     except SwarmdeckError as exc:
         app.notify(clean(str(exc)), title=action, severity="warning", timeout=6)
@@ -57,6 +64,8 @@ async def run_change(widget: Widget, ops: ClusterOps, title: str, change: Change
     app = widget.app
     view = OperationScreen(title)
     await app.push_screen(view)
+    ops.defer_outcome = True  # one audit line, once the outcome is known
+    ended: BaseException | None = None
     try:
         result = await change(ops, view.say)
         if isinstance(result, Started):
@@ -71,14 +80,23 @@ async def run_change(widget: Widget, ops: ClusterOps, title: str, change: Change
                             view.say("  " + p.line())
             bad = [p for p in last if p.outcome not in good]
             if bad:
-                raise SwarmdeckError("; ".join(p.line() for p in bad))
+                raise OperationFailed("; ".join(p.line() for p in bad))
             outcome = f"{title}: done"
         else:
             outcome = str(result)
     except SwarmdeckError as exc:
+        ended = exc
         view.finish(f"failed: {exc}", ok=False)
         app.notify(clean(f"{title} failed: {exc}"), severity="error", timeout=8)
         return False
+    except BaseException as exc:  # cancelled (the console quits): still on record
+        ended = exc
+        raise
+    finally:
+        try:
+            ops.conclude(ended)
+        except SwarmdeckError as again:
+            app.notify(clean(str(again)), severity="error", timeout=8)
     view.finish(outcome, ok=True)
     app.notify(clean(outcome), timeout=4)
     return True
@@ -148,8 +166,20 @@ class ServicesTable(LiveTable):
                 str(service.replicas), validate=replicas_error))
             if value is None or int(value) == service.replicas:
                 return
+            force = False
+            try:
+                services.check_scale(service.name, service.replicas, int(value),
+                                     self.app.config.cluster(cluster).max_replicas)
+            except SwarmdeckError as exc:  # a typo or a runaway: the number typed again
+                again = await self.app.push_screen_wait(ConfirmDialog(
+                    f"{exc.message}. Type {value} again to scale anyway:", typed=value))
+                if not again:
+                    ops.conclude(NotConfirmed(f"{exc.message}; not confirmed"))
+                    return
+                force = True
             await run_change(self, ops, f"scale {service.name} to {value}",
-                             lambda o, _s: services.scale(o, {service.name: int(value)}))
+                             lambda o, _s: services.scale(o, {service.name: int(value)},
+                                                          force=force))
 
         self._start("scale", flow)
 

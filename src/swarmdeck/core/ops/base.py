@@ -11,10 +11,14 @@ from typing import Any, TypeVar
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import (
+    AuditUnavailable,
     ConnectionLost,
+    FollowLost,
     NoLeader,
     NotApplied,
+    NotConfirmed,
     NotFound,
+    OperationFailed,
     OutcomeUnknown,
     ReadOnly,
     Refused,
@@ -44,6 +48,14 @@ class ClusterOps:
         self.read_only = read_only
         self.config = config
         self.no_leader = no_leader
+        # one audit line per attempt, with its true result: the attempt (action, target) is
+        # known from the first check_writable; with defer_outcome (set by a caller that
+        # follows the change and then calls conclude), a change made is recorded once its
+        # outcome is known, not as "ok" the moment the manager took it
+        self.attempt: tuple[str, str] | None = None
+        self.recorded = False
+        self.defer_outcome = False
+        self._unsettled: list[dict[str, Any]] = []
 
     @property
     def docker(self) -> DockerEndpoint:
@@ -53,17 +65,42 @@ class ClusterOps:
     def manager(self) -> str:
         return self.session.label
 
+    def record(self, **entry: Any) -> None:
+        """One audit line (raises AuditUnavailable when it cannot be written)."""
+        self.audit.record(**entry)
+        self.recorded = True
+
     def check_writable(self, action: str, target: str = "") -> None:
-        """Refuse (and record the refusal) when the cluster is read-only or has no leader."""
+        """Refuse (and record the refusal) when the cluster is read-only or has no leader, or
+        when the audit log cannot be written (fail closed: no change goes unrecorded)."""
+        if self.attempt is None:
+            self.attempt = (action, target)
+        self.audit.check()
         if self.read_only:
-            self.audit.record(cluster=self.cluster, manager=self.manager, action=action,
-                              target=target, result="refused", error="read-only")
+            self.record(cluster=self.cluster, manager=self.manager, action=action,
+                        target=target, result="refused", error="read-only")
             raise ReadOnly(f"{action} refused: cluster {self.cluster} is read-only "
                            f"({self.read_only})")
         if self.no_leader:
-            self.audit.record(cluster=self.cluster, manager=self.manager, action=action,
-                              target=target, result="refused", error=self.no_leader)
+            self.record(cluster=self.cluster, manager=self.manager, action=action,
+                        target=target, result="refused", error=self.no_leader)
             raise Refused(f"{action} refused: cluster {self.cluster}: {self.no_leader}")
+
+    def conclude(self, error: BaseException | None = None) -> None:
+        """The attempt is over (ERROR: how it ended, None: well). Changes made and not yet
+        recorded get their line with the outcome; an attempt refused or failed before any
+        line was written (not confirmed, a refusal of the core's, an error) gets one."""
+        if isinstance(error, AuditUnavailable):
+            return  # nothing can be recorded; the error itself says so
+        outcome, note = _outcome(error)
+        for entry in self._unsettled:  # made: only a failed outcome makes them not ok
+            made = "failed" if outcome == "failed" else "ok"
+            self.record(**entry, result=made, **({"error": note} if note else {}))
+        self._unsettled.clear()
+        if error is not None and self.attempt is not None and not self.recorded:
+            action, target = self.attempt
+            self.record(cluster=self.cluster, manager=self.manager, action=action,
+                        target=target, result=outcome, error=note)
 
     async def guarded(self, action: str, target: str, params: Mapping[str, Any],
                       work: Callable[[], Awaitable[T]]) -> T:
@@ -74,25 +111,28 @@ class ClusterOps:
         try:
             result = await work()
         except NoLeader as exc:  # the swarm lost its leader meanwhile: it refused the change
-            self.audit.record(**record, result="refused", error=str(exc))
+            self.record(**record, result="refused", error=str(exc))
             raise
         except OutcomeUnknown as exc:
-            self.audit.record(**record, result="unknown", error=str(exc))
+            self.record(**record, result="unknown", error=str(exc))
             raise
         except WriteInterrupted as exc:  # a write no re-read could judge
             unknown = OutcomeUnknown(
                 f"{action} {target}: outcome unknown: {exc}",
                 hint=f"check {target} on cluster {self.cluster} (swarmdeck ls) before trying "
                      "again")
-            self.audit.record(**record, result="unknown", error=str(unknown))
+            self.record(**record, result="unknown", error=str(unknown))
             raise unknown from None
         except SwarmdeckError as exc:
-            self.audit.record(**record, result="error", error=str(exc))
+            self.record(**record, result="error", error=str(exc))
             raise
         except BaseException as exc:  # cancelled, interrupted: still on record
-            self.audit.record(**record, result="interrupted", error=type(exc).__name__)
+            self.record(**record, result="interrupted", error=type(exc).__name__)
             raise
-        self.audit.record(**record, result="ok")
+        if self.defer_outcome:
+            self._unsettled.append(record)  # recorded by conclude(), with the outcome
+        else:
+            self.record(**record, result="ok")
         return result
 
     async def write_versioned(self, write: Callable[[], Awaitable[Any]], *, what: str,
@@ -144,6 +184,23 @@ class ClusterOps:
 
     async def swarm(self) -> dict[str, Any]:
         return await self.docker.get("/swarm")
+
+
+def _outcome(error: BaseException | None) -> tuple[str, str | None]:
+    """The audit result (and note) of an attempt that ended with ERROR."""
+    if error is None:
+        return "ok", None
+    if isinstance(error, NotConfirmed):
+        return "cancelled", str(error)
+    if isinstance(error, FollowLost):
+        return "ok", str(error)  # made; only the following was cut
+    if isinstance(error, ReadOnly | Refused | UsageError):
+        return "refused", str(error)
+    if isinstance(error, OperationFailed):
+        return "failed", str(error)
+    if isinstance(error, SwarmdeckError):
+        return "error", str(error)
+    return "interrupted", type(error).__name__
 
 
 def _path_ref(ref: str, what: str) -> str:

@@ -66,6 +66,16 @@ def prepare(config: Config, project: str, env: str | None,
         raise UsageError(f"compose file {path} of {project}/{env} does not exist",
                          hint=f"fix `compose` in [projects.{project}.environments.{env}]")
     plan = stack_plan(load_compose(path, environ), env_config.stack)
+    limit = config.cluster(env_config.cluster).max_replicas
+    too_many = [f"{spec['Name']} asks for {replicas} replicas"
+                for spec in plan.services.values()
+                if (replicas := ((spec.get("Mode") or {}).get("Replicated") or {})
+                    .get("Replicas", 0)) > limit]
+    if too_many:
+        raise UsageError(f"deploy of {project}/{env} refused: {'; '.join(too_many)}, more than "
+                         f"max_replicas = {limit} of cluster {env_config.cluster}; nothing "
+                         "changed", hint=f"fix deploy.replicas in {path}, or raise max_replicas "
+                                         f"in [clusters.{env_config.cluster}]")
     return Prepared(project, env, env_config, plan)
 
 

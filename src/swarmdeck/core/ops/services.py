@@ -54,11 +54,34 @@ def parse_scale(args: list[str]) -> dict[str, int]:
         name, sep, count = arg.partition("=")
         if not sep or not name:
             raise UsageError(f"{arg!r}: expected SERVICE=REPLICAS, e.g. shop_web=3")
-        if not count.isdigit():
+        if not count.isdigit() or not count.isascii():
             raise UsageError(f"{arg!r}: replicas must be a non-negative integer, "
                              f"not {count!r}")
+        if len(count) > 9:  # the engine's field is a uint64; nobody means a 10-digit count
+            raise UsageError(f"{arg!r}: {count} replicas is not a count a swarm can run",
+                             hint="give a number of replicas, e.g. shop_web=3")
         wanted[name] = int(count)
     return wanted
+
+
+GROWTH_LIMIT = 10  # a scale beyond this many times the current count (from 1) asks --force
+
+
+def check_scale(name: str, current: int, wanted: int, max_replicas: int, *,
+                force: bool = False) -> None:
+    """Refuse a replica count the cluster cannot sensibly hold (a typo, a runaway script)
+    unless FORCE: more than MAX_REPLICAS, or more than GROWTH_LIMIT times the current count."""
+    if force or wanted <= current:
+        return
+    if wanted > max_replicas:
+        raise Refused(f"scale {name} to {wanted} refused: more than max_replicas = "
+                      f"{max_replicas} for this cluster",
+                      hint="pass --force if you mean it, or raise max_replicas in the config")
+    limit = GROWTH_LIMIT * max(current, 1)
+    if wanted > limit:
+        raise Refused(f"scale {name} from {current} to {wanted} refused: more than "
+                      f"{GROWTH_LIMIT}x its current count ({limit})",
+                      hint="scale in steps, or pass --force if you mean it")
 
 
 @dataclass
@@ -103,16 +126,29 @@ async def image_auth(ops: ClusterOps, spec: dict[str, Any]) -> RegistryAuth:
     return await resolve_async(ops.config, ops.cluster, [image])
 
 
-async def scale(ops: ClusterOps, wanted: Mapping[str, int]) -> Started:
-    """Scale several services at once; every name is checked before the first change."""
-    ops.check_writable("scale", ", ".join(wanted))
+async def check_scales(ops: ClusterOps, wanted: Mapping[str, int], *,
+                       force: bool = False) -> list[dict[str, Any]]:
+    """Every service named, checked: replicated, and a count the cluster can hold (beyond
+    max_replicas or 10x the current count needs FORCE). Their inspect data, in order."""
     found = await asyncio.gather(*(ops.service(name) for name in wanted))
-    for (name, _count), data in zip(wanted.items(), found, strict=True):
+    limit = ops.config.cluster(ops.cluster).max_replicas if ops.config else 1000
+    for (name, count), data in zip(wanted.items(), found, strict=True):
         mode = data["Spec"].get("Mode") or {}
         if "Replicated" not in mode:
             kind = next(iter(mode), "global").lower()
             raise UsageError(f"{name} is a {kind} service: it cannot be scaled",
                              hint="only replicated services have a replica count")
+        current = (mode["Replicated"] or {}).get("Replicas", 1)
+        check_scale(name, current, count, limit, force=force)
+    return list(found)
+
+
+async def scale(ops: ClusterOps, wanted: Mapping[str, int], *,
+                force: bool = False) -> Started:
+    """Scale several services at once; every name and count is checked before the first
+    change (counts beyond max_replicas or 10x the current one need FORCE)."""
+    ops.check_writable("scale", ", ".join(wanted))
+    found = await check_scales(ops, wanted, force=force)
     bases = {d["ID"]: await baseline(ops.docker, d["ID"]) for d in found}
     parts = []
     for count, data in zip(wanted.values(), found, strict=True):

@@ -76,7 +76,8 @@ def _transient(error: SwarmdeckError) -> bool:
     """A read error worth asking again (a leader election). Not every typed error carries an
     HTTP status (NotAManager does not)."""
     raw = getattr(error, "raw", "")
-    return error.status >= 500 and any(t in raw for t in _TRANSIENT)
+    status = getattr(error, "status", 0)
+    return status >= 500 and any(t in raw for t in _TRANSIENT)
 
 
 class DockerEndpoint:
