@@ -112,3 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("swarmdeck: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: its traceback could quote secrets, so it goes to a file
+        from swarmdeck.core import crash
+
+        print(crash.report(exc), file=sys.stderr)
+        return crash.EXIT_CODE
