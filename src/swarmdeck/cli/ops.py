@@ -1,18 +1,19 @@
 """The mutating commands: scale, update, restart, rollback, rm, node, token, audit, deploy.
 
-Thin over core.ops: pick the cluster, confirm (a TTY prompt, or --yes), run, follow the
-change to its outcome unless --detach. Without a TTY and without --yes nothing is changed.
+Thin over core.ops: pick the cluster, confirm (a TTY prompt, or --yes: cli/prompt.py), run,
+follow the change to its outcome unless --detach. Without a TTY and without --yes nothing is
+changed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from swarmdeck.cli import render
+from swarmdeck.cli.prompt import confirm
 from swarmdeck.cli.render import load_config
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import Config
@@ -173,20 +174,6 @@ def pick_cluster(config: Config, name: str | None) -> str:
         raise UsageError(f"no clusters configured in {config.path}")
     raise UsageError("which cluster? pass --cluster NAME (configured: "
                      f"{', '.join(config.clusters)})")
-
-
-def confirm(question: str, *, yes: bool, typed: str | None = None) -> None:
-    """Ask on the terminal; with TYPED the answer must be that exact text."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise UsageError(f"{question.rstrip('?')}: refused without confirmation",
-                         hint="no terminal to ask on; pass --yes to confirm")
-    prompt = (f"{question} Type {typed!r} to confirm: " if typed
-              else f"{question} [y/N] ")
-    answer = input(prompt).strip()
-    if (answer != typed) if typed else (answer.lower() not in ("y", "yes")):
-        raise UsageError("not confirmed: nothing was changed")
 
 
 async def _run(config: Config, cluster: str, args: argparse.Namespace) -> int:

@@ -14,7 +14,8 @@ import sys
 from dataclasses import asdict
 
 from swarmdeck.cli import render
-from swarmdeck.cli.ops import confirm, pick_cluster
+from swarmdeck.cli.ops import pick_cluster
+from swarmdeck.cli.prompt import confirm
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import UsageError
 from swarmdeck.core.ops import resources
