@@ -1,5 +1,6 @@
 """Questions on a real (pseudo-)terminal: Ctrl-C at a confirmation cancels at once, exit 130,
-nothing recorded.
+nothing recorded; a secret typed at the terminal is asked twice without echo and keeps no
+newline, one from a pipe keeps every byte.
 
 Every CLI question comes once a cluster is connected, so the confirmation is driven through
 main() with the command replaced by one that asks inside asyncio.run, as the real ones do.
@@ -7,6 +8,8 @@ main() with the command replaced by one that asks inside asyncio.run, as the rea
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -69,3 +72,75 @@ def test_end_of_input_at_a_confirmation_changes_nothing(isolated_env):
         assert "not confirmed: nothing was changed" in term.text
         assert "Traceback" not in term.text
     assert not audit_file(isolated_env).exists()
+
+
+# ---- a secret's data from the terminal -------------------------------------------------
+@pytest.fixture
+def config(tmp_path) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text('[clusters.prod]\nmanagers = ["root@192.0.2.1:1"]\n')
+    path.chmod(0o600)
+    return str(path)
+
+
+def secret_create(config: str) -> Terminal:
+    """`secret create` on a cluster the config does not have: the data is read first, then
+    the command stops (exit 2) before any connection."""
+    return Terminal.python("-m", "swarmdeck", "--config", config, "secret", "create",
+                           "db_password", "-", "--cluster", "nosuch")
+
+
+def test_a_secret_typed_at_the_terminal_is_hidden_asked_twice_and_has_no_newline(config):
+    typed = "s3cr" + "et-pw"
+    with secret_create(config) as term:
+        term.expect("secret data (input hidden): ")
+        term.send(typed + "\r")
+        term.expect("secret data again, to confirm: ")
+        term.send(typed + "\r")
+        assert term.wait(timeout=10) == 2
+        assert "secret data read from the terminal: 9 bytes, no trailing newline" in term.text
+        assert "unknown cluster 'nosuch'" in term.text
+        assert typed not in term.text  # never echoed
+
+
+def test_two_different_entries_create_nothing(config):
+    with secret_create(config) as term:
+        term.expect("(input hidden): ")
+        term.send("one\r")
+        term.expect("again, to confirm: ")
+        term.send("two\r")
+        assert term.wait(timeout=10) == 2
+        assert "the two entries differ: nothing was changed" in term.text
+        assert "unknown cluster" not in term.text
+
+
+def test_ctrl_c_at_the_secret_prompt_cancels(config):
+    with secret_create(config) as term:
+        term.expect("(input hidden): ")
+        term.send("half")
+        term.send("\x03")
+        assert term.wait(timeout=2.0) == 130
+        assert "swarmdeck: cancelled, nothing changed" in term.text
+
+
+READ = ("import sys; from swarmdeck.cli.resources import read_data; "
+        "sys.stdout.write(read_data('-', None, kind='secret').hex())")
+
+
+def test_the_bytes_read_at_the_terminal_are_the_typed_line():
+    with Terminal.python("-c", READ) as term:
+        term.expect("(input hidden): ")
+        term.send("pa ss\r")
+        term.expect("again, to confirm: ")
+        term.send("pa ss\r")
+        assert term.wait(timeout=10) == 0
+        assert term.text.endswith(b"pa ss".hex())
+
+
+def test_a_pipe_gives_every_byte_a_trailing_newline_too():
+    """As `docker secret create NAME -` does: what the pipe holds is the secret."""
+    done = subprocess.run([sys.executable, "-c", READ], input=b"line one\nline two\n",
+                          capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert bytes.fromhex(done.stdout.decode()) == b"line one\nline two\n"
+    assert done.stderr == b""
