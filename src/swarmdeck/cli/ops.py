@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -135,6 +136,7 @@ def run_ops(args: argparse.Namespace) -> int:
 
 def _deploy(config: Config, args: argparse.Namespace) -> int:
     from swarmdeck.core.ops import environments
+    from swarmdeck.core.ops.deploy import DeployProgress
 
     prepared = environments.prepare(config, args.project, args.env)  # no connection yet
     # credentials first: a failing credential command stops before any connection
@@ -155,8 +157,14 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
             _refuse_early(ops, "deploy", prepared.stack)
             confirm(f"Deploy {prepared.project}/{prepared.environment} as stack "
                     f"{prepared.stack} on {ops.cluster}?", yes=args.yes)
-            started = await environments.deploy(ops, prepared, shown, prune=args.prune,
-                                                registry_auth=auth)
+            progress = DeployProgress(prepared.stack)
+            try:
+                started = await environments.deploy(ops, prepared, shown, prune=args.prune,
+                                                    registry_auth=auth, progress=progress)
+            except (asyncio.CancelledError, KeyboardInterrupt):  # Ctrl-C: say where it stopped
+                for line in progress.lines():
+                    print(clean(line), file=sys.stderr)
+                raise
             return await follow(ops, started, args)
         finally:
             await ops.session.close()
