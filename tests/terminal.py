@@ -1,6 +1,7 @@
 """A child process on a pseudo-terminal of its own, as a person at a shell runs it: the
 terminal echoes what is typed (unless the child turns echo off), Enter ends a line and
-Ctrl-C (\\x03) sends SIGINT to the child."""
+Ctrl-C (\\x03) sends SIGINT to the child. For unit and integration tests alike (tests/ is
+on the import path: its conftest.py sits there)."""
 
 from __future__ import annotations
 
