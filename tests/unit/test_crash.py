@@ -127,3 +127,12 @@ def test_expected_errors_and_interrupts_are_not_crashes(isolated_env, monkeypatc
     assert not state(isolated_env).exists()
     with pytest.raises(SystemExit):
         main(["ls", "--no-such-option"])
+
+
+def test_a_module_that_fails_to_import_is_a_crash_too(isolated_env, monkeypatch, capsys):
+    monkeypatch.setattr("swarmdeck.cli.main.PARSER_MODULES", ("swarmdeck.cli.no_such_module",))
+    assert main(["ls"]) == 70
+    err = capsys.readouterr().err
+    assert err.startswith("swarmdeck crashed: ModuleNotFoundError: No module named "
+                          "'swarmdeck.cli.no_such_module' — details in ")
+    assert "Traceback" not in err

@@ -89,11 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     from swarmdeck.core.errors import SwarmdeckError
 
     try:
+        args = build_parser().parse_args(argv)  # a module failing to import is a crash too
         if args.command in OPS_COMMANDS:
             from swarmdeck.cli.ops import run_ops
 
