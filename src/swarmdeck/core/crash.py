@@ -5,7 +5,8 @@ A traceback on the terminal can carry secrets: Textual's shows every frame's loc
 (a secret's data just created, a join token just rotated). A report here holds the frames and
 the exception messages, never a local variable, with join tokens masked as in the audit log
 (messages can quote one). The terminal, the console's header or a log gets one line. The CLI,
-the console and the supervisors of background tasks all write them through `report`.
+the console and the supervisors of background tasks call `report` (or `write_report` for the
+path alone).
 """
 
 from __future__ import annotations
