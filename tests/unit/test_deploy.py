@@ -4,15 +4,21 @@ docker CLI is in tests/integration/test_deploy_parity.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_compose import FULL, compose
 
+import swarmdeck.cli.ops as cli_ops
+from swarmdeck.cli.main import main
 from swarmdeck.core.audit import AuditLog
+from swarmdeck.core.config import load_config
 from swarmdeck.core.errors import (
     DockerAPIError,
     OperationFailed,
@@ -23,6 +29,7 @@ from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.ops.compose import load_compose, stack_plan
 from swarmdeck.core.ops.deploy import (
     DeployPreview,
+    DeployProgress,
     apply,
     normalize_image,
     plan_changes,
@@ -258,3 +265,120 @@ def test_preview_lines_for_prune_and_creates():
     assert preview.lines() == ["deploy stack shop on cluster prod (prune)",
                                "  create network shop_default"]
     assert preview.changed
+
+
+# ---- interrupted (Ctrl-C, a cancelled task) --------------------------------------------
+TWELVE = "services:\n" + "".join(f"  s{i:02}:\n    image: busybox:1.36\n" for i in range(1, 13))
+FIRST_THREE = ["create network many_default", "create service many_s01",
+               "create service many_s02", "create service many_s03"]
+LAST_EIGHT = [f"create service many_s{i:02}" for i in range(5, 13)]
+
+
+class StoppingDocker(FakeDocker):
+    """Stops at its Nth service create: raises KeyboardInterrupt ("raise"), sends this
+    process SIGINT as a Ctrl-C would ("sigint"), or waits there until cancelled ("wait")."""
+
+    def __init__(self, at: int, how: str) -> None:
+        super().__init__()
+        self.at, self.how = at, how
+        self.creates = 0
+        self.stopped = asyncio.Event()
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if (method, path) == ("POST", "/services/create"):
+            self.creates += 1
+            if self.creates == self.at:
+                self.stopped.set()
+                if self.how == "raise":
+                    raise KeyboardInterrupt
+                if self.how == "sigint":
+                    os.kill(os.getpid(), signal.SIGINT)
+                await asyncio.Event().wait()  # until cancelled
+        return await super().request(method, path, **kwargs)
+
+
+@pytest.fixture
+def twelve(tmp_path):
+    path = tmp_path / "many.yml"
+    path.write_text(TWELVE)
+    return stack_plan(load_compose(path, env={}), "many")
+
+
+def check_interrupted(progress: DeployProgress, tmp_path: Path, error: str) -> None:
+    assert progress.applied == FIRST_THREE
+    assert progress.unknown == "create service many_s04"
+    assert progress.not_applied == LAST_EIGHT
+    assert progress.lines() == [
+        "deploy of stack many interrupted: 4 of 13 steps applied",
+        "  applied: " + ", ".join(FIRST_THREE),
+        "  under way (may or may not be applied): create service many_s04",
+        "  not applied: " + ", ".join(LAST_EIGHT),
+        "running the same deploy again completes it (what was applied is kept)"]
+    last = audit(tmp_path)[-1]
+    assert (last["action"], last["result"], last["error"]) == ("deploy", "interrupted", error)
+    assert last["params"]["applied"] == FIRST_THREE
+    assert last["params"]["unknown"] == "create service many_s04"
+    assert last["params"]["not_applied"] == LAST_EIGHT
+
+
+async def test_ctrl_c_during_apply_says_what_was_applied_and_what_was_not(twelve, tmp_path):
+    docker = StoppingDocker(at=4, how="raise")
+    ops = fake_ops(docker, tmp_path)
+    progress = DeployProgress()
+    with pytest.raises(KeyboardInterrupt):
+        await apply(ops, twelve, await plan_changes(ops, twelve), progress=progress)
+    check_interrupted(progress, tmp_path, "KeyboardInterrupt")
+
+
+async def test_a_cancelled_apply_says_what_was_applied_and_what_was_not(twelve, tmp_path):
+    docker = StoppingDocker(at=4, how="wait")
+    ops = fake_ops(docker, tmp_path)
+    progress = DeployProgress()
+    applying = asyncio.create_task(apply(ops, twelve, await plan_changes(ops, twelve),
+                                         progress=progress))
+    await docker.stopped.wait()
+    applying.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await applying
+    check_interrupted(progress, tmp_path, "CancelledError")
+
+
+def test_interrupted_before_the_first_write_says_nothing_was_applied():
+    assert DeployProgress("many").lines() == [
+        "deploy of stack many interrupted before its first change: nothing was applied"]
+
+
+def test_ctrl_c_during_swarmdeck_deploy_prints_the_lists_and_exits_130(
+        tmp_path, isolated_env, monkeypatch, capsys):
+    """The whole command, asyncio.run's own SIGINT handling included: the signal cancels the
+    main task while the 4th of 12 services is being created."""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    (tmp_path / "many.yml").write_text(TWELVE)
+    path = tmp_path / "config.toml"
+    path.write_text('[clusters.prod]\nmanagers = ["root@192.0.2.1:1"]\n'
+                    '[projects.many.environments.production]\ncluster = "prod"\n'
+                    f'stack = "many"\ncompose = "{tmp_path / "many.yml"}"\n')
+    path.chmod(0o600)
+    config = load_config(path)
+    docker = StoppingDocker(at=4, how="sigint")
+
+    class Session(FakeSession):
+        async def close(self) -> None:
+            pass
+
+    async def open_ops(config_, cluster, **kwargs):
+        return ClusterOps(cluster, Session(docker), audit=AuditLog(tmp_path / "audit.jsonl"),
+                          config=config)
+
+    monkeypatch.setattr(cli_ops, "open_ops", open_ops)
+    assert main(["--config", str(path), "deploy", "many", "--yes"]) == 130
+    err = capsys.readouterr().err
+    assert ("deploy of stack many interrupted: 4 of 13 steps applied\n"
+            f"  applied: {', '.join(FIRST_THREE)}\n"
+            "  under way (may or may not be applied): create service many_s04\n"
+            f"  not applied: {', '.join(LAST_EIGHT)}\n"
+            "running the same deploy again completes it (what was applied is kept)\n"
+            "swarmdeck: interrupted\n") in err
+    check_interrupted(DeployProgress("many", [*FIRST_THREE, "create service many_s04",
+                                              *LAST_EIGHT], 4, True), tmp_path,
+                      "CancelledError")

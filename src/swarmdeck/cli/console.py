@@ -24,6 +24,7 @@ def run_console(args: argparse.Namespace) -> int:
     fleet = Fleet(config)
     for name in fleet.names:
         fleet.inventory(name)  # a bad docker context fails here, before the screen opens
-    SwarmdeckApp(config, fleet, start_cluster=args.start_cluster,
-                 read_only=args.read_only).run()
-    return 0
+    app = SwarmdeckApp(config, fleet, start_cluster=args.start_cluster,
+                       read_only=args.read_only)
+    app.run()
+    return app.return_code or 0  # a crash: 70, its one line already printed

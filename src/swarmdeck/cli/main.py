@@ -91,11 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     from swarmdeck.core.errors import SwarmdeckError
 
     try:
+        args = build_parser().parse_args(argv)  # a module failing to import is a crash too
         if args.command in OPS_COMMANDS:
             from swarmdeck.cli.ops import run_ops
 
@@ -114,3 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("swarmdeck: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: its traceback could quote secrets, so it goes to a file
+        from swarmdeck.core import crash
+
+        print(crash.report(exc), file=sys.stderr)
+        return crash.EXIT_CODE

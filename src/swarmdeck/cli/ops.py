@@ -1,7 +1,8 @@
 """The mutating commands: scale, update, restart, rollback, rm, node, token, audit, deploy.
 
-Thin over core.ops: pick the cluster, confirm (a TTY prompt, or --yes), run, follow the
-change to its outcome unless --detach. Without a TTY and without --yes nothing is changed.
+Thin over core.ops: pick the cluster, confirm (a TTY prompt, or --yes: cli/prompt.py), run,
+follow the change to its outcome unless --detach. Without a TTY and without --yes nothing is
+changed.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from swarmdeck.cli import render
+from swarmdeck.cli.prompt import confirm
 from swarmdeck.cli.render import load_config
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import Config
-from swarmdeck.core.errors import NotConfirmed, OperationFailed, SwarmdeckError, UsageError
+from swarmdeck.core.errors import OperationFailed, SwarmdeckError, UsageError
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps, open_ops
 from swarmdeck.core.sanitize import clean
@@ -140,6 +142,7 @@ def run_ops(args: argparse.Namespace) -> int:
 
 def _deploy(config: Config, args: argparse.Namespace) -> int:
     from swarmdeck.core.ops import environments
+    from swarmdeck.core.ops.deploy import DeployProgress
 
     prepared = environments.prepare(config, args.project, args.env)  # no connection yet
     # credentials first: a failing credential command stops before any connection
@@ -159,8 +162,14 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
             _refuse_early(ops, "deploy", prepared.stack)
             confirm(f"Deploy {prepared.project}/{prepared.environment} as stack "
                     f"{prepared.stack} on {ops.cluster}?", yes=args.yes)
-            started = await environments.deploy(ops, prepared, shown, prune=args.prune,
-                                                registry_auth=auth)
+            progress = DeployProgress(prepared.stack)
+            try:
+                started = await environments.deploy(ops, prepared, shown, prune=args.prune,
+                                                    registry_auth=auth, progress=progress)
+            except (asyncio.CancelledError, KeyboardInterrupt):  # Ctrl-C: say where it stopped
+                for line in progress.lines():
+                    print(clean(line), file=sys.stderr)
+                raise
             return await follow(ops, started, args)
 
     return asyncio.run(run())
@@ -176,20 +185,6 @@ def pick_cluster(config: Config, name: str | None) -> str:
         raise UsageError(f"no clusters configured in {config.path}")
     raise UsageError("which cluster? pass --cluster NAME (configured: "
                      f"{', '.join(config.clusters)})")
-
-
-def confirm(question: str, *, yes: bool, typed: str | None = None) -> None:
-    """Ask on the terminal; with TYPED the answer must be that exact text."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise UsageError(f"{question.rstrip('?')}: refused without confirmation",
-                         hint="no terminal to ask on; pass --yes to confirm")
-    prompt = (f"{question} Type {typed!r} to confirm: " if typed
-              else f"{question} [y/N] ")
-    answer = input(prompt).strip()
-    if (answer != typed) if typed else (answer.lower() not in ("y", "yes")):
-        raise NotConfirmed("not confirmed: nothing was changed")
 
 
 async def _run(config: Config, cluster: str, args: argparse.Namespace) -> int:

@@ -14,7 +14,8 @@ import sys
 from dataclasses import asdict
 
 from swarmdeck.cli import render
-from swarmdeck.cli.ops import change_session, confirm, pick_cluster
+from swarmdeck.cli.ops import change_session, pick_cluster
+from swarmdeck.cli.prompt import confirm, read_secret
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import UsageError
 from swarmdeck.core.ops import resources
@@ -53,7 +54,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                            help="e.g. 10.20.0.0/24 (default: one picked by the swarm)")
         else:
             p.add_argument("source", nargs="?", metavar="-",
-                           help="read the data from standard input")
+                           help="read the data from standard input" + (
+                               " (at a terminal: typed twice, not shown, no trailing "
+                               "newline; from a pipe: every byte as given)"
+                               if kind == "secret" else ""))
             p.add_argument("--file", "-f", metavar="PATH",
                            help="read the data from PATH (- for standard input)")
         if kind == "config":
@@ -72,7 +76,7 @@ def run_resources(config: Config, args: argparse.Namespace) -> int:
         if kind == "network":
             args.subnet = resources.check_subnet(args.subnet) if args.subnet else None
         else:
-            data = resources.check_data(kind, read_data(args.source, args.file))
+            data = resources.check_data(kind, read_data(args.source, args.file, kind=kind))
     cluster = pick_cluster(config, args.cluster)
 
     async def run() -> int:
@@ -88,17 +92,22 @@ def run_resources(config: Config, args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def read_data(source: str | None, path: str | None) -> bytes:
-    """The data of a secret or config: a file, or standard input for "-"."""
+def read_data(source: str | None, path: str | None, *, kind: str = "config") -> bytes:
+    """The data of a secret or config: a file, or standard input for "-". A secret typed at
+    a terminal is asked for without echo, twice, and ends at Enter (no newline kept); from a
+    pipe every byte is kept as given, a trailing newline too, as `docker secret create`
+    keeps it."""
     if source not in (None, "-"):
         raise UsageError(f"unexpected argument {source!r}",
                          hint="give the data with --file PATH, or - to read standard input")
     if (source is None) == (path is None):
         raise UsageError("where is the data? give --file PATH or - (standard input), "
                          "one of them")
-    if path in (None, "-"):
-        return sys.stdin.buffer.read()
-    return resources.read_file(path)
+    if path not in (None, "-"):
+        return resources.read_file(path)
+    if kind == "secret" and sys.stdin.isatty():
+        return read_secret("secret data")
+    return sys.stdin.buffer.read()
 
 
 async def _ls(ops: ClusterOps, kind: str, as_json: bool) -> int:

@@ -33,7 +33,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def run_trust(args: argparse.Namespace) -> int:
-    from swarmdeck.cli.ops import confirm
+    from swarmdeck.cli.prompt import confirm
 
     config = load_config(args.config)
     dest = parse_destination(args.host)

@@ -141,6 +141,12 @@ class Refused(SwarmdeckError):
     """A change that would do harm was not made (last manager, quorum, no confirmation)."""
 
 
+class Cancelled(NotConfirmed):
+    """The operator cancelled (Ctrl-C at a question) before anything was changed."""
+
+    exit_code = 130  # as for any command a SIGINT ends
+
+
 class OperationFailed(SwarmdeckError):
     """A change was made but did not end well (did not converge, rolled back, timed out)."""
 

@@ -8,13 +8,18 @@ from collections.abc import Iterable
 from importlib import resources
 from typing import Protocol
 
+from rich.console import RenderableType
+from rich.text import Text
+from rich.traceback import Traceback
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from swarmdeck.core.config import Config
+from swarmdeck.core.crash import EXIT_CODE
 from swarmdeck.core.inventory import ClusterState, Listener
 from swarmdeck.core.metrics import ClusterMetrics
+from swarmdeck.ui.crash import crash_line, traceback_line
 from swarmdeck.ui.screens.help import HelpScreen
 from swarmdeck.ui.screens.main import MainScreen
 
@@ -83,6 +88,9 @@ class SwarmdeckApp(App):
         self._refresh_pending = False
         self._unsubscribe = None
         self._gc_before: tuple[int, ...] | None = None
+        # a crash line is printed whole, the terminal wraps it: the report's path copies as
+        # one piece (rich would crop it at the width, or break it with newlines)
+        self.error_console.soft_wrap = True
 
     def cluster_metrics(self, cluster: str) -> ClusterMetrics | None:
         if self.config.clusters.get(cluster) and self.config.clusters[cluster].metrics == "off":
@@ -123,6 +131,27 @@ class SwarmdeckApp(App):
         await self.fleet.close()
         if self._gc_before is not None:
             restore_garbage_collector(self._gc_before)
+
+    # ---- a crash: a report file and one line, never Textual's traceback ------------------
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's own prints a rich traceback with every frame's local variables
+        (App._fatal_error: show_locals=True), and those held a secret's data and a join
+        token. The rest is as Textual does it: the app exits, run_test re-raises the error."""
+        self._return_code = EXIT_CODE
+        if self._exception is None:
+            self._exception = error
+            self._exception_event.set()
+        self.bell()
+        self._exit_renderables.append(Text(crash_line(error)))
+        self._close_messages_no_wait()
+
+    def panic(self, *renderables: RenderableType) -> None:
+        """The driver's input thread reports its own death as a rich Traceback: a crash too."""
+        if any(isinstance(r, Traceback) for r in renderables):
+            self._return_code = EXIT_CODE
+            renderables = tuple(Text(traceback_line(r), no_wrap=True, overflow="ignore")
+                                if isinstance(r, Traceback) else r for r in renderables)
+        super().panic(*renderables)
 
     # ---- inventory -> screens ------------------------------------------------------------
     def _on_change(self, change) -> None:

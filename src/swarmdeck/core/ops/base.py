@@ -103,8 +103,10 @@ class ClusterOps:
                         target=target, result=outcome, error=note)
 
     async def guarded(self, action: str, target: str, params: Mapping[str, Any],
-                      work: Callable[[], Awaitable[T]]) -> T:
-        """Run WORK unless read-only; either way one audit line says what happened."""
+                      work: Callable[[], Awaitable[T]], *,
+                      progress: Callable[[], Mapping[str, Any]] | None = None) -> T:
+        """Run WORK unless read-only; either way one audit line says what happened.
+        PROGRESS: what WORK had done, added to the parameters when it is interrupted."""
         record = dict(cluster=self.cluster, manager=self.manager, action=action,
                       target=target, params=params)
         self.check_writable(action, target)
@@ -127,6 +129,8 @@ class ClusterOps:
             self.record(**record, result="error", error=str(exc))
             raise
         except BaseException as exc:  # cancelled, interrupted: still on record
+            if progress is not None:
+                record["params"] = {**params, **progress()}
             self.record(**record, result="interrupted", error=type(exc).__name__)
             raise
         if self.defer_outcome:

@@ -42,6 +42,7 @@ from swarmdeck.core.registries import RegistryAuth, registry_auth
 __all__ = [
     "MASKED_NAMES",
     "DeployPreview",
+    "DeployProgress",
     "DeployResult",
     "ServiceChange",
     "Step",
@@ -65,17 +66,66 @@ class DeployResult:
                 + [f"  warning: {w}" for w in self.warnings])
 
 
+@dataclass
+class DeployProgress:
+    """What an apply has written so far, kept as it goes: when it is interrupted (Ctrl-C, a
+    cancelled task) this says what was applied and what was not. STEPS: every write, in
+    order, once planned (none: stopped before the first); DONE: how many completed; UNDER_WAY:
+    the next one had been started (it may or may not have reached the engine)."""
+
+    stack: str = ""
+    steps: list[str] = field(default_factory=list)
+    done: int = 0
+    under_way: bool = False
+
+    @property
+    def applied(self) -> list[str]:
+        return self.steps[:self.done]
+
+    @property
+    def unknown(self) -> str | None:
+        return self.steps[self.done] if self.under_way else None
+
+    @property
+    def not_applied(self) -> list[str]:
+        return self.steps[self.done + (1 if self.under_way else 0):]
+
+    def audit(self) -> dict[str, Any]:
+        """For the audit line of an interrupted deploy."""
+        return {"applied": self.applied, "unknown": self.unknown,
+                "not_applied": self.not_applied}
+
+    def lines(self) -> list[str]:
+        """What an operator reads after an interruption."""
+        if not self.steps:
+            return [f"deploy of stack {self.stack} interrupted before its first change: "
+                    "nothing was applied"]
+        lines = [f"deploy of stack {self.stack} interrupted: {self.done} of "
+                 f"{len(self.steps)} steps applied",
+                 f"  applied: {', '.join(self.applied) or 'nothing'}"]
+        if self.unknown:
+            lines.append(f"  under way (may or may not be applied): {self.unknown}")
+        lines += [f"  not applied: {', '.join(self.not_applied) or 'nothing'}",
+                  "running the same deploy again completes it (what was applied is kept)"]
+        return lines
+
+
 # ---- applying ----------------------------------------------------------------------------
 async def apply(ops: ClusterOps, plan: StackPlan, preview: DeployPreview, *,
-                prune: bool = False, with_registry_auth: str | RegistryAuth | None = None
-                ) -> DeployResult:
+                prune: bool = False, with_registry_auth: str | RegistryAuth | None = None,
+                progress: DeployProgress | None = None) -> DeployResult:
     """Make the changes PREVIEW shows. WITH_REGISTRY_AUTH: credentials by registry (or one
     X-Registry-Auth value for every image, see `registry_auth`) sent with the image lookups
-    and the service creates and updates of the images they are for."""
+    and the service creates and updates of the images they are for. PROGRESS: kept up to
+    date step by step, for the caller to read if this is interrupted (the audit line of an
+    interruption carries it too)."""
     params = {"services": sorted(plan.services), "prune": prune,
               "registry_auth": bool(with_registry_auth)}
-    deployment = _Deployment(ops, plan, prune, with_registry_auth)
-    return await ops.guarded("deploy", plan.stack, params, lambda: deployment.run(preview))
+    progress = progress if progress is not None else DeployProgress()
+    progress.stack = plan.stack
+    deployment = _Deployment(ops, plan, prune, with_registry_auth, progress)
+    return await ops.guarded("deploy", plan.stack, params, lambda: deployment.run(preview),
+                             progress=progress.audit)
 
 
 Step = tuple[str, Callable[[], Awaitable[None]]]
@@ -83,8 +133,9 @@ Step = tuple[str, Callable[[], Awaitable[None]]]
 
 class _Deployment:
     def __init__(self, ops: ClusterOps, plan: StackPlan, prune: bool,
-                 auth: str | RegistryAuth | None) -> None:
+                 auth: str | RegistryAuth | None, progress: DeployProgress) -> None:
         self.ops = ops
+        self.progress = progress
         self.plan = plan
         self.prune = prune
         self.auth = auth
@@ -97,13 +148,17 @@ class _Deployment:
         await self._validate(preview, state)
         images = await self._resolve_images()
         steps = self._steps(state, images)
+        progress = self.progress
+        progress.steps = [what for what, _ in steps]
         done: list[str] = []
         for number, (what, write) in enumerate(steps, 1):
+            progress.under_way = True
             try:
                 await write()
             except (DockerAPIError, TransportError) as exc:
                 raise self._failed(number, steps, done, exc) from exc
             done.append(what)
+            progress.done, progress.under_way = number, False
         return DeployResult(self.plan.stack, tuple(done), dict(self.service_ids),
                             tuple(self.warnings))
 

@@ -85,9 +85,11 @@ async def preview(ops: ClusterOps, prepared: Prepared, *, prune: bool = False
 
 
 async def deploy(ops: ClusterOps, prepared: Prepared, shown: stack_deploy.DeployPreview, *,
-                 prune: bool = False, registry_auth: RegistryAuth | None = None) -> Started:
+                 prune: bool = False, registry_auth: RegistryAuth | None = None,
+                 progress: stack_deploy.DeployProgress | None = None) -> Started:
     """Apply what SHOWN previewed; the services to follow until they converge. Without
-    REGISTRY_AUTH, the credentials of the cluster's configured registries are sent."""
+    REGISTRY_AUTH, the credentials of the cluster's configured registries are sent.
+    PROGRESS: what has been applied, kept up to date (read it after an interruption)."""
     if registry_auth is None:
         registry_auth = await registries.resolve_async(ops.config, ops.cluster,
                                                        _images(prepared.plan))
@@ -97,7 +99,7 @@ async def deploy(ops: ClusterOps, prepared: Prepared, shown: stack_deploy.Deploy
     before = {s["Spec"]["Name"]: (s.get("UpdateStatus") or {}).get("StartedAt")
               for s in await ops.docker.get("/services", filters=flt)}
     result = await stack_deploy.apply(ops, prepared.plan, shown, prune=prune,
-                                      with_registry_auth=registry_auth)
+                                      with_registry_auth=registry_auth, progress=progress)
     bases = {service_id: Baseline(before.get(name), expect_update=name in updating)
              for name, service_id in result.service_ids.items()}
     summary = "\n".join(result.lines())
