@@ -19,7 +19,7 @@ from swarmdeck.core.config import Config
 from swarmdeck.core.errors import OperationFailed, UsageError
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps, open_ops
-from swarmdeck.core.sanitize import clean
+from swarmdeck.core.sanitize import clean, clean_lines
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -144,8 +144,7 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
         ops = await open_ops(config, prepared.cluster, read_only_flag=args.read_only)
         try:
             shown = await environments.preview(ops, prepared, prune=args.prune)
-            for line in shown.lines():
-                print(clean(line))
+            print(clean_lines(shown.lines()))
             if shown.problems:
                 raise UsageError(f"deploy of {prepared.project}/{prepared.environment} refused:"
                                  f" {len(shown.problems)} problem(s) above; nothing changed")
@@ -203,7 +202,7 @@ def _refuse_early(ops: ClusterOps, action: str, target: str) -> None:
 
 
 async def follow(ops: ClusterOps, started, args: argparse.Namespace) -> int:
-    print(clean(started.summary))
+    print(clean_lines(started.summary))  # ours, one line per step
     if args.detach or not started.services:
         return 0
     shown: dict[str, str] = {}

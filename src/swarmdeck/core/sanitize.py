@@ -10,6 +10,8 @@ U+2060, U+FEFF): `<U+202E>`. Invalid UTF-8 is replaced.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 _CONTROL_NAMES = {0x1B: "ESC", 0x0D: "CR", 0x0A: "LF", 0x7F: "DEL", 0x08: "BS", 0x07: "BEL"}
 
 
@@ -40,3 +42,11 @@ def clean(text: str | bytes | None, *, keep_tabs: bool = True) -> str:
 def cell(text: object) -> str:
     """A table cell: like clean(), and tabs become spaces so columns stay aligned."""
     return clean(str(text) if not isinstance(text, str | bytes) else text, keep_tabs=False)
+
+
+def clean_lines(text: str | Iterable[str]) -> str:
+    """Text of several lines that is ours (a summary, a preview), as lines: each one made
+    inert, the line breaks kept. Given a list, each item is one line (a newline inside an
+    item is shown as <LF>)."""
+    lines = text.split("\n") if isinstance(text, str) else text
+    return "\n".join(clean(line) for line in lines)
