@@ -240,6 +240,32 @@ def test_follow_prints_a_summary_as_lines_each_inert():
                               "updated service shop_web<ESC>[2J<U+202E>\n")
 
 
+@given(hostile)
+@example(ALL)
+def test_questions_and_tokens_from_the_cluster(text):
+    asked: list[str] = []
+    with mock.patch("sys.stdin", SimpleNamespace(isatty=lambda: True)), \
+            mock.patch("builtins.input", lambda prompt: asked.append(prompt) or "no"):
+        with contextlib.suppress(Exception):
+            cli_ops.confirm(f"Remove node prod-w1{text} from prod?", yes=False,
+                            typed=f"prod-w1{text}")
+        with contextlib.suppress(Exception):
+            cli_ops.confirm(f"Update web from busybox{text} to busybox:2?", yes=False)
+    assert len(asked) == 2
+    for prompt in asked:
+        assert_inert(prompt)
+
+    async def show(_ops, _role, *, reveal=False):
+        return f"SWMTKN-1-{text}"
+
+    out = io.StringIO()
+    with mock.patch("swarmdeck.core.ops.tokens.show", show), contextlib.redirect_stdout(out):
+        asyncio.run(cli_ops._token(SimpleNamespace(cluster="prod"),
+                                   argparse.Namespace(token_action="show", role="worker",
+                                                      reveal=True)))
+    assert_inert(out.getvalue(), {"\n"})
+
+
 # ---- the console's pieces (the whole console: tests/ui/test_inert_console.py) -------------
 @given(nasty, nasty, nasty, nasty)
 @settings(max_examples=50)

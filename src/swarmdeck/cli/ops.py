@@ -183,7 +183,7 @@ def confirm(question: str, *, yes: bool, typed: str | None = None) -> None:
                          hint="no terminal to ask on; pass --yes to confirm")
     prompt = (f"{question} Type {typed!r} to confirm: " if typed
               else f"{question} [y/N] ")
-    answer = input(prompt).strip()
+    answer = input(clean(prompt)).strip()  # questions name what the cluster calls things
     if (answer != typed) if typed else (answer.lower() not in ("y", "yes")):
         raise UsageError("not confirmed: nothing was changed")
 
@@ -343,13 +343,13 @@ async def _token(ops: ClusterOps, args) -> int:
     from swarmdeck.core.ops import tokens
 
     if args.token_action == "show":
-        print(await tokens.show(ops, args.role, reveal=args.reveal))
+        print(clean(await tokens.show(ops, args.role, reveal=args.reveal)))
         return 0
     _refuse_early(ops, f"token rotate {args.role}", ops.cluster)
     confirm(f"Rotate the {args.role} join token of {ops.cluster}? Hosts not yet joined will "
             "need the new one.", yes=args.yes)
     token = await tokens.rotate(ops, args.role, reveal=args.reveal)
-    print(f"rotated the {args.role} join token of {ops.cluster}: {token}")
+    print(f"rotated the {args.role} join token of {ops.cluster}: {clean(token)}")
     return 0
 
 
