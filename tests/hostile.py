@@ -80,8 +80,12 @@ def tainted(state: ClusterState, text: str) -> ClusterState:
     out.nodes = {k: n.model_copy(update={
         "hostname": f"{n.hostname}{text}", "labels": {**n.labels, f"zone{text}": text},
         "engine_version": f"{n.engine_version}{text}", "address": f"{n.address}{text}",
-        "status_message": text}) for k, n in state.nodes.items()}
+        "status_message": text, "availability": f"{n.availability}{text}",
+        "status": f"{n.status}{text}",
+        "reachability": f"{n.reachability}{text}" if n.reachability else None})
+        for k, n in state.nodes.items()}
     out.tasks = {k: t.model_copy(update={"error": f"boom{text}", "message": text,
+                                         "state": f"{t.state}{text}",
                                          "image": f"{t.image}{text}"})
                  for k, t in state.tasks.items()}
     out.networks = {k: n.model_copy(update={"name": f"{n.name}{text}"})
