@@ -248,8 +248,8 @@ async def test_escape_sequences_from_a_cluster_are_inert_in_everything_drawn():
     async with app.run_test(size=(160, 20)) as pilot:
         view = app.query_one(LogView)
         evil = ("title \x1b]0;owned\x07 clip \x1b]52;c;aGk=\x07 csi \x1b[2J c1 \x9b31m "
-                "cr \rend bs \x08 nul \x00")
-        view.add(log(evil), "web\x1b[31m.1", "node\x9b1")
+                "cr \rend bs \x08 nul \x00 rlo \u202egpj.exe zw a\u200bb")
+        view.add(log(evil), "web\x1b[31m.1", "node\x9b1\u2066")
         view.add(log(evil, 1, stream="stderr"), "web.2", "node-2")
         view.add_note(f"web.3 on node\x1b]0;x\x07: node down {evil}", "warning")
         view.set_search(None)
@@ -259,11 +259,11 @@ async def test_escape_sequences_from_a_cluster_are_inert_in_everything_drawn():
         await settle(pilot)
         texts += [seg.text for y in range(view.size.height) for seg in view.render_line(y)]
         joined = "".join(texts)
-        for bad in ("\x1b", "\x9b", "\r", "\x07", "\x00", "\x08"):
+        for bad in ("\x1b", "\x9b", "\r", "\x07", "\x00", "\x08", "\u202e", "\u200b", "\u2066"):
             assert bad not in joined
         for placeholder in ("<ESC>]0;owned<BEL>", "<ESC>]52;c;aGk=<BEL>", "<ESC>[2J", "<9B>31m",
-                            "<CR>end", "<BS>", "<00>", "web<ESC>[31m.1@node<9B>1",
-                            "node<ESC>]0;x<BEL>"):
+                            "<CR>end", "<BS>", "<00>", "web<ESC>[31m.1@node<9B>1<U+2066>",
+                            "node<ESC>]0;x<BEL>", "<U+202E>gpj.exe", "a<U+200B>b"):
             assert placeholder in joined, placeholder
 
 
@@ -274,6 +274,7 @@ def test_printable_text_is_what_clean_would_make_of_it():
         if char.isprintable():
             assert clean(char) == char
     assert not "\t".isprintable() and not "\x1b".isprintable() and not "\x9b".isprintable()
+    assert not any(c.isprintable() for c in "\u202e\u2066\u200b\u200e\u061c\ufeff\u2060")
 
 
 async def test_search_highlights_matches_and_n_and_N_move_between_them():

@@ -100,7 +100,7 @@ async def _run(config, cluster: str, args: argparse.Namespace, types: list[str])
         print(render.json_text([as_json(e) for e in found]))
     elif found:
         now = time.time()
-        print(render.table(HEADERS, [row(e, now) for e in found]))
+        print(render.table(HEADERS, [row(e, now) for e in found], wide=(5,)))
     else:
         print(f"no events since {_stamp(since)}", file=sys.stderr)
     return 0

@@ -176,6 +176,7 @@ def _tasks_table(rows: list[dict[str, Any]]) -> str:
           f"{r['service']}.{r['slot']}" if r["slot"] is not None else r["service"] or "-",
           r["node"] or "-", r["desired_state"], r["state"], render.ago(r["since"]),
           r["error"] or ""] for r in rows],
+        wide=(7,),
     )
 
 

@@ -22,7 +22,7 @@ from swarmdeck.core.config import Config
 from swarmdeck.core.errors import OperationFailed, SwarmdeckError, UsageError
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps, open_ops
-from swarmdeck.core.sanitize import clean
+from swarmdeck.core.sanitize import clean, clean_lines
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -152,8 +152,7 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
     async def run() -> int:
         async with change_session(config, prepared.cluster, args) as ops:
             shown = await environments.preview(ops, prepared, prune=args.prune)
-            for line in shown.lines():
-                print(clean(line))
+            print(clean_lines(shown.lines()))
             if shown.problems:
                 raise UsageError(f"deploy of {prepared.project}/{prepared.environment} refused:"
                                  f" {len(shown.problems)} problem(s) above; nothing changed")
@@ -256,7 +255,7 @@ def _refuse_early(ops: ClusterOps, action: str, target: str) -> None:
 
 
 async def follow(ops: ClusterOps, started, args: argparse.Namespace) -> int:
-    print(clean(started.summary))
+    print(clean_lines(started.summary))  # ours, one line per step
     if args.detach or not started.services:
         return 0
     shown: dict[str, str] = {}
@@ -398,13 +397,13 @@ async def _token(ops: ClusterOps, args) -> int:
     from swarmdeck.core.ops import tokens
 
     if args.token_action == "show":
-        print(await tokens.show(ops, args.role, reveal=args.reveal))
+        print(clean(await tokens.show(ops, args.role, reveal=args.reveal)))
         return 0
     _refuse_early(ops, f"token rotate {args.role}", ops.cluster)
     confirm(f"Rotate the {args.role} join token of {ops.cluster}? Hosts not yet joined will "
             "need the new one.", yes=args.yes)
     token = await tokens.rotate(ops, args.role, reveal=args.reveal)
-    print(f"rotated the {args.role} join token of {ops.cluster}: {token}")
+    print(f"rotated the {args.role} join token of {ops.cluster}: {clean(token)}")
     return 0
 
 

@@ -108,7 +108,8 @@ def nodes_table(placed: Placement) -> str:
         ["HOSTNAME", "ROLE", "AVAILABILITY", "STATUS", "LABELS", "CAN RUN", "WHY NOT"],
         [[f.node.hostname, f.node.role, f.node.availability, f.node.status,
           ",".join(f"{k}={v}" for k, v in sorted(f.node.labels.items())) or "-",
-          "yes" if f.can_run else "no", f.why_not() or "-"] for f in placed.fits])
+          "yes" if f.can_run else "no", f.why_not() or "-"] for f in placed.fits],
+        wide=(4, 6))
 
 
 def _as_json(cluster: str, found: ops_placement.Survey, placed: Placement) -> dict:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from swarmdeck.core.errors import Cancelled, NotConfirmed, UsageError
+from swarmdeck.core.sanitize import clean
 
 CANCELLED = "cancelled, nothing changed"
 LOOK_AGAIN = 0.2  # seconds: the longest a Ctrl-C can wait to be seen (see _read_line)
@@ -34,7 +35,7 @@ def confirm(question: str, *, yes: bool, typed: str | None = None) -> None:
     prompt = (f"{question} Type {typed!r} to confirm: " if typed
               else f"{question} [y/N] ")
     try:
-        answer = ask(prompt).strip()
+        answer = ask(clean(prompt)).strip()  # questions name what the cluster calls things
     except EOFError:  # Ctrl-D: no answer is a no
         answer = ""
         print(file=sys.stderr)

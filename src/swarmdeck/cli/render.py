@@ -10,6 +10,11 @@ from datetime import UTC, datetime
 from swarmdeck.core.config import Config, load
 from swarmdeck.core.sanitize import cell
 
+# a cell longer than this is cut with "…" (--json has every value whole): one huge name
+# must not push every other column off the screen; WIDE columns (free text, last) get more
+WIDEST = 60
+WIDEST_TEXT = 120
+
 
 def load_config(path: str | None) -> Config:
     """The config at PATH (None: the default one), what is wrong but usable in it said on
@@ -28,9 +33,11 @@ def json_text(value: object, indent: int | None = 2) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]],
-          right: Sequence[int] = ()) -> str:
-    """Columns padded to their widest cell; the columns at indexes RIGHT right-aligned."""
-    text_rows = [[cell(v) for v in row] for row in rows]
+          right: Sequence[int] = (), wide: Sequence[int] = ()) -> str:
+    """Columns padded to their widest cell; the columns at indexes RIGHT right-aligned. A cell
+    over WIDEST characters (WIDEST_TEXT in the columns at indexes WIDE) is cut with "…"."""
+    limits = [WIDEST_TEXT if i in wide else WIDEST for i in range(len(headers))]
+    text_rows = [[_cut(cell(v), limits[i]) for i, v in enumerate(row)] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
         for i, value in enumerate(row):
@@ -43,6 +50,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]],
         ]
         lines.append("  ".join(parts).rstrip())
     return "\n".join(lines)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def age(moment: datetime | None, now: float | None = None) -> str:

@@ -127,14 +127,14 @@ def _networks_table(rows) -> str:
          "SERVICES"],
         [[r.name, r.driver, r.scope, _yes(r.encrypted), _yes(r.attachable),
           _yes(r.internal), ",".join(r.subnets) or "-", _services(r.services)]
-         for r in rows])
+         for r in rows], wide=(7,))
 
 
 def _secrets_table(rows) -> str:
     return render.table(
         ["NAME", "CREATED", "UPDATED", "LABELS", "SERVICES"],
         [[r.name, render.ago(r.created_at), render.ago(r.updated_at), _labels(r.labels),
-          _services(r.services)] for r in rows])
+          _services(r.services)] for r in rows], wide=(3, 4))
 
 
 def _configs_table(rows) -> str:
@@ -142,7 +142,7 @@ def _configs_table(rows) -> str:
         ["NAME", "SIZE", "CREATED", "UPDATED", "LABELS", "SERVICES"],
         [[r.name, r.size if r.size is not None else "-", render.ago(r.created_at),
           render.ago(r.updated_at), _labels(r.labels), _services(r.services)] for r in rows],
-        right=(1,))
+        right=(1,), wide=(4, 5))
 
 
 TABLES = {"network": _networks_table, "secret": _secrets_table, "config": _configs_table}

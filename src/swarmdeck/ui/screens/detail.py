@@ -30,9 +30,9 @@ STATE_STYLES = {"running": "green", "failed": "bold red", "rejected": "bold red"
 
 
 def task_cells(row: views.TaskRow) -> list:
-    return [row.name, row.node or "-", Text(row.state, style=STATE_STYLES.get(row.state, "")),
-            row.desired_state, Text(clean(row.error or ""), style="red"), age_text(row.since),
-            row.id[:12]]
+    return [row.name, row.node or "-",
+            Text(clean(row.state), style=STATE_STYLES.get(row.state, "")), row.desired_state,
+            Text(clean(row.error or ""), style="red"), age_text(row.since), row.id[:12]]
 
 
 def kv_table(pairs: list[tuple[str, str]]) -> Table:

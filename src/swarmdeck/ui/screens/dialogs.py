@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from swarmdeck.core.sanitize import clean
+from swarmdeck.core.sanitize import clean, clean_lines
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -34,7 +34,7 @@ class ConfirmDialog(ModalScreen[bool]):
         classes = "dialog" + (" danger" if self.danger else "") + (" wide" if self.details
                                                                    else "")
         with Vertical(classes=classes):
-            yield Static(Text(clean(self.question)), classes="question")
+            yield Static(Text(clean_lines(self.question)), classes="question")
             if self.details:
                 with VerticalScroll(classes="details"):
                     yield Static(Text("\n".join(clean(line) for line in self.details)))
@@ -84,7 +84,8 @@ class PromptDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(clean(self.question)), classes="question")
-            yield Input(self.value, placeholder=self.placeholder, id="value")
+            # drawn inert (a cluster's image or labels); submitted untouched, it is the value
+            yield Input(clean(self.value), placeholder=self.placeholder, id="value")
             yield Static("", id="error", classes="error")
             yield Static(Text("Enter to continue, Esc to cancel", style="dim"))
 
@@ -93,11 +94,14 @@ class PromptDialog(ModalScreen[str | None]):
 
     @on(Input.Submitted, "#value")
     def _submitted(self, event: Input.Submitted) -> None:
-        error = self.validate(event.value.strip())
+        value = event.value.strip()
+        if value == clean(self.value).strip():
+            value = self.value.strip()
+        error = self.validate(value)
         if error:
             self.query_one("#error", Static).update(Text(clean(error), style="bold red"))
             return
-        self.dismiss(event.value.strip())
+        self.dismiss(value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -104,7 +104,7 @@ def service_static_cells(row: ServiceRow, *, with_cluster: bool) -> list:
     replicas = Text(row.replicas_text, justify="right",
                     style="" if row.converged else "bold yellow"
                     if row.replicas_running else "bold red")
-    update = Text(row.update_state or "-",
+    update = Text(cell(row.update_state or "-"),
                   style="yellow" if row.update_state in ("updating", "rollback_started")
                   else "red" if row.update_state in ("paused", "rollback_paused") else "")
     # the doctor (D) says why and what to do
@@ -117,10 +117,11 @@ def service_static_cells(row: ServiceRow, *, with_cluster: bool) -> list:
 
 def node_static_cells(row: NodeRow) -> list:
     """The cells that change only when the node does (not on a metrics tick)."""
-    status = Text(row.status, style="green" if row.status == "ready" else "bold red")
-    availability = Text(row.availability, style="" if row.availability == "active"
+    # Text cells are taken as built from inert parts: what the cluster says is made so here
+    status = Text(cell(row.status), style="green" if row.status == "ready" else "bold red")
+    availability = Text(cell(row.availability), style="" if row.availability == "active"
                         else "yellow")
-    manager = Text(row.manager_status or "", style="bold" if row.leader else
+    manager = Text(cell(row.manager_status or ""), style="bold" if row.leader else
                    "red" if row.manager_status == "unreachable" else "")
     labels = ",".join(f"{k}={v}" for k, v in sorted(row.labels.items())) or "-"
     return [row.hostname, row.role, availability, status, manager, row.engine_version,

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import RichLog, Static
 
-from swarmdeck.core.sanitize import clean
+from swarmdeck.core.sanitize import clean, clean_lines
 
 
 class OperationScreen(ModalScreen[None]):
@@ -32,15 +32,15 @@ class OperationScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         for line, style in self._styled:  # what was said before the view was shown
-            self.query_one("#progress", RichLog).write(Text(clean(line), style=style))
+            self.query_one("#progress", RichLog).write(Text(clean_lines(line), style=style))
         if self.outcome is not None:
             self._show_done()
 
     def say(self, line: str, style: str = "") -> None:
         self.lines.append(line)
         self._styled.append((line, style))
-        if self.is_mounted:
-            self.query_one("#progress", RichLog).write(Text(clean(line), style=style))
+        if self.is_mounted:  # a summary of several lines is shown as lines
+            self.query_one("#progress", RichLog).write(Text(clean_lines(line), style=style))
 
     def finish(self, outcome: str, ok: bool) -> None:
         self.outcome = outcome
