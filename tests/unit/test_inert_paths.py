@@ -245,7 +245,7 @@ def test_follow_prints_a_summary_as_lines_each_inert():
 def test_questions_and_tokens_from_the_cluster(text):
     asked: list[str] = []
     with mock.patch("sys.stdin", SimpleNamespace(isatty=lambda: True)), \
-            mock.patch("builtins.input", lambda prompt: asked.append(prompt) or "no"):
+            mock.patch("swarmdeck.cli.prompt.ask", lambda prompt: asked.append(prompt) or "no"):
         with contextlib.suppress(Exception):
             cli_ops.confirm(f"Remove node prod-w1{text} from prod?", yes=False,
                             typed=f"prod-w1{text}")
