@@ -1,0 +1,169 @@
+"""The nodes table and its keys: drain, activate, pause, promote, demote, labels, add, remove.
+
+Each goes through ui.operations (guard, then a question, then run_change) and core.ops, as
+the CLI does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual.binding import Binding
+
+from swarmdeck.core.ops.base import ClusterOps
+from swarmdeck.ui.operations import Say, guard, run_change, split_key
+from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
+from swarmdeck.ui.widgets.table import LiveTable
+
+
+class NodesTable(LiveTable):
+    BINDINGS = [
+        Binding("w", "availability('drain')", "Drain", id="node.drain"),
+        Binding("v", "availability('active')", "Activate", id="node.activate"),
+        Binding("z", "availability('pause')", "Pause", id="node.pause", show=False),
+        Binding("p", "role('manager')", "Promote", id="node.promote"),
+        Binding("m", "role('worker')", "Demote", id="node.demote"),
+        Binding("l", "labels", "Labels", id="node.labels", show=False),
+        Binding("a", "add_node", "Add node", id="node.add"),
+        Binding("x", "remove", "Remove", id="node.remove"),
+    ]
+
+    def _selected(self) -> tuple[str, Any] | None:
+        picked = split_key(self)
+        if picked is None:
+            return None
+        cluster, node_id = picked
+        node = self.app.fleet.state(cluster).nodes.get(node_id)  # type: ignore[attr-defined]
+        return (cluster, node) if node else None
+
+    def _start(self, action: str, flow: Callable[[str, Any], Awaitable[None]]) -> None:
+        picked = self._selected()
+        if picked is None:
+            self.app.notify("no node selected", severity="warning")
+            return
+        self.run_worker(flow(*picked), group="operations", name=action)
+
+    def action_availability(self, availability: str) -> None:
+        verb = {"drain": "Drain", "active": "Activate", "pause": "Pause"}[availability]
+
+        async def flow(cluster: str, node) -> None:
+            from swarmdeck.core.ops import nodes
+
+            action = f"node {availability}"
+            ops = await guard(self, cluster, action, node.hostname)
+            if ops and await self.app.push_screen_wait(ConfirmDialog(
+                    f"{verb} node {node.hostname} on {cluster}?"
+                    + (" Its tasks move to other nodes." if availability == "drain" else ""))):
+                await run_change(self, ops, f"{verb.lower()} {node.hostname}",
+                                 lambda o, _s: nodes.set_availability(o, node.id,
+                                                                      availability))
+
+        self._start(f"node {availability}", flow)
+
+    def action_role(self, role: str) -> None:
+        verb = "promote" if role == "manager" else "demote"
+
+        async def flow(cluster: str, node) -> None:
+            from swarmdeck.core.ops import nodes
+
+            ops = await guard(self, cluster, f"node {verb}", node.hostname)
+            if ops and await self.app.push_screen_wait(ConfirmDialog(
+                    f"{verb.capitalize()} {node.hostname} on {cluster} to {role}?")):
+                await run_change(self, ops, f"{verb} {node.hostname}",
+                                 lambda o, _s: nodes.set_role(o, node.id, role))
+
+        self._start(f"node {verb}", flow)
+
+    def action_labels(self) -> None:
+        async def flow(cluster: str, node) -> None:
+            from swarmdeck.core.ops import nodes
+
+            ops = await guard(self, cluster, "node label", node.hostname)
+            if ops is None:
+                return
+            current = " ".join(f"{k}={v}" for k, v in sorted(node.labels.items()))
+            text = await self.app.push_screen_wait(PromptDialog(
+                f"Labels of {node.hostname} (KEY=VALUE to set, -KEY to remove):", current,
+                validate=_labels_error))
+            if text is None:
+                return
+            add, remove = _parse_labels(text, node.labels)
+            if add or remove:
+                await run_change(self, ops, f"labels of {node.hostname}",
+                                 lambda o, _s: nodes.set_labels(o, node.id, add, remove))
+
+        self._start("node label", flow)
+
+    def action_remove(self) -> None:
+        async def flow(cluster: str, node) -> None:
+            from swarmdeck.core.fleet import ssh_settings
+            from swarmdeck.core.ops import nodes
+
+            ops = await guard(self, cluster, "node remove", node.hostname)
+            if ops and await self.app.push_screen_wait(ConfirmDialog(
+                    f"Remove {node.hostname} from {cluster}? It is drained, its tasks "
+                    "move, a manager is demoted, then it leaves the swarm.",
+                    typed=node.hostname, danger=True)):
+                await run_change(self, ops, f"remove {node.hostname}", lambda o, say: (
+                    nodes.remove_node(o, node.id, settings=ssh_settings(o.config, cluster),
+                                      user=o.session.resolved.user, say=say)))
+
+        self._start("node remove", flow)
+
+    def action_add_node(self) -> None:
+        cluster = getattr(self.screen, "cluster", "")
+
+        async def flow() -> None:
+            from swarmdeck.core.fleet import ssh_settings
+            from swarmdeck.core.ops import join
+
+            ops = await guard(self, cluster, "node add", "")
+            if ops is None:
+                return
+            dest = await self.app.push_screen_wait(PromptDialog(
+                f"Host to join to {cluster} ([user@]host[:port] or an ssh alias):",
+                placeholder="e.g. admin@10.0.0.12", validate=lambda v: None if v else
+                "give the new host"))
+            if not dest:
+                return
+            role = await self.app.push_screen_wait(PromptDialog(
+                "Role (worker or manager):", "worker",
+                validate=lambda v: None if v in ("worker", "manager") else
+                "worker or manager"))
+            if role and await self.app.push_screen_wait(ConfirmDialog(
+                    f"SSH into {dest} and join it to {cluster} as a {role}?")):
+                async def change(o: ClusterOps, say: Say) -> str:
+                    node = await join.add_node(o, dest, role,
+                                               settings=ssh_settings(o.config, cluster),
+                                               progress=say)
+                    host = (node.get("Description") or {}).get("Hostname", dest)
+                    return f"{host} joined {cluster} as a {role}: ready"
+
+                await run_change(self, ops, f"add {dest} to {cluster}", change)
+
+        self.run_worker(flow(), group="operations", name="node add")
+
+
+def _labels_error(text: str) -> str | None:
+    for item in text.split():
+        if not item.startswith("-") and "=" not in item:
+            return f"{item!r}: use KEY=VALUE to set, -KEY to remove"
+    return None
+
+
+def _parse_labels(text: str, current: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    add: dict[str, str] = {}
+    remove: list[str] = []
+    for item in text.split():
+        if item.startswith("-"):
+            if item[1:] in current:
+                remove.append(item[1:])
+        else:
+            key, _, value = item.partition("=")
+            if current.get(key) != value:
+                add[key] = value
+    # labels that were shown and deleted from the line are removed too
+    keys = {i.partition("=")[0].lstrip("-") for i in text.split()}
+    remove += [k for k in current if k not in keys and k not in remove]
+    return add, remove
