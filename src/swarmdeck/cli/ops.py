@@ -318,17 +318,7 @@ async def _node(ops: ClusterOps, args) -> int:
             say=lambda m: print(f"  {clean(m)}", flush=True))))
         return 0
     if action == "label":
-        add = {}
-        for item in args.labels:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise UsageError(f"{item!r}: expected KEY=VALUE (remove with --rm KEY)")
-            add[key] = value
-        if not add and not args.rm:
-            raise UsageError("no label to add or remove")
-        confirm(f"Change labels of {host}?", yes=args.yes)
-        print(clean(await nodes.set_labels(ops, args.node, add, args.rm)))
-        return 0
+        return await _label(ops, args, host)
     confirm(f"{action.capitalize()} node {host} on {ops.cluster}?", yes=args.yes)
     if action in ("promote", "demote"):
         text = await nodes.set_role(ops, args.node,
@@ -337,6 +327,27 @@ async def _node(ops: ClusterOps, args) -> int:
         text = await nodes.set_availability(ops, args.node,
                                             "active" if action == "activate" else action)
     print(clean(text))
+    return 0
+
+
+async def _label(ops: ClusterOps, args, host: str) -> int:
+    """The plan first (added, changed, removed, services whose placement uses the keys),
+    then the question; the labels not named stay."""
+    from swarmdeck.core.ops import node_labels
+
+    edits = node_labels.label_edits(args.labels, args.rm)
+    if edits.empty:
+        raise UsageError("no label to add or remove",
+                         hint="KEY=VALUE sets one, --rm KEY removes one")
+    plan = await node_labels.survey(ops, args.node, edits)
+    for line in node_labels.plan_text(plan, ops.cluster):
+        print(clean(line))
+    if not plan.changes:
+        return 0
+    warning = node_labels.affected_summary(plan.affected)
+    confirm((f"{warning}. " if warning else "") + f"Change the labels of {host}?",
+            yes=args.yes)
+    print(clean(await node_labels.apply(ops, plan)))
     return 0
 
 

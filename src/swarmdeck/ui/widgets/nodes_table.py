@@ -11,7 +11,10 @@ from typing import Any
 
 from textual.binding import Binding
 
+from swarmdeck.core.errors import SwarmdeckError
+from swarmdeck.core.models import Node
 from swarmdeck.core.ops.base import ClusterOps
+from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.operations import Say, guard, run_change, split_key
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
 from swarmdeck.ui.widgets.table import LiveTable
@@ -76,22 +79,47 @@ class NodesTable(LiveTable):
         self._start(f"node {verb}", flow)
 
     def action_labels(self) -> None:
-        async def flow(cluster: str, node) -> None:
-            from swarmdeck.core.ops import nodes
+        async def flow(cluster: str, node: Node) -> None:
+            from swarmdeck.core.ops import node_labels
 
             ops = await guard(self, cluster, "node label", node.hostname)
             if ops is None:
                 return
-            current = " ".join(f"{k}={v}" for k, v in sorted(node.labels.items()))
+            state = self.app.fleet.state(cluster)  # type: ignore[attr-defined]
+
+            def plan(text: str) -> node_labels.LabelPlan:
+                return node_labels.plan_labels(
+                    state.nodes.get(node.id, node), node_labels.parse_label_edits(text),
+                    state.nodes.values(), state.services.values(), state.tasks.values())
+
+            def problem(text: str) -> str | None:
+                try:
+                    plan(text)
+                except SwarmdeckError as exc:
+                    return str(exc)
+                return None
+
+            current = ", ".join(f"{k}={v}" for k, v in sorted(node.labels.items()))
             text = await self.app.push_screen_wait(PromptDialog(
-                f"Labels of {node.hostname} (KEY=VALUE to set, -KEY to remove):", current,
-                validate=_labels_error))
+                f"Labels of {node.hostname} on {cluster}: {current or 'none'}\n"
+                "KEY=VALUE sets one, -KEY removes one (several, separated by spaces); the "
+                "others stay. An empty line changes nothing.",
+                placeholder="e.g. zone=b -disk", validate=problem))
             if text is None:
                 return
-            add, remove = _parse_labels(text, node.labels)
-            if add or remove:
+            planned = plan(text)
+            if not planned.changes:
+                already = [line for line in planned.lines() if line.startswith("already")]
+                self.app.notify(clean(f"labels of {node.hostname}: nothing changed"
+                                      + (f" ({already[0]})" if already else "")), timeout=4)
+                return
+            warning = node_labels.affected_summary(planned.affected)
+            question = f"Change the labels of {node.hostname} on {cluster}?"
+            if await self.app.push_screen_wait(ConfirmDialog(
+                    f"{warning}.\n{question}" if warning else question,
+                    details=planned.lines(), danger=bool(warning))):
                 await run_change(self, ops, f"labels of {node.hostname}",
-                                 lambda o, _s: nodes.set_labels(o, node.id, add, remove))
+                                 lambda o, _s: node_labels.apply(o, planned))
 
         self._start("node label", flow)
 
@@ -143,27 +171,3 @@ class NodesTable(LiveTable):
                 await run_change(self, ops, f"add {dest} to {cluster}", change)
 
         self.run_worker(flow(), group="operations", name="node add")
-
-
-def _labels_error(text: str) -> str | None:
-    for item in text.split():
-        if not item.startswith("-") and "=" not in item:
-            return f"{item!r}: use KEY=VALUE to set, -KEY to remove"
-    return None
-
-
-def _parse_labels(text: str, current: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-    add: dict[str, str] = {}
-    remove: list[str] = []
-    for item in text.split():
-        if item.startswith("-"):
-            if item[1:] in current:
-                remove.append(item[1:])
-        else:
-            key, _, value = item.partition("=")
-            if current.get(key) != value:
-                add[key] = value
-    # labels that were shown and deleted from the line are removed too
-    keys = {i.partition("=")[0].lstrip("-") for i in text.split()}
-    remove += [k for k in current if k not in keys and k not in remove]
-    return add, remove
