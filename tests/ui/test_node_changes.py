@@ -116,3 +116,80 @@ async def test_removing_a_label_a_service_needs_names_it_first(make_app, docker,
         await pilot.press("enter")  # a dangerous question defaults to Cancel
         await pilot.pause(0.2)
     assert labels_posted(docker) == []
+
+
+@pytest.mark.parametrize("hostname, key, says", [
+    ("prod-w1", "m", "prod-w1 is already a worker: nothing to do"),
+    ("prod-m2", "p", "prod-m2 is already a manager: nothing to do"),
+    ("prod-w1", "v", "prod-w1 is already active: nothing to do"),
+])
+async def test_a_change_that_changes_nothing_is_refused_before_asking(make_app, docker,
+                                                                      hostname, key, says):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await on_node(app, pilot, hostname, key)
+        assert await wait_until(pilot, lambda: any(says in n.message
+                                                   for n in app._notifications))
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, MainScreen)  # no question was asked
+    assert docker["prod"].posts == [] and AuditLog.default().read() == []
+
+
+async def test_drained_and_paused_nodes_are_not_drained_or_paused_again(make_app, docker,
+                                                                        fleet):
+    state = fleet.state("prod")
+    for hostname, availability in (("prod-w1", "drain"), ("prod-w2", "pause")):
+        found = next(n for n in state.nodes.values() if n.hostname == hostname)
+        state.nodes[found.id] = found.model_copy(update={"availability": availability})
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        for hostname, key, says in (("prod-w1", "w", "prod-w1 is already drained"),
+                                    ("prod-w2", "z", "prod-w2 is already paused")):
+            await on_node(app, pilot, hostname, key)
+            assert await wait_until(pilot, lambda says=says: any(
+                says in n.message for n in app._notifications))
+            assert isinstance(app.screen, MainScreen)
+    assert docker["prod"].posts == []
+
+
+async def test_drain_shows_the_tasks_that_move_then_follows_them(make_app, docker):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await on_node(app, pilot, "prod-w1", "w")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        confirm = app.screen
+        assert confirm.question == "Drain node prod-w1 on prod? Its tasks stop there."
+        assert confirm.details == [
+            "2 tasks stop on prod-w1:",
+            "  monitoring_agent: stops here (a global service runs one task per node)",
+            "  shop_worker.3: moves (can run on: prod-m1, prod-m2, prod-m3, prod-w2)"]
+        assert not confirm.danger
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, OperationScreen)
+                                and app.screen.outcome is not None)
+        view = app.screen
+        assert view.outcome == "drain prod-w1: done"
+        assert "  shop_worker: 3/3 running -> converged" in view.lines
+        assert "  monitoring_agent: 4/4 running -> converged" in view.lines
+    [(kind, name, _params, body)] = docker["prod"].posts
+    assert (kind, name, body["Availability"]) == ("nodes", "prod-w1", "drain")
+
+
+async def test_drain_names_the_services_it_leaves_short(make_app, docker, fleet):
+    state = fleet.state("prod")
+    collector = next(s for s in state.services.values() if s.name == "monitoring_collector")
+    state.services[collector.id] = collector.model_copy(
+        update={"constraints": ["node.hostname==prod-m1"]})
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await on_node(app, pilot, "prod-m1", "w")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        confirm = app.screen
+        assert confirm.danger
+        assert confirm.question.startswith(
+            "monitoring_collector would end up below the desired count.")
+        assert any(line.startswith("  monitoring_collector.1: monitoring_collector ends up "
+                                   "BELOW its desired count: 0 of 1 can run")
+                   for line in confirm.details)
+        await pilot.press("escape")
+    assert docker["prod"].posts == []

@@ -63,3 +63,36 @@ async def test_setting_what_is_already_there_asks_nothing(ops, docker, capsys):
                                               yes=False)) == 0
     assert "nothing to change" in capsys.readouterr().out
     assert docker.posts == []
+
+
+@pytest.mark.parametrize("action, hostname, says", [
+    ("demote", "prod-w1", "prod-w1 is already a worker: nothing to do"),
+    ("promote", "prod-m1", "prod-m1 is already a manager: nothing to do"),
+    ("activate", "prod-w2", "prod-w2 is already active: nothing to do"),
+])
+async def test_no_ops_are_refused_before_asking(ops, docker, capsys, monkeypatch, action,
+                                                hostname, says):
+    # no terminal and no --yes: asking would fail, so reaching the question would show
+    monkeypatch.setattr("sys.stdin", SimpleNamespace(isatty=lambda: False))
+    assert await cli_ops._node(ops, node_args(action, hostname, yes=False)) == 0
+    assert capsys.readouterr().out.strip() == says
+    assert docker.posts == []
+
+
+async def test_drained_node_is_not_drained_again(ops, docker, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", SimpleNamespace(isatty=lambda: False))
+    docker.node("prod-w1")["Spec"]["Availability"] = "drain"
+    assert await cli_ops._node(ops, node_args("drain", "prod-w1", yes=False)) == 0
+    assert capsys.readouterr().out.strip() == "prod-w1 is already drained: nothing to do"
+
+
+async def test_drain_prints_the_plan_then_follows_the_tasks(ops, docker, capsys):
+    assert await cli_ops._node(ops, node_args("drain", "prod-w1")) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:4] == [
+        "drain prod-w1 on prod:", "  2 tasks stop on prod-w1:",
+        "    monitoring_agent: stops here (a global service runs one task per node)",
+        "    shop_worker.3: moves (can run on: prod-m1, prod-m2, prod-m3, prod-w2)"]
+    assert "prod-w1: availability active -> drain" in out
+    assert "  shop_worker: 3/3 running -> converged" in out
+    assert "  monitoring_agent: 4/4 running -> converged" in out

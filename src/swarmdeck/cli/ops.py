@@ -17,6 +17,7 @@ from swarmdeck.cli.render import load_config
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import OperationFailed, UsageError
+from swarmdeck.core.models import Node
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps, open_ops
 from swarmdeck.core.sanitize import clean
@@ -62,7 +63,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                          ("pause", "schedule no new tasks on the node"),
                          ("promote", "make the node a manager"),
                          ("demote", "make the node a worker (quorum is checked)")):
-        common(nsub.add_parser(action, help=text), wait=False).add_argument("node")
+        # a drain is followed until its tasks have moved (unless --detach)
+        common(nsub.add_parser(action, help=text), wait=action == "drain").add_argument("node")
     p = common(nsub.add_parser("label", help="add (KEY=VALUE) or remove (--rm KEY) labels"),
                wait=False)
     p.add_argument("node")
@@ -319,15 +321,36 @@ async def _node(ops: ClusterOps, args) -> int:
         return 0
     if action == "label":
         return await _label(ops, args, host)
+    role = {"promote": "manager", "demote": "worker"}.get(action)
+    availability = None if role else "active" if action == "activate" else action
+    unchanged = nodes.already(Node.from_api(node), role=role, availability=availability)
+    if unchanged:  # before any question: nothing to ask about
+        print(clean(unchanged))
+        return 0
+    if action == "drain":
+        return await _drain(ops, args, host)
     confirm(f"{action.capitalize()} node {host} on {ops.cluster}?", yes=args.yes)
-    if action in ("promote", "demote"):
-        text = await nodes.set_role(ops, args.node,
-                                    "manager" if action == "promote" else "worker")
+    if role:
+        text = await nodes.set_role(ops, args.node, role)
     else:
-        text = await nodes.set_availability(ops, args.node,
-                                            "active" if action == "activate" else action)
+        text = await nodes.set_availability(ops, args.node, availability or action)
     print(clean(text))
     return 0
+
+
+async def _drain(ops: ClusterOps, args, host: str) -> int:
+    """The plan first (tasks that stop there, where they go, services left short), then
+    the question; then the tasks are followed until they have moved and settled."""
+    from swarmdeck.core.ops import drain
+
+    plan = await drain.survey(ops, args.node)
+    print(f"drain {clean(host)} on {ops.cluster}:")
+    for line in plan.lines():
+        print(f"  {clean(line)}")
+    short = ", ".join(s.service.name for s in plan.short)
+    confirm((f"{short} would end up below the desired count. " if short else "")
+            + f"Drain node {host} on {ops.cluster}?", yes=args.yes)
+    return await follow(ops, await drain.drain(ops, plan), args)
 
 
 async def _label(ops: ClusterOps, args, host: str) -> int:

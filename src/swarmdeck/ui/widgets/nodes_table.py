@@ -13,6 +13,7 @@ from textual.binding import Binding
 
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.models import Node
+from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.operations import Say, guard, run_change, split_key
@@ -47,29 +48,62 @@ class NodesTable(LiveTable):
             return
         self.run_worker(flow(*picked), group="operations", name=action)
 
+    def _already(self, node: Node, **wanted: str) -> bool:
+        """A change that would change nothing is refused before any question."""
+        from swarmdeck.core.ops.nodes import already
+
+        unchanged = already(node, **wanted)
+        if unchanged:
+            self.app.notify(clean(unchanged), severity="warning", timeout=4)
+        return unchanged is not None
+
     def action_availability(self, availability: str) -> None:
         verb = {"drain": "Drain", "active": "Activate", "pause": "Pause"}[availability]
 
-        async def flow(cluster: str, node) -> None:
+        async def flow(cluster: str, node: Node) -> None:
             from swarmdeck.core.ops import nodes
 
-            action = f"node {availability}"
-            ops = await guard(self, cluster, action, node.hostname)
-            if ops and await self.app.push_screen_wait(ConfirmDialog(
-                    f"{verb} node {node.hostname} on {cluster}?"
-                    + (" Its tasks move to other nodes." if availability == "drain" else ""))):
+            if self._already(node, availability=availability):
+                return
+            ops = await guard(self, cluster, f"node {availability}", node.hostname)
+            if ops is None:
+                return
+            if availability == "drain":
+                await self._drain(ops, cluster, node)
+            elif await self.app.push_screen_wait(ConfirmDialog(
+                    f"{verb} node {node.hostname} on {cluster}?")):
                 await run_change(self, ops, f"{verb.lower()} {node.hostname}",
                                  lambda o, _s: nodes.set_availability(o, node.id,
                                                                       availability))
 
         self._start(f"node {availability}", flow)
 
+    async def _drain(self, ops: ClusterOps, cluster: str, node: Node) -> None:
+        """The plan first (tasks that move, services left short), then the question; the
+        view follows the tasks until they have moved and settled."""
+        from swarmdeck.core.ops import drain
+
+        state = self.app.fleet.state(cluster)  # type: ignore[attr-defined]
+        plan = drain.plan_drain(state.nodes.get(node.id, node), state.nodes.values(),
+                                state.services.values(), state.tasks.values())
+        question = f"Drain node {node.hostname} on {cluster}? Its tasks stop there."
+        if plan.short:
+            question = (f"{', '.join(s.service.name for s in plan.short)} would end up "
+                        f"below the desired count.\n{question}")
+        if await self.app.push_screen_wait(ConfirmDialog(
+                question, details=plan.lines(), danger=bool(plan.short))):
+            await run_change(self, ops, f"drain {node.hostname}",
+                             lambda o, _s: drain.drain(o, plan),
+                             good=(prog.CONVERGED, prog.SHORT))
+
     def action_role(self, role: str) -> None:
         verb = "promote" if role == "manager" else "demote"
 
-        async def flow(cluster: str, node) -> None:
+        async def flow(cluster: str, node: Node) -> None:
             from swarmdeck.core.ops import nodes
 
+            if self._already(node, role=role):
+                return
             ops = await guard(self, cluster, f"node {verb}", node.hostname)
             if ops and await self.app.push_screen_wait(ConfirmDialog(
                     f"{verb.capitalize()} {node.hostname} on {cluster} to {role}?")):
