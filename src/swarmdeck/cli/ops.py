@@ -256,10 +256,12 @@ async def _restart(ops: ClusterOps, args) -> int:
 
 
 async def _rollback(ops: ClusterOps, args) -> int:
-    from swarmdeck.core.ops import services
+    from swarmdeck.core.ops import rollback, services
 
     _refuse_early(ops, "rollback", args.service)
-    await ops.service(args.service)
+    plan = await rollback.survey(ops, args.service)  # refused here without a previous spec
+    for line in plan.lines():
+        print(clean(line))
     confirm(f"Roll {args.service} back to its previous spec on {ops.cluster}?", yes=args.yes)
     started = await services.rollback(ops, args.service)
     try:

@@ -112,11 +112,19 @@ class ServicesTable(LiveTable):
 
     def action_rollback(self) -> None:
         async def flow(cluster: str, service) -> None:
-            from swarmdeck.core.ops import services
+            from swarmdeck.core.ops import rollback, services
 
             ops = await guard(self, cluster, "rollback", service.name)
-            if ops and await self.app.push_screen_wait(ConfirmDialog(
-                    f"Roll {service.name} on {cluster} back to its previous spec?")):
+            if ops is None:
+                return
+            try:  # what it would change, read now (the console does not keep PreviousSpec)
+                plan = await rollback.survey(ops, service.id)
+            except SwarmdeckError as exc:
+                self.app.notify(clean(f"rollback: {exc}"), severity="warning", timeout=6)
+                return
+            if await self.app.push_screen_wait(ConfirmDialog(
+                    f"Roll {service.name} on {cluster} back to its previous spec?",
+                    details=plan.lines())):
                 await run_change(self, ops, f"rollback {service.name}",
                                  lambda o, _s: services.rollback(o, service.name),
                                  good=(prog.ROLLED_BACK, prog.CONVERGED))
