@@ -6,6 +6,7 @@ import io
 
 import pytest
 from rich.console import Console
+from textual.content import Content
 from textual.widgets import Input
 from ui_waits import wait_until
 
@@ -30,6 +31,11 @@ def plain(widget) -> str:
 
 def table(app, selector: str) -> LiveTable:
     return app.screen.query_one(selector, LiveTable)
+
+
+def title(t: LiveTable) -> str:
+    """A table's title as shown (border_title reads back as markup)."""
+    return Content.from_markup(t.border_title or "").plain
 
 
 def column(app, selector: str, key: str) -> list[str]:
@@ -83,7 +89,7 @@ async def test_filter_is_instant_and_escape_clears_it(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("slash")
-        box = app.screen.query_one("#filter", Input)
+        box = app.screen.query_one("#services-filter", Input)
         assert box.display and app.screen.focused is box
         await pilot.press(*"work")
         assert column(app, "#services", "name") == ["shop_worker"]
@@ -100,6 +106,47 @@ async def test_filter_applies_to_the_focused_table(make_app):
         await pilot.press("tab", "slash", *"w1", "enter")
         assert column(app, "#nodes", "hostname") == ["prod-w1"]
         assert len(column(app, "#services", "name")) == 5
+
+
+async def test_the_filter_opens_on_the_pane_it_filters(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("tab", "slash")  # the nodes pane
+        box = app.screen.focused
+        assert isinstance(box, Input) and box.id == "nodes-filter"
+        nodes, services = table(app, "#nodes"), table(app, "#services")
+        await pilot.pause()
+        # right above the nodes pane, below the services pane
+        assert box.region.bottom == nodes.region.y
+        assert box.region.y >= services.region.bottom
+        assert not app.screen.query_one("#services-filter", Input).display
+
+
+async def test_a_kept_filter_shows_in_the_pane_title_until_escape(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"web", "enter")
+        services = table(app, "#services")
+        assert title(services).endswith("  /web")
+        assert title(services).startswith("Services · prod")
+        await pilot.press("tab", "slash", *"w1", "enter")
+        nodes = table(app, "#nodes")
+        assert title(nodes).endswith("  /w1")
+        assert title(services).endswith("  /web")  # each pane keeps its own
+        await pilot.press("escape")  # on the nodes pane: its filter goes
+        assert title(nodes) == "Nodes · prod" and len(column(app, "#nodes",
+                                                                   "hostname")) == 5
+        assert column(app, "#services", "name") == ["shop_web"]
+        await pilot.press("shift+tab", "escape")
+        assert title(services) == "Services · prod"
+        assert len(column(app, "#services", "name")) == 5
+
+
+async def test_a_filter_is_never_read_as_markup(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"[b]x", "enter")
+        assert title(table(app, "#services")).endswith("  /[b]x")
 
 
 async def test_tab_cycles_panes(make_app):
@@ -167,7 +214,7 @@ async def test_keys_can_be_rebound_from_the_config(make_app, config):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("f")
-        assert app.screen.query_one("#filter", Input).display
+        assert app.screen.query_one("#services-filter", Input).display
 
 
 async def test_inventory_changes_show_without_a_key(make_app, fleet):

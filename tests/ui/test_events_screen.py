@@ -168,3 +168,22 @@ async def test_in_the_palette_and_no_main_screen_rebuild_for_events(make_app, fl
         command = next(c for c in app.get_system_commands(main) if c.title == "Events")
         await command.callback()
         assert await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen))
+
+
+async def test_escape_clears_a_kept_filter_first_then_goes_back(make_app, fleet):
+    record(fleet, event(30, name="shop_web", replicas=("1", "2")),
+           event(20, "node", name="prod-w2", availability=("active", "drain")))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(app, pilot)
+        await pilot.press("slash", *"prod", "enter")  # kept: the box closes
+        assert column(app, "name") == ["prod-w2"] and "filter: prod" in header(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, EventsScreen)  # the filter went, not the view
+        assert table(app).row_count == 2 and "filter:" not in header(app)
+        await pilot.press("t")  # a type chosen with t is a filter too
+        assert column(app, "type") == ["service"]
+        await pilot.press("escape")
+        assert isinstance(app.screen, EventsScreen) and table(app).row_count == 2
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)

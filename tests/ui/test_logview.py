@@ -375,6 +375,26 @@ async def test_screen_filter_substring_and_regex_while_lines_keep_arriving(make_
         assert not view.filtering and view.shown_count == 250
 
 
+async def test_screen_filter_matches_the_replica_and_node_tag_too(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await open_logs(app, pilot, worker_lines(90))
+        view = screen.view
+        await pilot.press("f", *"shop_worker.2@", "enter")
+        await settle(pilot)
+        shown = [line for line in drawn(view) if line]
+        assert view.shown_count == 30 and shown
+        assert all("shop_worker.2@prod-m3" in line for line in shown)
+        await pilot.press("f", "ctrl+u", *"@prod-w1", "enter")
+        await settle(pilot)
+        assert view.shown_count == 30
+        # a replica that starts after the filter is set is matched by its tag as well
+        view.add(log("hello", 999, task="new-task", node="n"), "shop_worker.4", "prod-w1")
+        await settle(pilot)
+        assert view.shown_count == 31
+        assert any("shop_worker.4@prod-w1" in line for line in drawn(view))
+
+
 async def test_screen_search_next_and_previous(make_app):
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
@@ -438,6 +458,23 @@ async def test_screen_toggles_and_save_writes_the_inert_lines_shown(make_app, tm
             "shop_worker.2@prod-m3 | boom <ESC>]0;owned<BEL> <9B>2J <CR>gone")
         raw = target.read_bytes()
         assert b"\x1b" not in raw and b"\r" not in raw and "\x9b".encode() not in raw
+
+
+async def test_a_saved_file_is_announced_with_its_absolute_path(make_app, tmp_path,
+                                                               monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await open_logs(app, pilot, worker_lines(10))
+        await pilot.press("s", "ctrl+u", *"relative.log", "enter")
+        wanted = f"saved 10 lines to {tmp_path / 'relative.log'}"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+                n.message.startswith("saved") for n in app._notifications):
+            await pilot.pause(0.05)
+        assert [n.message for n in app._notifications if n.message.startswith("saved")] \
+            == [wanted]
+    assert (tmp_path / "relative.log").read_text().count("\n") == 10
 
 
 async def headers_around(app, pilot, source, gate: asyncio.Event):

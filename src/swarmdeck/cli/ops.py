@@ -20,6 +20,7 @@ from swarmdeck.cli.render import load_config
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import OperationFailed, SwarmdeckError, UsageError
+from swarmdeck.core.models import Node
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps, open_ops
 from swarmdeck.core.sanitize import clean, clean_lines
@@ -70,7 +71,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                          ("pause", "schedule no new tasks on the node"),
                          ("promote", "make the node a manager"),
                          ("demote", "make the node a worker (quorum is checked)")):
-        common(nsub.add_parser(action, help=text), wait=False).add_argument("node")
+        # a drain is followed until its tasks have moved (unless --detach)
+        common(nsub.add_parser(action, help=text), wait=action == "drain").add_argument("node")
     p = common(nsub.add_parser("label", help="add (KEY=VALUE) or remove (--rm KEY) labels"),
                wait=False)
     p.add_argument("node")
@@ -307,10 +309,12 @@ async def _restart(ops: ClusterOps, args) -> int:
 
 
 async def _rollback(ops: ClusterOps, args) -> int:
-    from swarmdeck.core.ops import services
+    from swarmdeck.core.ops import rollback, services
 
     _refuse_early(ops, "rollback", args.service)
-    await ops.service(args.service)
+    plan = await rollback.survey(ops, args.service)  # refused here without a previous spec
+    for line in plan.lines():
+        print(clean(line))
     confirm(f"Roll {args.service} back to its previous spec on {ops.cluster}?", yes=args.yes)
     started = await services.rollback(ops, args.service)
     try:
@@ -371,25 +375,57 @@ async def _node(ops: ClusterOps, args) -> int:
             say=lambda m: print(f"  {clean(m)}", flush=True))))
         return 0
     if action == "label":
-        add = {}
-        for item in args.labels:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise UsageError(f"{item!r}: expected KEY=VALUE (remove with --rm KEY)")
-            add[key] = value
-        if not add and not args.rm:
-            raise UsageError("no label to add or remove")
-        confirm(f"Change labels of {host}?", yes=args.yes)
-        print(clean(await nodes.set_labels(ops, args.node, add, args.rm)))
+        return await _label(ops, args, host)
+    role = {"promote": "manager", "demote": "worker"}.get(action)
+    availability = None if role else "active" if action == "activate" else action
+    unchanged = nodes.already(Node.from_api(node), role=role, availability=availability)
+    if unchanged:  # before any question: nothing to ask about
+        print(clean(unchanged))
         return 0
+    if action == "drain":
+        return await _drain(ops, args, host)
     confirm(f"{action.capitalize()} node {host} on {ops.cluster}?", yes=args.yes)
-    if action in ("promote", "demote"):
-        text = await nodes.set_role(ops, args.node,
-                                    "manager" if action == "promote" else "worker")
+    if role:
+        text = await nodes.set_role(ops, args.node, role)
     else:
-        text = await nodes.set_availability(ops, args.node,
-                                            "active" if action == "activate" else action)
+        text = await nodes.set_availability(ops, args.node, availability or action)
     print(clean(text))
+    return 0
+
+
+async def _drain(ops: ClusterOps, args, host: str) -> int:
+    """The plan first (tasks that stop there, where they go, services left short), then
+    the question; then the tasks are followed until they have moved and settled."""
+    from swarmdeck.core.ops import drain
+
+    plan = await drain.survey(ops, args.node)
+    print(f"drain {clean(host)} on {ops.cluster}:")
+    for line in plan.lines():
+        print(f"  {clean(line)}")
+    short = ", ".join(s.service.name for s in plan.short)
+    confirm((f"{short} would end up below the desired count. " if short else "")
+            + f"Drain node {host} on {ops.cluster}?", yes=args.yes)
+    return await follow(ops, await drain.drain(ops, plan), args)
+
+
+async def _label(ops: ClusterOps, args, host: str) -> int:
+    """The plan first (added, changed, removed, services whose placement uses the keys),
+    then the question; the labels not named stay."""
+    from swarmdeck.core.ops import node_labels
+
+    edits = node_labels.label_edits(args.labels, args.rm)
+    if edits.empty:
+        raise UsageError("no label to add or remove",
+                         hint="KEY=VALUE sets one, --rm KEY removes one")
+    plan = await node_labels.survey(ops, args.node, edits)
+    for line in node_labels.plan_text(plan, ops.cluster):
+        print(clean(line))
+    if not plan.changes:
+        return 0
+    warning = node_labels.affected_summary(plan.affected)
+    confirm((f"{warning}. " if warning else "") + f"Change the labels of {host}?",
+            yes=args.yes)
+    print(clean(await node_labels.apply(ops, plan)))
     return 0
 
 

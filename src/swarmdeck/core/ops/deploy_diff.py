@@ -44,15 +44,20 @@ def normalize_image(ref: str) -> str:
     return familiar + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
 
 
-def canonical_spec(spec: Mapping[str, Any], network_names: Mapping[str, str]) -> dict[str, Any]:
+def canonical_spec(spec: Mapping[str, Any], network_names: Mapping[str, str], *,
+                   stack_image: bool = True) -> dict[str, Any]:
     """A spec with what the server or the registry adds taken out and defaults filled in, so
-    the cluster's copy and the file's compare equal when a deploy would change nothing."""
+    the cluster's copy and the file's compare equal when a deploy would change nothing.
+    STACK_IMAGE: the image is the one the stack file named (its label) when there is one, as
+    a deploy compares; False: the one the tasks run (an update outside the stack file, e.g.
+    `swarmdeck update --image`, changes only that one)."""
     spec = copy.deepcopy(dict(spec))
     labels = spec.setdefault("Labels", {}) or {}
     labels.pop(STACK_LABEL, None)
     task = spec.get("TaskTemplate") or {}
     container = task.get("ContainerSpec") or {}
-    image = labels.pop(IMAGE_LABEL, None) or split_image(container.get("Image", ""))[0]
+    named = labels.pop(IMAGE_LABEL, None)
+    image = (named if stack_image else None) or split_image(container.get("Image", ""))[0]
     container.pop("Image", None)
     spec["Image"] = normalize_image(image)
     (container.get("Labels") or {}).pop(STACK_LABEL, None)

@@ -15,6 +15,7 @@ from typing import Any
 
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import OperationFailed, Refused, SwarmdeckError, UsageError
+from swarmdeck.core.models import Node
 from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.transport.docker import DockerEndpoint
 from swarmdeck.core.transport.ssh import SSHSettings, connect
@@ -22,6 +23,22 @@ from swarmdeck.core.transport.ssh import SSHSettings, connect
 AVAILABILITY = ("active", "pause", "drain")
 ROLES = ("worker", "manager")
 Say = Callable[[str], None]
+
+
+STATE_WORDS = {"drain": "drained", "active": "active", "pause": "paused"}
+
+
+def already(node: Node, *, availability: str | None = None, role: str | None = None
+            ) -> str | None:
+    """Why setting NODE's AVAILABILITY or ROLE would change nothing ("prod-w1 is already a
+    worker: nothing to do"), or None when it would change something. Asked before any
+    question, by the console and the CLI alike."""
+    if availability is not None and node.availability == availability:
+        return f"{node.hostname} is already {STATE_WORDS.get(availability, availability)}: " \
+               "nothing to do"
+    if role is not None and node.role == role:
+        return f"{node.hostname} is already a {role}: nothing to do"
+    return None
 
 
 def _hostname(node: Mapping[str, Any]) -> str:
@@ -70,6 +87,9 @@ async def set_availability(ops: ClusterOps, ref: str, availability: str) -> str:
     ops.check_writable(f"node {availability}", ref)
     node = await ops.node(ref)
     before = node["Spec"].get("Availability")
+    unchanged = already(Node.from_api(node), availability=availability)
+    if unchanged:
+        return unchanged
     node["Spec"]["Availability"] = availability
     await ops.guarded(f"node {availability}", _hostname(node), {"from": before},
                       lambda: _update(ops, node))
@@ -83,8 +103,9 @@ async def set_role(ops: ClusterOps, ref: str, role: str) -> str:
     ops.check_writable(action, ref)
     node = await ops.node(ref)
     before = node["Spec"].get("Role")
-    if before == role:
-        return f"{_hostname(node)} is already a {role}"
+    unchanged = already(Node.from_api(node), role=role)
+    if unchanged:
+        return unchanged
     if role == "worker":
         check_quorum(await ops.docker.get("/nodes"), node["ID"], action)
         await _refuse_own_manager(ops, node, action)

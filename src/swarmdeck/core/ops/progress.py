@@ -18,6 +18,9 @@ from swarmdeck.core.models import Task
 from swarmdeck.core.transport.docker import DockerEndpoint
 
 CONVERGED, FAILED, ROLLED_BACK, REMOVED = "converged", "failed", "rolled back", "removed"
+# settled with fewer replicas running than wanted, as the change's plan said it would be (a
+# drain that leaves no room for some): the rest stay pending
+SHORT = "settled below the desired count"
 # a change expected to start a rolling update that has not started one after this long
 # (e.g. only service labels changed) is judged by its tasks alone
 UPDATE_GRACE = 5.0
@@ -34,9 +37,12 @@ class ServiceProgress:
     update_message: str = ""
     error: str = ""  # the newest failing task's error, while there is one
     outcome: str | None = None  # None while in flight
+    left_behind: int = 0  # a drain: its tasks still meant to run on the drained node
 
     def line(self) -> str:
         text = f"{self.name}: {self.running}/{self.desired} running"
+        if self.left_behind:
+            text += f", {self.left_behind} still on the drained node"
         if self.update_state:
             text += f", update {self.update_state}"
         if self.outcome:
@@ -58,6 +64,11 @@ class Baseline:
     # the change starts a rolling update (image, restart, rollback): converged only once
     # that update has ended, not while the old tasks still run
     expect_update: bool = False
+    # a drain: settled only once no task of the service is meant to run on this node
+    leaving_node: str | None = None
+    # the most replicas that can run after the change (a drain leaving too few nodes);
+    # None: all of them
+    can_run: int | None = None
 
 
 async def baseline(docker: DockerEndpoint, service_id: str, *,
@@ -135,14 +146,17 @@ def _progress(service_id: str, data: dict[str, Any] | None, base: Baseline,
     progress = ServiceProgress(service_id, spec.get("Name", service_id[:12]), running,
                                desired, state, status.get("Message", "") if fresh else "",
                                failing[-1].error if failing else "")
-    settled = running == desired and len(active) == desired
+    target = desired if base.can_run is None else min(desired, base.can_run)
+    if base.leaving_node is not None:
+        progress.left_behind = sum(1 for t in active if t.node_id == base.leaving_node)
+    settled = target <= running and len(active) == desired and not progress.left_behind
     if state in ("paused", "rollback_paused"):
         progress.outcome = FAILED
     elif state == "rollback_completed" and settled:
         progress.outcome = ROLLED_BACK
     elif settled and (state == "completed" or (state is None and (
             not base.expect_update or time.time() - base.since > UPDATE_GRACE))):
-        progress.outcome = CONVERGED
+        progress.outcome = CONVERGED if running == desired else SHORT
     return progress
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -17,9 +17,20 @@ from swarmdeck.core.sanitize import clean, clean_lines
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Yes/no; with TYPED, the answer is the exact text typed (for removals)."""
+    """Yes/no; with TYPED, the answer is the exact text typed (for removals).
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+    The button Enter presses is the focused one, drawn as such, and the line under the
+    buttons names it. `y` confirms and `n` cancels (while a typed name is asked for, they are
+    letters of it), ←/→ move between the buttons, Esc cancels. Confirm is the default, except
+    in a dangerous question without a typed name: there Cancel is."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
+        Binding("y", "confirm", "Confirm", id="dialog.yes"),
+        Binding("n", "cancel", "Cancel", show=False, id="dialog.no"),
+        Binding("left", "step(-1)", "Previous button", show=False, id="dialog.left"),
+        Binding("right", "step(1)", "Next button", show=False, id="dialog.right"),
+    ]
 
     def __init__(self, question: str, *, typed: str | None = None,
                  danger: bool = False, details: list[str] | None = None) -> None:
@@ -43,15 +54,42 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Input(id="typed")
             with Horizontal(classes="buttons"):
                 yield Button("Confirm", id="yes", variant="error" if self.danger
-                             else "primary", disabled=bool(self.typed))
+                             else "default", disabled=bool(self.typed))
                 yield Button("Cancel", id="no")
+            yield Static("", id="keys", classes="keys")
 
     def on_mount(self) -> None:
-        self.query_one("#typed" if self.typed else "#no").focus()
+        first = "#typed" if self.typed else "#no" if self.danger else "#yes"
+        self.query_one(first).focus()
+        self._show_keys()
+
+    @property
+    def default(self) -> str:
+        """What Enter does now: "confirm", "cancel", or "" (a typed name is not complete)."""
+        focused = self.focused
+        if isinstance(focused, Button):
+            return "confirm" if focused.id == "yes" else "cancel"
+        if isinstance(focused, Input) and focused.value == self.typed:
+            return "confirm"
+        return ""
+
+    def on_descendant_focus(self, _event: events.DescendantFocus) -> None:
+        self._show_keys()
+
+    def _show_keys(self) -> None:
+        default = self.default
+        if default:
+            text = Text.assemble("Enter: ", (default.capitalize(), "bold reverse"))
+        else:
+            text = Text(f"type {clean(self.typed or '')} exactly, then Enter")
+        text.append("  ·  " + ("" if self.typed else "y confirms, n cancels, ")
+                    + "←/→ choose, Esc cancels", style="dim")
+        self.query_one("#keys", Static).update(text)
 
     @on(Input.Changed, "#typed")
     def _typed(self, event: Input.Changed) -> None:
         self.query_one("#yes", Button).disabled = event.value != self.typed
+        self._show_keys()
 
     @on(Input.Submitted, "#typed")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -59,12 +97,21 @@ class ConfirmDialog(ModalScreen[bool]):
             self.dismiss(True)
 
     @on(Button.Pressed, "#yes")
-    def _yes(self) -> None:
-        self.dismiss(True)
+    def action_confirm(self) -> None:
+        if not self.query_one("#yes", Button).disabled:
+            self.dismiss(True)
 
     @on(Button.Pressed, "#no")
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+    def action_step(self, step: int) -> None:
+        buttons = [b for b in self.query(Button) if not b.disabled]
+        if not buttons:
+            return
+        focused = self.focused
+        index = buttons.index(focused) if focused in buttons else (-1 if step > 0 else 0)
+        buttons[(index + step) % len(buttons)].focus()
 
 
 class PromptDialog(ModalScreen[str | None]):

@@ -6,7 +6,8 @@ it already follows (core.events): nothing is polled. The screen listens to the f
 `events` changes and redraws at most every REFRESH seconds, and once a second for the ages.
 Newest at the bottom, like the log view: with the cursor on the last row new events are
 followed; moved up, the cursor stays put and End follows again. `/` filters with words (each
-must appear) and `type:service,node`; `t` steps through the types.
+must appear) and `type:service,node`; `t` steps through the types. The header shows the
+filter while it is on; Esc clears it, the next Esc goes back.
 """
 
 from __future__ import annotations
@@ -194,9 +195,12 @@ class EventsScreen(Screen):
         self.table.focus()
 
     def action_back(self) -> None:
+        """Esc: a filter (typed, or a type chosen with t) is cleared first, whether its box
+        is open or not; the next Esc goes back."""
         box = self.query_one("#events-filter", Input)
-        if box.display:
-            box.value = ""
+        if box.display or str(self.filter) or self.filter_error:
+            with box.prevent(Input.Changed):
+                box.value = ""
             box.display = False
             self.set_filter("")
             self.table.focus()

@@ -43,7 +43,8 @@ FILTER_DELAY = 0.12  # typing a filter applies it once the keys pause
 STALLED = {"warning": "stream lost, resuming", "info": "stream ended, resuming",
            "error": "stopped"}
 PROMPTS = {
-    "filter": "filter: only lines containing this (re: for a regular expression; empty: all)",
+    "filter": "filter: only lines whose text or replica@node tag contains this (re: for a "
+              "regular expression; empty: all)",
     "search": "search: highlight and go to matches, then n / N (re: for a regular expression)",
     "replica": "replica (service.slot), service, or @node; several with commas; empty: all",
     "save": "save the lines shown to this file",
@@ -374,7 +375,9 @@ class LogsScreen(Screen):
     @work(group="logs-save", description="save logs")
     async def _save(self, text: str) -> None:
         view = self.view
-        path = Path(text.strip() or self._default_path()).expanduser()
+        # announced absolute: a relative name lands in the console's working directory,
+        # which the operator may not know
+        path = Path(text.strip() or self._default_path()).expanduser().absolute()
         entries = view.snapshot()
         try:
             count = await asyncio.to_thread(view.save, path, entries,

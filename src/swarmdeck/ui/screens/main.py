@@ -27,11 +27,12 @@ from swarmdeck.core.sanitize import cell
 from swarmdeck.core.transport.host_keys import host_key_problem
 from swarmdeck.core.views import NodeRow, ProjectNode, ServiceRow
 from swarmdeck.ui import clock
-from swarmdeck.ui.operations import NodesTable, ServicesTable
 from swarmdeck.ui.screens.host_key import host_key_hint, review_host_key
 from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.logs import LogPane
+from swarmdeck.ui.widgets.nodes_table import NodesTable
 from swarmdeck.ui.widgets.projects import ProjectsTree
+from swarmdeck.ui.widgets.services_table import ServicesTable
 from swarmdeck.ui.widgets.spark import cpu_cell, mem_cell
 from swarmdeck.ui.widgets.table import LiveTable
 
@@ -47,6 +48,7 @@ NODE_COLUMNS = [("hostname", "HOSTNAME"), ("role", "ROLE"), ("availability", "AV
                 ("status", "STATUS"), ("manager", "MANAGER"), ("engine", "ENGINE"),
                 ("address", "ADDRESS"), ("labels", "LABELS"), ("tasks", "TASKS>"),
                 ("cpu", "CPU>"), ("mem", "MEM>")]
+FILTER_HINT = "filter {} (substring): Enter keeps it, shown in the pane's title; Esc clears"
 # a fleet this small (services + tasks of every cluster) is built on the event loop: for it
 # the worker thread and the hop back cost more than the build
 INLINE_BUILD = 400
@@ -195,6 +197,8 @@ class MainScreen(Screen):
         self._applied_seq = 0
         self._last_service_rows: list[ServiceRow] = []
         self._host_key_refused = False
+        self._titles: dict[str, str] = {}  # table id -> its title, before the filter's
+        self._shown_titles: dict[str, tuple[str, str]] = {}  # table id -> (title, filter)
 
     @property
     def deck(self) -> SwarmdeckApp:
@@ -205,8 +209,12 @@ class MainScreen(Screen):
         with Horizontal(id="body"):
             yield ProjectsTree(id="projects")
             with Vertical(id="right"):
-                yield Input(placeholder="filter (substring) — Esc to clear", id="filter")
+                # each table's filter opens on it, above it
+                yield Input(placeholder=FILTER_HINT.format("services"), id="services-filter",
+                            classes="filter")
                 yield ServicesTable(SERVICE_COLUMNS, id="services")
+                yield Input(placeholder=FILTER_HINT.format("nodes"), id="nodes-filter",
+                            classes="filter")
                 yield NodesTable(NODE_COLUMNS, id="nodes")
                 yield LogPane(id="logs")
         yield Footer()
@@ -215,7 +223,10 @@ class MainScreen(Screen):
         self.cluster = self.deck.start_cluster
         self.query_one("#projects").border_title = "Projects"
         self.query_one("#nodes").border_title = "Nodes"
-        self.query_one("#filter").display = False
+        for box in self.query(".filter"):
+            box.display = False
+            box.border_title = f"filter {(box.id or '').split('-')[0]}"
+            box.border_subtitle = "Enter keeps it · Esc clears it"
         self.query_one("#logs", LogPane).start("select a service")
         # paused while the data is live (_tick_header): an idle console wakes for nothing
         self._stale_timer = self.set_interval(1.0, self._tick_stale_age, pause=True)
@@ -298,10 +309,21 @@ class MainScreen(Screen):
         services.set_columns(ALL_SERVICE_COLUMNS if frame.all_clusters else SERVICE_COLUMNS)
         services.set_rows(frame.rows)
         nodes.set_rows(frame.node_rows)
-        # assigning a title repaints the whole widget even when it is the same text
-        for table, title in ((services, frame.services_title), (nodes, frame.nodes_title)):
-            if str(table.border_title) != title:
-                table.border_title = title
+        self._titles = {"services": frame.services_title, "nodes": frame.nodes_title}
+        self._show_titles()
+
+    def _show_titles(self) -> None:
+        """Each table's title, and its filter when one is set: `Services · prod  /web`."""
+        for table in self._parts()[1:3]:
+            shown = (self._titles.get(table.id or "", ""), table.filter_text)
+            # assigning a title repaints the whole widget even when it is the same text
+            if self._shown_titles.get(table.id or "") == shown:
+                continue
+            self._shown_titles[table.id or ""] = shown
+            title = Text(cell(shown[0]))  # a Text: never read as markup
+            if shown[1]:
+                title.append(f"  /{cell(shown[1])}", style="bold reverse")
+            table.border_title = title
 
     def _service_row(self, key: str, row: ServiceRow, with_cluster: bool,
                      metrics: ClusterMetrics | None) -> tuple[str, tuple]:
@@ -472,30 +494,55 @@ class MainScreen(Screen):
         self.refresh_now()
 
     # ---- filter --------------------------------------------------------------------------
+    # `/` opens the focused table's filter above it (the services' when no table has the
+    # focus); Enter keeps the filter, which the table's title then shows; Esc clears it.
+    def _tables(self) -> tuple[ServicesTable, NodesTable]:
+        _, services, nodes, _ = self._parts()
+        return services, nodes
+
+    def _box_of(self, table: LiveTable) -> Input:
+        return self.query_one(f"#{table.id}-filter", Input)
+
+    def _table_of(self, box: Input) -> LiveTable:
+        return next(t for t in self._tables() if f"{t.id}-filter" == box.id)
+
+    def _focused_table(self) -> LiveTable | None:
+        return next((t for t in self._tables() if t is self.focused), None)
+
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        self._filter_target = self.focused if isinstance(self.focused, LiveTable) \
-            else self.query_one(ServicesTable)
+        target = self._focused_table() or self._tables()[0]
+        box = self._box_of(target)
         box.display = True
-        box.value = self._filter_target.filter_text
+        box.value = target.filter_text
         box.focus()
 
-    @on(Input.Changed, "#filter")
+    @on(Input.Changed, ".filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        getattr(self, "_filter_target", self.query_one(ServicesTable)).set_filter(event.value)
+        self._table_of(event.input).set_filter(event.value)
+        self._show_titles()
 
-    @on(Input.Submitted, "#filter")
+    @on(Input.Submitted, ".filter")
     def _filter_done(self, event: Input.Submitted) -> None:
-        self.query_one("#filter").display = False
-        getattr(self, "_filter_target", self.query_one(ServicesTable)).focus()
+        event.input.display = False
+        self._table_of(event.input).focus()
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        target = getattr(self, "_filter_target", None) or self.query_one(ServicesTable)
-        target.set_filter("")
-        box.value = ""
+        """Esc in a filter or on a filtered table: that table's filter goes."""
+        focused = self.focused
+        if isinstance(focused, Input) and focused.has_class("filter"):
+            table = self._table_of(focused)
+        else:
+            found = self._focused_table()
+            if found is None:
+                return
+            table = found
+        box = self._box_of(table)
+        table.set_filter("")
+        with box.prevent(Input.Changed):
+            box.value = ""
         box.display = False
-        target.focus()
+        table.focus()
+        self._show_titles()
 
     # ---- logs ----------------------------------------------------------------------------
     @work(exclusive=True, group="logs")

@@ -148,6 +148,7 @@ class LogView(ScrollView, can_focus=True):
         self._wrap = wrap
         self._room = 0  # cells for the text when wrapping
         self._filter: re.Pattern[str] | None = None
+        self._tag_hits: set[int] = set()  # origins whose `replica@node` the filter matches
         self._replica_filter: frozenset[str] | None = None
         self._node_filter: frozenset[str] | None = None
         self._search: re.Pattern[str] | None = None
@@ -203,6 +204,8 @@ class LogView(ScrollView, can_focus=True):
         origin = _Origin(safe_tag, _inert(clean(node)), colour)
         index = self._origins[(tag, node)] = len(self._origin_list)
         self._origin_list.append(origin)
+        if self._filter is not None and self._filter.search(origin.label):
+            self._tag_hits.add(index)
         width = min(LABEL_MAX, cell_len(origin.label))
         if width > self._label_width:
             self._label_width = width
@@ -261,7 +264,9 @@ class LogView(ScrollView, can_focus=True):
                 return False
             if self._node_filter is not None and origin.node not in self._node_filter:
                 return False
-        return self._filter is None or self._filter.search(e[TEXT]) is not None
+        # the filter matches the text or the `replica@node` tag shown before it
+        return self._filter is None or e[ORIGIN] in self._tag_hits \
+            or self._filter.search(e[TEXT]) is not None
 
     # ---- counts ----------------------------------------------------------------------------
     @property
@@ -412,8 +417,11 @@ class LogView(ScrollView, can_focus=True):
         self._layout_changed()
 
     def set_filter(self, pattern: re.Pattern[str] | None) -> None:
-        """Show only lines whose text matches (notes always show); lines keep arriving."""
+        """Show only lines whose text or `replica@node` tag matches (notes always show);
+        lines keep arriving."""
         self._filter = pattern
+        self._tag_hits = {i for i, o in enumerate(self._origin_list)
+                          if pattern is not None and pattern.search(o.label)}
         self._rebuild()
 
     def set_sources(self, replicas: Iterable[str] | None = None,
