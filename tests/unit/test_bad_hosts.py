@@ -7,6 +7,7 @@ the good cluster is a closed port on this machine."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from unittest import mock
 
@@ -116,3 +117,20 @@ async def test_any_codec_error_in_the_connect_is_a_transport_error() -> None:
             pytest.raises(HostUnreachable, match="is not a valid host name"):
         await asyncio.wait_for(connect(Destination(None, "prod-m1", None),
                                        SSHSettings(config_files=())), 10)
+
+
+async def test_a_docker_context_whose_host_no_dns_can_hold(tmp_path: Path, isolated_env
+                                                           ) -> None:
+    """Said as that host's problem, not as "not an ssh:// host"."""
+    meta = isolated_env / ".docker" / "contexts" / "meta" / "x"
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps(
+        {"Name": "edge", "Endpoints": {"docker": {"Host": "ssh://ops@edge..lan"}}}))
+    config = load_config(write(tmp_path, '[clusters.edge]\ncontext = "edge"\n'))
+    fleet = Fleet(config)
+    try:
+        results = await fleet.load()
+    finally:
+        await fleet.close()
+    assert isinstance(results["edge"], HostUnreachable)
+    assert "cannot resolve it: host 'edge..lan' has an empty label" in str(results["edge"])

@@ -451,8 +451,8 @@ def docker_contexts(env: Mapping[str, str] | None = None) -> list[DockerContext]
             continue
         dest = None
         if host.startswith("ssh://"):
-            try:
-                dest = parse_destination(host)
+            try:  # a host no DNS can hold is said when connecting, as that host's problem
+                dest = parse_destination(host, dns=False)
             except ConfigError:
                 dest = None
         found.append(DockerContext(name=name, host=host, ssh_destination=dest))
