@@ -179,6 +179,19 @@ x-anchors: {}
     ]
 
 
+@pytest.mark.parametrize("key, says", [
+    ("extends: {file: base.yml, service: web}", "`extends` is not supported by swarm stacks"),
+    ("build: .", "`build` is not supported by swarm stacks"),
+    ("command: [sh]", "swarm services need an image"),
+])
+def test_a_service_without_an_image_is_told_why_by_what_it_has(tmp_path, key, says):
+    found = problems(tmp_path, f"services:\n  web:\n    {key}\n")
+    missing = next(p for p in found if "services.web.image" in p)
+    assert says in missing
+    if "build" not in key:
+        assert "build" not in missing
+
+
 def test_wrong_types_name_the_key_and_what_is_expected(tmp_path):
     found = problems(tmp_path, """\
 services:
