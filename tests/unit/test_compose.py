@@ -143,6 +143,7 @@ def test_thousands_of_control_characters_are_listed_up_to_a_point(tmp_path):
     found = error.value.problems
     assert len(found) == 21 and found[-1] == "… and 9980 more raw control characters"
     assert found[0].startswith("line 4, column 3: a raw control character U+0001")
+    assert str(error.value).split(": ")[1] == "10000 problems"
 
 
 def test_duplicate_keys_are_an_error_not_a_silent_overwrite(tmp_path):

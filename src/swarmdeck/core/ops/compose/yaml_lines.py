@@ -17,9 +17,8 @@ MAX_LISTED = 20  # raw control characters listed one by one; the rest are counte
 
 
 def parse_yaml(text: str, file: Path) -> tuple[Any, dict[KeyPath, int]]:
-    found = _control_characters(text)
+    found, count = _control_characters(text)
     if found:  # the YAML reader refuses the whole file at the first (a ReaderError)
-        count = sum(1 for p in found if p.startswith("line "))
         raise ComposeError(f"{file}: {count} problem{'s' if count > 1 else ''}: "
                            + "; ".join(found), problems=found)
     loader = yaml.SafeLoader(text)
@@ -41,9 +40,9 @@ def parse_yaml(text: str, file: Path) -> tuple[Any, dict[KeyPath, int]]:
         loader.dispose()
 
 
-def _control_characters(text: str) -> list[str]:
+def _control_characters(text: str) -> tuple[list[str], int]:
     """Each character YAML does not allow (C0 controls but tab and newlines, DEL, C1), with
-    its line and column; past MAX_LISTED, how many more."""
+    its line and column, past MAX_LISTED how many more; and how many there are."""
     out: list[str] = []
     line, at, more = 1, 0, 0
     for match in yaml.reader.Reader.NON_PRINTABLE.finditer(text):
@@ -60,7 +59,7 @@ def _control_characters(text: str) -> list[str]:
                    f"in a double-quoted string (\"\\x{ord(char):02x}\") or remove it")
     if more:
         out.append(f"… and {more} more raw control characters")
-    return out
+    return out, len(out) - bool(more) + more
 
 
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath,
