@@ -112,6 +112,19 @@ ROWS = [
         r"ssh to nosuchhost\.invalid: cannot resolve 'nosuchhost\.invalid' \(it is neither a "
         r"Host in your ssh config nor a DNS name\)",
         lambda c: cluster(c, ["nosuchhost.invalid"])),
+    # a host no DNS can hold: Python's resolver raised a UnicodeError (a traceback) before
+    Row("empty-dns-label", ("ls", "nodes"), 1,
+        r"cluster prod: clusters\.prod\.managers\[0\] in \S+config\.toml: host 'prod\.\.m1' "
+        r"has an empty label \(two dots in a row, or a dot at the start\) \(line 5\) \(fix "
+        r"the host name, or remove the entry", lambda c: cluster(c, ["prod..m1"])),
+    Row("long-dns-label", ("ls", "nodes"), 1,
+        r"cluster prod: clusters\.prod\.managers\[0\] in \S+: host 'a{64}\.lan' has a label "
+        r"of 64 characters \('a{19}…'\): DNS allows at most 63 between dots",
+        lambda c: cluster(c, ["a" * 64 + ".lan"])),
+    Row("bad-hostname-in-ssh-config", ("ls", "nodes"), 1,
+        r"ssh to target: cannot resolve it: host 'prod\.\.m1' has an empty label .*\(fix "
+        r"HostName for it in your ssh config\)",
+        lambda c: cluster(c, ["target"], ssh_config=via(c, "prod..m1", 22))),
     Row("connection-refused", ("ls", "nodes"), 1,
         r"root@10\.213\.0\.11:2999: connection refused \(is sshd running and listening on "
         r"port 2999\?\)", lambda c: cluster(c, ["root@10.213.0.11:2999"])),

@@ -169,6 +169,24 @@ def test_cli_trust_refuses_a_changed_key(tmp_path, lab):
     assert known.read_text() == before
 
 
+def test_cli_trust_with_known_hosts_dev_null_says_nothing_was_trusted(tmp_path, lab):
+    """UserKnownHostsFile /dev/null: every key is unknown, and a line written there is gone;
+    trust said "added" and exited 0."""
+    config, _known = lab_copy(tmp_path, lab)
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(ssh_config.read_text().replace(str(_known), "/dev/null"))
+    assert "/dev/null" in ssh_config.read_text()
+    proc = swarmdeck(config, "trust", NODE, "--yes")
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "/dev/null is not a regular file: the key was not trusted" in err
+    assert "UserKnownHostsFile" in err
+    assert "added to" not in proc.stdout
+    [entry] = [e for e in AuditLog.default().read() if e["action"] == "trust host key"]
+    assert entry["result"] == "error"
+
+
 def free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -115,3 +117,41 @@ def test_cell_segments_look_like_rich_renders_them(plain, spans, base):
     if text.style:
         expected = list(Segment.apply_style(expected, console.get_style(text.style)))
     assert visible(_cell_segments(text, console)) == visible(expected)
+
+
+async def test_a_huge_cell_is_cut_with_an_ellipsis_and_the_other_columns_stay_in_view():
+    """A 10,000-character name pushed every other column off the table; the row is still
+    found by what was cut off."""
+    huge = "stack" + "x" * 10_000 + "TAIL"
+    app = TableApp()
+    async with app.run_test(size=(100, 8)) as pilot:
+        table = app.query_one(LiveTable)
+        table.set_rows([("a", (huge, "7")), ("b", ("short", "8"))])
+        await pilot.pause()
+        shown = str(table.get_cell("a", "name"))
+        assert shown.endswith("…") and len(shown) <= LiveTable.MAX_CELL
+        assert table.virtual_size.width < 100
+        line = "".join(seg.text for seg in table.render_line(1))
+        assert line.rstrip().endswith("… 7".replace(" ", "  ")) and len(line) == 100
+        table.set_filter("tail")
+        assert table.rows == ["a"]
+
+
+async def test_the_services_pane_keeps_its_columns_beside_a_huge_name(make_app, fleet):
+    state = fleet.states["prod"]
+    web = next(s for s in state.services.values() if s.name == "shop_web")
+    huge = "shop_web" + "x" * 10_000
+    state.services[web.id] = web.model_copy(update={"name": huge})
+    app = make_app()
+    async with app.run_test(size=(140, 36)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one("#services", LiveTable)
+        assert str(table.get_cell(web.id, "name")).endswith("…")
+        row = table.rows.index(web.id)
+        line = "".join(seg.text for seg in table.render_line(row + 1))
+        assert "replicated" in line and "2/2" in line  # MODE and REPLICAS still in view
+        await pilot.press(*["j"] * row, "enter")  # the detail screen names it whole
+        await pilot.pause()
+        shown = Console(width=20_000, file=io.StringIO(), color_system=None)
+        shown.print(app.screen.query_one("#summary").content)
+        assert huge in shown.file.getvalue()

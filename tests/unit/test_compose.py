@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
+from swarmdeck.cli.main import main
 from swarmdeck.core.errors import UsageError
 from swarmdeck.core.ops.compose import (
     ComposeError,
@@ -115,6 +117,35 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
     assert str(error.value).startswith(f"{tmp_path / 'stack.yml'}: line 4, column 4: YAML")
 
 
+def test_raw_control_characters_are_problems_with_their_line_and_column(tmp_path):
+    """YAML allows none (the reader raised a ReaderError: a traceback); each is listed like
+    the other problems, and the message shows it as a placeholder, never raw."""
+    with pytest.raises(ComposeError) as error:
+        compose(tmp_path, "services:\n  web:\n    image: busybox\n    environment:\n"
+                          "      A: \"x\x07y\"\n    command: echo \x1b[2J ok\x7f\n")
+    assert error.value.exit_code == 2
+    assert error.value.problems == [
+        "line 5, column 12: a raw control character U+0007 (<BEL>): YAML allows none; write "
+        "it escaped in a double-quoted string (\"\\x07\") or remove it",
+        "line 6, column 19: a raw control character U+001B (<ESC>): YAML allows none; write "
+        "it escaped in a double-quoted string (\"\\x1b\") or remove it",
+        "line 6, column 26: a raw control character U+007F (<DEL>): YAML allows none; write "
+        "it escaped in a double-quoted string (\"\\x7f\") or remove it",
+    ]
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'stack.yml'}: 3 problems: line 5, column 12: ")
+    assert not {"\x07", "\x1b", "\x7f"} & set(message)
+
+
+def test_thousands_of_control_characters_are_listed_up_to_a_point(tmp_path):
+    with pytest.raises(ComposeError) as error:
+        compose(tmp_path, "services:\n  web:\n    image: a\n" + "# \x01\x02\n" * 5000)
+    found = error.value.problems
+    assert len(found) == 21 and found[-1] == "… and 9980 more raw control characters"
+    assert found[0].startswith("line 4, column 3: a raw control character U+0001")
+    assert str(error.value).split(": ")[1] == "10000 problems"
+
+
 def test_duplicate_keys_are_an_error_not_a_silent_overwrite(tmp_path):
     with pytest.raises(ComposeError, match="line 4: services.web.image is defined twice"):
         compose(tmp_path, "services:\n  web:\n    image: a\n    image: b\n")
@@ -147,6 +178,19 @@ x-anchors: {}
         "line 12: networks.n.ipam: not supported by swarmdeck (deploy this file with "
         "`docker stack deploy`)",
     ]
+
+
+@pytest.mark.parametrize("key, says", [
+    ("extends: {file: base.yml, service: web}", "`extends` is not supported by swarm stacks"),
+    ("build: .", "`build` is not supported by swarm stacks"),
+    ("command: [sh]", "swarm services need an image"),
+])
+def test_a_service_without_an_image_is_told_why_by_what_it_has(tmp_path, key, says):
+    found = problems(tmp_path, f"services:\n  web:\n    {key}\n")
+    missing = next(p for p in found if "services.web.image" in p)
+    assert says in missing
+    if "build" not in key:
+        assert "build" not in missing
 
 
 def test_wrong_types_name_the_key_and_what_is_expected(tmp_path):
@@ -379,3 +423,21 @@ def test_stack_and_service_names_are_checked(tmp_path):
         "service 'web.v2': 'bad name_web.v2' is not a valid swarm service name (letters, "
         "digits, - and _; at most 63 characters)",
     ]
+
+
+def test_deploy_lists_them_and_exits_2_before_connecting(tmp_path, capsys):
+    (tmp_path / "shop.yml").write_text("services:\n  web:\n    image: busybox\n"
+                                       "    environment: {A: \"x\x07y\"}\n")
+    config = tmp_path / "config.toml"
+    config.write_text('[clusters.prod]\nmanagers = ["ops@127.0.0.1:1"]\n'
+                      '[projects.shop.environments.prod]\ncluster = "prod"\nstack = "shop"\n'
+                      'compose = "shop.yml"\n')
+    config.chmod(0o600)
+    with mock.patch("swarmdeck.cli.ops.open_ops") as connect:
+        for flags in ([], ["--dry-run"]):
+            assert main(["--config", str(config), "deploy", "shop", "--yes", *flags]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "Traceback" not in err
+            assert "shop.yml: 1 problem: line 4, column 24: a raw control character U+0007 " \
+                   "(<BEL>)" in err
+    connect.assert_not_called()

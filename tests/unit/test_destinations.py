@@ -27,6 +27,8 @@ from swarmdeck.core.errors import ConfigError
         ("a_b.c-d@host_1", "a_b.c-d", "host_1", None),
         ("host:65535", None, "host", 65535),
         ("host:1", None, "host", 1),
+        ("db.example.com.", None, "db.example.com.", None),  # a rooted name
+        ("a" * 63 + ".example.com", None, "a" * 63 + ".example.com", None),
     ],
 )
 def test_accepted_forms(text: str, user: str | None, host: str, port: int | None) -> None:
@@ -60,6 +62,13 @@ def test_accepted_forms(text: str, user: str | None, host: str, port: int | None
         ("[]:22", "is not an IPv6 address"),
         ("ho$t", "bad host name 'ho$t'"),
         ("-o@host", "bad user name '-o'"),
+        # what Python's resolver refuses with a UnicodeError deep inside the connect
+        ("a..b", "host 'a..b' has an empty label"),
+        ("ops@prod..example.com:22", "has an empty label"),
+        (".prod", "has an empty label"),
+        ("a" * 64 + ".example.com", "has a label of 64 characters"),
+        ("ssh://ops@" + "b" * 70, "DNS allows at most 63 between dots"),
+        (".".join(["abcdefghi"] * 26), "is 259 characters long: a DNS name has at most 253"),
     ],
 )
 def test_rejected_forms_say_why_and_list_the_forms(text: str, why: str) -> None:
@@ -105,3 +114,8 @@ def test_destination_is_frozen_and_hashable() -> None:
     with pytest.raises(AttributeError):
         dest.host = "other"  # type: ignore[misc]
     assert {dest, parse_destination("ssh://ops@h:22")} == {dest}
+
+
+def test_a_host_no_dns_can_hold_is_let_through_when_asked() -> None:
+    """The config reports it as its cluster's own problem, not the whole file's."""
+    assert parse_destination("ops@a..b", dns=False) == Destination("ops", "a..b", None)

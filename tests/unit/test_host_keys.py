@@ -3,11 +3,20 @@ lab needed (keys are generated; asyncssh reads the result back as a connection w
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncssh
 import pytest
 
 from swarmdeck.core.audit import AuditLog
-from swarmdeck.core.errors import HostKeyError, NoManagerReachable, Refused, TransportError
+from swarmdeck.core.errors import (
+    HostKeyError,
+    NoManagerReachable,
+    Refused,
+    SwarmdeckError,
+    TransportError,
+)
+from swarmdeck.core.transport import host_keys
 from swarmdeck.core.transport.host_keys import (
     host_key_problem,
     known_hosts_name,
@@ -59,6 +68,42 @@ def test_an_unknown_key_is_appended_and_audited(tmp_path):
     again = trust(offered, cluster="edge", audit=audit)  # twice: one line, not two
     assert "already trusted" in again
     assert known.read_text().count("\n") == 1
+
+
+@pytest.mark.parametrize("where", ["/dev/null", "link", "dir"])
+def test_a_known_hosts_that_is_no_file_is_refused_not_reported_trusted(tmp_path, where):
+    """UserKnownHostsFile /dev/null swallowed the line and trust said it was added."""
+    path = {"/dev/null": Path("/dev/null"), "link": tmp_path / "known_hosts",
+            "dir": tmp_path / "known.d"}[where]
+    if where == "link":
+        path.symlink_to("/dev/null")
+    elif where == "dir":
+        path.mkdir()
+    offered = offered_key(new_key(), name="edge-1", host="10.0.0.6", port=22,
+                          known_hosts=(str(path),))
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    with pytest.raises(SwarmdeckError) as info:
+        trust(offered, cluster="edge", audit=audit)
+    message = str(info.value)
+    assert info.value.exit_code == 1
+    assert f"{path} is not a regular file" in message and "not trusted" in message
+    assert "UserKnownHostsFile" in message
+    [entry] = audit.read()
+    assert entry["result"] == "error"
+
+
+def test_a_key_that_does_not_land_is_said_so(tmp_path, monkeypatch):
+    """Written but not there when read back (a file something else rewrites, a filesystem
+    that drops writes): not trusted, and said."""
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    monkeypatch.setattr(host_keys, "_append", lambda _path, _line: None)
+    offered = offered_key(new_key(), name="edge-1", host="10.0.0.6", port=22,
+                          known_hosts=(str(known),))
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    with pytest.raises(SwarmdeckError, match="is not in .* when read back: not trusted"):
+        trust(offered, cluster="edge", audit=audit)
+    assert audit.read()[0]["result"] == "error"
 
 
 def test_a_hashed_file_gets_a_hashed_line_after_a_line_without_newline(tmp_path):

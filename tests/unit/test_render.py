@@ -50,3 +50,29 @@ def test_ls_cuts_a_huge_stack_name_and_json_keeps_it(tmp_path, capsys):
             assert "…" in out
         assert main(["--config", str(path), "ls", "stacks", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)[0]["name"] == huge
+
+
+def test_ls_names_a_failed_cluster_once(tmp_path, capsys):
+    """NoManagerReachable says `cluster prod: no manager reachable: ...` itself: ls printed
+    `cluster prod: cluster prod: ...`."""
+    from swarmdeck.core.errors import HostUnreachable, NoManagerReachable
+
+    path = tmp_path / "config.toml"
+    path.write_text('[clusters.prod]\nmanagers = ["m1", "m2"]\n'
+                    '[clusters.staging]\nmanagers = ["s1"]\n')
+    path.chmod(0o600)
+    errors = [HostUnreachable("ssh to m1: connection refused"),
+              HostUnreachable("ssh to m2: connection refused")]
+
+    async def load(_config, _names):
+        return {"prod": NoManagerReachable("cluster prod: no manager reachable: "
+                                           + "; ".join(map(str, errors)), errors),
+                "staging": HostUnreachable("ssh to s1: connection refused")}
+
+    with mock.patch("swarmdeck.cli.ls._load", load):
+        assert main(["--config", str(path), "ls"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "swarmdeck: cluster prod: no manager reachable: ssh to m1: connection refused; "
+        "ssh to m2: connection refused",
+        "swarmdeck: cluster staging: ssh to s1: connection refused",
+    ]

@@ -43,8 +43,15 @@ def run_ls(args: argparse.Namespace) -> int:
     else:
         print(TABLES[args.what](rows))
     for name, error in failed.items():
-        print(f"swarmdeck: cluster {name}: {clean(str(error))}", file=sys.stderr)
+        print(f"swarmdeck: {cluster_error(name, error)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def cluster_error(name: str, error: SwarmdeckError) -> str:
+    """ERROR on one line, naming the cluster once (some errors name it themselves)."""
+    text = clean(str(error))
+    prefix = f"cluster {name}: "
+    return text if text.startswith(prefix) else prefix + text
 
 
 def _check_stack(args: argparse.Namespace, states: dict[str, ClusterState]) -> None:

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from swarmdeck.core.destinations import Destination, parse_destination
+from swarmdeck.core.destinations import Destination, host_problem, parse_destination
 from swarmdeck.core.errors import ConfigError
 from swarmdeck.core.registries import RegistryTable
 
@@ -37,7 +37,7 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 def _destination(value: str) -> str:
     try:
-        parse_destination(value)
+        parse_destination(value, dns=False)  # a host no DNS can hold: its cluster's problem
     except ConfigError as exc:
         raise ValueError(exc.message) from None
     return value
@@ -87,6 +87,14 @@ class ClusterConfig(_Section):
     # registries by address: where their credentials come from (core/registries.py)
     registries: RegistryTable = Field(default_factory=dict)
 
+    _problem: ConfigError | None = PrivateAttr(default=None)
+
+    @property
+    def problem(self) -> ConfigError | None:
+        """Why this cluster cannot be reached as configured (a manager's host no DNS can
+        hold): the cluster fails with it, the others work."""
+        return self._problem
+
     @model_validator(mode="after")
     def _one_source(self) -> ClusterConfig:
         if (self.managers is None) == (self.context is None):
@@ -97,6 +105,8 @@ class ClusterConfig(_Section):
 
     def manager_destinations(self, env: Mapping[str, str] | None = None) -> list[Destination]:
         """The managers to try, in order; a docker context gives its one ssh:// host."""
+        if self._problem is not None:
+            raise self._problem
         if self.managers is not None:
             return [parse_destination(m) for m in self.managers]
         contexts = {c.name: c for c in docker_contexts(env)}
@@ -252,14 +262,30 @@ def load_config(path: str | Path) -> Config:
                 + (f" (line {line})" if (line := _line_of(text, loc)) else ""))
         environment.compose = _resolve(environment.compose, path.parent)
     config.ssh.config = _resolve_all(config.ssh.config, path.parent)
-    for cluster in config.clusters.values():
+    for name, cluster in config.clusters.items():
         cluster.ssh_config = _resolve_all(cluster.ssh_config, path.parent)
+        cluster._problem = _managers_problem(name, cluster, path, text)
     config._path, config._document, config._exists = path, document, True
     mode = path.stat().st_mode
     if mode & 0o077:
         config._warnings.append(f"{path} can be read or written by other users (mode "
                                 f"{stat.filemode(mode)}): run chmod 600 {path}")
     return config
+
+
+def _managers_problem(name: str, cluster: ClusterConfig, path: Path, text: str
+                      ) -> ConfigError | None:
+    """The first manager whose host no DNS can hold, said as a config error of its own."""
+    for i, raw in enumerate(cluster.managers or []):
+        problem = host_problem(parse_destination(raw, dns=False).host)
+        if problem:
+            loc = ["clusters", name, "managers", i]
+            line = _line_of(text, loc)
+            return ConfigError(
+                f"{_dotted(loc)} in {path}: {problem}" + (f" (line {line})" if line else ""),
+                hint="fix the host name, or remove the entry; the other clusters are not "
+                     "affected")
+    return None
 
 
 def _resolve(value: str, base: Path) -> str:
@@ -427,8 +453,8 @@ def docker_contexts(env: Mapping[str, str] | None = None) -> list[DockerContext]
             continue
         dest = None
         if host.startswith("ssh://"):
-            try:
-                dest = parse_destination(host)
+            try:  # a host no DNS can hold is said when connecting, as that host's problem
+                dest = parse_destination(host, dns=False)
             except ConfigError:
                 dest = None
         found.append(DockerContext(name=name, host=host, ssh_destination=dest))

@@ -2,7 +2,8 @@
 
 `prod-m1` (a Host alias from ~/.ssh/config, or a hostname), `user@host`, `user@host:port`,
 `host:port`, `ssh://user@host:port`, `ssh://host`, and bracketed IPv6 (`[::1]:2222`,
-`user@[fe80::1]:22`).
+`user@[fe80::1]:22`). A host must be one DNS can hold: labels of 1 to 63 characters between
+single dots, 253 in all (Python's resolver raises on others, deep in the connect).
 """
 
 from __future__ import annotations
@@ -38,8 +39,32 @@ def _bad(raw: str, why: str) -> ConfigError:
     return ConfigError(f"destination {raw!r}: {why}; expected {FORMS}")
 
 
-def parse_destination(text: str) -> Destination:
-    """Parse one DEST; a ConfigError says what is wrong and which forms are accepted."""
+def host_problem(host: str) -> str | None:
+    """Why HOST can never be looked up (a label empty or over 63 characters, a name over
+    253), or None. One dot at the end (a rooted name) is allowed."""
+    if ":" in host:  # an IPv6 address
+        return None
+    name = host[:-1] if host.endswith(".") else host
+    if len(name) > 253:
+        return f"host {_shown(host)} is {len(name)} characters long: a DNS name has at most 253"
+    for label in name.split("."):
+        if not label:
+            return (f"host {_shown(host)} has an empty label (two dots in a row, or a dot at "
+                    "the start)")
+        if len(label) > 63:
+            return (f"host {_shown(host)} has a label of {len(label)} characters "
+                    f"({_shown(label, 20)}): DNS allows at most 63 between dots")
+    return None
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[:limit - 1] + "…")
+
+
+def parse_destination(text: str, *, dns: bool = True) -> Destination:
+    """Parse one DEST; a ConfigError says what is wrong and which forms are accepted.
+    DNS=False: a host no DNS can hold is let through (the config reports it as its
+    cluster's own problem, not the whole file's)."""
     if not isinstance(text, str):
         raise ConfigError(f"destination {text!r}: not a string; expected {FORMS}")
     raw = text
@@ -82,6 +107,8 @@ def parse_destination(text: str) -> Destination:
             raise _bad(raw, "the host is missing")
         if not _HOST.match(host):
             raise _bad(raw, f"bad host name {host!r}")
+        if dns and (problem := host_problem(host)):
+            raise _bad(raw, problem)
     return Destination(user, host, port)
 
 

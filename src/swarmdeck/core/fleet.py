@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import NoReturn
 
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import ConnectionLost, SwarmdeckError
@@ -35,6 +36,19 @@ def ssh_settings(config: Config, cluster: str) -> SSHSettings:
     )
 
 
+class _Misconfigured(ClusterInventory):
+    """A cluster whose config entry cannot work (a manager's host no DNS can hold): every
+    connection attempt fails at once with ERROR, which names the key to fix. It shows as
+    that cluster's error; the other clusters work."""
+
+    def __init__(self, name: str, error: SwarmdeckError, ssh: SSHSettings) -> None:
+        super().__init__(name, [], ssh)
+        self.error = error
+
+    async def connect(self) -> NoReturn:
+        raise self.error
+
+
 class Fleet:
     def __init__(self, config: Config, env: Mapping[str, str] | None = None) -> None:
         self.config = config
@@ -46,6 +60,10 @@ class Fleet:
     def inventory(self, name: str) -> ClusterInventory:
         if name not in self.inventories:
             cluster = self.config.cluster(name)
+            if cluster.problem is not None:
+                self.inventories[name] = _Misconfigured(name, cluster.problem,
+                                                        ssh_settings(self.config, name))
+                return self.inventories[name]
             self.inventories[name] = ClusterInventory(
                 name,
                 cluster.manager_destinations(self.env),

@@ -137,13 +137,24 @@ def trust(key: OfferedKey, *, cluster: str = "-", manager: str | None = None,
                  f"with `{key.remove_command}`")
         audit.record(**record, result="refused", error=error.message)
         raise error
+
+    def failed(why: str, hint: str | None = None) -> SwarmdeckError:
+        error = SwarmdeckError(f"cannot add the host key of {key.name} to {path}: {why}",
+                               hint=hint)
+        audit.record(**record, result="error", error=error.message)
+        return error
+
+    if os.path.exists(path) and not os.path.isfile(path):  # /dev/null keeps nothing
+        raise failed(f"{path} is not a regular file: the key was not trusted",
+                     hint="set UserKnownHostsFile in your ssh config to a file (not "
+                          "/dev/null) for this host, then trust it again")
     try:
         _append(path, f"{_entry_name(path, key.name)} {key.public_key}\n")
     except OSError as exc:
-        error = SwarmdeckError(f"cannot add the host key of {key.name} to {path}: "
-                               f"{exc.strerror or exc}")
-        audit.record(**record, result="error", error=error.message)
-        raise error from None
+        raise failed(f"{exc.strerror or exc}") from None
+    if offered not in _trusted(path, key.name):  # read back as a connection will read it
+        raise failed(f"the key is not in {path} when read back: not trusted",
+                     hint="check what else writes to that file")
     audit.record(**record, result="ok")
     return f"trusted the {key.key_type} key of {key.name} ({key.fingerprint}): added to {path}"
 

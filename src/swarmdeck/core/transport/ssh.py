@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncssh
 from asyncssh.encryption import get_default_encryption_algs
 
-from swarmdeck.core.destinations import Destination
+from swarmdeck.core.destinations import Destination, host_problem
 from swarmdeck.core.errors import (
     AuthenticationFailed,
     HostKeyError,
@@ -108,7 +108,18 @@ async def connect(dest: Destination, settings: SSHSettings,
                   tunnel: asyncssh.SSHClientConnection | None = None
                   ) -> tuple[asyncssh.SSHClientConnection, Resolved]:
     """TUNNEL: an open connection to hop through (a node reached via its manager)."""
-    resolved = await resolve(dest, settings)
+    try:
+        resolved = await resolve(dest, settings)
+    except UnicodeError as exc:
+        raise _bad_name(dest, dest.host, exc) from None
+    # a host no DNS can hold (`a..b`, a label over 63 characters, perhaps from HostName):
+    # Python's resolver would raise a UnicodeError from inside asyncio
+    problem = host_problem(resolved.host)
+    if problem:
+        raise HostUnreachable(
+            f"ssh to {dest.host}: cannot resolve it: {problem}",
+            hint="fix HostName for it in your ssh config" if resolved.host != dest.host
+            else "fix the host name")
     probe = _KeyProbe()
     extra = {"tunnel": tunnel} if tunnel is not None else {}
     try:
@@ -153,7 +164,14 @@ async def connect(dest: Destination, settings: SSHSettings,
         ) from None
     except asyncssh.Error as exc:
         raise TransportError(f"ssh to {resolved.label}: {exc.reason}") from None
+    except UnicodeError as exc:  # the idna codec, on a name that got past the checks
+        raise _bad_name(dest, resolved.host, exc) from None
     return conn, resolved
+
+
+def _bad_name(dest: Destination, host: str, exc: UnicodeError) -> HostUnreachable:
+    return HostUnreachable(f"ssh to {dest.host}: cannot resolve {host!r}: it is not a valid "
+                           f"host name ({exc})", hint="fix the host name")
 
 
 def _host_key_error(dest: Destination, resolved: Resolved, probe: _KeyProbe) -> HostKeyError:

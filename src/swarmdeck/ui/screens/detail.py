@@ -63,7 +63,7 @@ class DetailScreen(Screen):
     def compose(self) -> ComposeResult:
         yield HealthBar()
         yield Static(id="summary")
-        yield LiveTable(TASK_COLUMNS, id="tasks")
+        yield LiveTable(TASK_COLUMNS, widest={"error": 96}, id="tasks")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -67,7 +67,7 @@ class DoctorScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield HealthBar()
-        yield LiveTable(COLUMNS, id="findings")
+        yield LiveTable(COLUMNS, widest={"what": 96}, id="findings")
         yield Static(id="finding")
         yield Footer()
 

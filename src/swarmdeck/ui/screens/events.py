@@ -101,7 +101,7 @@ class EventsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(id="events-header")
         yield Input(placeholder=FILTER_HINT, id="events-filter")
-        yield LiveTable(COLUMNS, id="events")
+        yield LiveTable(COLUMNS, widest={"details": 96}, id="events")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -10,7 +10,7 @@ cluster is made inert before display.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -34,6 +34,15 @@ GAP = 2  # spaces between columns
 def safe(value: object) -> Text:
     """Text objects are built by us from sanitized parts; anything else is sanitized here."""
     return value if isinstance(value, Text) else Text(cell(value))
+
+
+def fit(text: Text, limit: int) -> Text:
+    """TEXT, or its first LIMIT - 1 characters and "…" (its styles kept)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    cut.append("…")
+    return cut
 
 
 def _cell_segments(text: Text, console) -> list[Segment]:
@@ -76,15 +85,18 @@ class RowKey:
 
 
 class _Prepared:
-    """One row's cells, sanitized once, with the text the filter searches."""
+    """One row's cells, sanitized once and cut to their column's limit, with the text the
+    filter searches (each cell whole: a row is found by what its cut cell does not show)."""
 
-    __slots__ = ("source", "cells", "text", "rendered")
+    __slots__ = ("source", "cells", "whole", "text", "rendered")
 
-    def __init__(self, source: Sequence[Cell], cells: tuple[Text, ...]) -> None:
+    def __init__(self, source: Sequence[Cell], cells: tuple[Text, ...],
+                 whole: tuple[str, ...]) -> None:
         self.source = source
         self.cells = cells
+        self.whole = whole
         self.rendered: list[list[Segment] | None] = [None] * len(cells)  # per cell, lazily
-        self.text = " ".join(c.plain for c in cells).lower()
+        self.text = " ".join(whole).lower()
 
 
 class LiveTable(ScrollView, can_focus=True):
@@ -99,6 +111,9 @@ class LiveTable(ScrollView, can_focus=True):
         Binding("right", "scroll_right", "Scroll right", show=False, id="table.right"),
         Binding("enter", "select", "Open", show=False, id="table.open"),
     ]
+    # a cell wider than this is cut with "…" (the detail screens show it whole): one huge
+    # name must not push every other column out of view
+    MAX_CELL = 48
     COMPONENT_CLASSES = {"livetable--header", "livetable--cursor", "livetable--odd"}
     DEFAULT_CSS = """
     LiveTable { height: 1fr; background: $surface; }
@@ -128,10 +143,14 @@ class LiveTable(ScrollView, can_focus=True):
     class RowSelected(RowHighlighted):
         pass
 
-    def __init__(self, columns: Sequence[tuple[str, str]], **kwargs) -> None:
-        """COLUMNS: (key, label); a label ending in '>' is right-aligned."""
+    def __init__(self, columns: Sequence[tuple[str, str]],
+                 widest: Mapping[str, int] | None = None, **kwargs) -> None:
+        """COLUMNS: (key, label); a label ending in '>' is right-aligned. WIDEST: column key
+        -> the most characters its cells show (default MAX_CELL)."""
         super().__init__(**kwargs)
+        self._widest = dict(widest or {})
         self._column_specs = list(columns)
+        self._limits = self._column_limits()
         self._prepared: dict[str, _Prepared] = {}
         self._visible: list[str] = []
         self._widths: list[int] = []
@@ -169,6 +188,7 @@ class LiveTable(ScrollView, can_focus=True):
         if list(columns) == self._column_specs:
             return
         self._column_specs = list(columns)
+        self._limits = self._column_limits()
         self._prepared = {}
         self._strips = {}
         self._header = None
@@ -181,17 +201,23 @@ class LiveTable(ScrollView, can_focus=True):
         previous = self._prepared
         self._prepared = {}
         changed: set[str] = set()
+        limits = self._limits
         for key, cells in rows:
             cached = previous.get(key)
             if cached is None or cached.source is not cells:
                 if cached is None or len(cached.source) != len(cells):
-                    fresh = _Prepared(cells, tuple(safe(c) for c in cells))
+                    whole = [safe(c) for c in cells]
+                    fresh = _Prepared(cells, tuple(map(fit, whole, limits)),
+                                      tuple(c.plain for c in whole))
                     same = 0
                 else:  # unchanged cells keep their sanitized text and their segments
                     kept = [_same_cell(a, b) for a, b in zip(cached.source, cells, strict=True)]
+                    redone = [None if keep else safe(c)
+                              for keep, c in zip(kept, cells, strict=True)]
                     fresh = _Prepared(cells, tuple(
-                        cached.cells[i] if keep else safe(c)
-                        for i, (keep, c) in enumerate(zip(kept, cells, strict=True))))
+                        cached.cells[i] if r is None else fit(r, limits[i])
+                        for i, r in enumerate(redone)), tuple(
+                        cached.whole[i] if r is None else r.plain for i, r in enumerate(redone)))
                     fresh.rendered = [cached.rendered[i] if keep else None
                                       for i, keep in enumerate(kept)]
                     same = sum(kept)
@@ -254,6 +280,9 @@ class LiveTable(ScrollView, can_focus=True):
                  if self._visible[row] in changed]
         if lines:
             self.refresh(*lines)
+
+    def _column_limits(self) -> list[int]:
+        return [self._widest.get(key, self.MAX_CELL) for key, _label in self._column_specs]
 
     def _announce(self) -> None:
         """Tell listeners when the highlighted row is another one (first rows included)."""

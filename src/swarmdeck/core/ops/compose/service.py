@@ -30,9 +30,10 @@ def read_service(r: Reader, name: str, value: Any, p: KeyPath, workdir: Path,
     r.keys(v, p, _SERVICE, extensions=True)
     s = ServiceDef(name)
     s.image = r.string(v.get("image"), (*p, "image"))
-    if not s.image:
-        r.problem((*p, "image"), "missing: swarm services need an image (build is not "
-                                 "supported by swarm stacks)")
+    if not s.image:  # said by what the service has instead (each is refused on its own too)
+        instead = next((k for k in ("build", "extends") if k in v), None)
+        r.problem((*p, "image"), "missing: swarm services need an image" + (
+            f"; `{instead}` is not supported by swarm stacks" if instead else ""))
     s.command = r.command(v.get("command"), (*p, "command"))
     s.entrypoint = r.command(v.get("entrypoint"), (*p, "entrypoint"))
     s.environment = _environment(r, v, p, workdir, env)

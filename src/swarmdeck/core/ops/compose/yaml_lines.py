@@ -8,11 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+import yaml.reader
 
 from swarmdeck.core.ops.compose.model import ComposeError, KeyPath, dotted
+from swarmdeck.core.sanitize import clean
+
+MAX_LISTED = 20  # raw control characters listed one by one; the rest are counted
 
 
 def parse_yaml(text: str, file: Path) -> tuple[Any, dict[KeyPath, int]]:
+    found, count = _control_characters(text)
+    if found:  # the YAML reader refuses the whole file at the first (a ReaderError)
+        raise ComposeError(f"{file}: {count} problem{'s' if count > 1 else ''}: "
+                           + "; ".join(found), problems=found)
     loader = yaml.SafeLoader(text)
     lines: dict[KeyPath, int] = {}
     try:
@@ -30,6 +38,28 @@ def parse_yaml(text: str, file: Path) -> tuple[Any, dict[KeyPath, int]]:
         raise ComposeError(f"{file}: YAML error: {exc}") from None
     finally:
         loader.dispose()
+
+
+def _control_characters(text: str) -> tuple[list[str], int]:
+    """Each character YAML does not allow (C0 controls but tab and newlines, DEL, C1), with
+    its line and column, past MAX_LISTED how many more; and how many there are."""
+    out: list[str] = []
+    line, at, more = 1, 0, 0
+    for match in yaml.reader.Reader.NON_PRINTABLE.finditer(text):
+        if len(out) == MAX_LISTED:
+            more += 1
+            continue
+        pos = match.start()
+        line += text.count("\n", at, pos)
+        line_start = text.rfind("\n", 0, pos) + 1
+        at = pos
+        char = match.group()
+        out.append(f"line {line}, column {pos - line_start + 1}: a raw control character "
+                   f"U+{ord(char):04X} ({clean(char)}): YAML allows none; write it escaped "
+                   f"in a double-quoted string (\"\\x{ord(char):02x}\") or remove it")
+    if more:
+        out.append(f"… and {more} more raw control characters")
+    return out, len(out) - bool(more) + more
 
 
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath,
