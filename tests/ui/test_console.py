@@ -306,3 +306,33 @@ async def test_metrics_cells_show_sparklines(make_app):
         cpu = column(app, "#nodes", "cpu")
         assert all(any(c in cell for c in "▁▂▃▄▅▆▇█") and cell.endswith("%") for cell in cpu)
         assert column(app, "#services", "mem")[0] == "-"  # a finished job has no samples
+
+
+async def test_memory_sparklines_are_scaled_to_the_limit_or_the_node(make_app, fleet):
+    from swarmdeck.core.metrics import Point, Series
+
+    state = fleet.state("prod")
+    ids = {s.name: s.id for s in state.services.values()}
+    metrics = fleet.metrics("prod").metrics
+    steady = Series(20)  # monitoring_agent, no limit: a steady 636 KiB on 40 GiB of nodes
+    for _ in range(12):
+        steady.add(Point(1.0, 636 << 10))
+    metrics.services[ids["monitoring_agent"]] = steady
+    at_limit = Series(20)  # shop_web: 2 tasks at their 64 MiB limit, then half of it
+    for used in (128 << 20, 128 << 20, 64 << 20):
+        at_limit.add(Point(1.0, used))
+    metrics.services[ids["shop_web"]] = at_limit
+    app = make_app()
+    async with app.run_test(size=(160, 36)) as pilot:
+        await pilot.pause()
+        cells = dict(zip(column(app, "#services", "name"), column(app, "#services", "mem"),
+                         strict=True))
+        agent = cells["monitoring_agent"].split()[0]
+        assert set(agent) == {"▁"}, agent  # not a full bar: a small share of its nodes
+        web = cells["shop_web"].split()[0]
+        assert web.endswith("██▅"), web  # full at the limit, half at half of it
+        await pilot.press("j", "j", "j", "enter")  # shop_web's detail says what full is
+        assert await wait_until(pilot, lambda: isinstance(app.screen, ServiceScreen))
+        summary = plain(app.screen.query_one("#summary"))
+        assert "64.0 MiB in use; the MEM sparkline's full height is 128.0 MiB: limit " \
+               "64.0 MiB x 2 tasks" in summary

@@ -138,6 +138,50 @@ def service_rows(cluster: str, state: ClusterState, *, stack: str | None = None
     return rows
 
 
+@dataclass(frozen=True)
+class MemoryScale:
+    """What a service's memory sparkline is drawn against: its full height."""
+
+    top: int  # bytes
+    basis: str  # what TOP is, for people: "limit 64 MiB x 2 tasks"
+
+    def describe(self) -> str:
+        return f"{human_size(self.top)}: {self.basis}"
+
+
+def memory_scales(state: ClusterState, node_memory: Mapping[str, int] | None = None
+                  ) -> dict[str, MemoryScale]:
+    """Service ID -> the scale of its memory sparkline (services with running tasks only).
+    Its memory is the sum over its running tasks, so: its memory limit times its running
+    tasks when it has a limit, else the memory of the nodes they run on (NODE_MEMORY: node
+    ID -> bytes as sampled; the swarm's figure otherwise). One pass over the tasks."""
+    node_memory = node_memory or {}
+    running: dict[str, list[str | None]] = {}
+    for t in state.tasks.values():
+        if t.is_running:
+            running.setdefault(t.service_id, []).append(t.node_id)
+    scales = {}
+    for service_id, nodes in running.items():
+        service = state.services.get(service_id)
+        if service is None:
+            continue
+        limit = (((service.raw_spec.get("TaskTemplate") or {}).get("Resources") or {})
+                 .get("Limits") or {}).get("MemoryBytes") or 0
+        count = len(nodes)
+        if limit:
+            scales[service_id] = MemoryScale(
+                limit * count, f"limit {human_size(limit)} x {count} task"
+                               f"{'s' if count != 1 else ''}")
+            continue
+        hosts = sorted({n for n in nodes if n and n in state.nodes},
+                       key=lambda n: state.nodes[n].hostname)
+        total = sum(node_memory.get(n) or state.nodes[n].memory_bytes for n in hosts)
+        if total:
+            names = ", ".join(state.nodes[n].hostname for n in hosts)
+            scales[service_id] = MemoryScale(total, f"no limit; memory of {names}")
+    return scales
+
+
 def node_rows(cluster: str, state: ClusterState) -> list[NodeRow]:
     running: dict[str, int] = {}
     for t in state.tasks.values():

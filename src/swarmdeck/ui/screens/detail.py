@@ -101,11 +101,24 @@ class ServiceScreen(DetailScreen):
         head = [("service", f"{service.name}  ({service.mode}, {running}/{desired} running)"),
                 ("stack", service.stack or "none"),
                 ("update state", f"{service.update_state or '-'} {service.update_message}".strip())]
-        summary.update(kv_table(head + service_summary(service.raw_spec, names)))
+        memory = self._memory(state, service.id)
+        summary.update(kv_table(head + ([("memory", memory)] if memory else [])
+                                + service_summary(service.raw_spec, names)))
         summary.border_title = f"Service · {clean(service.name)}"
         tasks.border_title = "Tasks (newest first per slot)"
         tasks.set_rows([(r.id, task_cells(r)) for r in views.task_rows(
             self.cluster, state, service_id=service.id)])
+
+
+    def _memory(self, state, service_id: str) -> str:
+        """In use now, and what the MEM sparkline is drawn against ("" without samples)."""
+        metrics = self.deck.cluster_metrics(self.cluster)
+        series = metrics.services.get(service_id) if metrics else None
+        if metrics is None or series is None or series.last is None:
+            return ""
+        scale = views.memory_scales(state, metrics.node_memory).get(service_id)
+        return f"{views.human_size(series.last.mem)} in use" + (
+            f"; the MEM sparkline's full height is {scale.describe()}" if scale else "")
 
 
 class NodeScreen(DetailScreen):
@@ -136,6 +149,11 @@ class NodeScreen(DetailScreen):
         metrics = self.deck.cluster_metrics(self.cluster)
         if metrics is not None and node.id in metrics.problems:
             pairs.append(("metrics", f"none: {metrics.problems[node.id]}"))
+        elif metrics is not None and (series := metrics.nodes.get(node.id)) and series.last:
+            total = metrics.node_memory.get(node.id) or node.memory_bytes
+            pairs.append(("memory", f"{views.human_size(series.last.mem)} in use of "
+                                    f"{views.human_size(total)} (the MEM sparkline's full "
+                                    "height: the node's total memory)"))
         summary.update(kv_table(pairs))
         summary.border_title = f"Node · {clean(node.hostname)}"
         tasks.border_title = "Tasks on this node"

@@ -90,15 +90,18 @@ class RowCache:
             del self._cells[key]
 
 
-def service_cells(row: ServiceRow, *, with_cluster: bool, metrics: ClusterMetrics | None
-                  ) -> list:
+def service_cells(row: ServiceRow, *, with_cluster: bool, metrics: ClusterMetrics | None,
+                  memory_top: int | None = None) -> list:
     series = metrics.services.get(row.id) if metrics else None
-    return with_metrics(service_static_cells(row, with_cluster=with_cluster), series)
+    return with_metrics(service_static_cells(row, with_cluster=with_cluster), series,
+                        memory_top)
 
 
-def with_metrics(static: Sequence, series) -> list:
-    """A service's cells: STATIC with the CPU and memory cells put before the image."""
-    return [*static[:-1], cpu_cell(series), mem_cell(series), static[-1]]
+def with_metrics(static: Sequence, series, memory_top: int | None = None) -> list:
+    """A service's cells: STATIC with the CPU and memory cells put before the image.
+    MEMORY_TOP: the memory sparkline's full height (views.memory_scales), never its own
+    largest sample: a steady 600 KiB must not draw as a full bar."""
+    return [*static[:-1], cpu_cell(series), mem_cell(series, total=memory_top), static[-1]]
 
 
 def service_static_cells(row: ServiceRow, *, with_cluster: bool) -> list:
@@ -139,7 +142,9 @@ def node_cells(row: NodeRow, metrics: ClusterMetrics | None,
         cpu = mem = Text("no metrics", style="dim italic")
     else:
         cpu = cpu_cell(series)
-        mem = mem_cell(series, total=metrics.node_memory.get(row.id) if metrics else None)
+        # drawn against the node's total memory (as sampled, else as the swarm reports it)
+        mem = mem_cell(series, total=(metrics.node_memory.get(row.id) if metrics else None)
+                       or row.memory_bytes or None)
     return [*(static if static is not None else node_static_cells(row)), cpu, mem]
 
 
@@ -271,14 +276,14 @@ class MainScreen(Screen):
         state = states[cluster]
         service_rows = views.service_rows(cluster, state) if state.loaded else []
         if all_clusters:
-            rows = [self._service_row(f"{name}/{r.id}", r, True, deck.cluster_metrics(name))
+            rows = [self._service_row(f"{name}/{r.id}", r, True, *self._metrics_of(name, st))
                     for name, st in states.items() if st.loaded
                     for r in (service_rows if name == cluster else views.service_rows(name, st))]
             title = "Services · all clusters"
         else:
             stack = self.scope.stack if self.scope and self.scope.cluster == cluster else None
-            metrics = deck.cluster_metrics(cluster)
-            rows = [self._service_row(r.id, r, False, metrics) for r in service_rows
+            measured = self._metrics_of(cluster, state)
+            rows = [self._service_row(r.id, r, False, *measured) for r in service_rows
                     if stack is None or r.stack == stack]
             where = f"{cluster} / {stack}" if stack else cluster
             title = f"Services · {where}{self._stale_note(state)}"
@@ -325,15 +330,27 @@ class MainScreen(Screen):
                 title.append(f"  /{cell(shown[1])}", style="bold reverse")
             table.border_title = title
 
+    def _metrics_of(self, cluster: str, state: ClusterState
+                    ) -> tuple[ClusterMetrics | None, dict[str, views.MemoryScale]]:
+        """A cluster's metrics and the scale of each service's memory sparkline."""
+        metrics = self.deck.cluster_metrics(cluster)
+        if metrics is None:
+            return None, {}
+        return metrics, views.memory_scales(state, metrics.node_memory)
+
     def _service_row(self, key: str, row: ServiceRow, with_cluster: bool,
-                     metrics: ClusterMetrics | None) -> tuple[str, tuple]:
+                     metrics: ClusterMetrics | None,
+                     scales: dict[str, views.MemoryScale]) -> tuple[str, tuple]:
         series = metrics.services.get(row.id) if metrics else None
+        scale = scales.get(row.id)
+        top = scale.top if scale else None
         static = self._service_statics.get(
             key, (row, with_cluster, age_bucket(row.created_at)),
             lambda: service_static_cells(row, with_cluster=with_cluster))
         # the very same static cells (the table skips them at once) and a new sample
-        return key, self._service_cache.get(key, (static, series.count if series else -1),
-                                            lambda: with_metrics(static, series))
+        return key, self._service_cache.get(
+            key, (static, series.count if series else -1, top),
+            lambda: with_metrics(static, series, top))
 
     def _parts(self) -> tuple[ProjectsTree, ServicesTable, NodesTable, HealthBar]:
         """The widgets a refresh changes, looked up once (a query walks the DOM)."""
