@@ -92,8 +92,9 @@ def test_deploy_previews_applies_and_follows(lab, swarmdeck, project):
 
     again = swarmdeck("deploy", "deck", "--yes", config=config)
     assert again.returncode == 0 and "nothing to change" in again.stdout
+    # the refusal without a terminal is an attempt on record too; "nothing to change" is none
     assert [(e["action"], e["target"], e["result"]) for e in audit()] == \
-        [("deploy", STACK, "ok"), ("deploy", STACK, "ok")]
+        [("deploy", STACK, "refused"), ("deploy", STACK, "ok"), ("deploy", STACK, "ok")]
 
     compose.write_text(COMPOSE.format(mode="three", replicas=1))
     ro = swarmdeck("--read-only", "deploy", "deck", "--yes", config=config)
