@@ -121,8 +121,8 @@ def test_the_console_draws_hostile_clusters_inert(make_app, fleet, text):
     assert not raw, raw
     if "\x1b" in text:
         assert "<ESC>" in seen[0] and "<ESC>" in seen[-1]
-    if "\u202e" in text:
-        assert "<U+202E>" in seen[0]
+    if "\u202e" in text:  # shown as a placeholder (where a cut cell does not hide it)
+        assert any("<U+202E>" in shown for shown in seen)
 
 
 async def test_a_prompt_shows_a_hostile_value_inert_and_gives_it_back_untouched(make_app):
