@@ -22,7 +22,7 @@ from swarmdeck.core.config import Config
 from swarmdeck.core.errors import OperationFailed, SwarmdeckError, UsageError
 from swarmdeck.core.models import Node
 from swarmdeck.core.ops import progress as prog
-from swarmdeck.core.ops.base import ClusterOps, open_ops
+from swarmdeck.core.ops.base import ClusterOps, open_ops, record_unreached
 from swarmdeck.core.sanitize import clean, clean_lines
 
 
@@ -204,10 +204,7 @@ async def change_session(config: Config, cluster: str, args: argparse.Namespace
     except SwarmdeckError as exc:
         attempt = attempt_of(args)
         if attempt is not None:
-            audit = AuditLog.default()
-            audit.check()
-            audit.record(cluster=cluster, manager=None, action=attempt[0], target=attempt[1],
-                         result="error", error=str(exc))
+            record_unreached(AuditLog.default(), cluster, *attempt, exc)
         raise
     ops.defer_outcome = True
     try:

@@ -17,7 +17,7 @@ from textual.widget import Widget
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.errors import OperationFailed, SwarmdeckError
 from swarmdeck.core.ops import progress as prog
-from swarmdeck.core.ops.base import ClusterOps
+from swarmdeck.core.ops.base import ClusterOps, record_unreached
 from swarmdeck.core.ops.services import Started
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
@@ -47,9 +47,7 @@ async def guard(widget: Widget, cluster: str, action: str, target: str) -> Clust
         try:
             ops = await app.fleet.ops(cluster, read_only_flag=app.read_only)
         except SwarmdeckError as exc:  # its manager cannot be reached: on record all the same
-            audit.check()
-            audit.record(cluster=cluster, manager=None, action=action, target=target,
-                         result="error", error=str(exc))
+            record_unreached(audit, cluster, action, target, exc)
             raise
         ops.check_writable(action, target)
     except SwarmdeckError as exc:

@@ -190,6 +190,15 @@ class ClusterOps:
         return await self.docker.get("/swarm")
 
 
+def record_unreached(audit: AuditLog, cluster: str, action: str, target: str,
+                     error: BaseException) -> None:
+    """An attempted change whose manager could not be reached: on record all the same (the
+    CLI and the console both, before any ClusterOps exists)."""
+    audit.check()
+    audit.record(cluster=cluster, manager=None, action=action, target=target,
+                 result="error", error=str(error))
+
+
 def _outcome(error: BaseException | None) -> tuple[str, str | None]:
     """The audit result (and note) of an attempt that ended with ERROR."""
     if error is None:
