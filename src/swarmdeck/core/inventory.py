@@ -358,8 +358,7 @@ class ClusterInventory:
                 continue
             raw = await failover.ask_swarm(session, session.docker.get("/nodes"))
             fresh = {n.id: n for n in map(Node.from_api, raw)}
-            changed = {k for k, n in fresh.items() if self.state.nodes.get(k) != n}
-            changed |= self.state.nodes.keys() - fresh.keys()
+            changed = _changed_keys(self.state.nodes, fresh)
             if changed:
                 self.state.nodes = fresh
                 self.notify("nodes", changed)
@@ -390,7 +389,7 @@ class ClusterInventory:
         raw = await failover.ask_swarm(self.session, self.session.docker.get("/tasks"))
         new = {t.id: t for t in map(Task.from_api, raw)}
         old = self.state.tasks
-        changed = {k for k, t in new.items() if old.get(k) != t} | (old.keys() - new.keys())
+        changed = _changed_keys(old, new)
         self.state.tasks = new
         self._tasks_moving = bool(changed)
         if changed:
@@ -445,6 +444,11 @@ class ClusterInventory:
     async def close(self) -> None:
         self._closed = True
         await self._drop_session()
+
+
+def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
+    """Keys whose object is new, different, or gone between two reads of a table."""
+    return {k for k, v in new.items() if old.get(k) != v} | (old.keys() - new.keys())
 
 
 def unexpected_error(cluster: str, exc: BaseException) -> SwarmdeckError:
