@@ -83,6 +83,6 @@ def table(rows: list[dict[str, Any]]) -> str:
     return render.table(
         ["CLUSTER", "KIND", "NAME", "CPU %", "MEM", "TASKS", "NOTE"],
         [[r["cluster"], r["kind"], r["name"], cpu_text(r["cpu_percent"]),
-          "-" if r["memory_bytes"] is None else human_size(r["memory_bytes"]) or "0 Bytes",
+          "-" if r["memory_bytes"] is None else human_size(r["memory_bytes"]),
           "" if r["tasks"] is None else r["tasks"], r["note"]] for r in rows],
         right=(3, 4, 5))
