@@ -14,6 +14,7 @@ from ui_waits import wait_until
 from swarmdeck.core.errors import TransportError
 from swarmdeck.core.events import ClusterEvent, EventLog
 from swarmdeck.core.logs import LogLine
+from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
 from swarmdeck.ui.screens.operation import OperationScreen
 from swarmdeck.ui.widgets.table import LiveTable
@@ -58,6 +59,7 @@ def hostile_events(text: str) -> EventLog:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(hostile)
 @example(ALL)
+@example("\u202egpj.exe")
 def test_the_console_draws_hostile_clusters_inert(make_app, fleet, text):
     """Names, labels, images, addresses, task errors, events, log lines and a cluster's error
     carrying escape sequences, C1, bidi controls and zero-width characters: the main screen

@@ -292,12 +292,46 @@ def test_bad_manager_destination_names_its_index(tmp_path: Path) -> None:
     assert "user@host:port" in message and "line 2" in message
 
 
-def test_several_problems_report_the_first_and_a_count(tmp_path: Path) -> None:
+def test_several_problems_are_all_reported(tmp_path: Path) -> None:
     path = write(tmp_path, '[ssh]\nconnect_timeout = "a"\nkeepalive_interval = "b"\n'
                  'keepalive_count_max = "c"\n')
+    assert error_of(path) == (
+        f'ssh.connect_timeout in {path}: expected a number, got "a" (line 2); '
+        f'ssh.keepalive_interval in {path}: expected a number, got "b" (line 3); '
+        f'ssh.keepalive_count_max in {path}: expected a whole number, got "c" (line 4)')
+
+
+def test_unknown_keys_are_reported_before_anything_else(tmp_path: Path) -> None:
+    path = write(tmp_path, '[clusters.prod]\nmanager = ["a"]\nread_only = "yes"\n'
+                 '[clusters.stage]\nmanagrs = ["b"]\n')
+    assert error_of(path) == (
+        f"unknown key 'manager' in [clusters.prod] of {path}: did you mean 'managers'? "
+        f"(line 2); unknown key 'managrs' in [clusters.stage] of {path}: did you mean "
+        "'managers'? (line 5)")
+
+
+def test_a_huge_config_loads_fast_and_its_problems_are_capped(tmp_path: Path) -> None:
+    """200,000 unknown keys took 17 s and 640 MB (every one collected, the file scanned
+    again for each line number); a 10 MB config took 11 s. At most 20 are explained, the
+    rest counted."""
+    import time
+
+    clusters = "".join(f"[clusters.c{i}]\nmanagers = ['ops@host{i}.example.com:22']\n"
+                       for i in range(20_000))
+    path = write(tmp_path, clusters)
+    start = time.perf_counter()
+    assert len(load_config(path).clusters) == 20_000
+    assert time.perf_counter() - start < 5
+
+    typos = "".join(f"[clusters.x{i}]\nmanagerz = ['h{i}']\n" for i in range(50_000))
+    path = write(tmp_path, clusters + typos, name="typos.toml")
+    start = time.perf_counter()
     message = error_of(path)
-    assert message.startswith(f'ssh.connect_timeout in {path}: expected a number, got "a"')
-    assert message.endswith("(line 2) (and 2 more problems)")
+    assert time.perf_counter() - start < 5
+    assert message.count("unknown key 'managerz'") == 20
+    assert message.startswith(f"unknown key 'managerz' in [clusters.x0] of {path}: did you "
+                              "mean 'managers'? (line 40002); ")
+    assert message.endswith("; … and 49980 more problems")
     assert "pydantic" not in message.lower() and "validation error" not in message.lower()
 
 
@@ -306,7 +340,7 @@ def test_misspelt_required_key_is_reported_as_unknown_key_first(tmp_path: Path) 
                  'cluster = "prod"\nstak = "shop"\ncompose = "x.yml"\n')
     message = error_of(path)
     assert "unknown key 'stak'" in message and "did you mean 'stack'?" in message
-    assert "and 1 more problem)" in message
+    assert "stack" not in message.replace("'stack'", "")  # not also said missing: one cause
 
 
 def test_missing_required_environment_key(tmp_path: Path) -> None:

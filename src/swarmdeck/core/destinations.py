@@ -18,6 +18,7 @@ FORMS = ("a Host alias or hostname, user@host, user@host:port, host:port, "
          "ssh://user@host:port or [IPv6]:port")
 _USER = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$")
 _HOST = re.compile(r"^[A-Za-z0-9_.-]+$")
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def parse_destination(text: str, *, dns: bool = True) -> Destination:
     raw = text
     if not text.strip():
         raise ConfigError(f"empty destination; expected {FORMS}")
-    if any(c.isspace() for c in text):
+    if _SPACE.search(text):
         raise _bad(raw, "it contains spaces")
     if "://" in text:
         scheme, _, text = text.partition("://")
