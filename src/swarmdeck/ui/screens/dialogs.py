@@ -16,6 +16,11 @@ from textual.widgets import Button, Input, Label, Static
 from swarmdeck.core.sanitize import clean
 
 
+def lines(text: str) -> Text:
+    """TEXT's lines, each made inert (clean() alone would show the line breaks as <LF>)."""
+    return Text("\n".join(clean(line) for line in text.split("\n")))
+
+
 class ConfirmDialog(ModalScreen[bool]):
     """Yes/no; with TYPED, the answer is the exact text typed (for removals).
 
@@ -45,7 +50,7 @@ class ConfirmDialog(ModalScreen[bool]):
         classes = "dialog" + (" danger" if self.danger else "") + (" wide" if self.details
                                                                    else "")
         with Vertical(classes=classes):
-            yield Static(Text(clean(self.question)), classes="question")
+            yield Static(lines(self.question), classes="question")
             if self.details:
                 with VerticalScroll(classes="details"):
                     yield Static(Text("\n".join(clean(line) for line in self.details)))
@@ -130,7 +135,7 @@ class PromptDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(Text(clean(self.question)), classes="question")
+            yield Static(lines(self.question), classes="question")
             yield Input(self.value, placeholder=self.placeholder, id="value")
             yield Static("", id="error", classes="error")
             yield Static(Text("Enter to continue, Esc to cancel", style="dim"))
