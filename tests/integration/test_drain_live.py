@@ -49,9 +49,9 @@ def test_changes_that_change_nothing_are_refused_before_asking(lab, swarmdeck):
     before = len(audit_lines())
     # no --yes and no terminal: a question would refuse with exit 2, so exit 0 shows none came
     out = ok(swarmdeck("node", "demote", "-c", "prod", HOST))
-    assert out.strip() == f"{HOST} is already a worker: nothing to do"
+    assert out.strip() == f"{HOST} is already a worker: nothing to change"
     out = ok(swarmdeck("node", "activate", "-c", "prod", HOST))
-    assert out.strip() == f"{HOST} is already active: nothing to do"
+    assert out.strip() == f"{HOST} is already active: nothing to change"
     out = ok(swarmdeck("node", "promote", "-c", "prod", "prod-m1"))
-    assert out.strip() == "prod-m1 is already a manager: nothing to do"
+    assert out.strip() == "prod-m1 is already a manager: nothing to change"
     assert len(audit_lines()) == before

@@ -196,7 +196,8 @@ def test_node_availability_labels_and_roles(lab, swarmdeck):
     # a promotion needs a healthy raft: earlier tests kill managers' daemons
     faults.wait_swarm_healthy(lab, "prod", 120)
     try:
-        out = ok(swarmdeck("node", "drain", "-c", "prod", "prod-w2", "--yes"))
+        # a drain is followed until its tasks have moved: give it time
+        out = ok(swarmdeck("node", "drain", "-c", "prod", "prod-w2", "--yes", timeout=240))
         assert "active -> drain" in out
         assert node_field("prod-w2", "{{.Spec.Availability}}") == "drain"
         wait_for(lambda: not lab.docker_on("prod-m1", "node", "ps", "prod-w2", "--filter",

@@ -208,6 +208,44 @@ async def test_palette_runs_actions_by_name(make_app):
         assert app.screen.cluster == "staging"
 
 
+async def test_palette_finds_every_panes_actions_whatever_has_the_focus(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.screen.focused is table(app, "#services")
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for wanted in ("Nodes: Drain", "Nodes: Labels", "Nodes: Promote", "Nodes: Remove",
+                       "Services: Scale", "Services: Rollback", "Services: Placement",
+                       "Services: Remove", "Filter", "Doctor", "Events", "Quit"):
+            assert wanted in titles, (wanted, sorted(titles))
+        assert not {"Up", "Down", "Next pane", "Services: Up"} & titles  # keys that move
+
+
+async def test_palette_runs_another_panes_action_on_its_highlighted_row(make_app):
+    app = make_app(read_only=True)  # refused at once: the audit shows what it acted on
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"nodes: drain")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: any(
+            "node drain refused: cluster prod is read-only" in n.message
+            for n in app._notifications))
+        assert app.screen.focused is table(app, "#nodes")  # the pane it acted on
+    [entry] = AuditLog.default().read()
+    assert (entry["action"], entry["target"]) == ("node drain", "prod-m1")
+
+
+async def test_palette_shows_rebound_keys(make_app, config):
+    config.keys["node.drain"] = "W"
+    app = make_app(config=config)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        drain = next(c for c in app.get_system_commands(app.screen)
+                     if c.title == "Nodes: Drain")
+        assert drain.help == "key: W"
+
+
 async def test_keys_can_be_rebound_from_the_config(make_app, config):
     config.keys["filter"] = "f"
     app = make_app(config=config)

@@ -115,3 +115,14 @@ async def test_y_does_nothing_while_the_typed_name_is_missing(make_app):
         assert answers == [] and app.screen is dialog
         await pilot.press("escape")
         assert await wait_until(pilot, lambda: answers == [False])
+
+
+async def test_a_question_on_several_lines_shows_them_as_lines(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        dialog = ConfirmDialog("Update shop_web on prod\nfrom a:1\nto   a:2\x1b[2J?")
+        await ask(app, pilot, dialog)
+        console = Console(width=200, file=io.StringIO(), color_system=None)
+        console.print(dialog.query_one(".question").content)
+        shown = console.file.getvalue().splitlines()
+        assert shown[:3] == ["Update shop_web on prod", "from a:1", "to   a:2<ESC>[2J?"]

@@ -14,7 +14,6 @@ from ui_waits import wait_until
 from swarmdeck.core.errors import TransportError
 from swarmdeck.core.events import ClusterEvent, EventLog
 from swarmdeck.core.logs import LogLine
-from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
 from swarmdeck.ui.screens.operation import OperationScreen
 from swarmdeck.ui.widgets.table import LiveTable

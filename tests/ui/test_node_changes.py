@@ -119,9 +119,9 @@ async def test_removing_a_label_a_service_needs_names_it_first(make_app, docker,
 
 
 @pytest.mark.parametrize("hostname, key, says", [
-    ("prod-w1", "m", "prod-w1 is already a worker: nothing to do"),
-    ("prod-m2", "p", "prod-m2 is already a manager: nothing to do"),
-    ("prod-w1", "v", "prod-w1 is already active: nothing to do"),
+    ("prod-w1", "m", "prod-w1 is already a worker: nothing to change"),
+    ("prod-m2", "p", "prod-m2 is already a manager: nothing to change"),
+    ("prod-w1", "v", "prod-w1 is already active: nothing to change"),
 ])
 async def test_a_change_that_changes_nothing_is_refused_before_asking(make_app, docker,
                                                                       hostname, key, says):

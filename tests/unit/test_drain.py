@@ -77,15 +77,15 @@ def test_a_node_with_nothing_running_moves_nothing():
 def test_no_ops_are_named_before_asking():
     nodes, _services, _tasks = cluster()
     worker, manager = node(nodes, "prod-w1"), node(nodes, "prod-m1")
-    assert already(worker, role="worker") == "prod-w1 is already a worker: nothing to do"
-    assert already(manager, role="manager") == "prod-m1 is already a manager: nothing to do"
+    assert already(worker, role="worker") == "prod-w1 is already a worker: nothing to change"
+    assert already(manager, role="manager") == "prod-m1 is already a manager: nothing to change"
     assert already(worker, availability="active") == \
-        "prod-w1 is already active: nothing to do"
+        "prod-w1 is already active: nothing to change"
     drained = worker.model_copy(update={"availability": "drain"})
     assert already(drained, availability="drain") == \
-        "prod-w1 is already drained: nothing to do"
+        "prod-w1 is already drained: nothing to change"
     paused = worker.model_copy(update={"availability": "pause"})
-    assert already(paused, availability="pause") == "prod-w1 is already paused: nothing to do"
+    assert already(paused, availability="pause") == "prod-w1 is already paused: nothing to change"
     assert already(worker, role="manager") is None
     assert already(worker, availability="drain") is None
     assert already(paused, availability="active") is None

@@ -66,9 +66,9 @@ async def test_setting_what_is_already_there_asks_nothing(ops, docker, capsys):
 
 
 @pytest.mark.parametrize("action, hostname, says", [
-    ("demote", "prod-w1", "prod-w1 is already a worker: nothing to do"),
-    ("promote", "prod-m1", "prod-m1 is already a manager: nothing to do"),
-    ("activate", "prod-w2", "prod-w2 is already active: nothing to do"),
+    ("demote", "prod-w1", "prod-w1 is already a worker: nothing to change"),
+    ("promote", "prod-m1", "prod-m1 is already a manager: nothing to change"),
+    ("activate", "prod-w2", "prod-w2 is already active: nothing to change"),
 ])
 async def test_no_ops_are_refused_before_asking(ops, docker, capsys, monkeypatch, action,
                                                 hostname, says):
@@ -83,7 +83,7 @@ async def test_drained_node_is_not_drained_again(ops, docker, capsys, monkeypatc
     monkeypatch.setattr("sys.stdin", SimpleNamespace(isatty=lambda: False))
     docker.node("prod-w1")["Spec"]["Availability"] = "drain"
     assert await cli_ops._node(ops, node_args("drain", "prod-w1", yes=False)) == 0
-    assert capsys.readouterr().out.strip() == "prod-w1 is already drained: nothing to do"
+    assert capsys.readouterr().out.strip() == "prod-w1 is already drained: nothing to change"
 
 
 async def test_drain_prints_the_plan_then_follows_the_tasks(ops, docker, capsys):

@@ -20,6 +20,7 @@ from swarmdeck.core.crash import EXIT_CODE
 from swarmdeck.core.inventory import ClusterState, Listener
 from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.ui.crash import crash_line, traceback_line
+from swarmdeck.ui.palette import screen_actions
 from swarmdeck.ui.screens.help import HelpScreen
 from swarmdeck.ui.screens.main import MainScreen
 
@@ -184,21 +185,9 @@ class SwarmdeckApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        seen = set()
-        for active in screen.active_bindings.values():
-            binding = active.binding
-            if not binding.description or binding.description in seen:
-                continue
-            seen.add(binding.description)
-            yield SystemCommand(binding.description, f"key: {self.get_key_display(binding)}",
-                                self._runner(active.node, binding.action))
+        yield from screen_actions(self, screen)  # every pane's, not only the focused one's
         main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
         if main is not None:
             for name in self.fleet.names:
                 yield SystemCommand(f"Switch to cluster {name}", "show its services and nodes",
                                     lambda n=name: main.switch_cluster(n))
-
-    def _runner(self, node, action: str):
-        async def run() -> None:
-            await self.run_action(action, node)
-        return run

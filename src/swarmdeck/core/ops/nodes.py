@@ -31,13 +31,13 @@ STATE_WORDS = {"drain": "drained", "active": "active", "pause": "paused"}
 def already(node: Node, *, availability: str | None = None, role: str | None = None
             ) -> str | None:
     """Why setting NODE's AVAILABILITY or ROLE would change nothing ("prod-w1 is already a
-    worker: nothing to do"), or None when it would change something. Asked before any
+    worker: nothing to change"), or None when it would change something. Asked before any
     question, by the console and the CLI alike."""
     if availability is not None and node.availability == availability:
         return f"{node.hostname} is already {STATE_WORDS.get(availability, availability)}: " \
-               "nothing to do"
+               "nothing to change"
     if role is not None and node.role == role:
-        return f"{node.hostname} is already a {role}: nothing to do"
+        return f"{node.hostname} is already a {role}: nothing to change"
     return None
 
 

@@ -130,7 +130,7 @@ class PromptDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(Text(clean(self.question)), classes="question")
+            yield Static(Text(clean_lines(self.question)), classes="question")
             # drawn inert (a cluster's image or labels); submitted untouched, it is the value
             yield Input(clean(self.value), placeholder=self.placeholder, id="value")
             yield Static("", id="error", classes="error")

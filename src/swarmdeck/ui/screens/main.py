@@ -276,7 +276,9 @@ class MainScreen(Screen):
         state = states[cluster]
         service_rows = views.service_rows(cluster, state) if state.loaded else []
         if all_clusters:
-            rows = [self._service_row(f"{name}/{r.id}", r, True, *self._metrics_of(name, st))
+            measured = {name: self._metrics_of(name, st) for name, st in states.items()
+                        if st.loaded}
+            rows = [self._service_row(f"{name}/{r.id}", r, True, *measured[name])
                     for name, st in states.items() if st.loaded
                     for r in (service_rows if name == cluster else views.service_rows(name, st))]
             title = "Services · all clusters"
