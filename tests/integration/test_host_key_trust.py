@@ -113,9 +113,9 @@ async def test_console_never_offers_to_trust_a_changed_key(tmp_path, lab):
     config = load_config(config_path)
     app = SwarmdeckApp(config, Fleet(config))
     async with app.run_test(size=(220, 40)) as pilot:
-        assert await wait_until(pilot, lambda: "HOST KEY CHANGED" in header(app), 20), \
+        # said at once (the key met), then with the key that shows why (the cluster's error)
+        assert await wait_until(pilot, lambda: "T: host key CHANGED" in header(app), 20), \
             header(app)
-        assert "T: host key CHANGED" in header(app)
         await pilot.press("T")
         assert await wait_until(pilot, lambda: isinstance(app.screen, HostKeyWarning), 5)
         text = " ".join(str(s.render()) for s in app.screen.query("Static"))
@@ -218,3 +218,63 @@ async def test_cli_trust_on_another_port_creates_the_default_known_hosts(tmp_pat
         assert listed.returncode == 0, listed.stderr
     finally:
         await proxy.close()
+
+
+# ---- a changed key on one of several managers: never quiet -------------------------------
+
+def prod_with_changed_key(tmp_path: Path, lab, node: str) -> Path:
+    """A config for prod (three managers) whose known_hosts copy holds ANOTHER node's key
+    for NODE: that manager is refused, the others answer."""
+    known = tmp_path / "known_hosts"
+    other = host_key(lab, "prod-w1")[1]
+    known.write_text("".join(
+        f"{line.split()[0]} {other}\n" if line.startswith(f"{node},") else line + "\n"
+        for line in lab.known_hosts.read_text().splitlines()))
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(lab.ssh_config.read_text().replace(str(lab.known_hosts), str(known)))
+    config = tmp_path / "config.toml"
+    config.write_text(f'[ssh]\nconfig = ["{ssh_config}"]\n'
+                      '[clusters.prod]\nmanagers = ["prod-m1", "prod-m2", "prod-m3"]\n')
+    config.chmod(0o600)
+    return config
+
+
+def test_cli_says_a_changed_key_even_when_another_manager_answered(tmp_path, lab):
+    """prod-m1 (tried first) offers a key known_hosts does not hold for it: the command is
+    served by prod-m2, and still ends with the warning on stderr, every time."""
+    config = prod_with_changed_key(tmp_path, lab, "prod-m1")
+    for _ in range(2):
+        done = swarmdeck(config, "ls", "nodes")
+        assert done.returncode == 0, done.stderr
+        assert "prod-m1" in done.stdout and "prod-w2" in done.stdout  # answered by another
+        warning = [line for line in done.stderr.splitlines() if "HOST KEY CHANGED" in line]
+        assert len(warning) == 1, done.stderr
+        assert "WARNING" in warning[0] and "10.213.0.11" in warning[0]
+        assert "ssh-keygen -R" in warning[0]  # what to do
+
+
+def test_cli_says_a_changed_key_met_on_a_nodes_own_link(tmp_path, lab):
+    """prod-m2 is not the manager in use, but `stats` dials every node: its changed key is
+    said on stderr, not only in the table's note."""
+    config = prod_with_changed_key(tmp_path, lab, "prod-m2")
+    done = swarmdeck(config, "stats", "--once")
+    assert done.returncode == 0, done.stderr
+    warning = [line for line in done.stderr.splitlines() if "HOST KEY CHANGED" in line]
+    assert len(warning) == 1 and "10.213.0.12" in warning[0], done.stderr
+
+
+async def test_console_says_a_changed_key_on_the_second_manager(tmp_path, lab):
+    """The console connects through prod-m1; its metrics dial prod-m2 directly and meet the
+    changed key: a notification and the header say it, and keep saying it."""
+    config = load_config(prod_with_changed_key(tmp_path, lab, "prod-m2"))
+    app = SwarmdeckApp(config, Fleet(config), start_cluster="prod")
+    async with app.run_test(size=(220, 40)) as pilot:
+        assert await wait_until(pilot, lambda: "HOST KEY CHANGED" in header(app), 40), \
+            header(app)
+        assert "10.213.0.12" in header(app) and "via prod-m1" in header(app)
+        notes = [n for n in app._notifications if n.title == "HOST KEY CHANGED"]
+        assert len(notes) == 1 and "10.213.0.12" in notes[0].message
+        assert notes[0].severity == "error"
+        await pilot.pause(12)  # the node link is dialled again (RETRY): still one note
+        assert "HOST KEY CHANGED" in header(app)
+        assert len([n for n in app._notifications if n.title == "HOST KEY CHANGED"]) == 1

@@ -91,6 +91,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    finally:
+        _warn_changed_keys()
+
+
+def _warn_changed_keys() -> None:
+    """Every changed host key met on the way, even when another manager answered: printed
+    last, so that it is not scrolled away by the command's own output."""
+    keys = sys.modules.get("swarmdeck.core.transport.host_keys")
+    if keys is None:  # nothing was dialled
+        return
+    from swarmdeck.core.sanitize import clean
+
+    for line in keys.CHANGED_KEYS.warnings():
+        print(f"swarmdeck: {clean(line)}", file=sys.stderr)
+    keys.CHANGED_KEYS.clear()
+
+
+def _said(error: BaseException) -> None:
+    """ERROR was printed: a changed key it quotes need not be printed again."""
+    keys = sys.modules.get("swarmdeck.core.transport.host_keys")
+    if keys is not None:
+        for inner in getattr(error, "errors", None) or [error]:
+            keys.CHANGED_KEYS.seen.pop(getattr(inner, "host", None), None)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     from swarmdeck.core.errors import SwarmdeckError
 
     try:
@@ -109,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from swarmdeck.core.sanitize import clean
 
         print(f"swarmdeck: {clean(str(exc))}", file=sys.stderr)  # errors quote the cluster
+        _said(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         print("swarmdeck: interrupted", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from typing import Protocol
 
@@ -17,8 +17,11 @@ from textual.screen import Screen
 
 from swarmdeck.core.config import Config
 from swarmdeck.core.crash import EXIT_CODE
+from swarmdeck.core.errors import HostKeyError
 from swarmdeck.core.inventory import ClusterState, Listener
 from swarmdeck.core.metrics import ClusterMetrics
+from swarmdeck.core.sanitize import clean
+from swarmdeck.core.transport.host_keys import CHANGED_KEYS
 from swarmdeck.ui.crash import crash_line, traceback_line
 from swarmdeck.ui.palette import screen_actions
 from swarmdeck.ui.screens.help import HelpScreen
@@ -88,6 +91,10 @@ class SwarmdeckApp(App):
         self.start_cluster = start_cluster or fleet.names[0]
         self._refresh_pending = False
         self._unsubscribe = None
+        self._unsubscribe_keys: Callable[[], None] | None = None
+        # hosts whose key CHANGED, met on any path while the console runs (even one the
+        # console got around by another manager): the header keeps saying it
+        self.changed_keys: dict[str, HostKeyError] = {}
         self._gc_before: tuple[int, ...] | None = None
         # a crash line is printed whole, the terminal wraps it: the report's path copies as
         # one piece (rich would crop it at the width, or break it with newlines)
@@ -112,11 +119,21 @@ class SwarmdeckApp(App):
     def on_mount(self) -> None:
         self._apply_keymap()
         self._unsubscribe = self.fleet.subscribe(self._on_change)
+        self._unsubscribe_keys = CHANGED_KEYS.subscribe(self._on_changed_key)
         for name in self.fleet.names:
             self.run_worker(self.fleet.run(name), name=f"inventory {name}",
                             group="inventory", exit_on_error=False)
         self.push_screen(MainScreen())
         self.call_after_refresh(self._settle_gc)
+
+    def _on_changed_key(self, error: HostKeyError) -> None:
+        first = error.host not in self.changed_keys
+        self.changed_keys[error.host] = error
+        if first:
+            self.notify(clean(str(error)), title="HOST KEY CHANGED", severity="error",
+                        timeout=60)
+        if isinstance(self.screen, MainScreen):
+            self.screen.show_header()
 
     def _settle_gc(self) -> None:
         self._gc_before = settle_garbage_collector()
@@ -129,6 +146,8 @@ class SwarmdeckApp(App):
     async def on_unmount(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
+        if self._unsubscribe_keys:
+            self._unsubscribe_keys()
         await self.fleet.close()
         if self._gc_before is not None:
             restore_garbage_collector(self._gc_before)

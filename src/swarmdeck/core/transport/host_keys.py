@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,36 @@ class OfferedKey:
         else:
             lines.append(f"would be added to: {self.known_hosts}")
         return lines
+
+
+class ChangedKeys:
+    """Every CHANGED host key this process met, whatever path met it: a manager tried after
+    another, a node's own link, a quorum probe. A command that found another way in must
+    still say it (a changed key is the one warning that is never quiet): the CLI prints them
+    when it ends, the console shows them as they come. Keyed by the known_hosts name."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, HostKeyError] = {}
+        self._listeners: list[Callable[[HostKeyError], None]] = []
+
+    def add(self, error: HostKeyError) -> None:
+        self.seen[error.host] = error
+        for listener in list(self._listeners):
+            listener(error)
+
+    def clear(self) -> None:
+        self.seen.clear()
+
+    def subscribe(self, listener: Callable[[HostKeyError], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def warnings(self) -> list[str]:
+        """One line per host (the error says what to do)."""
+        return [f"WARNING: {e}" for e in self.seen.values()]
+
+
+CHANGED_KEYS = ChangedKeys()
 
 
 def host_key_problem(error: BaseException | None) -> HostKeyError | None:

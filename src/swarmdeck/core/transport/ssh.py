@@ -22,7 +22,7 @@ from swarmdeck.core.errors import (
     HostUnreachable,
     TransportError,
 )
-from swarmdeck.core.transport.host_keys import known_hosts_name, offered_key
+from swarmdeck.core.transport.host_keys import CHANGED_KEYS, known_hosts_name, offered_key
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def _host_key_error(dest: Destination, resolved: Resolved, probe: _KeyProbe) -> 
                       known_hosts=resolved.known_hosts, address=probe.addr or None,
                       destination=str(dest))
     if key.changed:
-        return HostKeyError(
+        changed = HostKeyError(
             f"HOST KEY CHANGED for {where}: the server offered {key.fingerprint}, but "
             f"{key.known_in} holds {', '.join(key.known_fingerprints)} for {name}. This may "
             "be an attack (someone in the middle) or a reinstalled host; refusing to connect",
@@ -193,6 +193,8 @@ def _host_key_error(dest: Destination, resolved: Resolved, probe: _KeyProbe) -> 
             hint="verify the new key with the host's owner out of band; only then remove the "
                  f"old line with `{key.remove_command}`",
         )
+        CHANGED_KEYS.add(changed)
+        return changed
     return HostKeyError(
         f"unknown host key for {where}: {key.key_type} {key.fingerprint} is not in "
         f"known_hosts ({files}); refusing to connect",

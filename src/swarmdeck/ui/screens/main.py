@@ -372,6 +372,10 @@ class MainScreen(Screen):
         timer is paused meanwhile."""
         self._tick_header()
 
+    def show_header(self) -> None:
+        """Redraw the header now (a changed host key was met)."""
+        self._tick_header()
+
     def _tick_header(self) -> None:
         deck = self.deck
         state = deck.fleet.state(self.cluster)
@@ -383,6 +387,9 @@ class MainScreen(Screen):
             self._host_key_refused = refused
             self.refresh_bindings()
         hint = host_key_hint(self, state.error) if refused else None
+        changed = list(deck.changed_keys)
+        if changed and hint is None:
+            hint = "HOST KEY CHANGED: " + ", ".join(changed) + " (not used)"
         if state.connected and state.error is None:
             self._stale_timer.pause()
         else:
