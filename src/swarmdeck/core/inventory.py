@@ -59,6 +59,9 @@ class ClusterState:
     info: SwarmInfo | None = None
     manager: str | None = None  # label of the manager we are connected to
     loaded_at: float | None = None  # time.time() of the last full or event update
+    # time.time() the live link was lost (None while connected): the data was true until
+    # then, however long before that the last event came
+    lost_at: float | None = None
     connected: bool = False
     error: SwarmdeckError | None = None
     events: EventLog = field(default_factory=EventLog)  # shared by snapshots, not copied
@@ -230,7 +233,7 @@ class ClusterInventory:
         except SwarmdeckError as exc:
             error = await self.explain(exc)
             self.state.error = error
-            self.state.connected = False
+            self._lost()
             self.notify("connection")
             if error is exc:
                 raise
@@ -243,6 +246,7 @@ class ClusterInventory:
         st.tasks = {t.id: t for t in map(Task.from_api, tasks)}
         st.networks = {n.id: n for n in map(Network.from_api, networks)}
         st.connected = True
+        st.lost_at = None
         st.error = None
         self.server_time = _unix_seconds(info_raw.get("SystemTime"))
         self.notify("loaded")
@@ -395,6 +399,13 @@ class ClusterInventory:
         if changed:
             self.notify("tasks", changed)
 
+    def _lost(self) -> None:
+        """The live link is gone (or could not be made again): the first loss is the moment
+        the data stopped being followed."""
+        if self.state.connected or self.state.lost_at is None:
+            self.state.lost_at = time.time()
+        self.state.connected = False
+
     # ---- running for a long time -------------------------------------------------------
     async def run(self, *, max_backoff: float = 30.0) -> None:
         """Load and follow forever, reconnecting with backoff and jitter after a loss."""
@@ -417,7 +428,7 @@ class ClusterInventory:
                 delay = FIRST_RETRY
             if self._closed:
                 return
-            self.state.connected = False
+            self._lost()
             self.notify("connection")
             if not failover.quorum_lost(self.state.error):
                 await self._drop_session(abort=True)

@@ -110,7 +110,7 @@ class ClusterHealth:
     services_total: int | None
     stacks: int | None
     connected: bool = False
-    age: float | None = None  # seconds since the data was last updated
+    age: float | None = None  # seconds since the data was last known true (the link lost)
 
 
 def human_size(nbytes: int) -> str:
@@ -277,7 +277,8 @@ def cluster_health(cluster: str, state: ClusterState | None,
         services_total=len(services),
         stacks=len(state.stacks()),
         connected=state.connected,
-        age=(now - state.loaded_at) if state.loaded_at else None,
+        # stale since the link was lost: until then the events kept the data true
+        age=(now - (state.lost_at or state.loaded_at)) if state.loaded_at else None,
     )
 
 
