@@ -4,13 +4,14 @@ recording its one stream into the ring, and `swarmdeck events` refusing bad inpu
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from types import SimpleNamespace
 
 import pytest
 
-from swarmdeck.cli.events import when
 from swarmdeck.cli.main import main
+from swarmdeck.core import times
 from swarmdeck.core.errors import ConnectionLost, UsageError
 from swarmdeck.core.events import (
     EVENT_TYPES,
@@ -22,6 +23,7 @@ from swarmdeck.core.events import (
     worth_keeping,
 )
 from swarmdeck.core.inventory import ClusterInventory
+from swarmdeck.core.times import moment as when
 from swarmdeck.core.transport.ssh import SSHSettings
 
 T0 = 1795954303_000000000  # ns
@@ -222,8 +224,27 @@ def test_times_given_to_the_command():
     assert when("1795954303.5", 0.0) == 1795954303.5
     assert when("2026-11-20T10:00:00Z", 0.0) == when("2026-11-20T10:00:00", 0.0) \
         == 1795168800.0
+    assert when("9999999999d", 1000.0) == 0.0  # longer than since 1970: from the start
     with pytest.raises(UsageError, match="--until 'soon': give a duration"):
         when("soon", 0.0, "until")
+
+
+@pytest.mark.parametrize("text", ["999999999999999999999", "1e400", "-5", "inf", "nan",
+                                  "1e999s", "3000-01-01T00:00:00Z"])
+def test_times_the_engine_could_not_take_are_refused_here(text):
+    """Each came back as the engine's own `strconv.ParseInt: ... out of range` (exit 1)."""
+    with pytest.raises(UsageError, match=f"--since {re.escape(repr(text))}: "):
+        times.check(text, None, 1_800_000_000.0)
+
+
+def test_a_window_is_checked_against_the_managers_clock():
+    now = 1_800_000_000.0
+    assert times.window("10m", None, now) == (now - 600, None)
+    assert times.window(None, None, now, default_since="0s") == (now, None)
+    with pytest.raises(UsageError, match="in the future by the manager's clock"):
+        times.window(str(now + 3600), None, now)
+    with pytest.raises(UsageError, match="--until '1h' is before --since '10m'"):
+        times.window("10m", "1h", now)
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import time
 from datetime import UTC, datetime
 
 from swarmdeck.cli import render
 from swarmdeck.cli.render import load_config
+from swarmdeck.core import times
 from swarmdeck.core.errors import ConnectionLost, UsageError
 from swarmdeck.core.events import EVENT_TYPES, ClusterEvent, parse_types, read
 from swarmdeck.core.fleet import Fleet
-from swarmdeck.core.models import parse_time
 from swarmdeck.core.sanitize import cell
 
 DEFAULT_SINCE = "10m"
 HEADERS = ("TIME", "AGE", "TYPE", "ACTION", "NAME", "DETAILS")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -53,9 +50,7 @@ def run_events(args: argparse.Namespace) -> int:
         raise UsageError(f"--type: {exc}") from None
     if args.follow and args.until:
         raise UsageError("--until cannot go with --follow: a followed stream has no end")
-    for flag in ("since", "until"):
-        if getattr(args, flag):
-            when(getattr(args, flag), 0.0, flag)  # checked before any connection
+    times.check(args.since, args.until, time.time())  # before any connection
     config = load_config(args.config)
     cluster = pick_cluster(config, args.cluster)
     try:
@@ -64,29 +59,15 @@ def run_events(args: argparse.Namespace) -> int:
         return 0
 
 
-def when(text: str, now: float, flag: str = "since") -> float:
-    """A duration ago (relative to NOW), a unix time or an RFC 3339 time, as unix seconds."""
-    match = _DURATION.fullmatch(text.strip())
-    if match:
-        return now - float(match[1]) * _UNITS[match[2]]
-    try:
-        return float(text)
-    except ValueError:
-        moment = parse_time(text.strip())  # without a zone: UTC, as the engine's own times
-    if moment is None:
-        raise UsageError(f"--{flag} {text!r}: give a duration (90s, 10m, 2h, 1d), a unix "
-                         "time or an RFC 3339 time (2026-11-20T10:00:00Z)")
-    return moment.timestamp()
-
-
 async def _run(config, cluster: str, args: argparse.Namespace, types: list[str]) -> int:
     fleet = Fleet(config)
     inventory = fleet.inventory(cluster)
     try:
         await inventory.load()  # checks that it is a manager, and reads its clock
         now = inventory.server_time or time.time()
-        since = when(args.since or ("0s" if args.follow else DEFAULT_SINCE), now)
-        until = None if args.follow else when(args.until, now, "until") if args.until else now
+        since, until = times.window(args.since, args.until, now,
+                                    default_since="0s" if args.follow else DEFAULT_SINCE)
+        until = None if args.follow else until or now
         docker = inventory.session.docker
         if args.follow:
             async for event in read(docker, types, since=since):

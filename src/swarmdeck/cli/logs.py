@@ -9,8 +9,10 @@ import asyncio
 import contextlib
 import re
 import sys
+import time
 
 from swarmdeck.cli.render import load_config
+from swarmdeck.core import times
 from swarmdeck.core.errors import SwarmdeckError, UsageError
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.log_follow import StreamNote, Tagger, silent_replicas
@@ -30,7 +32,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="the cluster (default: the only one configured)")
     p.add_argument("--follow", "-f", action="store_true", help="keep streaming new lines")
     p.add_argument("--since", metavar="T",
-                   help="only lines since T (a timestamp or a duration like 10m, as docker)")
+                   help="only lines since T: a duration ago (90s, 10m, 2h, 1d) by the "
+                        "manager's clock, a unix time or an RFC 3339 time")
     p.add_argument("--tail", default="100", metavar="N|all",
                    help="lines per replica to start with (default 100)")
     p.add_argument("--grep", metavar="REGEX", help="only lines matching the regular expression")
@@ -49,35 +52,23 @@ def run_logs(args: argparse.Namespace) -> int:
     except re.error as exc:
         raise UsageError(f"--grep {args.grep!r} is not a valid regular expression: "
                          f"{exc}") from None
-    since = _since(args.since) if args.since else None
+    times.check(args.since, None, time.time())  # before any connection
     config = load_config(args.config)
     cluster = pick_cluster(config, args.cluster)
     try:
-        return asyncio.run(_run(config, cluster, args, pattern, since))
+        return asyncio.run(_run(config, cluster, args, pattern))
     except BrokenPipeError:  # `| head` closed the pipe: that is a normal end
         return 0
 
 
-def _since(text: str) -> str:
-    """Durations (90s, 10m, 2h) -> seconds ago as a unix time; anything else goes to the
-    engine as is (it takes RFC 3339 and unix timestamps)."""
-    import time
-
-    match = re.fullmatch(r"(\d+)([smhd])", text)
-    if match:
-        seconds = int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
-        return f"{time.time() - seconds:.0f}"
-    if not re.fullmatch(r"[0-9T:.+\-Z]+", text):
-        raise UsageError(f"--since {text!r}: give a duration (10m, 2h) or a timestamp")
-    return text
-
-
-async def _run(config, cluster: str, args, pattern, since) -> int:
+async def _run(config, cluster: str, args, pattern) -> int:
     fleet = Fleet(config)
     inventory = fleet.inventory(cluster)
     live = None
     try:
         state = await inventory.load()
+        start, _ = times.window(args.since, None, inventory.server_time or time.time())
+        since = None if start is None else f"{start:.3f}"
         services = _resolve(state, args.target, cluster)
         for note in silent_replicas(state, [sid for sid, _ in services]):
             _note(note)
