@@ -20,19 +20,24 @@ BRIDGE = "10.213.0.1"
 SSHD = "/usr/sbin/sshd"
 
 
-def _sshd_config(lab, node: str, folder: Path, address: str, port: int) -> Path:
+def _sshd_config(lab, node: str, folder: Path, address: str, port: int,
+                 max_startups: str | None = None) -> Path:
     """NODE's sshd config (its host key) listening on ADDRESS:PORT only, with its own pid file
-    and an authorized_keys copy that a non-root user may read."""
+    and an authorized_keys copy that a non-root user may read; MAX_STARTUPS replaces the
+    lab's lax handshake limit."""
     keys = folder / "authorized_keys"
     keys.write_text((lab.dir / "authorized_keys").read_text())
     keys.chmod(0o644)
-    drop = ("ListenAddress", "Port", "PidFile", "AuthorizedKeysFile")
+    drop = ("ListenAddress", "Port", "PidFile", "AuthorizedKeysFile",
+            *(("MaxStartups",) if max_startups else ()))
     kept = [line for line in (lab.dir / "nodes" / node / "sshd_config").read_text().splitlines()
             if not line.startswith(drop)]
     config = folder / f"sshd-{port}.conf"
     config.write_text("\n".join([*kept, f"ListenAddress {address}:{port}",
                                  f"PidFile {folder}/sshd-{port}.pid",
-                                 f"AuthorizedKeysFile {keys}"]) + "\n")
+                                 f"AuthorizedKeysFile {keys}",
+                                 *([f"MaxStartups {max_startups}"] if max_startups else [])])
+                      + "\n")
     return config
 
 
@@ -107,6 +112,22 @@ def sshd_with_user(lab, node: str, user: str, folder: Path) -> Iterator[int]:
                "unshare", "--mount", "--propagation", "private", "sh", "-c",
                f"mount --bind {passwd} /etc/passwd && "
                f"exec {SSHD} -D -e -f {folder}/sshd-{{port}}.conf"]
+    with _sshd(command, address, first, folder / "sshd.log") as port:
+        yield port
+
+
+@contextlib.contextmanager
+def sshd_with_max_startups(lab, node: str, folder: Path, max_startups: str) -> Iterator[int]:
+    """A second sshd in NODE's namespaces (its real Docker socket) whose MaxStartups is
+    MAX_STARTUPS (OpenSSH's default is 10:30:100: beyond 10 handshakes in flight it drops
+    new ones at random). Yields the port."""
+    address = _node_address(lab, node)
+    first = 25000 + os.getpid() % 900
+    for port in range(first, first + 5):
+        _sshd_config(lab, node, folder, address, port, max_startups)
+    pid = (lab.dir / "nodes" / node / "run" / "sshd.pid").read_text().strip()
+    command = ["nsenter", "-t", pid, "--net", "--mount", "--uts",
+               SSHD, "-D", "-e", "-f", f"{folder}/sshd-{{port}}.conf"]
     with _sshd(command, address, first, folder / "sshd.log") as port:
         yield port
 

@@ -134,3 +134,44 @@ async def test_a_docker_context_whose_host_no_dns_can_hold(tmp_path: Path, isola
         await fleet.close()
     assert isinstance(results["edge"], HostUnreachable)
     assert "cannot resolve it: host 'edge..lan' has an empty label" in str(results["edge"])
+
+
+async def test_handshakes_in_flight_are_bounded_per_host_and_overall(monkeypatch):
+    """Dozens of connections at once (a fleet behind one jump host): never more than
+    PER_HOST handshakes to one sshd (its MaxStartups drops the rest), nor more than OVERALL
+    in all; a handshake dropped anyway is dialled again."""
+    import asyncio
+
+    import asyncssh
+
+    from swarmdeck.core.transport import ssh
+
+    in_flight: dict[str, int] = {}
+    peak: dict[str, int] = {}
+    total = [0, 0]  # now, peak
+    dropped = [0]
+
+    async def fake_connect(host, **kwargs):
+        in_flight[host] = in_flight.get(host, 0) + 1
+        peak[host] = max(peak.get(host, 0), in_flight[host])
+        total[0] += 1
+        total[1] = max(total[1], total[0])
+        try:
+            await asyncio.sleep(0.01)
+            if host == "10.0.0.1" and dropped[0] < 3:  # the first three are dropped
+                dropped[0] += 1
+                raise asyncssh.ConnectionLost("Connection lost")
+            return object()
+        finally:
+            in_flight[host] -= 1
+            total[0] -= 1
+
+    monkeypatch.setattr(ssh.asyncssh, "connect", fake_connect)
+    settings = ssh.SSHSettings(config_files=())
+    one_host = [Destination("root", "10.0.0.1", 22) for _ in range(40)]
+    many = [Destination("root", f"10.0.1.{i}", 22) for i in range(1, 200)]
+    done = await asyncio.gather(*(ssh.connect(d, settings) for d in one_host + many))
+    assert len(done) == 239
+    assert 2 <= peak["10.0.0.1"] <= ssh.PER_HOST  # 40 at once before
+    assert ssh.PER_HOST < total[1] <= ssh.OVERALL  # hosts in parallel, within the ceiling
+    assert dropped[0] == 3  # and all 40 connected: each dropped one was dialled again

@@ -8,8 +8,13 @@ and for host keys the SHA256 fingerprint of the key that was offered.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
 import socket
-from dataclasses import dataclass
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncssh
@@ -61,6 +66,33 @@ def _cipher_order(configured: bool) -> dict[str, list[str]]:
     offered = [a.decode() for a in get_default_encryption_algs()]
     first = [a for a in PREFERRED_CIPHERS if a in offered]
     return {"encryption_algs": first + [a for a in offered if a not in first]}
+
+
+# Handshakes in flight, bounded: an sshd drops new connections while too many are still
+# unauthenticated (OpenSSH's MaxStartups, 10:30:100 by default: past 10 at random), so that
+# a fleet of clusters behind one host, dialled all at once, lost dozens of them. Below the
+# default's first threshold per host, and a ceiling overall (a jump host's own limits).
+PER_HOST = 8
+OVERALL = 64
+LOST_RETRIES = 2  # a handshake dropped anyway (a stricter MaxStartups) is dialled again
+
+
+@dataclass
+class _Gates:
+    overall: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(OVERALL))
+    hosts: dict[tuple[str, int], asyncio.Semaphore] = field(default_factory=dict)
+
+
+_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Gates] = \
+    weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def _handshake_slot(host: str, port: int) -> AsyncIterator[None]:
+    gates = _GATES.setdefault(asyncio.get_running_loop(), _Gates())
+    per_host = gates.hosts.setdefault((host, port), asyncio.Semaphore(PER_HOST))
+    async with per_host, gates.overall:
+        yield
 
 
 @dataclass(frozen=True)
@@ -122,19 +154,32 @@ async def connect(dest: Destination, settings: SSHSettings,
             else "fix the host name")
     probe = _KeyProbe()
     extra = {"tunnel": tunnel} if tunnel is not None else {}
+
+    async def dial() -> asyncssh.SSHClientConnection:
+        for attempt in range(LOST_RETRIES + 1):
+            try:
+                async with _handshake_slot(resolved.host, resolved.port):
+                    return await asyncssh.connect(
+                        dest.host,
+                        port=dest.port if dest.port is not None else (),
+                        username=dest.user if dest.user is not None else (),
+                        config=list(settings.config_files)
+                        if settings.config_files is not None else (),
+                        client_factory=lambda: probe,
+                        connect_timeout=settings.connect_timeout,
+                        keepalive_interval=settings.keepalive_interval,
+                        keepalive_count_max=settings.keepalive_count_max,
+                        **_cipher_order(resolved.ciphers_configured),
+                        **extra,
+                    )
+            except asyncssh.ConnectionLost:
+                if attempt == LOST_RETRIES:
+                    raise
+            await asyncio.sleep(random.uniform(0.2, 0.6) * (attempt + 1))
+        raise AssertionError("unreachable")
+
     try:
-        conn = await asyncssh.connect(
-            dest.host,
-            port=dest.port if dest.port is not None else (),
-            username=dest.user if dest.user is not None else (),
-            config=list(settings.config_files) if settings.config_files is not None else (),
-            client_factory=lambda: probe,
-            connect_timeout=settings.connect_timeout,
-            keepalive_interval=settings.keepalive_interval,
-            keepalive_count_max=settings.keepalive_count_max,
-            **_cipher_order(resolved.ciphers_configured),
-            **extra,
-        )
+        conn = await dial()
     except asyncssh.HostKeyNotVerifiable:
         raise _host_key_error(dest, resolved, probe) from None
     except asyncssh.PermissionDenied:
