@@ -10,12 +10,21 @@ import subprocess
 import time
 
 import pytest
+from test_console_live import wait_until
+from test_console_ops_live import finished, select
 
+from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import load_config
+from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.ops import progress, resources, services
 from swarmdeck.core.ops.base import open_ops
 from swarmdeck.lab import faults
 from swarmdeck.lab import node as labnode
+from swarmdeck.ui.app import SwarmdeckApp
+from swarmdeck.ui.screens.dialogs import PromptDialog
+from swarmdeck.ui.screens.resources import ResourcesScreen
+from swarmdeck.ui.widgets.health import HealthBar
+from swarmdeck.ui.widgets.table import LiveTable
 
 PORT = 2222
 IDLE = 4  # seconds after which that sshd closes a quiet direct-streamlocal channel
@@ -30,7 +39,7 @@ def _listening() -> bool:
 @pytest.fixture
 def idle_config(lab, tmp_path):
     """A cluster `idle` reached through prod-m1's second sshd, which closes API channels
-    quiet for IDLE seconds."""
+    (the event stream too) quiet for IDLE seconds; and `staging` as usual."""
     node = faults.lab_node(lab, "prod-m1")
     dirs = labnode.NodeDirs(lab.dir, node)
     sshd_config = dirs.root / "sshd_idle_config"
@@ -50,8 +59,9 @@ def idle_config(lab, tmp_path):
         f"    HostKeyAlias prod-m1\n    User root\n    IdentityFile {lab.identity}\n"
         f"    IdentitiesOnly yes\n    UserKnownHostsFile {lab.known_hosts}\n")
     config = tmp_path / "config.toml"
-    config.write_text(f'[ssh]\nconfig = ["{ssh_config}"]\n'
-                      '[clusters.idle]\nmanagers = ["idle-m1"]\n')
+    config.write_text(f'[ssh]\nconfig = ["{ssh_config}", "{lab.ssh_config}"]\n'
+                      '[clusters.idle]\nmanagers = ["idle-m1"]\n'
+                      '[clusters.staging]\nmanagers = ["staging-m1"]\n')
     config.chmod(0o600)
     try:
         yield load_config(config)
@@ -88,3 +98,53 @@ async def test_the_first_change_after_an_idle_spell_lands_and_is_reported_so(lab
         with contextlib.suppress(Exception):
             await ops.session.close()
         lab.docker_on("prod-m1", "service", "scale", "--detach", f"shop_worker={before}")
+
+
+def _header(app) -> str:
+    return app.screen.query_one(HealthBar).render().plain
+
+
+async def test_an_idle_console_answers_its_first_keys_truly(lab, idle_config):
+    """The console on both clusters, left idle three times as long as the server keeps a
+    quiet channel: every pooled API channel and the quiet event stream are closed by the
+    server meanwhile (the real mechanism, at 4 s instead of minutes). The header never says
+    STALE for it; then the first keys work: a scale lands and is reported done (the cluster
+    agrees, the audit says ok), `n` lists the networks, and the other cluster is live."""
+    before = _replicas(lab)
+    app = SwarmdeckApp(idle_config, Fleet(idle_config), start_cluster="idle")
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            assert await wait_until(pilot, lambda: select(app, "#services", "shop_worker"),
+                                    30)
+            inventory = app.fleet.inventory("idle")
+            seen: list[str] = []
+            idle_until = time.monotonic() + 3 * IDLE + 2
+            while time.monotonic() < idle_until:
+                seen.append(_header(app))
+                await pilot.pause(0.25)
+            assert not [h for h in seen if "STALE" in h], [h for h in seen if "STALE" in h]
+            pool = inventory.session.docker._idle
+            assert pool and all(http.closed_by_peer() for http, _ in pool)  # really closed
+
+            assert select(app, "#services", "shop_worker")
+            await pilot.press("s")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog), 10)
+            app.screen.query_one("#value").value = str(before + 1)
+            await pilot.press("enter")
+            assert await finished(pilot, app) == f"scale shop_worker to {before + 1}: done"
+            assert await asyncio.to_thread(_replicas, lab) == before + 1
+            assert [e["result"] for e in AuditLog.default().read()][-1] == "ok"
+
+            await pilot.pause(IDLE + 2)  # idle again, then the `n` view
+            await pilot.press("n")
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ResourcesScreen)
+                                    and len(app.screen.query_one("#networks", LiveTable).rows)
+                                    > 0, 15)
+            await pilot.press("escape")
+            await pilot.press("c")  # the other cluster, idle all along too
+            assert await wait_until(pilot, lambda: _header(app).startswith("staging")
+                                    and "via staging-m1" in _header(app)
+                                    and "STALE" not in _header(app), 15), _header(app)
+    finally:
+        await asyncio.to_thread(lab.docker_on, "prod-m1", "service", "scale", "--detach",
+                                f"shop_worker={before}")

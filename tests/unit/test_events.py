@@ -202,6 +202,44 @@ async def test_the_inventory_keeps_what_it_follows_in_the_ring():
     assert [c.kind for c in changes].count("events") == 1 + 2
 
 
+async def test_a_stream_closed_on_a_live_connection_is_opened_again_from_the_last_event(
+        monkeypatch):
+    """An sshd with ChannelTimeout closes the quiet event stream's channel while the SSH
+    connection lives: the stream is opened again at once from the last event's time; the
+    repeat is dropped, nothing is lost, and no reconnection (no STALE) happens."""
+    from swarmdeck.core import inventory as inventory_module
+
+    monkeypatch.setattr(inventory_module, "REOPEN_AFTER", 0.01)
+
+    class ClosingDocker(FakeDocker):
+        async def events(self, query):
+            self.streams.append(query)
+            if "until" in query:
+                return
+            if len(self.streams) == 2:  # the first live stream: one event, then closed
+                yield SCALE
+                await asyncio.sleep(0.05)
+                raise ConnectionLost("lost connection to prod-m1: connection closed inside "
+                                     "a chunked body")
+            for raw in (SCALE, DIE):  # opened again: the repeat, then what came meanwhile
+                yield raw
+
+    inventory = ClusterInventory("prod", [], SSHSettings())
+    docker = ClosingDocker(past=[], live=[])
+    inventory.session = SimpleNamespace(docker=docker, label="prod-m1", closed=False,
+                                        heard=lambda: None, last_heard=time.monotonic())
+    inventory.server_time = (T0 + 5_500_000_000) / 1e9
+    changes = []
+    inventory.subscribe(changes.append)
+    with pytest.raises(ConnectionLost, match="event stream from prod-m1 ended"):
+        await asyncio.wait_for(inventory.follow(), 5)  # the second stream ended at once
+    _past, first, again = docker.streams
+    assert float(again["since"]) == pytest.approx(ev(SCALE).time)
+    assert [(e.type, e.action) for e in inventory.state.events.events()] == [
+        ("service", "update"), ("container", "die")]
+    assert [c.kind for c in changes].count("events") == 1 + 2  # SCALE once, DIE once
+
+
 async def test_after_a_reconnect_the_past_is_read_from_the_last_event_kept():
     inventory = ClusterInventory("prod", [], SSHSettings())
     inventory.state.events.add(ev(SCALE))

@@ -135,6 +135,7 @@ Listener = Callable[[Change], None]
 
 FIRST_RETRY = 0.3  # seconds before the first new try after a loss; doubles on each failure
 STEADY = 10.0  # seconds a connection must have held for the backoff to start over
+REOPEN_AFTER = 1.0  # an event stream that lived this long and closed is opened again at once
 NO_LEADER_RETRY = 5.0  # the most to wait between tries while a reachable manager has no leader
 # seconds between task re-reads while every node's containers are watched (its metrics
 # sampler reports them): a change there asks for the re-read, this is only the safety net
@@ -163,6 +164,7 @@ class ClusterInventory:
         self._closed = False
         self.swarm_managers: dict[str, str] = {}  # node ID -> host, as the swarm lists them
         self.server_time: float | None = None  # the manager's clock at the last load
+        self._lost_manager: Destination | None = None  # the manager whose session was lost
 
     # ---- listeners ---------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -189,6 +191,10 @@ class ClusterInventory:
                 return self.session
             targets = await failover.candidates(
                 self.destinations, self.swarm_managers.values(), self.ssh)
+            if self._lost_manager in targets:  # it just went silent: tried last, so that a
+                # cut link costs no stagger waiting on it again
+                targets.remove(self._lost_manager)
+                targets.append(self._lost_manager)
             self.session = await failover.connect_first(self.name, targets, self.ssh,
                                                         self.socket_path)
             return self.session
@@ -296,13 +302,33 @@ class ClusterInventory:
         self.notify("events")
 
     async def _apply_events(self, session: ManagerSession) -> None:
+        """Follow the event stream. A stream closed while the SSH connection lives (an sshd
+        with ChannelTimeout closes a channel quiet that long; a quiet cluster sends no
+        events) is opened again at once from the last event seen: the ring drops the
+        repeats, nothing is marked stale. A stream that ends again at once, or a connection
+        that is gone, ends the following (the caller reconnects)."""
         ring = self.state.events
-        async for event in read_events(session.docker, EVENT_TYPES, since=self.server_time):
-            session.heard()
-            if ring.add(event):
-                self.notify("events", {event.actor_id})
-            await self._on_event(session, event)
-        raise ConnectionLost(f"event stream from {session.label} ended")
+        since = self.server_time
+        resumed = False
+        while True:
+            opened = time.monotonic()
+            try:
+                async for event in read_events(session.docker, EVENT_TYPES, since=since):
+                    session.heard()
+                    since = event.time
+                    new = ring.add(event)
+                    if new:
+                        self.notify("events", {event.actor_id})
+                    if new or not resumed:
+                        await self._on_event(session, event)
+                lost: SwarmdeckError = ConnectionLost(
+                    f"event stream from {session.label} ended")
+            except ConnectionLost as exc:
+                lost = exc
+            if session.closed or time.monotonic() - opened < REOPEN_AFTER:
+                raise lost
+            log.info("cluster %s: event stream closed (%s); opened again", self.name, lost)
+            resumed = True
 
     async def _on_event(self, session: ManagerSession, event: ClusterEvent) -> None:
         kind, obj_id = event.type, event.actor_id
@@ -431,6 +457,8 @@ class ClusterInventory:
             self._lost()
             self.notify("connection")
             if not failover.quorum_lost(self.state.error):
+                if self.session is not None:
+                    self._lost_manager = self.session.destination
                 await self._drop_session(abort=True)
             # else the manager answers and no other can lead either: keep its session (an
             # operation may be using it) and ask it again after the wait
