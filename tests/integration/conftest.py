@@ -32,12 +32,15 @@ def swarmdeck(lab):
     """Run the real `swarmdeck` command against the lab's config."""
 
     def run(*args: str, config: Path | None = None, timeout: float = 60,
-            prefix: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
-        """PREFIX: a command to run swarmdeck under (e.g. setpriv dropping capabilities)."""
+            prefix: Sequence[str] = (), input: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        """PREFIX: a command to run swarmdeck under (e.g. setpriv dropping capabilities);
+        INPUT: text for its standard input."""
         return subprocess.run(
             [*prefix, sys.executable, "-m", "swarmdeck", "--config",
              str(config or lab.config_file), *args],
             capture_output=True, text=True, timeout=timeout,
+            **({"input": input} if input is not None else {}),
         )
 
     return run

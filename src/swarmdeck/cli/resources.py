@@ -1,4 +1,4 @@
-"""`swarmdeck network|secret|config ls|create|rm` (and `config inspect`).
+"""`swarmdeck network|secret|config ls|create|rm`, `secret|config rotate`, `config inspect`.
 
 Thin over core.ops.resources, with cli.ops' conventions: input is checked before any
 connection, read-only refusals before any question, removals ask for the name to be typed,
@@ -60,6 +60,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                if kind == "secret" else ""))
             p.add_argument("--file", "-f", metavar="PATH",
                            help="read the data from PATH (- for standard input)")
+        if kind != "network":
+            p = common(actions.add_parser(
+                "rotate", help=f"a new version of a {kind}, swapped into every service using "
+                               "it (same target), then the old one removed"))
+            p.add_argument("name")
+            p.add_argument("source", nargs="?", metavar="-",
+                           help="read the new data from standard input")
+            p.add_argument("--file", "-f", metavar="PATH",
+                           help="read the new data from PATH (- for standard input)")
+            p.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
+                           help="how long each service may take to converge (default 300)")
         if kind == "config":
             p = common(actions.add_parser("inspect", help="print a config's data"),
                        confirm=False)
@@ -71,6 +82,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def run_resources(config: Config, args: argparse.Namespace) -> int:
     kind, action = args.command, args.resource_action
     data = None
+    if action == "rotate":  # the data is read and checked before any connection
+        data = resources.check_data(kind, read_data(args.source, args.file, kind=kind))
     if action == "create":  # bad input fails here, before any connection
         resources.check_name(kind, args.name)
         if kind == "network":
@@ -87,6 +100,9 @@ def run_resources(config: Config, args: argparse.Namespace) -> int:
                 return await _inspect(ops, args.name)
             if action == "create":
                 return await _create(ops, kind, args, data)
+            if action == "rotate":
+                assert data is not None
+                return await _rotate(ops, kind, args, data)
             return await _rm(ops, kind, args)
 
     return asyncio.run(run())
@@ -187,6 +203,18 @@ async def _create(ops: ClusterOps, kind: str, args: argparse.Namespace,
                 yes=args.yes)
         text = await resources.create_secret(ops, kind, args.name, data)
     print(clean(text))
+    return 0
+
+
+async def _rotate(ops: ClusterOps, kind: str, args: argparse.Namespace, data: bytes) -> int:
+    from swarmdeck.core.ops import rotate
+
+    ops.check_writable(f"{kind} rotate", args.name)  # before any question
+    rotation = await rotate.plan(ops, kind, args.name)
+    confirm(rotation.question(len(data)) + f" (on {ops.cluster})", yes=args.yes)
+    print(clean(await rotate.rotate(ops, rotation, data, timeout=args.timeout,
+                                    on_progress=lambda line: print(f"  {clean(line)}",
+                                                                   flush=True))))
     return 0
 
 

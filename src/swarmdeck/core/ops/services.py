@@ -116,7 +116,9 @@ def _same_change(now: dict[str, Any], sent: dict[str, Any]) -> bool:
         template = spec.get("TaskTemplate") or {}
         container = template.get("ContainerSpec") or {}
         return (spec.get("Mode"), container.get("Image"), template.get("ForceUpdate") or 0,
-                sorted((template.get("Placement") or {}).get("Constraints") or []))
+                sorted((template.get("Placement") or {}).get("Constraints") or []),
+                sorted(r.get("SecretID", "") for r in container.get("Secrets") or []),
+                sorted(r.get("ConfigID", "") for r in container.get("Configs") or []))
     return fields(now) == fields(sent)
 
 
