@@ -51,7 +51,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="allow a count above max_replicas or 10x the current one")
     p = common(sub.add_parser("update", help="update a service's image"))
     p.add_argument("service")
-    p.add_argument("--image", required=True, metavar="REF", help="the new image reference")
+    p.add_argument("--image", metavar="REF", help="the new image reference")
+    p.add_argument("--pull", action="store_true",
+                   help="resolve the tag (--image's, else the service's own) to the digest "
+                        "its registry holds now, and update only if that changed")
     p.add_argument("--with-registry-auth", action="store_true",
                    help="also send `docker login`'s credentials for the image's registry "
                         "(a registry configured for the cluster sends its own anyway)")
@@ -138,6 +141,9 @@ def run_ops(args: argparse.Namespace) -> int:
         from swarmdeck.cli.placement import run_placement
 
         return run_placement(config, args)
+    if args.command == "update" and not (args.image or args.pull):
+        raise UsageError("update: give --image REF, or --pull to move to the digest the "
+                         "registry holds now for the service's tag")
     cluster = pick_cluster(config, args.cluster)
     return asyncio.run(_run(config, cluster, args))
 
@@ -285,6 +291,8 @@ async def _scale(ops: ClusterOps, args) -> int:
 async def _update(ops: ClusterOps, args) -> int:
     from swarmdeck.core.ops import services
 
+    if args.pull:
+        return await _pull_update(ops, args)
     services.check_image(args.image)
     _refuse_early(ops, "update image", args.service)
     current = await ops.service(args.service)
@@ -293,6 +301,20 @@ async def _update(ops: ClusterOps, args) -> int:
             yes=args.yes)
     started = await services.update_image(ops, args.service, args.image,
                                           docker_login=args.with_registry_auth)
+    return await follow(ops, started, args)
+
+
+async def _pull_update(ops: ClusterOps, args) -> int:
+    from swarmdeck.core.ops import services
+
+    _refuse_early(ops, "update image", args.service)
+    current = await ops.service(args.service)
+    image = current["Spec"]["TaskTemplate"]["ContainerSpec"].get("Image", "")
+    ref = args.image or image.split("@", 1)[0]
+    confirm(f"Update {args.service} on {ops.cluster} to the digest the registry holds now "
+            f"for {ref} (running {image})?", yes=args.yes)
+    started = await services.pull_update(ops, args.service, args.image,
+                                         docker_login=args.with_registry_auth)
     return await follow(ops, started, args)
 
 

@@ -195,6 +195,61 @@ async def update_image(ops: ClusterOps, name: str, image: str, *,
     return Started(base, f"{spec['Name']}: image {shown} -> {image}")
 
 
+async def registry_digest(ops: ClusterOps, ref: str, auth: RegistryAuth | None) -> str:
+    """The digest REF's tag points at in its registry now, as the manager's engine reads it
+    (GET /distribution: the manager's registry access, insecure registries and mirrors, as
+    `docker service update` resolves it)."""
+    from urllib.parse import quote
+
+    try:
+        data = await ops.docker.request(
+            "GET", f"/distribution/{quote(ref, safe='/:@')}/json",
+            headers=auth.headers(ref) if auth else None)
+    except DockerAPIError as exc:
+        raise OperationFailed(f"the registry could not resolve {ref}: {exc}",
+                              hint="check the tag, and the cluster's registry credentials "
+                                   "([clusters.NAME.registries] or --with-registry-auth)"
+                              ) from None
+    digest = ((data or {}).get("Descriptor") or {}).get("digest")
+    if not digest:
+        raise OperationFailed(f"the registry gave no digest for {ref}")
+    return str(digest)
+
+
+def _short(digest: str | None) -> str:
+    return digest.split(":", 1)[-1][:12] if digest else "unpinned"
+
+
+async def pull_update(ops: ClusterOps, name: str, image: str | None = None, *,
+                      docker_login: bool = False) -> Started:
+    """Resolve IMAGE (default: the service's own tag) to the digest its registry holds now
+    and move the service to it, only when it changed."""
+    ops.check_writable("update image", name)
+    data = await ops.service(name)
+    spec = data["Spec"]
+    container = spec["TaskTemplate"]["ContainerSpec"]
+    before = container.get("Image", "")
+    ref = check_image(image) if image else before.split("@", 1)[0]
+    if "@" in ref:
+        raise UsageError(f"{ref} is pinned to a digest: --pull resolves a tag",
+                         hint="give the tag, e.g. --image repo:1.2")
+    auth = await resolve_async(ops.config, ops.cluster, [ref], docker_login=docker_login)
+    digest = await registry_digest(ops, ref, auth)
+    old = before.partition("@")[2] or None
+    target = f"{ref}@{digest}"
+    if before == target:
+        return Started({}, f"{spec['Name']}: {ref} is still {_short(digest)} in the registry: "
+                           "nothing to change")
+    container["Image"] = target
+    base = {data["ID"]: await baseline(ops.docker, data["ID"], expect_update=True)}
+    params = {"image": target, "from": before, "pull": True,
+              **({"registry_auth": True} if auth else {})}
+    await ops.guarded("update image", spec["Name"], params,
+                      lambda: post_update(ops, data, spec, auth=auth))
+    moved = ref if before.split("@", 1)[0] == ref else f"{before.split('@', 1)[0]} -> {ref}"
+    return Started(base, f"{spec['Name']}: {moved} {_short(old)} -> {_short(digest)}")
+
+
 async def restart(ops: ClusterOps, name: str) -> Started:
     """Replace every task (docker service update --force)."""
     ops.check_writable("restart", name)
