@@ -19,6 +19,13 @@ def lab_cli(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600)
 
 
+def _mounts_lab(pid: str, lab_dir: Path) -> bool:
+    try:
+        return str(lab_dir) in Path(f"/proc/{pid}/mountinfo").read_text()
+    except OSError:
+        return False
+
+
 def what_is_left(lab_dir: Path) -> list[str]:
     """Checked independently of the lab's own bookkeeping."""
     left = []
@@ -46,9 +53,11 @@ def what_is_left(lab_dir: Path) -> list[str]:
             netns = os.readlink(f"/proc/{pid}/ns/net")
         except OSError:
             continue
-        # the lab's own daemons, or any docker daemon living outside the host's netns
+        # the lab's own daemons: named by the lab's directory, or a docker daemon in another
+        # netns whose mounts come from the lab's directory (its node's /run, /var/lib/docker);
+        # another project's namespaced docker on the same machine is not the lab's
         if str(lab_dir) in cmd or (comm.startswith(("dockerd", "containerd"))
-                                   and netns != my_netns):
+                                   and netns != my_netns and _mounts_lab(pid, lab_dir)):
             left.append(f"process {pid} {comm}")
     if lab_dir.exists():
         left.append(f"directory {lab_dir}")
