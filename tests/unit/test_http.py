@@ -3,6 +3,8 @@
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from swarmdeck.core.transport.http import HTTPConnection, ProtocolError, build_path, json_lines
 
@@ -93,3 +95,54 @@ def test_build_path_encodes_filters_as_json():
     assert build_path("/x") == "/x"
     path = build_path("/networks", {"filters": {"scope": ["swarm"]}, "all": True, "n": None})
     assert path == "/networks?filters=%7B%22scope%22%3A+%5B%22swarm%22%5D%7D&all=true"
+
+
+# ---- the streaming chunked reader over random block boundaries ---------------------------
+
+class BlockReader:
+    """A channel that hands out the bytes in the given cuts, one cut per read."""
+
+    def __init__(self, data: bytes, cuts: list[int]) -> None:
+        self.blocks, pos = [], 0
+        for cut in sorted(set(c for c in cuts if 0 < c < len(data))):
+            self.blocks.append(data[pos:cut])
+            pos = cut
+        self.blocks.append(data[pos:])
+
+    async def read(self, n: int = -1) -> bytes:
+        return self.blocks.pop(0) if self.blocks else b""
+
+
+def chunked(payloads: list[bytes], *, end: bool = True) -> bytes:
+    body = b"".join(b"%x;ext=1\r\n" % len(p) + p + b"\r\n" if i % 3 == 2
+                    else b"%x\r\n" % len(p) + p + b"\r\n" for i, p in enumerate(payloads))
+    return body + (b"0\r\n\r\n" if end else b"")
+
+
+@settings(max_examples=300, deadline=None)
+@given(payloads=st.lists(st.binary(min_size=1, max_size=300), max_size=12),
+       cuts=st.lists(st.integers(min_value=0, max_value=5000), max_size=30))
+def test_the_streamed_chunks_are_the_payloads_whatever_the_blocks(payloads, cuts):
+    data = chunked(payloads)
+    conn = HTTPConnection(BlockReader(data, cuts), FakeWriter())
+
+    async def read() -> bytes:
+        return b"".join([b async for b in conn._chunked_blocks()])
+
+    assert asyncio.run(read()) == b"".join(payloads)
+
+
+@settings(max_examples=200, deadline=None)
+@given(payloads=st.lists(st.binary(min_size=1, max_size=200), min_size=1, max_size=8),
+       cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=20),
+       drop=st.integers(min_value=1, max_value=40))
+def test_a_stream_cut_short_is_a_protocol_error_never_a_short_read(payloads, cuts, drop):
+    data = chunked(payloads, end=False)
+    data = data[:max(len(data) - drop, 0)]  # the channel closed inside the body
+    conn = HTTPConnection(BlockReader(data, cuts), FakeWriter())
+
+    async def read() -> bytes:
+        return b"".join([b async for b in conn._chunked_blocks()])
+
+    with pytest.raises(ProtocolError):
+        asyncio.run(read())
