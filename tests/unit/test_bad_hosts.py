@@ -175,3 +175,14 @@ async def test_handshakes_in_flight_are_bounded_per_host_and_overall(monkeypatch
     assert 2 <= peak["10.0.0.1"] <= ssh.PER_HOST  # 40 at once before
     assert ssh.PER_HOST < total[1] <= ssh.OVERALL  # hosts in parallel, within the ceiling
     assert dropped[0] == 3  # and all 40 connected: each dropped one was dialled again
+
+
+async def test_an_ssh_config_file_gone_is_a_clear_error_not_a_crash(tmp_path):
+    """The file the config names was removed (or never there): one line naming it, as a
+    SwarmdeckError the console shows and retries, not an internal error with a report."""
+    from swarmdeck.core.transport import ssh
+
+    missing = tmp_path / "ssh_config"
+    with pytest.raises(ConfigError, match=f"cannot read {missing}: No such file"):
+        await ssh.connect(Destination("root", "10.0.0.1", 22),
+                          ssh.SSHSettings(config_files=(str(missing),)))

@@ -23,6 +23,7 @@ from asyncssh.encryption import get_default_encryption_algs
 from swarmdeck.core.destinations import Destination, host_problem
 from swarmdeck.core.errors import (
     AuthenticationFailed,
+    ConfigError,
     HostKeyError,
     HostUnreachable,
     TransportError,
@@ -114,12 +115,19 @@ class Resolved:
 
 
 async def resolve(dest: Destination, settings: SSHSettings) -> Resolved:
-    options = await asyncssh.SSHClientConnectionOptions.construct(
-        config=list(settings.config_files) if settings.config_files is not None else (),
-        host=dest.host,
-        port=dest.port if dest.port is not None else (),
-        username=dest.user if dest.user is not None else (),
-    )
+    try:
+        options = await asyncssh.SSHClientConnectionOptions.construct(
+            config=list(settings.config_files) if settings.config_files is not None else (),
+            host=dest.host,
+            port=dest.port if dest.port is not None else (),
+            username=dest.user if dest.user is not None else (),
+        )
+    except OSError as exc:  # an ssh config file (or one it includes) cannot be read
+        where = exc.filename or "an ssh config file"
+        raise ConfigError(f"ssh to {dest.host}: cannot read {where}: "
+                          f"{exc.strerror or exc}",
+                          hint="fix the [ssh] config list in swarmdeck's config, or the "
+                               "file's permissions") from None
     known = options.known_hosts
     if not known:  # None, () or [] (no UserKnownHostsFile): what asyncssh reads then
         default = Path("~/.ssh/known_hosts").expanduser()
