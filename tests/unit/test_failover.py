@@ -392,3 +392,27 @@ async def test_no_ping_while_samples_come_at_the_default_interval(monkeypatch):
         assert docker.pings == 0
     finally:
         beat.cancel()
+
+
+async def test_the_manager_that_went_silent_is_tried_last(monkeypatch):
+    """After a lost session, the next connection tries the other managers first: a cut link
+    would otherwise cost the connect stagger waiting on the silent one again."""
+    from swarmdeck.core import failover
+    from swarmdeck.core.destinations import Destination
+    from swarmdeck.core.inventory import ClusterInventory
+    from swarmdeck.core.transport.ssh import SSHSettings
+
+    m1, m2, m3 = (Destination("root", f"prod-m{i}", None) for i in (1, 2, 3))
+    inventory = ClusterInventory("prod", [m1, m2, m3], SSHSettings())
+    tried: list[list[Destination]] = []
+
+    async def connect_first(cluster, targets, ssh, socket_path):
+        tried.append(list(targets))
+        return object()
+
+    monkeypatch.setattr(failover, "connect_first", connect_first)
+    await inventory.connect()
+    inventory.session = None
+    inventory._lost_manager = m1
+    await inventory.connect()
+    assert tried == [[m1, m2, m3], [m2, m3, m1]]
