@@ -313,21 +313,15 @@ def test_unknown_keys_are_reported_before_anything_else(tmp_path: Path) -> None:
 def test_a_huge_config_loads_fast_and_its_problems_are_capped(tmp_path: Path) -> None:
     """200,000 unknown keys took 17 s and 640 MB (every one collected, the file scanned
     again for each line number); a 10 MB config took 11 s. At most 20 are explained, the
-    rest counted."""
-    import time
-
+    rest counted. (The times are measured by bench/config_load.py, not asserted here.)"""
     clusters = "".join(f"[clusters.c{i}]\nmanagers = ['ops@host{i}.example.com:22']\n"
                        for i in range(20_000))
     path = write(tmp_path, clusters)
-    start = time.perf_counter()
     assert len(load_config(path).clusters) == 20_000
-    assert time.perf_counter() - start < 5
 
     typos = "".join(f"[clusters.x{i}]\nmanagerz = ['h{i}']\n" for i in range(50_000))
     path = write(tmp_path, clusters + typos, name="typos.toml")
-    start = time.perf_counter()
     message = error_of(path)
-    assert time.perf_counter() - start < 5
     assert message.count("unknown key 'managerz'") == 20
     assert message.startswith(f"unknown key 'managerz' in [clusters.x0] of {path}: did you "
                               "mean 'managers'? (line 40002); ")

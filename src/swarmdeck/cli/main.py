@@ -21,7 +21,7 @@ OPS_COMMANDS = ("scale", "update", "restart", "rollback", "rm", "node", "token",
 # (module, function) that runs the ones not in OPS_COMMANDS; imported only when used
 PARSER_MODULES = ("swarmdeck.cli.logs", "swarmdeck.cli.trust", "swarmdeck.cli.events",
                   "swarmdeck.cli.ops", "swarmdeck.cli.resources", "swarmdeck.cli.placement",
-                  "swarmdeck.cli.stats")
+                  "swarmdeck.cli.stats", "swarmdeck.cli.history")
 RUNNERS = {
     "ls": ("swarmdeck.cli.ls", "run_ls"),
     "logs": ("swarmdeck.cli.logs", "run_logs"),
@@ -30,6 +30,7 @@ RUNNERS = {
     "doctor": ("swarmdeck.cli.doctor", "run_doctor"),
     "lab": ("swarmdeck.cli.lab", "run_lab"),
     "stats": ("swarmdeck.cli.stats", "run_stats"),
+    "history": ("swarmdeck.cli.history", "run_history"),
 }
 
 

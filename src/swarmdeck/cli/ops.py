@@ -116,6 +116,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--with-registry-auth", action="store_true",
                    help="also send `docker login`'s credentials for the images' registries "
                         "(registries configured for the cluster send their own anyway)")
+    p.add_argument("--revision", type=int, metavar="N",
+                   help="deploy revision N of the environment's history again (see "
+                        "`swarmdeck history`), not the compose file")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--detach", "-d", action="store_true",
                    help="return once applied, without following the services")
@@ -152,13 +155,26 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
     from swarmdeck.core.ops import environments
     from swarmdeck.core.ops.deploy import DeployProgress
 
-    prepared = environments.prepare(config, args.project, args.env)  # no connection yet
-    # credentials first: a failing credential command stops before any connection
-    auth = environments.registry_credentials(config, prepared,
-                                             docker_login=args.with_registry_auth)
+    if args.revision is not None:
+        if args.revision < 1:
+            raise UsageError(f"--revision {args.revision}: revisions count from 1")
+        env, env_config = environments.prepare_revision(config, args.project, args.env)
+        cluster, prepared, auth = env_config.cluster, None, None
+    else:
+        prepared = environments.prepare(config, args.project, args.env)  # no connection yet
+        cluster = prepared.cluster
+        # credentials first: a failing credential command stops before any connection
+        auth = environments.registry_credentials(config, prepared,
+                                                 docker_login=args.with_registry_auth)
 
     async def run() -> int:
-        async with change_session(config, prepared.cluster, args) as ops:
+        nonlocal prepared, auth
+        async with change_session(config, cluster, args) as ops:
+            if prepared is None:  # --revision: the plan is the one stored on the cluster
+                prepared = await environments.revision_plan(ops, args.project, env,
+                                                            env_config, args.revision)
+                auth = environments.registry_credentials(
+                    config, prepared, docker_login=args.with_registry_auth)
             shown = await environments.preview(ops, prepared, prune=args.prune)
             print(clean_lines(shown.lines()))
             if shown.problems:
@@ -167,7 +183,8 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
             if args.dry_run or not shown.changed:
                 return 0
             _refuse_early(ops, "deploy", prepared.stack)
-            confirm(f"Deploy {prepared.project}/{prepared.environment} as stack "
+            again = f" (revision {args.revision} again)" if args.revision else ""
+            confirm(f"Deploy {prepared.project}/{prepared.environment}{again} as stack "
                     f"{prepared.stack} on {ops.cluster}?", yes=args.yes)
             progress = DeployProgress(prepared.stack)
             try:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from swarmdeck.core import registries
 from swarmdeck.core.config import Config, EnvironmentConfig
-from swarmdeck.core.errors import UsageError
+from swarmdeck.core.errors import SwarmdeckError, UsageError
 from swarmdeck.core.ops import deploy as stack_deploy
+from swarmdeck.core.ops import history
 from swarmdeck.core.ops.base import ClusterOps, did_you_mean
 from swarmdeck.core.ops.compose import StackPlan, load_compose, stack_plan
 from swarmdeck.core.ops.progress import Baseline
@@ -26,6 +27,7 @@ class Prepared:
     environment: str
     config: EnvironmentConfig
     plan: StackPlan
+    from_revision: int | None = None  # deploying a stored revision again
 
     @property
     def cluster(self) -> str:
@@ -79,6 +81,21 @@ def prepare(config: Config, project: str, env: str | None,
     return Prepared(project, env, env_config, plan)
 
 
+def prepare_revision(config: Config, project: str, env: str | None) -> tuple[str,
+                                                                           EnvironmentConfig]:
+    """For `deploy --revision N`: the names are checked here; the plan comes from the
+    cluster (revision_plan), not from the compose file."""
+    env, env_config = environment(config, project, env)
+    config.cluster(env_config.cluster)
+    return env, env_config
+
+
+async def revision_plan(ops: ClusterOps, project: str, env: str, env_config: EnvironmentConfig,
+                        revision: int) -> Prepared:
+    _rev, plan = await history.stored_plan(ops, env_config.stack, revision)
+    return Prepared(project, env, env_config, plan, from_revision=revision)
+
+
 async def preview(ops: ClusterOps, prepared: Prepared, *, prune: bool = False
                   ) -> stack_deploy.DeployPreview:
     return await stack_deploy.plan_changes(ops, prepared.plan, prune=prune)
@@ -102,8 +119,18 @@ async def deploy(ops: ClusterOps, prepared: Prepared, shown: stack_deploy.Deploy
                                       with_registry_auth=registry_auth, progress=progress)
     bases = {service_id: Baseline(before.get(name), expect_update=name in updating)
              for name, service_id in result.service_ids.items()}
-    summary = "\n".join(result.lines())
-    return Started(bases, summary)
+    lines = result.lines()
+    try:  # the deploy is made: a history that cannot be written is said, not fatal
+        rev = await history.record(ops, prepared.plan, project=prepared.project,
+                                   environment=prepared.environment,
+                                   compose=None if prepared.from_revision
+                                   else Path(prepared.config.compose))
+        lines.append(f"recorded as revision {rev.revision} of {prepared.stack}"
+                     + (f" (again revision {prepared.from_revision})"
+                        if prepared.from_revision else ""))
+    except SwarmdeckError as exc:
+        lines.append(f"history: this deploy was not recorded: {exc}")
+    return Started(bases, "\n".join(lines))
 
 
 def registry_credentials(config: Config, prepared: Prepared, *, docker_login: bool = False,

@@ -1,0 +1,63 @@
+"""`swarmdeck history PROJECT [--env E] [--json]`: the environment's deploys as the cluster
+keeps them (core.ops.history), newest last."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+
+from swarmdeck.cli import render
+from swarmdeck.cli.render import load_config
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("history", help="a project environment's deploys, kept on its cluster",
+                       description="Each deploy of a project environment is a revision kept "
+                                   "on the cluster itself (the last 10): when, who, the git "
+                                   "commit of the compose file, the images it ran. Deploy one "
+                                   "again with `swarmdeck deploy PROJECT --env E --revision N`.")
+    p.add_argument("project")
+    p.add_argument("--env", "-e", metavar="ENV",
+                   help="the environment (default: the project's only one)")
+    p.add_argument("--json", action="store_true",
+                   help="JSON rows: revision, time, user, commit, images")
+
+
+def run_history(args: argparse.Namespace) -> int:
+    from swarmdeck.core.ops import environments
+
+    config = load_config(args.config)
+    env, env_config = environments.prepare_revision(config, args.project, args.env)
+    return asyncio.run(_run(config, args, env, env_config))
+
+
+async def _run(config, args, env: str, env_config) -> int:
+    from swarmdeck.core.ops import history
+    from swarmdeck.core.ops.base import open_ops
+
+    ops = await open_ops(config, env_config.cluster, read_only_flag=True)
+    try:
+        found = await history.with_images(ops, await history.revisions(ops, env_config.stack))
+    finally:
+        await ops.session.close()
+    if args.json:
+        print(json.dumps([{k: v for k, v in r.row().items()
+                           if k in ("revision", "time", "user", "commit", "images")}
+                          for r in found], indent=2))
+        return 0
+    if not found:
+        print(f"no deploy of {args.project}/{env} recorded on cluster {env_config.cluster} "
+              f"(stack {env_config.stack})")
+        return 0
+    print(render.table(["REVISION", "TIME", "USER", "COMMIT", "IMAGES"],
+                       [[r.revision, r.time, r.user, r.commit or "-",
+                         ", ".join(f"{k}={_short(v)}" for k, v in sorted(r.images.items()))]
+                        for r in found], right=(0,), wide=(4,)))
+    return 0
+
+
+def _short(image: str) -> str:
+    name, _, digest = image.partition("@")
+    return f"{name.rsplit('/', 1)[-1]}@{digest.split(':', 1)[-1][:12]}" if digest else \
+        name.rsplit("/", 1)[-1]
