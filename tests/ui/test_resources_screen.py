@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -275,3 +277,80 @@ async def test_new_secret_from_a_file(make_app, docker, tmp_path):
     assert path == "/secrets/create" and base64.b64decode(body["Data"]) == b"s3cr3t-value"
     log = AuditLog.default().path.read_text()
     assert "s3cr3t" not in log and '"bytes": 12' in log
+
+
+# ---- rotation from the console -------------------------------------------------------------
+
+async def rotated(app, pilot) -> str:
+    assert await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+    question = plain(app.screen.query_one(".question").content)
+    await pilot.press("y")
+    assert await until(pilot, lambda: isinstance(app.screen, OperationScreen)
+                       and app.screen.outcome is not None)
+    return question
+
+
+async def test_r_rotates_a_config_from_a_file(make_app, docker, tmp_path):
+    (tmp_path / "new.conf").write_bytes(b"mode=new\n")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(app, pilot)
+        select(app, "#configs", "old.conf")
+        await pilot.press("R")
+        assert await until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        app.screen.query_one(Input).value = str(tmp_path / "new.conf")
+        await pilot.press("enter")
+        question = await rotated(app, pilot)
+        assert "Rotate config old.conf -> old.conf-v2 (9 bytes)" in question
+        assert app.screen.outcome == ("rotated config old.conf -> old.conf-v2 on prod "
+                                      "(no service); old.conf removed")
+    (create, delete) = docker.changes
+    assert create[:2] == ("POST", "/configs/create") and create[2]["Name"] == "old.conf-v2"
+    assert base64.b64decode(create[2]["Data"]) == b"mode=new\n"
+    assert create[2]["Labels"] == {"swarmdeck.rotate.family": "old.conf",
+                                   "swarmdeck.rotate.version": "2"}
+    assert delete == ("DELETE", "/configs/c2", None)
+    (entry,) = AuditLog.default().read()
+    assert (entry["action"], entry["target"], entry["result"]) == (
+        "config rotate", "old.conf", "ok")
+
+
+async def test_e_edits_a_config_in_the_editor_and_rotates_what_was_saved(
+        make_app, docker, tmp_path, monkeypatch):
+    editor = tmp_path / "editor"
+    editor.write_text("#!/bin/sh\nprintf 'edited\\n' >> \"$1\"\n")
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    seen: list[str] = []
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(**kwargs):  # the editor's file goes where this test can see it
+        fd, name = real_mkstemp(**{**kwargs, "dir": str(tmp_path)})
+        seen.append(name)
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(app, pilot)
+        select(app, "#configs", "old.conf")
+        await pilot.press("e")
+        await rotated(app, pilot)
+    create = docker.changes[0]
+    assert base64.b64decode(create[2]["Data"]) == b"xedited\n"  # the old data, then the edit
+    assert len(seen) == 1 and not Path(seen[0]).exists()  # removed once read back
+
+
+async def test_an_edit_that_changes_nothing_rotates_nothing(make_app, docker, monkeypatch):
+    monkeypatch.setenv("EDITOR", "true")
+    monkeypatch.delenv("VISUAL", raising=False)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(app, pilot)
+        select(app, "#configs", "old.conf")
+        await pilot.press("e")
+        assert await until(pilot, lambda: any("unchanged: nothing to rotate" in str(n.message)
+                                              for n in app._notifications))
+        assert isinstance(app.screen, ResourcesScreen)
+    assert docker.changes == []

@@ -9,12 +9,18 @@ inert first.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shlex
+import subprocess
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
@@ -80,6 +86,12 @@ class ResourceTable(LiveTable):
     def action_remove(self) -> None:
         self.screen.start_remove(self.kind, self.selected_key)  # type: ignore[attr-defined]
 
+    def action_rotate(self) -> None:
+        self.screen.start_rotate(self.kind, self.selected_key)  # type: ignore[attr-defined]
+
+    def action_edit(self) -> None:
+        self.screen.start_edit(self.selected_key)  # type: ignore[attr-defined]
+
 
 class NetworksTable(ResourceTable):
     kind = "network"
@@ -93,6 +105,7 @@ class SecretsTable(ResourceTable):
     kind = "secret"
     BINDINGS = [
         Binding("n", "create", "New secret", id="resources.secret.create"),
+        Binding("R", "rotate", "Rotate", id="resources.secret.rotate"),
         Binding("x", "remove", "Remove", id="resources.secret.remove"),
     ]
 
@@ -101,6 +114,8 @@ class ConfigsTable(ResourceTable):
     kind = "config"
     BINDINGS = [
         Binding("n", "create", "New config", id="resources.config.create"),
+        Binding("e", "edit", "Edit", id="resources.config.edit"),
+        Binding("R", "rotate", "Rotate", id="resources.config.rotate"),
         Binding("x", "remove", "Remove", id="resources.config.remove"),
     ]
 
@@ -256,6 +271,76 @@ class ResourcesScreen(Screen):
                              lambda o, _s: resources.create_secret(o, kind, name, data))
             self.action_reload()
 
+    def start_rotate(self, kind: str, key: str | None) -> None:
+        row = self.row(kind, key)
+        if row is None:
+            self.notify(f"no {kind} selected", severity="warning")
+            return
+        self.run_worker(self._rotate_from_file(kind, row), group="operations",
+                        name=f"{kind} rotate")
+
+    def start_edit(self, key: str | None) -> None:
+        row = self.row("config", key)
+        if row is None:
+            self.notify("no config selected", severity="warning")
+            return
+        self.run_worker(self._edit(row), group="operations", name="config edit")
+
+    async def _rotate_from_file(self, kind: str, row: NetworkRow | SecretRow) -> None:
+        ops = await guard(self, self.cluster, f"{kind} rotate", row.name)
+        if ops is None:
+            return
+        path = await self.app.push_screen_wait(PromptDialog(
+            f"File holding the new data of {kind} {row.name} (on this machine):",
+            placeholder="e.g. ~/certs/site.pem", validate=lambda v: file_error(kind, v)))
+        if not path:
+            return
+        try:
+            data = read_file(kind, path)
+        except SwarmdeckError as exc:  # changed since it was checked
+            self.notify(clean(str(exc)), severity="error")
+            return
+        await self._rotate(ops, kind, row, data)
+
+    async def _edit(self, row: NetworkRow | SecretRow) -> None:
+        """The config's data in $VISUAL/$EDITOR (a temporary file, 0600, removed after);
+        what is saved, if it changed, becomes a rotation."""
+        ops = await guard(self, self.cluster, "config rotate", row.name)
+        if ops is None:
+            return
+        try:
+            _row, before = await resources.config_data(ops, row.id)
+        except SwarmdeckError as exc:
+            self.notify(clean(str(exc)), title="config", severity="error", timeout=8)
+            return
+        after = edit_in_editor(self.app, before, suffix=Path(row.name).suffix)
+        if after is None:
+            self.notify("the editor failed: nothing changed", severity="error")
+            return
+        if after == before:
+            self.notify(f"{row.name} unchanged: nothing to rotate", timeout=4)
+            return
+        try:
+            resources.check_data("config", after)
+        except SwarmdeckError as exc:
+            self.notify(clean(str(exc)), severity="error")
+            return
+        await self._rotate(ops, "config", row, after)
+
+    async def _rotate(self, ops, kind: str, row: NetworkRow | SecretRow, data: bytes) -> None:
+        from swarmdeck.core.ops import rotate
+
+        try:
+            rotation = await rotate.plan(ops, kind, row.name)
+        except SwarmdeckError as exc:
+            self.notify(clean(str(exc)), title=f"{kind} rotate", severity="error", timeout=8)
+            return
+        if await self.app.push_screen_wait(ConfirmDialog(rotation.question(len(data)))):
+            await run_change(self, ops, f"rotate {kind} {row.name}",
+                             lambda o, say: rotate.rotate(o, rotation, data,
+                                                          on_progress=say))
+            self.action_reload()
+
     async def _remove(self, kind: str, row: NetworkRow | SecretRow) -> None:
         ops = await guard(self, self.cluster, f"{kind} remove", row.name)
         if ops is None:
@@ -272,6 +357,31 @@ class ResourcesScreen(Screen):
             await run_change(self, ops, f"remove {kind} {row.name}",
                              lambda o, _s: resources.remove(o, kind, row.id))
             self.action_reload()
+
+
+def edit_in_editor(app, data: bytes, *, suffix: str = "") -> bytes | None:
+    """DATA edited in $VISUAL or $EDITOR (else vi) with the console suspended; None when the
+    editor fails. The file is private to the user and removed afterwards."""
+    editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+    fd, name = tempfile.mkstemp(prefix="swarmdeck-config-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+
+        def run() -> int:
+            return subprocess.run([*editor, name], check=False).returncode
+
+        try:
+            with app.suspend():
+                code = run()
+        except SuspendNotSupported:  # no terminal to hand over (headless): run it anyway
+            code = run()
+        return Path(name).read_bytes() if code == 0 else None
+    except OSError:
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
 
 
 # ---- questions ---------------------------------------------------------------------------
