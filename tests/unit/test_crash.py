@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import swarmdeck.cli.ls
+from swarmdeck.cli.commands import COMMANDS
 from swarmdeck.cli.main import main
 from swarmdeck.core import crash
 
@@ -130,7 +131,8 @@ def test_expected_errors_and_interrupts_are_not_crashes(isolated_env, monkeypatc
 
 
 def test_a_module_that_fails_to_import_is_a_crash_too(isolated_env, monkeypatch, capsys):
-    monkeypatch.setattr("swarmdeck.cli.main.PARSER_MODULES", ("swarmdeck.cli.no_such_module",))
+    ls = COMMANDS["ls"]
+    monkeypatch.setitem(COMMANDS, "ls", ls._replace(runner="swarmdeck.cli.no_such_module:run_ls"))
     assert main(["ls"]) == 70
     err = capsys.readouterr().err
     assert err.startswith("swarmdeck crashed: ModuleNotFoundError: No module named "

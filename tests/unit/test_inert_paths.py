@@ -23,10 +23,11 @@ from rich.console import Console
 
 from swarmdeck.cli import ops as cli_ops
 from swarmdeck.cli import resources as cli_resources
+from swarmdeck.cli.commands import LS_WHAT
 from swarmdeck.cli.doctor import Report
 from swarmdeck.cli.events import as_json, line, row
 from swarmdeck.cli.logs import format_line
-from swarmdeck.cli.main import LS_WHAT, main
+from swarmdeck.cli.main import main
 from swarmdeck.cli.placement import nodes_table
 from swarmdeck.cli.render import json_text, table
 from swarmdeck.core.doctor import diagnose

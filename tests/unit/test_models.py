@@ -35,6 +35,19 @@ def test_parse_time_keeps_microseconds_of_nanosecond_stamps():
     assert parse_time("garbage") is None
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-11-29T06:00:01Z", datetime(2026, 11, 29, 6, 0, 1, tzinfo=UTC)),
+    ("2026-11-29T06:00:01.5Z", datetime(2026, 11, 29, 6, 0, 1, 500000, tzinfo=UTC)),
+    ("2026-11-29T08:00:01.123456789+02:00",
+     datetime(2026, 11, 29, 6, 0, 1, 123456, tzinfo=UTC)),
+    ("2026-11-29T06:00:01.123456789", datetime(2026, 11, 29, 6, 0, 1, 123456, tzinfo=UTC)),
+    ("2026-11-29 06:00", datetime(2026, 11, 29, 6, 0, tzinfo=UTC)),
+    ("2026-11-29Z", datetime(2026, 11, 29, tzinfo=UTC)),
+])
+def test_parse_time_reads_the_engines_and_the_users_forms(text, expected):
+    assert parse_time(text) == expected
+
+
 def test_split_image_separates_digest():
     assert split_image("reg:5000/a/b:1.0@sha256:abc") == ("reg:5000/a/b:1.0", "sha256:abc")
     assert split_image("busybox") == ("busybox", None)

@@ -21,26 +21,6 @@ DEFAULT_SINCE = "10m"
 HEADERS = ("TIME", "AGE", "TYPE", "ACTION", "NAME", "DETAILS")
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("events", help="a cluster's events: recent ones, or followed",
-                       description="Events as swarm reports them: services, nodes, networks, "
-                                   "secrets, configs, and the containers of the manager "
-                                   "connected to. The engine keeps only its last 256 events "
-                                   "in memory: older ones are gone.")
-    p.add_argument("--cluster", "-c", metavar="NAME",
-                   help="the cluster (default: the only one configured)")
-    p.add_argument("--since", metavar="T", default=None,
-                   help=f"from T: a duration ago (90s, 10m, 2h, 1d), a unix time or an RFC "
-                        f"3339 time (default {DEFAULT_SINCE}; with --follow: now)")
-    p.add_argument("--until", metavar="T", help="up to T (same forms; not with --follow)")
-    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
-    p.add_argument("--type", "-t", metavar="TYPE", action="append", dest="types",
-                   help=f"only these types (repeatable or comma-separated: "
-                        f"{', '.join(EVENT_TYPES)})")
-    p.add_argument("--json", action="store_true",
-                   help="JSON: a list; with --follow one object per line")
-
-
 def run_events(args: argparse.Namespace) -> int:
     from swarmdeck.cli.ops import pick_cluster
 

@@ -11,19 +11,6 @@ from swarmdeck.cli import render
 from swarmdeck.cli.render import load_config
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("history", help="a project environment's deploys, kept on its cluster",
-                       description="Each deploy of a project environment is a revision kept "
-                                   "on the cluster itself (the last 10): when, who, the git "
-                                   "commit of the compose file, the images it ran. Deploy one "
-                                   "again with `swarmdeck deploy PROJECT --env E --revision N`.")
-    p.add_argument("project")
-    p.add_argument("--env", "-e", metavar="ENV",
-                   help="the environment (default: the project's only one)")
-    p.add_argument("--json", action="store_true",
-                   help="JSON rows: revision, time, user, commit, images")
-
-
 def run_history(args: argparse.Namespace) -> int:
     from swarmdeck.core.ops import environments
 

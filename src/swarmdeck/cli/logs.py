@@ -21,27 +21,6 @@ from swarmdeck.core.ops.base import did_you_mean
 from swarmdeck.core.sanitize import clean
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("logs", help="logs of a service or a whole stack, every replica",
-                       description="Lines of every replica of a service, or of every service "
-                                   "of a stack, merged in time order and prefixed with "
-                                   "service.slot@node. Control characters are shown as "
-                                   "placeholders unless --raw.")
-    p.add_argument("target", metavar="SERVICE|STACK")
-    p.add_argument("--cluster", "-c", metavar="NAME",
-                   help="the cluster (default: the only one configured)")
-    p.add_argument("--follow", "-f", action="store_true", help="keep streaming new lines")
-    p.add_argument("--since", metavar="T",
-                   help="only lines since T: a duration ago (90s, 10m, 2h, 1d) by the "
-                        "manager's clock, a unix time or an RFC 3339 time")
-    p.add_argument("--tail", default="100", metavar="N|all",
-                   help="lines per replica to start with (default 100)")
-    p.add_argument("--grep", metavar="REGEX", help="only lines matching the regular expression")
-    p.add_argument("--timestamps", "-t", action="store_true", help="show each line's time")
-    p.add_argument("--raw", action="store_true",
-                   help="print the bytes as they are, escape sequences included (unsafe)")
-
-
 def run_logs(args: argparse.Namespace) -> int:
     from swarmdeck.cli.ops import pick_cluster
 
@@ -124,4 +103,4 @@ def _resolve(state, target: str, cluster: str) -> list[tuple[str, str]]:
                      f"{did_you_mean(target, [*by_name, *stacks], 'services and stacks')}")
 
 
-__all__ = ["add_parsers", "run_logs", "SwarmdeckError"]
+__all__ = ["run_logs", "SwarmdeckError"]

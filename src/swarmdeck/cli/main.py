@@ -1,6 +1,9 @@
 """`swarmdeck` command line: argument parsing and dispatch, nothing else.
 
-Imports stay lazy so that `swarmdeck ls` pays only for what it uses (no Textual).
+Building the parser imports nothing of swarmdeck (cli.commands holds every command's help and
+options), a command's options are added only when it is the one chosen, and the module that
+runs it is imported only then: `swarmdeck --version` and `--help` cost little more than the
+interpreter's start, and `swarmdeck ls` pays only for what it uses (no Textual).
 """
 
 from __future__ import annotations
@@ -8,30 +11,30 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from swarmdeck import __version__
-
-LS_WHAT = ("clusters", "nodes", "services", "stacks", "tasks")
-OPS_COMMANDS = ("scale", "update", "restart", "rollback", "rm", "node", "token", "audit",
-                "deploy", "network", "secret", "config", "pin", "unpin", "placement")
+from swarmdeck.cli.commands import COMMANDS, CONSOLE
 
 
-# modules that add their own subcommands (each has add_parsers(sub)), and the command ->
-# (module, function) that runs the ones not in OPS_COMMANDS; imported only when used
-PARSER_MODULES = ("swarmdeck.cli.logs", "swarmdeck.cli.trust", "swarmdeck.cli.events",
-                  "swarmdeck.cli.ops", "swarmdeck.cli.resources", "swarmdeck.cli.placement",
-                  "swarmdeck.cli.stats", "swarmdeck.cli.history")
-RUNNERS = {
-    "ls": ("swarmdeck.cli.ls", "run_ls"),
-    "logs": ("swarmdeck.cli.logs", "run_logs"),
-    "events": ("swarmdeck.cli.events", "run_events"),
-    "trust": ("swarmdeck.cli.trust", "run_trust"),
-    "doctor": ("swarmdeck.cli.doctor", "run_doctor"),
-    "lab": ("swarmdeck.cli.lab", "run_lab"),
-    "stats": ("swarmdeck.cli.stats", "run_stats"),
-    "history": ("swarmdeck.cli.history", "run_history"),
-}
+class _Subcommands(argparse._SubParsersAction):
+    """Subparsers whose options are added when argparse picks one: `swarmdeck --help` lists
+    every command from its help line alone, and `swarmdeck CMD ...` builds CMD's only."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+
+    def add_command(self, name: str, help: str,
+                    arguments: Callable[[argparse.ArgumentParser], None]) -> None:
+        self.add_parser(name, help=help)
+        self._pending[name] = arguments
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        arguments = self._pending.pop(values[0], None)
+        if arguments is not None:
+            arguments(self._name_parser_map[values[0]])
+        super().__call__(parser, namespace, values, option_string)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,47 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="console: start on this cluster")
     parser.add_argument("--read-only", action="store_true",
                         help="refuse every change (deploy, scale, node and token actions)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_Subcommands,
                                 description="without a command, the console starts")
-
-    ls = sub.add_parser("ls", help="list clusters, nodes, services, stacks or tasks",
-                        description="List what the configured clusters hold. Clusters are "
-                                    "fetched concurrently; one failing cluster does not stop "
-                                    "the others (exit code 1).")
-    ls.add_argument("what", choices=LS_WHAT, nargs="?", default="services",
-                    help="what to list (default: services)")
-    ls.add_argument("--cluster", "-c", metavar="NAME", action="append",
-                    help="only this cluster (repeatable; default: all configured)")
-    ls.add_argument("--stack", "-s", metavar="STACK", help="only services/tasks of this stack")
-    ls.add_argument("--all", "-a", action="store_true",
-                    help="tasks: include the history (shut down, failed), like docker service ps")
-    ls.add_argument("--json", action="store_true", help="print a JSON list of objects")
-
-    doctor = sub.add_parser("doctor", help="check clusters for faults and fragile setups",
-                            description="Check each cluster for what is broken or fragile "
-                                        "(managers, nodes, services, placement, images, "
-                                        "networks, certificates): what, why, and what to do. "
-                                        "Exit code 1 when a cluster has an error; warnings "
-                                        "alone exit 0.")
-    doctor.add_argument("--cluster", "-c", metavar="NAME", action="append",
-                        help="only this cluster (repeatable; default: all configured)")
-    doctor.add_argument("--json", action="store_true",
-                        help="print a JSON list with one object per cluster")
-
-    lab = sub.add_parser("lab", help="the demo and test lab: real swarms on this machine",
-                         description="Run real Docker Swarm clusters on this machine, one set "
-                                     "of namespaces (dockerd + sshd) per node. Needs root.")
-    lab.add_argument("action", choices=("up", "down", "status", "env"),
-                     help="up: build (idempotent); down: remove everything; status: show "
-                          "nodes; env: print the config path to use")
-    lab.add_argument("--dir", metavar="DIR",
-                     help="lab directory (default: $SWARMDECK_LAB_DIR or /var/lib/swarmdeck-lab)")
-    lab.add_argument("--cluster", metavar="NAME:MANAGERS:WORKERS", action="append",
-                     help="a swarm to create (repeatable; default prod:3:2 and staging:1:1)")
-    lab.add_argument("--spares", type=int, metavar="N",
-                     help="hosts in no swarm, for adding nodes (default 2)")
-    for module in PARSER_MODULES:
-        importlib.import_module(module).add_parsers(sub)
+    for name, command in COMMANDS.items():
+        sub.add_command(name, command.help, command.arguments)
     return parser
 
 
@@ -123,17 +89,11 @@ def _run(argv: Sequence[str] | None) -> int:
     from swarmdeck.core.errors import SwarmdeckError
 
     try:
-        args = build_parser().parse_args(argv)  # a module failing to import is a crash too
-        if args.command in OPS_COMMANDS:
-            from swarmdeck.cli.ops import run_ops
-
-            return run_ops(args)
-        if args.command in RUNNERS:
-            module, function = RUNNERS[args.command]
-            return getattr(importlib.import_module(module), function)(args)
-        from swarmdeck.cli.console import run_console
-
-        return run_console(args)
+        args = build_parser().parse_args(argv)
+        runner = COMMANDS[args.command].runner if args.command else CONSOLE
+        module, function = runner.split(":")
+        # a module failing to import is a crash too
+        return getattr(importlib.import_module(module), function)(args)
     except SwarmdeckError as exc:
         from swarmdeck.core.sanitize import clean
 

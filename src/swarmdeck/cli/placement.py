@@ -20,53 +20,6 @@ from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.placement import Placement, label_constraint, parse_constraint
 from swarmdeck.core.sanitize import clean
 
-COMMANDS = ("pin", "unpin", "placement")
-
-
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    def common(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("service")
-        p.add_argument("--cluster", "-c", metavar="NAME",
-                       help="the cluster (default: the only one configured)")
-        p.add_argument("--yes", "-y", action="store_true",
-                       help="do not ask for confirmation (needed without a terminal)")
-        p.add_argument("--detach", "-d", action="store_true",
-                       help="return once the change is made, without following it")
-        p.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
-                       help="give up following after this long (default 300)")
-        return p
-
-    p = common(sub.add_parser(
-        "pin", help="run a service's tasks only on a node, or on nodes with a label",
-        description="Add a placement constraint: --node pins to one node (by hostname, or by "
-                    "ID when given an ID), --label KEY=VALUE to the nodes with that label, "
-                    "--constraint any docker expression. An `==` on the same key replaces "
-                    "the earlier one. Refused when no ready, active node would satisfy the "
-                    "constraints, unless --force."))
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--node", "-n", metavar="NODE", help="hostname or ID")
-    what.add_argument("--label", "-l", metavar="KEY=VALUE", help="a node label")
-    what.add_argument("--constraint", metavar="EXPR",
-                      help="e.g. node.role==worker or node.labels.zone!=a")
-    p.add_argument("--force", action="store_true",
-                   help="write the constraints even when no node satisfies them (the tasks "
-                        "stay pending)")
-    p = common(sub.add_parser("unpin", help="remove placement constraints of a service"))
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--node", "-n", metavar="NODE",
-                      help="the constraints naming this node")
-    what.add_argument("--label", "-l", metavar="KEY",
-                      help="the constraints on this node label (KEY=VALUE: that value only)")
-    what.add_argument("--constraint", metavar="EXPR", help="this exact constraint")
-    what.add_argument("--all", "-a", action="store_true", dest="everything",
-                      help="every constraint")
-    p = sub.add_parser("placement", help="a service's constraints and the nodes that can "
-                                         "run it (and why the others cannot)")
-    p.add_argument("service")
-    p.add_argument("--cluster", "-c", metavar="NAME",
-                   help="the cluster (default: the only one configured)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-
 
 def run_placement(config: Config, args: argparse.Namespace) -> int:
     # bad input fails here, before any connection

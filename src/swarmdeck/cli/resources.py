@@ -22,62 +22,6 @@ from swarmdeck.core.ops import resources
 from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.sanitize import clean
 
-COMMANDS = resources.KINDS  # network, secret, config
-
-
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    def common(p: argparse.ArgumentParser, *, confirm: bool = True) -> argparse.ArgumentParser:
-        p.add_argument("--cluster", "-c", metavar="NAME",
-                       help="the cluster (default: the only one configured)")
-        if confirm:
-            p.add_argument("--yes", "-y", action="store_true",
-                           help="do not ask for confirmation (needed without a terminal)")
-        return p
-
-    helps = {"network": "list, create or remove overlay networks",
-             "secret": "list, create or remove secrets (their data is never shown)",
-             "config": "list, create, show or remove configs"}
-    for kind in COMMANDS:
-        top = sub.add_parser(kind, help=helps[kind])
-        actions = top.add_subparsers(dest="resource_action", metavar="ACTION", required=True)
-        p = common(actions.add_parser("ls", help=f"the swarm's {kind}s and the services "
-                                                 "using them"), confirm=False)
-        p.add_argument("--json", action="store_true", help="print a JSON list of objects")
-        p = common(actions.add_parser("create", help=f"create a {kind}"))
-        p.add_argument("name")
-        if kind == "network":
-            p.add_argument("--encrypted", action="store_true",
-                           help="encrypt the overlay's traffic between nodes (IPsec)")
-            p.add_argument("--attachable", action="store_true",
-                           help="let standalone containers join it (docker run --network)")
-            p.add_argument("--subnet", metavar="CIDR",
-                           help="e.g. 10.20.0.0/24 (default: one picked by the swarm)")
-        else:
-            p.add_argument("source", nargs="?", metavar="-",
-                           help="read the data from standard input" + (
-                               " (at a terminal: typed twice, not shown, no trailing "
-                               "newline; from a pipe: every byte as given)"
-                               if kind == "secret" else ""))
-            p.add_argument("--file", "-f", metavar="PATH",
-                           help="read the data from PATH (- for standard input)")
-        if kind != "network":
-            p = common(actions.add_parser(
-                "rotate", help=f"a new version of a {kind}, swapped into every service using "
-                               "it (same target), then the old one removed"))
-            p.add_argument("name")
-            p.add_argument("source", nargs="?", metavar="-",
-                           help="read the new data from standard input")
-            p.add_argument("--file", "-f", metavar="PATH",
-                           help="read the new data from PATH (- for standard input)")
-            p.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
-                           help="how long each service may take to converge (default 300)")
-        if kind == "config":
-            p = common(actions.add_parser("inspect", help="print a config's data"),
-                       confirm=False)
-            p.add_argument("name")
-        p = common(actions.add_parser("rm", help=f"remove a {kind} no service uses"))
-        p.add_argument("name")
-
 
 def run_resources(config: Config, args: argparse.Namespace) -> int:
     kind, action = args.command, args.resource_action

@@ -14,24 +14,6 @@ from swarmdeck.cli.ls import chosen_clusters
 from swarmdeck.core.views import human_size
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "stats", help="CPU and memory of every service and node of the swarm",
-        description="CPU and memory of every service (summed over its running tasks) and "
-                    "every node, from one sampler per node. A service's CPU is a percent of "
-                    "one core, like `docker stats` (200 %% is two busy cores); a node's is a "
-                    "percent of the whole node. Memory: in use, without the reclaimable file "
-                    "cache (as docker stats counts it). Refreshes every sample interval until "
-                    "Ctrl+C, unless --once.")
-    p.add_argument("names", nargs="*", metavar="SERVICE|NODE",
-                   help="only these services or nodes (default: all)")
-    p.add_argument("--cluster", "-c", metavar="NAME", action="append",
-                   help="only this cluster (repeatable; default: all configured)")
-    p.add_argument("--once", action="store_true", help="sample one interval, print, exit")
-    p.add_argument("--json", action="store_true",
-                   help="JSON: a list of rows; refreshing, one list per line")
-
-
 def run_stats(args: argparse.Namespace) -> int:
     config, names = chosen_clusters(args)
     try:

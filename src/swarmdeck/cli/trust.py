@@ -17,21 +17,6 @@ from swarmdeck.core.transport.host_keys import OfferedKey, trust
 from swarmdeck.core.transport.ssh import SSHSettings, connect
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "trust", help="show a host's SSH key fingerprint and add it to known_hosts",
-        description="Connect to HOST with the ssh config swarmdeck uses, show the host key "
-                    "it offers (type and SHA256 fingerprint) and, once confirmed, add it to "
-                    "the known_hosts file that config names. A key that differs from the "
-                    "known one is refused (exit 1), never replaced.")
-    p.add_argument("host", metavar="HOST", help="an ssh Host alias or [user@]host[:port]")
-    p.add_argument("--cluster", "-c", metavar="NAME",
-                   help="use this cluster's ssh settings (default: the cluster that lists "
-                        "HOST as a manager, else the [ssh] section)")
-    p.add_argument("--yes", "-y", action="store_true",
-                   help="do not ask for confirmation (needed without a terminal)")
-
-
 def run_trust(args: argparse.Namespace) -> int:
     from swarmdeck.cli.prompt import confirm
 
