@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from swarmdeck.cli import render
+from swarmdeck.cli.main import said
 from swarmdeck.cli.render import load_config
 from swarmdeck.core import views
 from swarmdeck.core.config import Config, docker_contexts
@@ -44,6 +45,7 @@ def run_ls(args: argparse.Namespace) -> int:
         print(TABLES[args.what](rows))
     for name, error in failed.items():
         print(f"swarmdeck: {cluster_error(name, error)}", file=sys.stderr)
+        said(error)  # a changed host key it quotes is not said again at the end
     return 1 if failed else 0
 
 

@@ -77,12 +77,11 @@ def _warn_changed_keys() -> None:
     keys.CHANGED_KEYS.clear()
 
 
-def _said(error: BaseException) -> None:
+def said(error: BaseException) -> None:
     """ERROR was printed: a changed key it quotes need not be printed again."""
     keys = sys.modules.get("swarmdeck.core.transport.host_keys")
     if keys is not None:
-        for inner in getattr(error, "errors", None) or [error]:
-            keys.CHANGED_KEYS.seen.pop(getattr(inner, "host", None), None)
+        keys.CHANGED_KEYS.said(error)
 
 
 def _run(argv: Sequence[str] | None) -> int:
@@ -98,7 +97,7 @@ def _run(argv: Sequence[str] | None) -> int:
         from swarmdeck.core.sanitize import clean
 
         print(f"swarmdeck: {clean(str(exc))}", file=sys.stderr)  # errors quote the cluster
-        _said(exc)
+        said(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         print("swarmdeck: interrupted", file=sys.stderr)

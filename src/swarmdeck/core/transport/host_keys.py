@@ -86,6 +86,12 @@ class ChangedKeys:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    def said(self, error: BaseException) -> None:
+        """ERROR (or the manager errors it holds) was shown already: a changed key it
+        quotes need not be said again at the end."""
+        for inner in getattr(error, "errors", None) or [error]:
+            self.seen.pop(getattr(inner, "host", None), None)
+
     def warnings(self) -> list[str]:
         """One line per host (the error says what to do)."""
         return [f"WARNING: {e}" for e in self.seen.values()]
