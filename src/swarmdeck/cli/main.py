@@ -21,7 +21,7 @@ OPS_COMMANDS = ("scale", "update", "restart", "rollback", "rm", "node", "token",
 # (module, function) that runs the ones not in OPS_COMMANDS; imported only when used
 PARSER_MODULES = ("swarmdeck.cli.logs", "swarmdeck.cli.trust", "swarmdeck.cli.events",
                   "swarmdeck.cli.ops", "swarmdeck.cli.resources", "swarmdeck.cli.placement",
-                  "swarmdeck.cli.stats")
+                  "swarmdeck.cli.stats", "swarmdeck.cli.exec")
 RUNNERS = {
     "ls": ("swarmdeck.cli.ls", "run_ls"),
     "logs": ("swarmdeck.cli.logs", "run_logs"),
@@ -30,6 +30,7 @@ RUNNERS = {
     "doctor": ("swarmdeck.cli.doctor", "run_doctor"),
     "lab": ("swarmdeck.cli.lab", "run_lab"),
     "stats": ("swarmdeck.cli.stats", "run_stats"),
+    "exec": ("swarmdeck.cli.exec", "run_exec"),
 }
 
 
@@ -94,7 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from swarmdeck.core.errors import SwarmdeckError
 
     try:
+        from swarmdeck.cli.exec import split_command
+
+        argv, command = split_command(list(sys.argv[1:] if argv is None else argv))
         args = build_parser().parse_args(argv)  # a module failing to import is a crash too
+        if command is not None:
+            args.argv = command
         if args.command in OPS_COMMANDS:
             from swarmdeck.cli.ops import run_ops
 
