@@ -13,10 +13,10 @@ import pytest
 
 from swarmdeck.cli import local_tty
 from swarmdeck.cli.exec import split_command
-from swarmdeck.core.errors import ConnectionLost, ExecFailed, UsageError
+from swarmdeck.core.errors import ConnectionLost, DockerAPIError, ExecFailed, UsageError
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.models import Node, Service, Task
-from swarmdeck.core.task_exec import pick_task, pump
+from swarmdeck.core.task_exec import TaskExec, pick_task, pump
 from swarmdeck.core.transport.hijack import STDERR, STDOUT, Hijacked
 
 
@@ -252,3 +252,49 @@ def test_the_command_after_double_dash_is_kept_exactly():
                                    ["sh", "-c", "exit 7", "--", "-x"])
     assert split_command(["exec", "web"]) == (["exec", "web"], None)
     assert split_command(["ls", "--", "x"]) == (["ls", "--", "x"], None)
+
+
+# ---- the shell -----------------------------------------------------------------------------
+class FakeEngine:
+    """An engine whose containers hold the programs in HAS; records the calls made."""
+
+    label = "w1 (root@10.0.0.9:22)"
+
+    def __init__(self, has: set[str]) -> None:
+        self.has = has
+        self.calls: list[tuple[str, str, dict | None]] = []
+        self.created: dict[str, list[str]] = {}
+
+    async def request(self, method: str, path: str, *, params=None, body=None):
+        self.calls.append((method, path, body))
+        if path.endswith("/exec"):
+            exec_id = f"e{len(self.created)}"
+            self.created[exec_id] = body["Cmd"]
+            return {"Id": exec_id}
+        program = self.created[path.split("/")[2]][0]
+        if program not in self.has:
+            raise DockerAPIError(500, f"{self.label}: OCI runtime exec failed: exec failed: "
+                                 f"unable to start container process: exec: \"{program}\": "
+                                 "executable file not found in $PATH: unknown")
+        return None
+
+
+@pytest.mark.parametrize("has, shell", [({"bash", "sh"}, ["bash"]), ({"sh"}, ["sh"])])
+def test_bash_where_the_image_has_it_else_sh(has, shell):
+    engine = FakeEngine(has)
+    assert asyncio.run(TaskExec(engine, "c1").shell(None, "demo:1.0")) == shell
+    # probes are detached and attach nothing
+    starts = [body for method, path, body in engine.calls if path.endswith("/start")]
+    assert starts and all(b == {"Detach": True, "Tty": False} for b in starts)
+
+
+def test_no_shell_says_to_give_a_command():
+    with pytest.raises(ExecFailed) as caught:
+        asyncio.run(TaskExec(FakeEngine(set()), "c1").shell(None, "scratch-app:2"))
+    assert str(caught.value) == "no shell in scratch-app:2: give a command after --"
+
+
+def test_the_configured_shell_is_used_without_probing():
+    engine = FakeEngine(set())
+    assert asyncio.run(TaskExec(engine, "c1").shell("/bin/ash -l", "demo")) == ["/bin/ash", "-l"]
+    assert engine.calls == []

@@ -62,7 +62,11 @@ def run_exec(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     cluster = pick_cluster(config, args.cluster)
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    return asyncio.run(_run(config, cluster, args, interactive=interactive))
+    try:
+        return asyncio.run(_run(config, cluster, args, interactive=interactive))
+    except asyncio.CancelledError:  # SIGTERM during a session (the terminal is restored)
+        print("swarmdeck: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
 
 
 async def _run(config: Config, cluster: str, args: argparse.Namespace, *,
@@ -154,22 +158,27 @@ async def _session(task_exec, command: list[str], user: str | None, *, interacti
         job.add_done_callback(resizes.discard)
 
     stream = await task_exec.start(exec_id, tty=True)
-    with local_tty.raw_mode(fd):
-        loop.add_signal_handler(signal.SIGWINCH, resized)
-        # SIGTERM ends the session through the same path as any end: the terminal restored
-        main = asyncio.current_task()
-        if main is not None:
-            loop.add_signal_handler(signal.SIGTERM, main.cancel)
-        try:
-            resized()  # the terminal's size at start
-            await pump(stream, tty=True, out=lambda b: _write(out_fd, b),
-                       err=lambda b: _write(err_fd, b), stdin=stdin, label=label)
-        finally:
-            loop.remove_signal_handler(signal.SIGWINCH)
-            loop.remove_signal_handler(signal.SIGTERM)
-            for job in list(resizes):
-                job.cancel()
-    return await task_exec.exit_status(exec_id)
+    try:
+        with local_tty.raw_mode(fd):
+            loop.add_signal_handler(signal.SIGWINCH, resized)
+            # SIGTERM ends the session through the same path as any end: the terminal
+            # restored
+            main = asyncio.current_task()
+            if main is not None:
+                loop.add_signal_handler(signal.SIGTERM, main.cancel)
+            try:
+                resized()  # the terminal's size at start
+                await pump(stream, tty=True, out=lambda b: _write(out_fd, b),
+                           err=lambda b: _write(err_fd, b), stdin=stdin, label=label)
+            finally:
+                loop.remove_signal_handler(signal.SIGWINCH)
+                loop.remove_signal_handler(signal.SIGTERM)
+                for job in list(resizes):
+                    job.cancel()
+        return await task_exec.exit_status(exec_id)
+    except BaseException:
+        _write(err_fd, b"\r\n")  # the shell's prompt may hold the line: the error gets its own
+        raise
 
 
 async def _resize_quietly(task_exec, exec_id: str, rows: int, cols: int) -> None:
