@@ -17,12 +17,18 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from swarmdeck.cli.render import load_config
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import ExecFailed, ReadOnly, SwarmdeckError, UsageError
 from swarmdeck.core.sanitize import clean
+
+if TYPE_CHECKING:
+    from swarmdeck.core.task_exec import ExecTarget
+    from swarmdeck.core.transport.docker import DockerEndpoint
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -71,21 +77,40 @@ def run_exec(args: argparse.Namespace) -> int:
 
 async def _run(config: Config, cluster: str, args: argparse.Namespace, *,
                interactive: bool) -> int:
-    from swarmdeck.core.fleet import Fleet
-    from swarmdeck.core.ops.base import read_only_reason
-    from swarmdeck.core.task_exec import TaskExec, pick_task
+    from swarmdeck.core.task_exec import TaskExec
 
-    audit = AuditLog.default()
-    command = list(args.argv)
-    entry = {"cluster": cluster, "manager": None, "action": "exec", "target": args.target}
-    params: dict = {"command": command or "(shell)"}
+    params: dict = {"command": list(args.argv) or "(shell)"}
     if args.user:
         params["user"] = args.user
-    audit.check()  # fail closed: no exec goes unrecorded
+    async with task_access(config, cluster, args, "exec", params) as (target, engine):
+        task_exec = TaskExec(engine, target.container_id)
+        command = list(args.argv)
+        if not command:
+            command = await task_exec.shell(config.exec.shell, target.service.image)
+            params["command"] = command
+        status = await _session(task_exec, command, args.user, interactive=interactive,
+                                label=engine.label)
+        params["exit_status"] = status
+        return status
+
+
+@contextlib.asynccontextmanager
+async def task_access(config: Config, cluster: str, args: argparse.Namespace, action: str,
+                      params: dict) -> AsyncIterator[tuple[ExecTarget, DockerEndpoint]]:
+    """The task args.target names (on args.node) and its node's engine, for ACTION (exec,
+    port-forward) on a cluster that is not read-only; one audit line with how it ended and
+    PARAMS as they are then (the caller adds to them)."""
+    from swarmdeck.core.fleet import Fleet
+    from swarmdeck.core.ops.base import read_only_reason
+    from swarmdeck.core.task_exec import pick_task
+
+    audit = AuditLog.default()
+    entry = {"cluster": cluster, "manager": None, "action": action, "target": args.target}
+    audit.check()  # fail closed: nothing goes unrecorded
     reason = read_only_reason(config, cluster, args.read_only)
     if reason:
         audit.record(**entry, params=params, result="refused", error="read-only")
-        raise ReadOnly(f"exec refused: cluster {cluster} is read-only ({reason})")
+        raise ReadOnly(f"{action} refused: cluster {cluster} is read-only ({reason})")
     fleet = Fleet(config)
     try:
         try:
@@ -101,17 +126,11 @@ async def _run(config: Config, cluster: str, args: argparse.Namespace, *,
             except SwarmdeckError as exc:
                 raise ExecFailed(f"{target.replica} runs on {target.node.hostname}, which "
                                  f"cannot be reached: {exc}") from None
-            task_exec = TaskExec(engine, target.container_id)
-            if not command:
-                command = await task_exec.shell(config.exec.shell, target.service.image)
-                params["command"] = command
-            status = await _session(task_exec, command, args.user, interactive=interactive,
-                                    label=engine.label)
+            yield target, engine
         except BaseException as exc:
             _record_end(audit, entry, params, exc)
             raise
-        audit.record(**entry, params={**params, "exit_status": status}, result="ok")
-        return status
+        audit.record(**entry, params=params, result="ok")
     finally:
         await fleet.close()
 
