@@ -1,7 +1,8 @@
 """`swarmdeck exec` against the lab: commands in shop_web's containers on the nodes that run
 them (checked against `docker ps` there), exit status and stderr passed through, read-only
 and bad targets refused in one line, an interactive shell on a pseudo-terminal (its size
-followed), and a link cut mid-shell leaving the local terminal as it was."""
+followed), and a link cut mid-shell leaving the local terminal as it was. Then
+`swarmdeck port-forward`: HTTP to a local port reaches that replica's httpd."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import json
 import os
 import re
 import signal
+import socket
 import struct
 import subprocess
 import sys
 import termios
 import time
+import urllib.request
 from pathlib import Path
 
 from terminal import Terminal
@@ -250,3 +253,55 @@ def test_a_link_cut_mid_shell_restores_the_terminal(lab):
         assert termios.tcgetattr(term.master) == cooked
         last = term.text.rstrip("\r\n").splitlines()[-1]
         assert re.fullmatch(r"swarmdeck: lost connection to .*", last.strip()), term.text
+
+
+# ---- port-forward --------------------------------------------------------------------------
+def test_port_forward_reaches_the_replicas_httpd(lab, tmp_path):
+    slot, node = running_replicas(lab)[0]
+    token = f"pf-{os.getpid()}-{time.monotonic_ns()}"
+    marker = f"/www/{token}.txt"
+    made = run(lab, "exec", f"{SERVICE}.{slot}", "-c", "prod", "--", "sh", "-c",
+               f"echo {token} > {marker}")
+    assert made.returncode == 0, made.stderr
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swarmdeck", "--config", str(lab.config_file), "port-forward",
+         f"{SERVICE}.{slot}", "0:8080", "-c", "prod"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        match = re.fullmatch(rf"forwarding 127\.0\.0\.1:(\d+) -> {SERVICE}\.{slot} "
+                             rf"(\S+):8080 on {node} \(Ctrl\+C stops\)\n", line)
+        assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
+        port = int(match[1])
+        for _ in range(3):  # one connection after another, each its own channel
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/{token}.txt",
+                                        timeout=10) as answer:
+                assert answer.read().decode().strip() == token
+        # 127.0.0.1 only: the same port on the machine's other address is not listening
+        with socket.socket() as other:
+            other.settimeout(3)
+            assert other.connect_ex(("10.213.0.1", port)) != 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert "stopped forwarding" in proc.stderr.read()
+        with socket.socket() as after:
+            assert after.connect_ex(("127.0.0.1", port)) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        run(lab, "exec", f"{SERVICE}.{slot}", "-c", "prod", "--", "rm", "-f", marker)
+    entry = [e for e in audit_lines() if e["action"] == "port-forward"][-1]
+    assert (entry["target"], entry["result"]) == (f"{SERVICE}.{slot}", "ok")
+    assert entry["params"]["remote_port"] == 8080 and entry["params"]["local_port"] == port
+
+
+def test_port_forward_refuses_bad_ports_and_read_only(lab, tmp_path):
+    bad = run(lab, "port-forward", SERVICE, "80:http", "-c", "prod")
+    assert bad.returncode == 2
+    assert bad.stderr.decode() == ("swarmdeck: '80:http': give [LOCAL:]REMOTE ports, e.g. "
+                                   "8080 or 18080:80\n")
+    flag = run(lab, "--read-only", "port-forward", SERVICE, "8080", "-c", "prod")
+    assert flag.returncode == 1
+    assert flag.stderr.decode() == ("swarmdeck: port-forward refused: cluster prod is "
+                                    "read-only (--read-only)\n")

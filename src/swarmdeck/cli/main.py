@@ -21,7 +21,8 @@ OPS_COMMANDS = ("scale", "update", "restart", "rollback", "rm", "node", "token",
 # (module, function) that runs the ones not in OPS_COMMANDS; imported only when used
 PARSER_MODULES = ("swarmdeck.cli.logs", "swarmdeck.cli.trust", "swarmdeck.cli.events",
                   "swarmdeck.cli.ops", "swarmdeck.cli.resources", "swarmdeck.cli.placement",
-                  "swarmdeck.cli.stats", "swarmdeck.cli.exec")
+                  "swarmdeck.cli.stats", "swarmdeck.cli.exec",
+                  "swarmdeck.cli.port_forward")
 RUNNERS = {
     "ls": ("swarmdeck.cli.ls", "run_ls"),
     "logs": ("swarmdeck.cli.logs", "run_logs"),
@@ -31,6 +32,7 @@ RUNNERS = {
     "lab": ("swarmdeck.cli.lab", "run_lab"),
     "stats": ("swarmdeck.cli.stats", "run_stats"),
     "exec": ("swarmdeck.cli.exec", "run_exec"),
+    "port-forward": ("swarmdeck.cli.port_forward", "run_port_forward"),
 }
 
 
