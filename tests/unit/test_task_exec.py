@@ -11,8 +11,8 @@ import termios
 import asyncssh
 import pytest
 
-from swarmdeck.cli import local_tty
 from swarmdeck.cli.exec import split_command
+from swarmdeck.core import local_tty
 from swarmdeck.core.errors import ConnectionLost, DockerAPIError, ExecFailed, UsageError
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.models import Node, Service, Task

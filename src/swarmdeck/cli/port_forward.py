@@ -39,11 +39,27 @@ def run_port_forward(args: argparse.Namespace) -> int:
 
 
 async def _run(config: Config, cluster: str, args: argparse.Namespace, ports) -> int:
-    from swarmdeck.cli.exec import task_access
+    from swarmdeck.core.fleet import Fleet
+    from swarmdeck.core.ops.base import read_only_reason
+
+    fleet = Fleet(config)
+    try:
+        return await _forward(fleet, cluster, args, ports,
+                              read_only_reason(config, cluster, args.read_only))
+    finally:
+        await fleet.close()
+
+
+async def _forward(fleet, cluster: str, args: argparse.Namespace, ports,
+                   read_only: str | None) -> int:
+    from swarmdeck.core.audit import AuditLog
+    from swarmdeck.core.exec_session import task_access
     from swarmdeck.core.port_forward import Forwarder, container_address
 
     params: dict = {"remote_port": ports.remote}
-    async with task_access(config, cluster, args, "port-forward", params) as (target, engine):
+    async with task_access(fleet, cluster, args.target, node=args.node,
+                           action="port-forward", params=params, audit=AuditLog.default(),
+                           read_only=read_only) as (target, engine):
         address = await container_address(engine, target.container_id)
         forwarder = Forwarder(engine.conn, address, ports.remote, label=target.node.hostname,
                               on_note=lambda line: print(f"swarmdeck: {clean(line)}",
