@@ -36,25 +36,21 @@ async def task_access(fleet: Fleet, cluster: str, ref: str, *, node: str | None,
                       fresh: bool = True) -> AsyncIterator[tuple[ExecTarget, DockerEndpoint]]:
     """The task REF names (on NODE) and its node's engine, for ACTION (exec, port-forward),
     refused when READ_ONLY (why the cluster is). One audit line with how it ended and PARAMS
-    as they are then (the caller adds to them). FRESH: read the cluster first (the CLI);
-    otherwise the inventory's live state is used (the console)."""
+    as they are then (the caller adds to them). FRESH: read the cluster first (the CLI, with
+    a core Fleet); otherwise the fleet's live state is used (the console's FleetSource)."""
     entry = {"cluster": cluster, "manager": None, "action": action, "target": ref}
     audit.check()  # fail closed: nothing goes unrecorded
     if read_only:
         audit.record(**entry, params=params, result="refused", error="read-only")
         raise ReadOnly(f"{action} refused: cluster {cluster} is read-only ({read_only})")
     try:
-        inventory = fleet.inventory(cluster)
-        if fresh or not inventory.state.loaded:
-            await inventory.load()
-        session = await inventory.connect()
-        state = inventory.state
-        entry["manager"] = session.label
+        state = await fleet.inventory(cluster).load() if fresh else fleet.state(cluster)
+        entry["manager"] = state.manager
         target = pick_task(state, ref, node=node)
         entry["target"] = target.replica
         params.update(node=target.node.hostname, container=target.container_id[:12])
         try:
-            engine = await fleet.node_links(cluster).engine(target.node.id, session)
+            engine = await fleet.task_engine(cluster, target.node.id)
         except SwarmdeckError as exc:
             raise ExecFailed(f"{target.replica} runs on {target.node.hostname}, which "
                              f"cannot be reached: {exc}") from None
