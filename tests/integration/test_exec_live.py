@@ -186,6 +186,35 @@ def test_an_interactive_shell(lab):
         assert termios.tcgetattr(term.master) == cooked
 
 
+def test_the_consoles_key_opens_a_shell_and_comes_back(lab):
+    term = Terminal([sys.executable, "-m", "swarmdeck", "--config", str(lab.config_file),
+                     "--cluster", "prod"], env=dict(os.environ, TERM="xterm-256color"))
+    with term:
+        set_size(term, 45, 130)
+        term.expect(SERVICE, timeout=30)
+        term.send("/")  # the services table's filter: shop_web becomes the first row
+        time.sleep(0.5)
+        term.send(SERVICE + "\r")
+        time.sleep(1)
+        term.send("!")
+        term.expect(f"swarmdeck: shell in {SERVICE}.", timeout=30)
+        term.expect("# ", timeout=20)
+        start = len(term.output)
+        term.send("sleep 3; echo hi-$((6*7))\r")  # the console's 2 s metrics tick passes
+        term.expect("hi-42", timeout=15)
+        shell_part = term.output[start:]
+        # the console draws nothing while the shell has the terminal
+        assert b"\x1b[?1049h" not in shell_part and b"Filter" not in shell_part
+        term.send("exit\r")
+        term.expect("ended (exit status 0)", timeout=20)
+        term.send("q")
+        assert term.wait(timeout=20) == 0
+    entry = audit_lines()[-1]
+    assert (entry["action"], entry["result"], entry["params"]["exit_status"]) == \
+        ("exec", "ok", 0)
+    assert entry["params"]["command"] == ["sh"]
+
+
 def test_sigterm_ends_the_session_and_restores_the_terminal(lab):
     with at_terminal(lab, "exec", SERVICE, "-c", "prod") as term:
         cooked = termios.tcgetattr(term.master)

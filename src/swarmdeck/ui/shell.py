@@ -39,7 +39,7 @@ async def open_shell(widget: Widget, cluster: str, ref: str, *, node: str | None
             # the console draws on stderr and reads stdin: the shell gets that terminal
             with app.suspend():
                 sys.__stderr__.write(f"swarmdeck: shell in {clean(target.replica)} on "
-                                     f"{clean(target.node.hostname)}; exit it to return\r\n")
+                                     f"{clean(target.node.hostname)}; exit it to return\n")
                 sys.__stderr__.flush()
                 status = await run_session(task_exec, command, None, stdin=sys.__stdin__,
                                            stdout=sys.__stderr__, stderr=sys.__stderr__,
