@@ -195,6 +195,23 @@ def test_a_link_lost_mid_stream_says_so_in_one_line():
     assert str(caught.value) == "lost connection to w1 (root@10.0.0.9:22): Connection lost"
 
 
+def test_input_that_cannot_be_given_is_a_lost_link():
+    class Closed(FakeChannel):
+        def write(self, data: bytes) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    async def typed():
+        yield b"data"
+
+    async def run():
+        channel = Closed([frame(STDOUT, b"a"), frame(STDOUT, b"b"), frame(STDOUT, b"c")])
+        await pump(Hijacked(channel, channel, b""), tty=False, out=lambda _b: None,
+                   err=lambda _b: None, stdin=typed(), label="w1")
+
+    with pytest.raises(ConnectionLost, match="lost connection to w1: .*Broken pipe"):
+        asyncio.run(run())
+
+
 def test_output_ending_inside_a_frame_is_a_lost_link():
     with pytest.raises(ConnectionLost, match="inside a frame"):
         asyncio.run(_pump([frame(STDOUT, b"hello")[:10]], tty=False))

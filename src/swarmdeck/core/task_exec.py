@@ -217,14 +217,13 @@ async def pump(stream: Hijacked, *, tty: bool, out: Callable[[bytes], None],
                 else:
                     for which, piece in demux.feed(data):
                         (err if which == STDERR else out)(piece)
-            if feeder is not None and feeder.done() and feeder.exception() is not None:
-                raise feeder.exception()  # type: ignore[misc]
+            if feeder is not None and feeder.done() and not feeder.cancelled() \
+                    and feeder.exception() is not None:
+                raise _lost(label, feeder.exception())  # the input could not be given
             try:
                 data = await stream.reader.read(READ_BLOCK)
             except _LOST as exc:
-                raise ConnectionLost(f"lost connection to {label}: "
-                                     f"{getattr(exc, 'reason', None) or exc or type(exc).__name__}"
-                                     ) from None
+                raise _lost(label, exc) from None
             if not data:
                 break
         if demux is not None and demux.pending:
@@ -236,6 +235,13 @@ async def pump(stream: Hijacked, *, tty: bool, out: Callable[[bytes], None],
             with contextlib.suppress(asyncio.CancelledError, *_LOST):
                 await feeder
         stream.close()
+
+
+def _lost(label: str, exc: BaseException | None) -> BaseException:
+    if exc is not None and not isinstance(exc, _LOST):
+        return exc  # not the link's doing: a bug, reported as one
+    text = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    return ConnectionLost(f"lost connection to {label}: {text}")
 
 
 async def _feed(stream: Hijacked, stdin: AsyncIterator[bytes]) -> None:

@@ -271,8 +271,9 @@ class DockerEndpoint:
     async def hijack(self, path: str, body: dict[str, Any]) -> Hijacked:
         """POST PATH (an exec's start) asking for the connection itself: on `101 UPGRADED`
         the channel carries the process's bytes both ways from then on. Any other answer
-        raises the engine's error."""
-        http = await self._open(STREAM_WINDOW)
+        raises the engine's error. One stream of one process, which may carry a lot (a file
+        piped out): the full channel window."""
+        http = await self._open(CHANNEL_WINDOW)
         reader, writer = http.reader, http.writer
         parser = UpgradeParser()
         try:
