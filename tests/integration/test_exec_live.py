@@ -90,6 +90,9 @@ def test_exit_status_and_streams_pass_through(lab):
     assert result.returncode == 7
     assert result.stdout == b"to-out\nmore-out\n"
     assert result.stderr == b"to-err\n"
+    as_nobody = run(lab, "exec", SERVICE, "-c", "prod", "--user", "65534", "--", "id", "-u")
+    assert as_nobody.stdout == b"65534\n", as_nobody.stderr
+    assert audit_lines()[-1]["params"]["user"] == "65534"
     # input piped in reaches the process, and its end closes the process's stdin
     piped = subprocess.run(
         [sys.executable, "-m", "swarmdeck", "--config", str(lab.config_file), "exec",
