@@ -67,7 +67,7 @@ async def _forward(fleet, cluster: str, args: argparse.Namespace, ports,
         local = await forwarder.listen(ports.local)
         params.update(local_port=local, address=address)
         print(f"forwarding 127.0.0.1:{local} -> {clean(target.replica)} "
-              f"{address}:{ports.remote} on {clean(target.node.hostname)} (Ctrl+C stops)",
+              f"{clean(address)}:{ports.remote} on {clean(target.node.hostname)} (Ctrl+C stops)",
               flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
