@@ -13,7 +13,17 @@ import pytest
 
 from swarmdeck.cli.exec import split_command
 from swarmdeck.core import local_tty
-from swarmdeck.core.errors import ConnectionLost, DockerAPIError, ExecFailed, UsageError
+from swarmdeck.core.audit import AuditLog
+from swarmdeck.core.errors import (
+    ConnectionLost,
+    DockerAPIError,
+    ExecFailed,
+    HostUnreachable,
+    ReadOnly,
+    SwarmdeckError,
+    UsageError,
+)
+from swarmdeck.core.exec_session import task_access
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.models import Node, Service, Task
 from swarmdeck.core.task_exec import TaskExec, pick_task, pump
@@ -315,3 +325,86 @@ def test_the_configured_shell_is_used_without_probing():
     engine = FakeEngine(set())
     assert asyncio.run(TaskExec(engine, "c1").shell("/bin/ash -l", "demo")) == ["/bin/ash", "-l"]
     assert engine.calls == []
+
+
+# ---- the guard: read-only, the node out of reach, the audit line --------------------------
+class FakeFleet:
+    """A console-like fleet: the live state, and a node's engine or the reason it has none."""
+
+    def __init__(self, unreachable: SwarmdeckError | None = None) -> None:
+        self.unreachable = unreachable
+        self.asked: list[str] = []
+
+    def state(self, name: str) -> ClusterState:
+        st = state()
+        st.manager = "m1 (root@10.0.0.1:22)"
+        return st
+
+    async def task_engine(self, name: str, node_id: str):
+        self.asked.append(node_id)
+        if self.unreachable is not None:
+            raise self.unreachable
+        return FakeEngine({"sh"})
+
+
+async def _access(fleet, audit, *, read_only=None, ref="shop_web", fail=None):
+    params: dict = {"command": ["hostname"]}
+    async with task_access(fleet, "prod", ref, node=None, action="exec", params=params,
+                           read_only=read_only, audit=audit, fresh=False) as (target, _engine):
+        if fail is not None:
+            raise fail
+        params["exit_status"] = 0
+        return target
+
+
+def test_access_is_audited_with_node_container_and_command(tmp_path):
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    target = asyncio.run(_access(FakeFleet(), audit))
+    assert target.replica == "shop_web.1"
+    [entry] = audit.read()
+    assert (entry["cluster"], entry["manager"], entry["action"], entry["target"],
+            entry["result"]) == ("prod", "m1 (root@10.0.0.1:22)", "exec", "shop_web.1", "ok")
+    assert entry["params"] == {"command": ["hostname"], "node": "w1", "container": "c-web1",
+                               "exit_status": 0}
+
+
+def test_read_only_is_refused_before_any_node_is_reached(tmp_path):
+    audit, fleet = AuditLog(tmp_path / "audit.jsonl"), FakeFleet()
+    with pytest.raises(ReadOnly,
+                       match=r"^exec refused: cluster prod is read-only \(--read-only\)$"):
+        asyncio.run(_access(fleet, audit, read_only="--read-only"))
+    assert fleet.asked == []
+    [entry] = audit.read()
+    assert (entry["result"], entry["error"]) == ("refused", "read-only")
+
+
+def test_a_node_out_of_reach_says_which_and_why(tmp_path):
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    fleet = FakeFleet(unreachable=HostUnreachable(
+        "ssh to root@10.0.0.9:22: connection refused",
+        hint="is sshd running and listening on port 22?"))
+    with pytest.raises(ExecFailed) as caught:
+        asyncio.run(_access(fleet, audit))
+    assert str(caught.value) == ("shop_web.1 runs on w1, which cannot be reached: ssh to "
+                                 "root@10.0.0.9:22: connection refused (is sshd running and "
+                                 "listening on port 22?)")
+    assert caught.value.exit_code == 1
+    [entry] = audit.read()
+    assert (entry["target"], entry["result"]) == ("shop_web.1", "error")
+    assert entry["error"] == str(caught.value)
+
+
+def test_a_bad_target_is_recorded_as_refused(tmp_path):
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    with pytest.raises(UsageError):
+        asyncio.run(_access(FakeFleet(), audit, ref="nope"))
+    [entry] = audit.read()
+    assert (entry["target"], entry["result"]) == ("nope", "refused")
+
+
+def test_an_interrupted_session_is_recorded_as_such(tmp_path):
+    audit = AuditLog(tmp_path / "audit.jsonl")
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(_access(FakeFleet(), audit, fail=KeyboardInterrupt()))
+    [entry] = audit.read()
+    assert (entry["result"], entry["error"]) == ("interrupted", "KeyboardInterrupt")
