@@ -337,3 +337,25 @@ def test_port_forward_refuses_bad_ports_and_read_only(lab, tmp_path):
     assert flag.returncode == 1
     assert flag.stderr.decode() == ("swarmdeck: port-forward refused: cluster prod is "
                                     "read-only (--read-only)\n")
+
+
+def test_port_forward_ends_when_the_node_link_is_cut(lab):
+    slot, node = running_replicas(lab)[0]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swarmdeck", "--config", str(lab.config_file), "port-forward",
+         f"{SERVICE}.{slot}", "0:8080", "-c", "prod"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("forwarding 127.0.0.1:")
+        serving = _sshd_serving(lab, node, _local_ports(proc.pid))
+        assert serving, f"no sshd on {node} serves swarmdeck's connection"
+        for pid in serving:
+            os.kill(pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == 1
+        err = proc.stderr.read()
+        assert re.fullmatch(r"swarmdeck: lost connection to .*: nothing is forwarded any more\n",
+                            err), err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
