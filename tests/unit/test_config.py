@@ -505,22 +505,30 @@ def test_example_config_loads() -> None:
 def test_example_config_commented_keys_are_valid(tmp_path: Path) -> None:
     """Uncommenting the optional keys the example documents still gives a valid file."""
     text = (REPO / "config.example.toml").read_text()
-    for key in ("config", "ssh_config"):
+    for key in ("config", "ssh_config", "shell"):
         text, n = re.subn(rf"^# ({key} = .*)$", r"\1", text, flags=re.M)
         assert n == 1, key
     text, n = re.subn(r'^# (context = .*)\n(managers = .*)$', r"\1", text, flags=re.M)
     assert n == 1
     config = load_config(write(tmp_path, text))
     assert config.ssh.config and config.clusters["prod"].ssh_config
+    assert config.exec.shell == "/bin/ash -l"
     assert config.clusters["staging"].context == "staging"
 
 
 def test_example_documents_every_key() -> None:
     text = (REPO / "config.example.toml").read_text()
     keys = ["connect_timeout", "keepalive_interval", "keepalive_count_max", "task_refresh",
-            "managers", "context", "read_only", "ssh_config", "cluster", "stack", "compose"]
+            "managers", "context", "read_only", "ssh_config", "cluster", "stack", "compose",
+            "shell"]
     for key in keys + ["config"]:
         assert re.search(rf"^(# )?{key} = ", text, flags=re.M), key
+
+
+def test_exec_shell_is_optional_and_never_empty(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).exec.shell is None
+    with pytest.raises(ConfigError, match="exec.shell"):
+        load_config(write(tmp_path, '[exec]\nshell = ""\n'))
 
 
 # ---- docker contexts ---------------------------------------------------------------------

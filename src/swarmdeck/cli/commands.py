@@ -338,6 +338,47 @@ def _stats(p: argparse.ArgumentParser) -> None:
                    help="JSON: a list of rows; refreshing, one list per line")
 
 
+def _exec(p: argparse.ArgumentParser) -> None:
+    p.usage = ("swarmdeck exec [-h] [--cluster NAME] [--node NODE] [--user USER] "
+               "SERVICE[.SLOT] [-- CMD ...]")
+    p.description = ("Run a shell (no command: bash if the image has it, else sh, or [exec] "
+                     "shell of the config) or the command after -- in a container of SERVICE, "
+                     "through the Docker API of the node that runs it. SERVICE.SLOT picks a "
+                     "replica; otherwise the first running one, on --node if given (a global "
+                     "service's task is picked by --node). At a terminal the process gets a "
+                     "TTY; otherwise its stdout and stderr stay apart. The exit status is the "
+                     "process's.")
+    p.add_argument("target", metavar="SERVICE[.SLOT]")
+    p.add_argument("--cluster", "-c", metavar="NAME",
+                   help="the cluster (default: the only one configured)")
+    p.add_argument("--node", metavar="NODE", help="the task on this node (hostname or ID)")
+    p.add_argument("--user", "-u", metavar="USER", help="run as this user (name or uid[:gid])")
+    p.set_defaults(argv=[])  # what follows --: see split_command
+
+
+def split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """An exec command line cut at its first `--`: swarmdeck's arguments, and the command
+    to run, kept exactly as given (None: no `--` after `exec`)."""
+    if "--" not in argv:
+        return argv, None
+    cut = argv.index("--")
+    if "exec" not in argv[:cut]:
+        return argv, None
+    return argv[:cut], argv[cut + 1:]
+
+
+def _port_forward(p: argparse.ArgumentParser) -> None:
+    p.description = ("Listen on 127.0.0.1:LOCAL (default: REMOTE; 0: any free port) and carry "
+                     "each connection to REMOTE of a container of SERVICE, from the node that "
+                     "runs it (an SSH channel of that node's connection). SERVICE.SLOT picks a "
+                     "replica, --node the task on a node, as for exec. Runs until Ctrl+C.")
+    p.add_argument("target", metavar="SERVICE[.SLOT]")
+    p.add_argument("ports", metavar="[LOCAL:]REMOTE")
+    p.add_argument("--cluster", "-c", metavar="NAME",
+                   help="the cluster (default: the only one configured)")
+    p.add_argument("--node", metavar="NODE", help="the task on this node (hostname or ID)")
+
+
 # ---- the table, in the order `swarmdeck --help` lists them ---------------------------------
 _OPS = "swarmdeck.cli.ops:run_ops"  # the changes share one runner (it also routes resources
 # and placement to their modules)
@@ -379,5 +420,9 @@ COMMANDS: dict[str, Command] = {
                          "others cannot)", _OPS, _placement),
     "stats": Command("CPU and memory of every service and node of the swarm",
                      "swarmdeck.cli.stats:run_stats", _stats),
+    "exec": Command("a shell or a command in a task's container",
+                    "swarmdeck.cli.exec:run_exec", _exec),
+    "port-forward": Command("a local port carried to a port of a task's container",
+                            "swarmdeck.cli.port_forward:run_port_forward", _port_forward),
 }
 CONSOLE = "swarmdeck.cli.console:run_console"  # without a command

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from swarmdeck import __version__
-from swarmdeck.cli.commands import COMMANDS, CONSOLE
+from swarmdeck.cli.commands import COMMANDS, CONSOLE, split_command
 
 
 class _Subcommands(argparse._SubParsersAction):
@@ -88,7 +88,10 @@ def _run(argv: Sequence[str] | None) -> int:
     from swarmdeck.core.errors import SwarmdeckError
 
     try:
+        argv, command = split_command(list(sys.argv[1:] if argv is None else argv))
         args = build_parser().parse_args(argv)
+        if command is not None:  # exec's command after --, kept exactly as given
+            args.argv = command
         runner = COMMANDS[args.command].runner if args.command else CONSOLE
         module, function = runner.split(":")
         # a module failing to import is a crash too

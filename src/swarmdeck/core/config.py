@@ -69,6 +69,12 @@ class InventoryConfig(_Section):
     task_refresh: float = Field(5.0, gt=0)
 
 
+class ExecConfig(_Section):
+    # the program `swarmdeck exec` starts when no command is given (split as a shell
+    # would); not set: bash where the image has it, else sh
+    shell: str | None = Field(None, min_length=1)
+
+
 class MetricsConfig(_Section):
     interval: float = Field(2.0, gt=0)
     history: int = Field(150, ge=2, le=10_000)
@@ -140,6 +146,7 @@ class Config(_Section):
     ssh: SSHConfig = Field(default_factory=SSHConfig)
     inventory: InventoryConfig = Field(default_factory=InventoryConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    exec: ExecConfig = Field(default_factory=ExecConfig)
     clusters: dict[Name, ClusterConfig] = Field(default_factory=dict)
     projects: dict[Name, ProjectConfig] = Field(default_factory=dict)
     # console key bindings by id, e.g. {"filter" = "f"}; `?` in the console lists the ids

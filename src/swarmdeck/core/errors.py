@@ -166,3 +166,8 @@ class OutcomeUnknown(OperationFailed):
 
 class LabError(SwarmdeckError):
     """The demo/test lab could not be brought up or down."""
+
+
+class ExecFailed(SwarmdeckError):
+    """A shell or command could not be run in a task (it is not running, its image has no
+    shell, its exec could not be started)."""

@@ -20,6 +20,7 @@ from swarmdeck.core.logs import LogLine
 from swarmdeck.core.metrics import MetricsCollector
 from swarmdeck.core.node_links import NodeLinks
 from swarmdeck.core.replica_logs import follow_replicas
+from swarmdeck.core.transport.docker import DockerEndpoint
 from swarmdeck.core.transport.ssh import SSHSettings
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,12 @@ class Fleet:
             via = "manager" if self.config.clusters[name].metrics == "manager" else "direct"
             self.links[name] = NodeLinks(self.inventory(name), via=via)
         return self.links[name]
+
+    async def task_engine(self, name: str, node_id: str) -> DockerEndpoint:
+        """The Docker API of NODE_ID's engine in cluster NAME: over that node's own SSH
+        connection, or the manager's session for the manager's own node (exec)."""
+        session = await self.inventory(name).connect()
+        return await self.node_links(name).engine(node_id, session)
 
     def follow_logs(self, name: str, services: Sequence[tuple[str, str]], *,
                     follow: bool = True, tail: int | str = 100, since: str | None = None,

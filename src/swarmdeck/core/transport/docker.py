@@ -30,7 +30,9 @@ from swarmdeck.core.errors import (
     SwarmdeckError,
     WriteInterrupted,
 )
+from swarmdeck.core.transport.hijack import Hijacked, UpgradeParser, upgrade_request
 from swarmdeck.core.transport.http import (
+    BLOCK,
     HTTPConnection,
     ProtocolError,
     build_path,
@@ -265,6 +267,39 @@ class DockerEndpoint:
         async with self.stream("/events", params) as body:
             async for event in json_lines(body):
                 yield event
+
+    async def hijack(self, path: str, body: dict[str, Any]) -> Hijacked:
+        """POST PATH (an exec's start) asking for the connection itself: on `101 UPGRADED`
+        the channel carries the process's bytes both ways from then on. Any other answer
+        raises the engine's error. One stream of one process, which may carry a lot (a file
+        piped out): the full channel window."""
+        http = await self._open(CHANNEL_WINDOW)
+        reader, writer = http.reader, http.writer
+        parser = UpgradeParser()
+        try:
+            writer.write(upgrade_request(path, body))
+            answer = None
+            while answer is None:
+                data = await reader.read(BLOCK)
+                if not data:
+                    raise ProtocolError("connection closed before the upgrade answer")
+                answer = parser.feed(data)
+            if not answer.upgraded:
+                length = int(answer.headers.get("content-length") or 0)
+                while len(answer.rest) < length:
+                    data = await reader.read(length - len(answer.rest))
+                    if not data:
+                        break
+                    answer.rest += data
+                raise self._api_error(answer.status, answer.rest, "POST", path)
+        except _LOST as exc:
+            http.close()
+            raise self._lost(exc) from None
+        except BaseException:
+            http.close()
+            raise
+        self._check_engine(answer.headers)
+        return Hijacked(reader, writer, answer.rest)
 
     def _check_engine(self, headers: dict[str, str]) -> None:
         """Refuse an engine older than MIN_API_VERSION, on its first answer (every Docker

@@ -1,4 +1,5 @@
-"""The services table and its keys: scale, update image, restart, roll back, remove, place.
+"""The services table and its keys: scale, update image, restart, roll back, remove, place,
+and a shell in the service's first running task (`!`).
 
 Each goes through ui.operations (guard, then a question, then run_change) and core.ops, as
 the CLI does.
@@ -40,6 +41,7 @@ class ServicesTable(LiveTable):
         Binding("b", "rollback", "Rollback", id="service.rollback"),
         Binding("x", "remove", "Remove", id="service.remove"),
         Binding("P", "placement", "Placement", id="service.pin", show=False),
+        Binding("exclamation_mark", "shell", "Shell", id="service.shell", show=False),
     ]
 
     def _selected(self) -> tuple[str, Any] | None:
@@ -155,6 +157,14 @@ class ServicesTable(LiveTable):
                                  lambda o, _s: services.remove_service(o, service.name))
 
         self._start("remove service", flow)
+
+    def action_shell(self) -> None:
+        async def flow(cluster: str, service) -> None:
+            from swarmdeck.ui.shell import open_shell
+
+            await open_shell(self, cluster, service.name)
+
+        self._start("shell", flow)
 
     def action_placement(self) -> None:
         from swarmdeck.ui.screens.placement import edit_placement
