@@ -3,6 +3,7 @@ collected and reported by key path and line, nothing silently ignored."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,6 +25,8 @@ from swarmdeck.core.ops.compose.values import go_string
 from swarmdeck.core.ops.compose.yaml_lines import parse_yaml
 
 _TOP = {"version", "services", "networks", "volumes", "configs", "secrets"}
+# the compose file formats docker stack deploy reads (CLI 28.x); none or "3" means 3.13
+VERSIONS = {f"3.{minor}" for minor in range(14)}
 
 
 def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposeProject:
@@ -44,9 +47,13 @@ def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposePro
                            f"got {shown(data)}")
     data = interpolate(data, (), env, r)
     r.keys(data, (), _TOP, extensions=True)
-    version = go_string(data.get("version") or "3")
+    version = go_string(data["version"]) if "version" in data else ""
+    version = "3.13" if version in ("", "3") else version
     if not version.startswith("3"):
         r.problem(("version",), f"swarm stacks need a version 3 compose file, got {version!r}")
+    elif version not in VERSIONS:
+        r.problem(("version",), f"unsupported compose file version {version!r}: docker stack "
+                                "deploy reads 3.0 to 3.13")
     workdir = Path(os.path.abspath(path)).parent
     networks = _load_named(r, data, "networks", _network)
     volumes = _load_named(r, data, "volumes", _volume)
@@ -57,7 +64,8 @@ def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposePro
         services[name] = read_service(r, name, value, ("services", name), workdir, env)
     if not services and "services" not in data:
         r.problem(("services",), "missing: a stack needs at least one service")
-    project = ComposeProject(path, version, services, networks, volumes, configs, secrets)
+    project = ComposeProject(path, version, services, networks, volumes, configs, secrets,
+                             r.warnings)
     _check_references(r, project)
     if r.found:
         found = r.problems
@@ -77,21 +85,41 @@ def _load_named(r: Reader, data: dict[str, Any], section: str,
 
 def _network(r: Reader, v: dict[str, Any], p: KeyPath) -> NetworkDef:
     r.keys(v, p, {"driver", "driver_opts", "attachable", "internal", "external", "labels",
-                  "name"}, extensions=True)
+                  "name", "ipam"}, extensions=True)
     external, old_name = r.external(v.get("external"), (*p, "external"))
     name = r.string(v.get("name"), (*p, "name")) or old_name
     if external:
-        for key in ("driver", "driver_opts", "labels", "attachable", "internal"):
+        for key in ("driver", "driver_opts", "labels", "attachable", "internal", "ipam"):
             if key in v:
                 r.problem((*p, key), "cannot be set on an external network")
         return NetworkDef(name or str(p[-1]), True)
+    ipam = r.mapping(v.get("ipam"), (*p, "ipam"))
+    r.keys(ipam, (*p, "ipam"), {"driver", "config"})
+    subnets = []
+    config = ipam.get("config")
+    if config is not None and not isinstance(config, list):
+        r.problem((*p, "ipam", "config"), f"expected a list, got {shown(config)}")
+        config = []
+    for i, item in enumerate(config or []):
+        where = (*p, "ipam", "config", i)
+        item = r.mapping(item, where)
+        r.keys(item, where, {"subnet"})
+        subnet = r.string(item.get("subnet"), (*where, "subnet"))
+        try:
+            if subnet:
+                ipaddress.ip_network(subnet)
+        except ValueError:
+            r.problem((*where, "subnet"), f"expected a subnet like 10.0.9.0/24, got {subnet!r}")
+        subnets.append(subnet)
+    ipam_driver = r.string(ipam.get("driver"), (*p, "ipam", "driver"))
     return NetworkDef(name, False, r.string(v.get("driver"), (*p, "driver")),
                       {k: x or "" for k, x in r.key_values(v.get("driver_opts"),
                                                            (*p, "driver_opts"),
                                                            allow_nil=False).items()},
                       bool(r.boolean(v.get("attachable"), (*p, "attachable"))),
                       bool(r.boolean(v.get("internal"), (*p, "internal"))),
-                      r.labels(v.get("labels"), (*p, "labels")))
+                      r.labels(v.get("labels"), (*p, "labels")),
+                      ipam_driver, subnets, bool(ipam_driver or subnets))
 
 
 def _volume(r: Reader, v: dict[str, Any], p: KeyPath) -> VolumeDef:

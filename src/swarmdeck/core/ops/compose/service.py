@@ -4,20 +4,34 @@ already in the Engine API's shape."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from swarmdeck.core.ops.compose.checks import Reader, shown
+from swarmdeck.core.ops.compose.checks import Reader, ignored_service_key, shown
 from swarmdeck.core.ops.compose.model import KeyPath, ServiceDef
-from swarmdeck.core.ops.compose.values import go_string, parse_bytes, parse_cpus, parse_port
+from swarmdeck.core.ops.compose.values import (
+    go_string,
+    parse_bytes,
+    parse_cpus,
+    parse_port,
+    port_host_ip,
+)
 
 _SERVICE = {
     "image", "command", "entrypoint", "environment", "env_file", "labels", "ports", "networks",
     "volumes", "configs", "secrets", "healthcheck", "stop_grace_period", "stop_signal",
     "hostname", "user", "working_dir", "deploy", "logging", "extra_hosts", "init", "read_only",
+    "cap_add", "cap_drop", "tty", "stdin_open", "dns", "dns_search", "sysctls", "ulimits",
+    "restart",
 }
+# the shape compose format 3.13 gives the keys the CLI reads but ignores: checked all the same
+_IGNORED_SHAPES = {"build": "string or mapping", "depends_on": "strings", "devices": "strings",
+                   "security_opt": "strings", "links": "strings", "external_links": "strings",
+                   "expose": "ports", "tmpfs": "string or strings", "privileged": "boolean"}
+_RESTARTS = {"no": None, "always": "any", "unless-stopped": "any", "on-failure": "on-failure"}
 _DEPLOY = {"mode", "replicas", "placement", "resources", "restart_policy", "update_config",
            "rollback_config", "labels", "endpoint_mode"}
 _UPDATE = {"parallelism", "delay", "failure_action", "monitor", "max_failure_ratio", "order"}
@@ -27,19 +41,30 @@ _PROPAGATIONS = {"rprivate", "private", "rshared", "shared", "rslave", "slave"}
 def read_service(r: Reader, name: str, value: Any, p: KeyPath, workdir: Path,
                  env: Mapping[str, str]) -> ServiceDef:
     v = r.mapping(value, p)
-    r.keys(v, p, _SERVICE, extensions=True)
+    ignored = {key: why for key in v if (why := ignored_service_key(key))}
+    r.keys(v, p, _SERVICE | set(ignored), extensions=True)
+    for key, why in ignored.items():
+        _check_ignored(r, key, v[key], (*p, key))
+        r.warn((*p, key), why)
     s = ServiceDef(name)
     s.image = r.string(v.get("image"), (*p, "image"))
-    if not s.image:  # said by what the service has instead (each is refused on its own too)
-        instead = next((k for k in ("build", "extends") if k in v), None)
-        r.problem((*p, "image"), "missing: swarm services need an image" + (
-            f"; `{instead}` is not supported by swarm stacks" if instead else ""))
+    if not s.image:  # said by what the service has instead (each is reported on its own too)
+        if "build" in v:
+            says = "; `build` is ignored by swarm stacks: build and push the image, then " \
+                   "name it in `image:`"
+        elif "extends" in v:
+            says = "; `extends` is not supported by docker stack deploy: copy the image and " \
+                   "settings into this service"
+        else:
+            says = ""
+        r.problem((*p, "image"), "missing: swarm services need an image" + says)
     s.command = r.command(v.get("command"), (*p, "command"))
     s.entrypoint = r.command(v.get("entrypoint"), (*p, "entrypoint"))
     s.environment = _environment(r, v, p, workdir, env)
     s.labels = r.labels(v.get("labels"), (*p, "labels"))
     s.ports = _ports(r, v.get("ports"), (*p, "ports"))
-    s.networks = _service_networks(r, v.get("networks"), (*p, "networks"))
+    s.networks, s.network_driver_opts = _service_networks(r, v.get("networks"),
+                                                          (*p, "networks"))
     s.volumes = [_mount(r, item, (*p, "volumes", i), workdir, env)
                  for i, item in enumerate(_list(r, v.get("volumes"), (*p, "volumes")))]
     s.configs = [_file_ref(r, item, (*p, "configs", i))
@@ -63,8 +88,92 @@ def read_service(r: Reader, name: str, value: Any, p: KeyPath, workdir: Path,
         options = r.labels(log.get("options"), (*p, "logging", "options"))
         if options:
             s.logging["Options"] = options
-    _deploy(r, s, r.mapping(v.get("deploy"), (*p, "deploy")), (*p, "deploy"))
+    cap_add = r.strings(v.get("cap_add"), (*p, "cap_add"))
+    cap_drop = r.strings(v.get("cap_drop"), (*p, "cap_drop"))
+    s.cap_add, s.cap_drop = effective_capabilities(cap_add, cap_drop)
+    s.tty = bool(r.boolean(v.get("tty"), (*p, "tty")))
+    s.stdin_open = bool(r.boolean(v.get("stdin_open"), (*p, "stdin_open")))
+    for key in ("dns", "dns_search"):
+        if key in v:
+            setattr(s, key, r.strings(v[key], (*p, key), one_allowed=True))
+    s.sysctls = r.labels(v.get("sysctls"), (*p, "sysctls"))
+    s.ulimits = _ulimits(r, v.get("ulimits"), (*p, "ulimits"))
+    deploy = r.mapping(v.get("deploy"), (*p, "deploy"))
+    _deploy(r, s, deploy, (*p, "deploy"))
+    if "restart" in v:
+        restart = _restart(r, v["restart"], (*p, "restart"))
+        if "restart_policy" in deploy:
+            r.warn((*p, "restart"), "ignored: deploy.restart_policy is set and wins (as with "
+                                    "docker stack deploy)")
+        else:
+            s.restart_policy = restart
     return s
+
+
+def _check_ignored(r: Reader, key: str, value: Any, p: KeyPath) -> None:
+    shape = _IGNORED_SHAPES.get(key, "string")
+    if shape == "strings" or (shape == "string or strings" and not isinstance(value, str)):
+        r.strings(value, p)
+    elif shape == "boolean":
+        r.boolean(value, p)
+    elif shape == "ports":
+        for i, item in enumerate(_list(r, value, p)):
+            if isinstance(item, bool) or not isinstance(item, str | int):
+                r.problem((*p, i), f"expected a port (a number or text), got {shown(item)}")
+    elif shape == "string or mapping":
+        if not isinstance(value, str | dict):
+            r.problem(p, f"expected a path or a mapping, got {shown(value)}")
+    elif shape == "string":
+        r.string(value, p)
+
+
+def effective_capabilities(add: list[str], drop: list[str]) -> tuple[list[str], list[str]]:
+    """opts.EffectiveCapAddCapDrop: names upper-cased with CAP_ in front, ALL wins over the
+    rest of its list, a capability both added and dropped is added; both sorted."""
+    def normal(cap: str) -> str:
+        cap = cap.strip().upper()
+        return cap if cap in ("ALL", "RESET") or cap.startswith("CAP_") else f"CAP_{cap}"
+
+    adds, drops = {normal(c) for c in add}, {normal(c) for c in drop}
+    adds = {"ALL"} if "ALL" in adds else adds
+    drops = {"ALL"} if "ALL" in drops else drops
+    return (sorted(adds - {"RESET"}), sorted(c for c in drops - {"RESET"} if c not in adds))
+
+
+def _ulimits(r: Reader, value: Any, p: KeyPath) -> list[dict[str, Any]]:
+    out = []
+    for name, item in sorted(r.mapping(value, p).items()):
+        if not name.isascii() or not name.isalpha() or not name.islower():
+            r.problem((*p, name), "expected a lower-case limit name like nofile or nproc")
+            continue
+        if isinstance(item, dict):
+            r.keys(item, (*p, name), {"soft", "hard"})
+            soft = r.integer(item.get("soft"), (*p, name, "soft"), minimum=-1)
+            hard = r.integer(item.get("hard"), (*p, name, "hard"), minimum=-1)
+            if "soft" not in item or "hard" not in item:
+                r.problem((*p, name), "needs both `soft:` and `hard:` (or one number)")
+        else:
+            soft = hard = r.integer(item, (*p, name), minimum=-1)
+        out.append({"Name": name, "Soft": soft or 0, "Hard": hard or 0})
+    return out
+
+
+def _restart(r: Reader, value: Any, p: KeyPath) -> dict[str, Any] | None:
+    """`restart:` as opts.ParseRestartPolicy reads it and convertRestartPolicy maps it."""
+    text = r.string(value, p)
+    name, has_count, count = text.partition(":")
+    if (has_count and not name) or (count and not count.isdigit()) \
+            or name not in _RESTARTS:
+        r.problem(p, "expected no, always, unless-stopped or on-failure[:N], got "
+                     f"{text!r}")
+        return None
+    condition = _RESTARTS[name]
+    if condition is None:
+        return None
+    policy: dict[str, Any] = {"Condition": condition}
+    if condition == "on-failure":
+        policy["MaxAttempts"] = int(count) if count else 0
+    return policy
 
 
 def _list(r: Reader, value: Any, path: KeyPath) -> list[Any]:
@@ -122,10 +231,20 @@ def _ports(r: Reader, value: Any, p: KeyPath) -> list[dict[str, Any]]:
         where = (*p, i)
         if isinstance(item, int | str) and not isinstance(item, bool):
             try:
-                out += parse_port(str(item))
+                ports = parse_port(str(item))
+                host_ip = port_host_ip(str(item))
             except ValueError:
                 r.problem(where, f"expected a port like 80, 8080:80 or 8080:80/udp, "
                                  f"got {shown(item)}")
+                continue
+            out += ports
+            if host_ip and not ipaddress.ip_address(host_ip).is_unspecified:
+                shown_ports = ", ".join(f"{x['PublishedPort']}/{x['Protocol']}" for x in ports)
+                r.warn(where, f"host IP {host_ip} ignored: swarm publishes {shown_ports} on "
+                              "EVERY address of every node (0.0.0.0), not only on "
+                              f"{host_ip} (docker stack deploy ignores it too); bind to one "
+                              "address with a firewall rule, or publish in host mode and "
+                              "pin the service")
         elif isinstance(item, dict):
             r.keys(item, where, {"target", "published", "protocol", "mode"})
             target = r.integer(item.get("target"), (*where, "target"), minimum=1)
@@ -144,17 +263,27 @@ def _ports(r: Reader, value: Any, p: KeyPath) -> list[dict[str, Any]]:
     return out
 
 
-def _service_networks(r: Reader, value: Any, p: KeyPath) -> dict[str, list[str]]:
+def _service_networks(r: Reader, value: Any, p: KeyPath
+                      ) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
+    """Each network's aliases, and the driver options of those that have some."""
     if value is None:
-        return {}
+        return {}, {}
     if isinstance(value, list):
-        return {name: [] for name in r.strings(value, p)}
-    out = {}
+        return {name: [] for name in r.strings(value, p)}, {}
+    out, options = {}, {}
     for name, item in r.mapping(value, p).items():
         spec = r.mapping(item, (*p, name))
-        r.keys(spec, (*p, name), {"aliases"})
+        r.keys(spec, (*p, name), {"aliases", "driver_opts", "ipv4_address", "ipv6_address"})
         out[name] = r.strings(spec.get("aliases"), (*p, name, "aliases"))
-    return out
+        opts = r.labels(spec.get("driver_opts"), (*p, name, "driver_opts"))
+        if opts:
+            options[name] = opts
+        for key in ("ipv4_address", "ipv6_address"):
+            if key in spec:
+                r.string(spec[key], (*p, name, key))
+                r.warn((*p, name, key), "ignored: swarm gives each task its own address on "
+                                        "the network (docker stack deploy drops it silently)")
+    return out, options
 
 
 def _mount(r: Reader, item: Any, p: KeyPath, workdir: Path,
@@ -165,12 +294,14 @@ def _mount(r: Reader, item: Any, p: KeyPath, workdir: Path,
             r.problem(p, f"expected SOURCE:TARGET[:ro], got {item!r}")
             return {}
     elif isinstance(item, dict):
-        r.keys(item, p, {"type", "source", "target", "read_only", "volume", "bind", "tmpfs"})
+        r.keys(item, p, {"type", "source", "target", "read_only", "volume", "bind", "tmpfs",
+                         "consistency"})
         mount = {"type": r.choice(item.get("type"), (*p, "type"), ("volume", "bind", "tmpfs"))
                  or ("volume" if "type" not in item else ""),
                  "source": r.string(item.get("source"), (*p, "source")),
                  "target": r.string(item.get("target"), (*p, "target")),
-                 "read_only": bool(r.boolean(item.get("read_only"), (*p, "read_only")))}
+                 "read_only": bool(r.boolean(item.get("read_only"), (*p, "read_only"))),
+                 "consistency": r.string(item.get("consistency"), (*p, "consistency"))}
         if "type" not in item:
             r.problem(p, "needs `type:` (volume, bind or tmpfs)")
         for kind, keys in (("volume", {"nocopy"}), ("bind", {"propagation"}),
@@ -341,7 +472,8 @@ def _resources(r: Reader, v: dict[str, Any], p: KeyPath) -> dict[str, Any]:
     r.keys(v, p, {"limits", "reservations"})
     out: dict[str, Any] = {}
     for key, api, allowed in (("limits", "Limits", {"cpus", "memory", "pids"}),
-                              ("reservations", "Reservations", {"cpus", "memory"})):
+                              ("reservations", "Reservations",
+                               {"cpus", "memory", "generic_resources"})):
         if key not in v:
             continue
         part = r.mapping(v[key], (*p, key))
@@ -354,6 +486,27 @@ def _resources(r: Reader, v: dict[str, Any], p: KeyPath) -> dict[str, Any]:
             "Pids": r.integer(part.get("pids"), (*p, key, "pids")),
         }
         out[api] = {k: x for k, x in values.items() if x}
+        generic = _generic_resources(r, part.get("generic_resources"),
+                                     (*p, key, "generic_resources"))
+        if generic:
+            out[api]["GenericResources"] = generic
+    return out
+
+
+def _generic_resources(r: Reader, value: Any, p: KeyPath) -> list[dict[str, Any]]:
+    out = []
+    for i, item in enumerate(_list(r, value, p)):
+        entry = r.mapping(item, (*p, i))
+        r.keys(entry, (*p, i), {"discrete_resource_spec"})
+        spec = r.mapping(entry.get("discrete_resource_spec"), (*p, i, "discrete_resource_spec"))
+        where = (*p, i, "discrete_resource_spec")
+        r.keys(spec, where, {"kind", "value"})
+        if not entry.get("discrete_resource_spec"):
+            out.append({})  # as the CLI sends it: a resource without a spec
+            continue
+        out.append({"DiscreteResourceSpec": {
+            "Kind": r.string(spec.get("kind"), (*where, "kind")),
+            "Value": r.integer(spec.get("value"), (*where, "value")) or 0}})
     return out
 
 
