@@ -72,7 +72,7 @@ def canonical_spec(spec: Mapping[str, Any], network_names: Mapping[str, str], *,
     for net in task.get("Networks") or []:
         net["Target"] = network_names.get(net["Target"], net["Target"])
     task["Networks"] = sorted(task.get("Networks") or [], key=lambda n: n["Target"])
-    endpoint = spec.setdefault("EndpointSpec", {}) or {}
+    endpoint = spec["EndpointSpec"] = dict(spec.get("EndpointSpec") or {})
     endpoint["Mode"] = endpoint.get("Mode") or "vip"
     for port in endpoint.get("Ports") or []:
         port["Protocol"] = port.get("Protocol") or "tcp"
@@ -86,7 +86,11 @@ def canonical_spec(spec: Mapping[str, Any], network_names: Mapping[str, str], *,
             spec[key]["Order"] = spec[key].get("Order") or "stop-first"
     if task.get("RestartPolicy"):
         task["RestartPolicy"]["Condition"] = task["RestartPolicy"].get("Condition") or "any"
-    return _prune(spec)
+    mode = spec.get("Mode") or {"Replicated": {"Replicas": 1}}
+    out = _prune(spec)
+    kind = next(iter(mode))  # kept when empty: {"Global": {}} is a mode, not "unset"
+    out["Mode"] = {kind: _prune(mode[kind] or {})}
+    return out
 
 
 def _prune(value: Any) -> Any:

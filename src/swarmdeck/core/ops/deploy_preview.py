@@ -31,6 +31,7 @@ class DeployPreview:
     relabel: tuple[str, ...] = ()  # existing configs/secrets whose labels change
     notes: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()  # apply refuses while there are any
+    warnings: tuple[str, ...] = ()  # what the file says that is ignored or changed on the way
 
     @property
     def changed(self) -> bool:
@@ -40,6 +41,7 @@ class DeployPreview:
     def lines(self) -> list[str]:
         out = [f"deploy stack {self.stack} on cluster {self.cluster}"
                + (" (prune)" if self.prune else "")]
+        out += [f"  warning: {w}" for w in self.warnings]
         out += [f"  create {what}" for what in self.create]
         out += [f"  update labels of {what}" for what in self.relabel]
         for s in self.services:
@@ -129,7 +131,7 @@ def build_preview(cluster: str, plan: StackPlan, state: StackState, prune: bool)
         else:
             notes.append(f"service {name} is no longer in the file; kept (prune removes it)")
     return DeployPreview(cluster, plan.stack, prune, tuple(changes), tuple(create),
-                         tuple(relabel), tuple(notes), tuple(problems))
+                         tuple(relabel), tuple(notes), tuple(problems), plan.warnings)
 
 
 def _network_differences(body: Mapping[str, Any], current: Mapping[str, Any]) -> str:
