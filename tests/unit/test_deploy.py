@@ -269,6 +269,8 @@ def engine_copy(spec: dict[str, Any], number: int) -> dict[str, Any]:
     stored["TaskTemplate"]["ContainerSpec"]["Image"] += "@sha256:d1"
     for net in stored["TaskTemplate"]["Networks"]:
         net["Target"] = f"net-{net['Target']}"  # the engine keeps network IDs
+    if "RestartPolicy" in stored["TaskTemplate"]:  # and its default delay (seen on 20.10)
+        stored["TaskTemplate"]["RestartPolicy"].setdefault("Delay", 5_000_000_000)
     return {"ID": f"id{number}", "Version": {"Index": 10 + number}, "Spec": stored}
 
 
@@ -282,6 +284,7 @@ services:
   api:
     image: busybox:1.36
     environment: {MODE: "1"}
+    restart: on-failure:5
   agent:
     image: busybox:1.36
     deploy: {mode: global}
@@ -340,7 +343,7 @@ async def test_apply_writes_only_the_service_whose_spec_differs(plain, tmp_path)
 async def test_the_preview_names_what_is_ignored_or_changed_on_the_way(plain, tmp_path):
     preview = await plan_changes(fake_ops(FakeDocker(), tmp_path), plain())
     lines = preview.lines()
-    assert lines[1].startswith("  warning: line 10: services.dns.ports[0]: host IP 127.0.0.1 "
+    assert lines[1].startswith("  warning: line 11: services.dns.ports[0]: host IP 127.0.0.1 "
                                "ignored: swarm publishes 5353/udp on EVERY address of every "
                                "node (0.0.0.0)")
     assert preview.warnings == plain().warnings

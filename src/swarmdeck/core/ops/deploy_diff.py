@@ -85,7 +85,10 @@ def canonical_spec(spec: Mapping[str, Any], network_names: Mapping[str, str], *,
             spec[key]["FailureAction"] = spec[key].get("FailureAction") or "pause"
             spec[key]["Order"] = spec[key].get("Order") or "stop-first"
     if task.get("RestartPolicy"):
-        task["RestartPolicy"]["Condition"] = task["RestartPolicy"].get("Condition") or "any"
+        policy = task["RestartPolicy"]
+        policy["Condition"] = policy.get("Condition") or "any"
+        if policy.get("Delay") is None:  # the engine keeps its default, 5s (seen on 20.10)
+            policy["Delay"] = 5_000_000_000
     mode = spec.get("Mode") or {"Replicated": {"Replicas": 1}}
     out = _prune(spec)
     kind = next(iter(mode))  # kept when empty: {"Global": {}} is a mode, not "unset"
