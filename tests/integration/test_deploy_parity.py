@@ -305,6 +305,13 @@ async def test_swarmdeck_deploys_the_same_specs_as_docker_stack_deploy(lab, stag
         ours_second = await snapshot(ops, SD_STACK)
         assert ours_second["services"]["STACK_web"]["Spec"]["TaskTemplate"][
             "ContainerSpec"]["Image"].startswith(f"{REGISTRY_IMAGE}:1.1@sha256:")
+        # the CLI also sent the unchanged services again (a no-op update that leaves a
+        # PreviousSpec equal to the spec); swarmdeck did not write to them at all
+        for name in ("STACK_worker", "STACK_extra"):
+            cli_service = cli_second["services"][name]
+            assert differences(cli_service["PreviousSpec"], cli_service["Spec"]) == []
+            cli_service["PreviousSpec"] = None
+            assert ours_second["services"][name]["PreviousSpec"] is None
         assert differences(cli_second, ours_second) == []
     finally:
         await remove_stack(lab, ops, CLI_STACK)
