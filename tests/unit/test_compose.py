@@ -89,7 +89,7 @@ def test_interpolation_like_the_cli():
 # ---- loading -----------------------------------------------------------------------------
 def test_loads_interpolates_and_casts_variables(tmp_path):
     project = compose(tmp_path, """\
-version: "3.8"
+version: "3.9"
 services:
   web:
     image: ${REGISTRY:-docker.io}/web:${TAG}
@@ -261,6 +261,9 @@ services:
         soft: ${SOFT}
         hard: 40000
     volumes: [{type: volume, target: /cache, consistency: cached}]
+    isolation: default
+    oom_score_adj: -500
+    healthcheck: {test: [CMD, "true"], start_interval: 2s}
     networks:
       back: {driver_opts: {com.example.mtu: 1400}}
     deploy:
@@ -285,6 +288,9 @@ networks:
                                     {"Name": "nproc", "Soft": 65535, "Hard": 65535}]
     assert container["Mounts"] == [{"Type": "volume", "Target": "/cache",
                                     "Consistency": "cached"}]
+    assert (container["Isolation"], container["OomScoreAdj"]) == ("default", -500)
+    assert container["Healthcheck"] == {"Test": ["CMD", "true"],
+                                        "StartInterval": 2_000_000_000}
     assert web["TaskTemplate"]["Networks"] == [{"Target": "shop_back", "Aliases": ["web"],
                                                "DriverOpts": {"com.example.mtu": "1400"}}]
     assert web["TaskTemplate"]["Resources"] == {"Reservations": {"GenericResources": [
@@ -471,6 +477,37 @@ def test_unreadable_or_wrong_version_file(tmp_path):
         "3.0 to 3.13"]
 
 
+def test_keys_newer_than_the_files_version_are_refused_as_docker_does(tmp_path):
+    text = """\
+version: "{version}"
+services:
+  web:
+    image: a
+    init: true
+    oom_score_adj: 100
+    healthcheck: {{test: [CMD, "true"], start_interval: 1s}}
+    ports: [{{target: 80}}, "8080:80"]
+    deploy:
+      resources: {{limits: {{pids: 10}}}}
+"""
+    assert problems(tmp_path, text.format(version="3.1")) == [
+        "line 5: services.web.init: needs compose file version 3.7 or later (the file says "
+        "version 3.1; docker stack deploy refuses it too)",
+        "line 6: services.web.oom_score_adj: needs compose file version 3.13 or later (the "
+        "file says version 3.1; docker stack deploy refuses it too)",
+        "line 7: services.web.healthcheck.start_interval: needs compose file version 3.12 or "
+        "later (the file says version 3.1; docker stack deploy refuses it too)",
+        "line 8: services.web.ports[0]: needs compose file version 3.2 or later (the file "
+        "says version 3.1; docker stack deploy refuses it too)",
+        "line 10: services.web.deploy.resources.limits.pids: needs compose file version 3.9 "
+        "or later (the file says version 3.1; docker stack deploy refuses it too)",
+    ]
+    assert [p.split(": ")[1] for p in problems(tmp_path, text.format(version="3.9"))] == [
+        "services.web.oom_score_adj", "services.web.healthcheck.start_interval"]
+    assert compose(tmp_path, text.format(version="3.13")).version == "3.13"
+    assert compose(tmp_path, text.format(version="3").replace('"3"', "3")).version == "3.13"
+
+
 @pytest.mark.parametrize("version, read_as", [
     ("", "3.13"), ('version: "3"\n', "3.13"), ("version: 3.8\n", "3.8"),
     ("version: 3.10\n", "3.1")])  # a YAML number: 3.10 is 3.1, for the CLI too
@@ -482,7 +519,7 @@ def test_a_file_without_a_version_is_read_as_3_13_as_the_cli_28_does(tmp_path, v
 
 # ---- the specs ---------------------------------------------------------------------------
 FULL = """\
-version: "3.8"
+version: "3.9"
 x-base: &base
   stop_grace_period: 2s
 services:

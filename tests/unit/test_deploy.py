@@ -340,6 +340,24 @@ async def test_apply_writes_only_the_service_whose_spec_differs(plain, tmp_path)
     assert result.service_ids == {"plain_api": api["ID"]}
 
 
+async def test_fields_an_older_engine_drops_are_named_and_not_compared(plain, tmp_path):
+    text = PLAIN.replace('environment: {MODE: "1"}', 'environment: {MODE: "1"}\n'
+                                                      '    oom_score_adj: 200')
+    docker = FakeDocker(services=[engine_copy(spec, i) for i, spec in
+                                  enumerate(plain().services.values())],  # kept without it
+                        networks=stack_networks(plain()))
+    docker.api_version = "1.41"
+    preview = await plan_changes(fake_ops(docker, tmp_path), plain(text))
+    assert [s.action for s in preview.services] == ["unchanged"] * 3
+    assert preview.warnings[-1] == (
+        "services.api: oom_score_adj needs Docker engine API 1.46 (Docker 27.0); this engine "
+        "speaks 1.41 and drops it: the service runs without it (as with docker stack deploy)")
+    docker.api_version = "1.46"  # an engine that keeps it: a change, and no warning
+    preview = await plan_changes(fake_ops(docker, tmp_path), plain(text))
+    assert preview.services[1].details == ("OomScoreAdj: (unset) -> 200",)
+    assert not any("oom_score_adj" in w for w in preview.warnings)
+
+
 async def test_the_preview_names_what_is_ignored_or_changed_on_the_way(plain, tmp_path):
     preview = await plan_changes(fake_ops(FakeDocker(), tmp_path), plain())
     lines = preview.lines()

@@ -27,6 +27,29 @@ from swarmdeck.core.ops.compose.yaml_lines import parse_yaml
 _TOP = {"version", "services", "networks", "volumes", "configs", "secrets"}
 # the compose file formats docker stack deploy reads (CLI 28.x); none or "3" means 3.13
 VERSIONS = {f"3.{minor}" for minor in range(14)}
+# keys a format 3.N file may not have before N (the CLI checks the file against the schema of
+# the version it names): "*" any name, "[]" any list item, "{}" a list item in long syntax
+_SINCE: list[tuple[tuple[str, ...], int]] = [
+    (("secrets",), 1), (("services", "*", "secrets"), 1), (("configs",), 3),
+    (("services", "*", "configs"), 3), (("services", "*", "deploy", "endpoint_mode"), 2),
+    (("services", "*", "ports", "{}"), 2), (("services", "*", "volumes", "{}"), 2),
+    (("networks", "*", "attachable"), 2),
+    (("services", "*", "deploy", "placement", "preferences"), 3),
+    (("services", "*", "deploy", "update_config", "order"), 4),
+    (("services", "*", "deploy", "rollback_config", "order"), 4),
+    (("services", "*", "healthcheck", "start_period"), 4), (("volumes", "*", "name"), 4),
+    (("networks", "*", "name"), 5), (("configs", "*", "name"), 5), (("secrets", "*", "name"), 5),
+    (("services", "*", "isolation"), 5),
+    (("services", "*", "deploy", "resources", "reservations", "generic_resources"), 5),
+    (("services", "*", "volumes", "{}", "tmpfs"), 6),
+    (("services", "*", "deploy", "rollback_config"), 7), (("services", "*", "init"), 7),
+    (("services", "*", "deploy", "placement", "max_replicas_per_node"), 8),
+    (("services", "*", "deploy", "resources", "limits", "pids"), 9),
+    (("services", "*", "cgroupns_mode"), 9),
+    (("services", "*", "healthcheck", "start_interval"), 12),
+    (("services", "*", "oom_score_adj"), 13),
+    (("services", "*", "networks", "*", "driver_opts"), 13),
+]
 
 
 def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposeProject:
@@ -54,6 +77,8 @@ def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposePro
     elif version not in VERSIONS:
         r.problem(("version",), f"unsupported compose file version {version!r}: docker stack "
                                 "deploy reads 3.0 to 3.13")
+    else:
+        _check_since(r, data, version)
     workdir = Path(os.path.abspath(path)).parent
     networks = _load_named(r, data, "networks", _network)
     volumes = _load_named(r, data, "volumes", _volume)
@@ -73,6 +98,30 @@ def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposePro
         raise ComposeError(f"{path}: {count} problem{'s' if count > 1 else ''}: "
                            + "; ".join(found), problems=found)
     return project
+
+
+def _check_since(r: Reader, data: dict[str, Any], version: str) -> None:
+    minor = int(version.split(".")[1])
+    for pattern, since in _SINCE:
+        if minor < since:
+            for path in _matching(data, pattern, ()):
+                r.problem(path, f"needs compose file version 3.{since} or later (the file says "
+                                f"version {version}; docker stack deploy refuses it too)")
+
+
+def _matching(value: Any, pattern: tuple[str, ...], path: KeyPath) -> list[KeyPath]:
+    if not pattern:
+        return [path]
+    head, rest = pattern[0], pattern[1:]
+    if head in ("[]", "{}"):
+        items = enumerate(value) if isinstance(value, list) else ()
+        return [found for i, item in items if head == "[]" or isinstance(item, dict)
+                for found in _matching(item, rest, (*path, i))]
+    if not isinstance(value, dict):
+        return []
+    keys = [k for k in value if not k.startswith("x-")] if head == "*" else \
+        [head] if head in value else []
+    return [found for key in keys for found in _matching(value[key], rest, (*path, key))]
 
 
 def _load_named(r: Reader, data: dict[str, Any], section: str,

@@ -97,6 +97,8 @@ class ServiceDef:
     dns_search: list[str] | None = None
     sysctls: dict[str, str] = field(default_factory=dict)
     ulimits: list[dict[str, Any]] = field(default_factory=list)  # Name, Soft, Hard
+    isolation: str = ""
+    oom_score_adj: int = 0
     logging: dict[str, Any] | None = None
     mode: str = "replicated"
     replicas: int | None = None

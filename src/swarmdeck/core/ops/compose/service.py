@@ -25,7 +25,7 @@ _SERVICE = {
     "volumes", "configs", "secrets", "healthcheck", "stop_grace_period", "stop_signal",
     "hostname", "user", "working_dir", "deploy", "logging", "extra_hosts", "init", "read_only",
     "cap_add", "cap_drop", "tty", "stdin_open", "dns", "dns_search", "sysctls", "ulimits",
-    "restart",
+    "restart", "isolation", "oom_score_adj",
 }
 # the shape compose format 3.13 gives the keys the CLI reads but ignores: checked all the same
 _IGNORED_SHAPES = {"build": "string or mapping", "depends_on": "strings", "devices": "strings",
@@ -98,6 +98,11 @@ def read_service(r: Reader, name: str, value: Any, p: KeyPath, workdir: Path,
             setattr(s, key, r.strings(v[key], (*p, key), one_allowed=True))
     s.sysctls = r.labels(v.get("sysctls"), (*p, "sysctls"))
     s.ulimits = _ulimits(r, v.get("ulimits"), (*p, "ulimits"))
+    s.isolation = r.string(v.get("isolation"), (*p, "isolation"))
+    s.oom_score_adj = r.integer(v.get("oom_score_adj"), (*p, "oom_score_adj"),
+                                minimum=-1000) or 0
+    if s.oom_score_adj > 1000:
+        r.problem((*p, "oom_score_adj"), f"expected -1000 to 1000, got {s.oom_score_adj}")
     deploy = r.mapping(v.get("deploy"), (*p, "deploy"))
     _deploy(r, s, deploy, (*p, "deploy"))
     if "restart" in v:
@@ -398,7 +403,8 @@ def _healthcheck(r: Reader, value: Any, p: KeyPath) -> dict[str, Any] | None:
     if value is None:
         return None
     v = r.mapping(value, p)
-    r.keys(v, p, {"test", "interval", "timeout", "retries", "start_period", "disable"})
+    r.keys(v, p, {"test", "interval", "timeout", "retries", "start_period", "start_interval",
+                  "disable"})
     if r.boolean(v.get("disable"), (*p, "disable")):
         if v.get("test"):
             r.problem((*p, "test"), "cannot be set together with disable: true")
@@ -410,7 +416,7 @@ def _healthcheck(r: Reader, value: Any, p: KeyPath) -> dict[str, Any] | None:
     elif test:
         health["Test"] = r.strings(test, (*p, "test"))
     for key, api in (("interval", "Interval"), ("timeout", "Timeout"),
-                     ("start_period", "StartPeriod")):
+                     ("start_period", "StartPeriod"), ("start_interval", "StartInterval")):
         nanos = r.duration(v.get(key), (*p, key))
         if nanos:
             health[api] = nanos

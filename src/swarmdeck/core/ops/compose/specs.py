@@ -151,6 +151,10 @@ def _service_spec(project: ComposeProject, s: ServiceDef, stack: str) -> dict[st
         container["CapabilityDrop"] = list(s.cap_drop)
     if s.ulimits:
         container["Ulimits"] = [dict(u) for u in s.ulimits]
+    if s.isolation:
+        container["Isolation"] = s.isolation
+    if s.oom_score_adj:
+        container["OomScoreAdj"] = s.oom_score_adj
     for kind, defined, key in (("Secrets", project.secrets, "SecretName"),
                                ("Configs", project.configs, "ConfigName")):
         refs = []
