@@ -527,3 +527,47 @@ async def test_keys_docker_converts_or_ignores_deploy_alike_and_redeploy_touches
     finally:
         await remove_stack(lab, ops, CLI2_STACK)
         await remove_stack(lab, ops, SD2_STACK)
+
+
+NEWER = """\
+version: "3.13"
+services:
+  newer:
+    image: 10.213.0.1:5000/swarmdeck/demo:1.0
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+    oom_score_adj: 200
+    healthcheck: {test: ["CMD", "true"], start_interval: 2s}
+    deploy: {endpoint_mode: dnsrr}
+"""
+
+
+async def test_fields_the_engine_is_too_old_for_are_named_and_dropped_alike(lab, staging,
+                                                                             tmp_path):
+    """Engine 20.10 (API 1.41) drops oom_score_adj and healthcheck.start_interval, for the
+    CLI's deploy as for ours: the preview says so, and the redeploy is unchanged."""
+    ops = staging
+    path = tmp_path / "newer.yml"
+    path.write_text(NEWER)
+    try:
+        cli_deploy(lab, path, CLI2_STACK)
+        cli = await snapshot(ops, CLI2_STACK)
+        container = cli["services"]["STACK_newer"]["Spec"]["TaskTemplate"]["ContainerSpec"]
+        assert "OomScoreAdj" not in container and container["Healthcheck"] == {
+            "Test": ["CMD", "true"]}
+        await remove_stack(lab, ops, CLI2_STACK)
+
+        preview, _ = await sd_deploy(ops, path, SD2_STACK)
+        api = ops.docker.api_version
+        assert [w for w in preview.warnings if "engine" in w] == [
+            f"services.newer: {key} needs Docker engine API {needs} (Docker {release}); this "
+            f"engine speaks {api} and drops it: the service runs without it (as with docker "
+            "stack deploy)"
+            for key, needs, release in (("healthcheck.start_interval", "1.44", "25.0"),
+                                        ("oom_score_adj", "1.46", "27.0"))]
+        assert differences(cli, await snapshot(ops, SD2_STACK)) == []
+        again = await plan_changes(ops, stack_plan(load_compose(path, env={}), SD2_STACK))
+        assert [s.action for s in again.services] == ["unchanged"], again.lines()
+    finally:
+        await remove_stack(lab, ops, CLI2_STACK)
+        await remove_stack(lab, ops, SD2_STACK)
