@@ -163,6 +163,8 @@ services:
     credential_spec: {file: x.json}
 networks:
   n: {ipam: {options: {}}}
+volumes:
+  v: {x-cluster-spec: {group: g}}
 name: shop
 x-anchors: {}
 """)
@@ -177,7 +179,9 @@ x-anchors: {}
         "line 8: services.web.credential_spec: not supported by swarmdeck (deploy this file "
         "with `docker stack deploy`)",
         "line 10: networks.n.ipam.options: unknown key",
-        "line 11: name: not a compose file format 3 key (docker stack deploy refuses it too)",
+        "line 12: volumes.v.x-cluster-spec: cluster volumes are not supported by swarmdeck "
+        "(deploy this file with `docker stack deploy`)",
+        "line 13: name: not a compose file format 3 key (docker stack deploy refuses it too)",
     ]
 
 

@@ -44,7 +44,7 @@ _NOT_IN_V3 = {
     "scale", "runtime", "oom_kill_disable", "blkio_config", "storage_opt", "group_add",
     "include", "name", "annotations", "attach", "develop", "post_start", "pre_stop",
 }
-_NOT_YET = {"credential_spec", "template_driver", "driver", "x-cluster-spec"}
+_NOT_YET = {"credential_spec", "template_driver", "driver"}
 
 
 def ignored_service_key(key: str) -> str | None:

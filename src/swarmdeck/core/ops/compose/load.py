@@ -173,6 +173,9 @@ def _network(r: Reader, v: dict[str, Any], p: KeyPath) -> NetworkDef:
 
 def _volume(r: Reader, v: dict[str, Any], p: KeyPath) -> VolumeDef:
     r.keys(v, p, {"driver", "driver_opts", "external", "labels", "name"}, extensions=True)
+    if "x-cluster-spec" in v:  # a cluster (CSI) volume: the CLI reads this extension
+        r.problem((*p, "x-cluster-spec"), "cluster volumes are not supported by swarmdeck "
+                                          "(deploy this file with `docker stack deploy`)")
     external, old_name = r.external(v.get("external"), (*p, "external"))
     name = r.string(v.get("name"), (*p, "name")) or old_name
     if external:
