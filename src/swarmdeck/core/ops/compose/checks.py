@@ -118,6 +118,14 @@ class Reader:
             return {}
         return value
 
+    def sequence(self, value: Any, path: KeyPath) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(path, f"expected a list, got {shown(value)}")
+            return []
+        return value
+
     def string(self, value: Any, path: KeyPath, *, default: str = "") -> str:
         if value is None:
             return default
