@@ -367,6 +367,72 @@ services:
                           "PublishMode": "ingress"}]
 
 
+def test_values_the_engine_changes_on_the_way_are_kept_as_it_keeps_them_with_a_warning(
+        tmp_path):
+    """Seen on the lab (engine 20.10, docker stack deploy): an unknown protocol is stored
+    as tcp, an unknown mode as ingress, a port without target as target 0, retries 2.5 as 2."""
+    project = compose(tmp_path, """\
+services:
+  web:
+    image: a
+    ports: [{target: 80, protocol: icmp, mode: weird}, {target: 81, protocol: UDP}, {published: 9}]
+    healthcheck: {test: [CMD, "true"], retries: 2.5}
+""")
+    assert project.services["web"].ports == [
+        {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 0, "PublishMode": "ingress"},
+        {"Protocol": "udp", "TargetPort": 81, "PublishedPort": 0, "PublishMode": ""},
+        {"Protocol": "", "TargetPort": 0, "PublishedPort": 9, "PublishMode": ""}]
+    assert project.services["web"].healthcheck == {"Test": ["CMD", "true"], "Retries": 2}
+    assert project.warnings == [
+        "line 4: services.web.ports[0].protocol: 'icmp' is not tcp or udp or sctp: the engine "
+        "makes it tcp (as with docker stack deploy)",
+        "line 4: services.web.ports[0].mode: 'weird' is not ingress or host: the engine makes "
+        "it ingress (as with docker stack deploy)",
+        "line 4: services.web.ports[2]: no `target:`: the engine publishes it to port 0 of the "
+        "container (as with docker stack deploy); add the container's port",
+        "line 5: services.web.healthcheck.retries: 2.5 becomes 2 (as with docker stack "
+        "deploy)",
+    ]
+
+
+def test_what_the_format_wants_as_text_or_without_repeats_is_refused_as_docker_does(
+        tmp_path):
+    assert problems(tmp_path, """\
+services:
+  web:
+    image: a
+    user: 1000
+    dns: [1.1.1.1, 1.1.1.1]
+    ports: ["80:80", "80:80"]
+    configs: [{source: c, uid: 100}]
+    volumes: [{type: tmpfs, target: /t, tmpfs: {size: 64m}}]
+    extra_hosts: ["a=10.0.0.1", "b:[::1]", "nohost"]
+    deploy:
+      resources: {limits: {cpus: 0.5, memory: "64M"}}
+configs:
+  c: {file: c.txt}
+""", c__txt="x") == [
+        "line 4: services.web.user: expected a string, got int 1000",
+        "line 5: services.web.dns[1]: text '1.1.1.1' is listed twice (docker stack deploy "
+        "refuses repeats too)",
+        "line 6: services.web.ports[1]: text '80:80' is listed twice (docker stack deploy "
+        "refuses repeats too)",
+        "line 7: services.web.configs[0].uid: expected a string, got int 100",
+        "line 8: services.web.volumes[0].tmpfs.size: expected a whole number, got text '64m'",
+        "line 11: services.web.deploy.resources.limits.cpus: expected text, got a number: "
+        'quote it (cpus: "0.5")',
+    ]
+    web = compose(tmp_path, """\
+services:
+  web:
+    image: a
+    extra_hosts: ["a=10.0.0.1", "b:[::1]", "nohost"]
+""")
+    assert web.services["web"].extra_hosts == ["10.0.0.1 a", "::1 b"]
+    assert web.warnings == ["line 4: services.web.extra_hosts[2]: ignored: 'nohost' is not "
+                            "HOST:IP or HOST=IP (docker stack deploy drops it silently)"]
+
+
 def test_a_boolean_where_the_format_wants_text_is_refused_as_docker_does(tmp_path):
     assert problems(tmp_path, """\
 services:
@@ -401,7 +467,7 @@ def test_wrong_types_name_the_key_and_what_is_expected(tmp_path):
 services:
   web:
     image: a
-    ports: ["eighty", {published: 80}]
+    ports: ["eighty", {target: "80"}]
     stop_grace_period: 10
     healthcheck: {interval: soon}
     deploy:
@@ -413,7 +479,7 @@ services:
     assert found == [
         "line 4: services.web.ports[0]: expected a port like 80, 8080:80 or 8080:80/udp, "
         "got text 'eighty'",
-        "line 4: services.web.ports[1]: needs `target:` (the container's port)",
+        "line 4: services.web.ports[1].target: expected a whole number, got text '80'",
         "line 5: services.web.stop_grace_period: expected a duration like 10s, 1m30s or 500ms, "
         "got int 10",
         "line 6: services.web.healthcheck.interval: expected a duration like 10s, 1m30s or "
@@ -542,7 +608,7 @@ services:
     volumes:
       - data:/data:ro
       - ./site:/site
-      - {type: tmpfs, target: /tmp, tmpfs: {size: 1M}}
+      - {type: tmpfs, target: /tmp, tmpfs: {size: 1048576}}
     configs:
       - {source: conf, target: /etc/app.conf, mode: 0440, uid: "100"}
     secrets: [pw]

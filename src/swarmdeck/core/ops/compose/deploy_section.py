@@ -7,7 +7,7 @@ from typing import Any
 
 from swarmdeck.core.ops.compose.checks import Reader
 from swarmdeck.core.ops.compose.model import KeyPath, ServiceDef
-from swarmdeck.core.ops.compose.values import parse_bytes, parse_cpus
+from swarmdeck.core.ops.compose.values import go_string, parse_bytes, parse_cpus
 
 _DEPLOY = {"mode", "replicas", "placement", "resources", "restart_policy", "update_config",
            "rollback_config", "labels", "endpoint_mode"}
@@ -91,6 +91,11 @@ def _resources(r: Reader, v: dict[str, Any], p: KeyPath) -> dict[str, Any]:
             continue
         part = r.mapping(v[key], (*p, key))
         r.keys(part, (*p, key), allowed)
+        for unit in ("cpus", "memory"):  # format 3 wants text: `cpus: 0.5` is refused
+            if isinstance(part.get(unit), int | float) and not isinstance(part[unit], bool):
+                r.problem((*p, key, unit), f"expected text, got a number: quote it "
+                                           f"({unit}: \"{go_string(part[unit])}\")")
+                part = {k: x for k, x in part.items() if k != unit}
         values = {
             "NanoCPUs": r.convert(part.get("cpus"), (*p, key, "cpus"), parse_cpus,
                                   "a number of CPUs like 0.5"),

@@ -4,6 +4,7 @@ collected and reported by key path and line, nothing silently ignored."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,6 +28,10 @@ from swarmdeck.core.ops.compose.yaml_lines import parse_yaml
 _TOP = {"version", "services", "networks", "volumes", "configs", "secrets"}
 # the compose file formats docker stack deploy reads (CLI 28.x); none or "3" means 3.13
 VERSIONS = {f"3.{minor}" for minor in range(14)}
+# service lists the format wants without repeats (the schema's uniqueItems)
+_UNIQUE = ("cap_add", "cap_drop", "depends_on", "devices", "dns", "dns_search", "env_file",
+           "environment", "expose", "external_links", "extra_hosts", "labels", "links",
+           "networks", "ports", "security_opt", "sysctls", "tmpfs")
 # keys a format 3.N file may not have before N (the CLI checks the file against the schema of
 # the version it names): "*" any name, "[]" any list item, "{}" a list item in long syntax
 _SINCE: list[tuple[tuple[str, ...], int]] = [
@@ -70,6 +75,7 @@ def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposePro
                            f"got {shown(data)}")
     data = interpolate(data, (), env, r)
     r.keys(data, (), _TOP, extensions=True)
+    _check_unique(r, data)
     version = go_string(data["version"]) if "version" in data else ""
     version = "3.13" if version in ("", "3") else version
     if not version.startswith("3"):
@@ -98,6 +104,29 @@ def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposePro
         raise ComposeError(f"{path}: {count} problem{'s' if count > 1 else ''}: "
                            + "; ".join(found), problems=found)
     return project
+
+
+def _check_unique(r: Reader, data: dict[str, Any]) -> None:
+    """Lists the format wants without repeats (the schema's uniqueItems)."""
+    lists = [(("services", name, key), value.get(key))
+             for name, value in (data.get("services") or {}).items() if isinstance(value, dict)
+             for key in _UNIQUE]
+    lists += [(("services", name, "deploy", "labels"),
+               ((value.get("deploy") or {}) if isinstance(value, dict) else {}).get("labels"))
+              for name, value in (data.get("services") or {}).items()]
+    lists += [((section, name, "labels"), value.get("labels"))
+              for section in ("networks", "volumes", "configs", "secrets")
+              for name, value in (data.get(section) or {}).items() if isinstance(value, dict)]
+    for path, items in lists:
+        if not isinstance(items, list):
+            continue
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            key = json.dumps(item, sort_keys=True, default=str)
+            if key in seen:
+                r.problem((*path, i), f"{shown(item)} is listed twice (docker stack deploy "
+                                      "refuses repeats too)")
+            seen.add(key)
 
 
 def _check_since(r: Reader, data: dict[str, Any], version: str) -> None:

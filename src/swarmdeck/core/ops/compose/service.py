@@ -13,12 +13,7 @@ from typing import Any
 from swarmdeck.core.ops.compose.checks import Reader, ignored_service_key, shown
 from swarmdeck.core.ops.compose.deploy_section import read_deploy, restart_policy_of
 from swarmdeck.core.ops.compose.model import KeyPath, ServiceDef
-from swarmdeck.core.ops.compose.values import (
-    go_string,
-    parse_bytes,
-    parse_port,
-    port_host_ip,
-)
+from swarmdeck.core.ops.compose.values import go_string, parse_port, port_host_ip
 
 _SERVICE = {
     "image", "command", "entrypoint", "environment", "env_file", "labels", "ports", "networks",
@@ -71,8 +66,7 @@ def read_service(r: Reader, name: str, value: Any, p: KeyPath, workdir: Path,
     s.stop_grace_period = r.duration(v.get("stop_grace_period"), (*p, "stop_grace_period"))
     s.stop_signal = r.string(v.get("stop_signal"), (*p, "stop_signal"))
     s.hostname = r.string(v.get("hostname"), (*p, "hostname"))
-    s.user = r.string(go_string(v["user"]) if isinstance(v.get("user"), int) else v.get("user"),
-                      (*p, "user"))
+    s.user = r.string(v.get("user"), (*p, "user"))  # `user: 1000` too: quote it, as for docker
     s.working_dir = r.string(v.get("working_dir"), (*p, "working_dir"))
     s.init = r.boolean(v.get("init"), (*p, "init"))
     s.read_only = bool(r.boolean(v.get("read_only"), (*p, "read_only")))
@@ -144,9 +138,6 @@ def effective_capabilities(add: list[str], drop: list[str]) -> tuple[list[str], 
 def _ulimits(r: Reader, value: Any, p: KeyPath) -> list[dict[str, Any]]:
     out = []
     for name, item in sorted(r.mapping(value, p).items()):
-        if not name.isascii() or not name.isalpha() or not name.islower():
-            r.problem((*p, name), "expected a lower-case limit name like nofile or nproc")
-            continue
         if isinstance(item, dict):
             r.keys(item, (*p, name), {"soft", "hard"})
             soft = r.integer(item.get("soft"), (*p, name, "soft"), minimum=-1)
@@ -223,20 +214,32 @@ def _ports(r: Reader, value: Any, p: KeyPath) -> list[dict[str, Any]]:
                               "pin the service")
         elif isinstance(item, dict):
             r.keys(item, where, {"target", "published", "protocol", "mode"})
-            target = r.integer(item.get("target"), (*where, "target"), minimum=1)
-            if target is None and "target" not in item:
-                r.problem(where, "needs `target:` (the container's port)")
+            target = r.integer(item.get("target"), (*where, "target"))
+            if "target" not in item:
+                r.warn(where, "no `target:`: the engine publishes it to port 0 of the "
+                              "container (as with docker stack deploy); add the container's "
+                              "port")
             published = r.integer(item.get("published"), (*where, "published"))
-            port = {"Protocol": r.choice(item.get("protocol"), (*where, "protocol"),
-                                         ("tcp", "udp", "sctp")),
+            port = {"Protocol": _engine_word(r, item, "protocol", where, ("tcp", "udp", "sctp")),
                     "TargetPort": target or 0, "PublishedPort": published or 0,
-                    "PublishMode": r.choice(item.get("mode"), (*where, "mode"),
-                                            ("ingress", "host"))}
+                    "PublishMode": _engine_word(r, item, "mode", where, ("ingress", "host"))}
             out.append(port)
         else:
             r.problem(where, f"expected a port (80, \"8080:80\" or a mapping with target, "
                              f"published, protocol, mode), got {shown(item)}")
     return out
+
+
+def _engine_word(r: Reader, item: dict[str, Any], key: str, where: KeyPath,
+                 known: tuple[str, ...]) -> str:
+    """A port's protocol or mode as the engine reads it: any case; a word it does not know
+    becomes its first (tcp, ingress) without a word from it, so with a warning here."""
+    word = r.string(item.get(key), (*where, key))
+    if word and word.lower() not in known:
+        r.warn((*where, key), f"{word!r} is not {' or '.join(known)}: the engine makes it "
+                              f"{known[0]} (as with docker stack deploy)")
+        return known[0]
+    return word.lower()
 
 
 def _service_networks(r: Reader, value: Any, p: KeyPath
@@ -296,8 +299,7 @@ def _mount(r: Reader, item: Any, p: KeyPath, workdir: Path,
                                                     (*p, kind, "propagation"),
                                                     tuple(sorted(_PROPAGATIONS)))
                 else:
-                    mount["size"] = r.convert(options.get("size"), (*p, kind, "size"),
-                                              parse_bytes, "a size like 64M")
+                    mount["size"] = r.integer(options.get("size"), (*p, kind, "size"))
     else:
         r.problem(p, f"expected SOURCE:TARGET or a mapping, got {shown(item)}")
         return {}
@@ -348,8 +350,7 @@ def _file_ref(r: Reader, item: Any, p: KeyPath) -> dict[str, Any]:
     source = r.string(v.get("source"), (*p, "source"))
     if not source:
         r.problem(p, "needs `source:`")
-    ids = {key: r.string(go_string(v[key]) if isinstance(v.get(key), int) else v.get(key),
-                         (*p, key)) or "0" for key in ("uid", "gid")}
+    ids = {key: r.string(v.get(key), (*p, key)) or "0" for key in ("uid", "gid")}
     mode = r.integer(v.get("mode"), (*p, "mode"))
     return {"source": source, "target": r.string(v.get("target"), (*p, "target")) or source,
             **ids, "mode": 0o444 if mode is None else mode}
@@ -361,12 +362,16 @@ def _extra_hosts(r: Reader, value: Any, p: KeyPath) -> list[str]:
     else:
         entries = r.strings(value, p)
     out = []
-    for i, entry in enumerate(entries):
-        host, found, ip = entry.partition(":")
-        if found:
-            out.append(f"{ip} {host}")
-        else:
-            r.problem((*p, i), f"expected HOST:IP, got {entry!r}")
+    for i, entry in enumerate(entries):  # as transformHostsList: HOST=IP or HOST:IP
+        sep = "=" if "=" in entry else ":"
+        host, found, ip = entry.partition(sep)
+        if not found:
+            r.warn((*p, i), f"ignored: {entry!r} is not HOST:IP or HOST=IP (docker stack "
+                            "deploy drops it silently)")
+            continue
+        if len(ip) > 2 and ip[0] == "[" and ip[-1] == "]":
+            ip = ip[1:-1]
+        out.append(f"{ip} {host}")
     return out
 
 
@@ -391,7 +396,13 @@ def _healthcheck(r: Reader, value: Any, p: KeyPath) -> dict[str, Any] | None:
         nanos = r.duration(v.get(key), (*p, key))
         if nanos:
             health[api] = nanos
-    retries = r.integer(v.get("retries"), (*p, "retries"))
+    retries = v.get("retries")
+    if isinstance(retries, float) and retries >= 0:  # a number for the format, whole for Go
+        if retries != int(retries):
+            r.warn((*p, "retries"), f"{go_string(retries)} becomes {int(retries)} (as with "
+                                    "docker stack deploy)")
+        retries = int(retries)
+    retries = r.integer(retries, (*p, "retries"))
     if retries:
         health["Retries"] = retries
     return health
