@@ -753,3 +753,17 @@ def test_deploy_lists_them_and_exits_2_before_connecting(tmp_path, capsys):
             assert "shop.yml: 1 problem: line 4, column 24: a raw control character U+0007 " \
                    "(<BEL>)" in err
     connect.assert_not_called()
+
+
+def test_settings_on_an_external_network_are_ignored_with_a_warning(tmp_path):
+    project = compose(tmp_path, """\
+services:
+  web: {image: a, networks: [edge]}
+networks:
+  edge: {external: true, name: traefik, driver: overlay, attachable: true}
+""")
+    plan = stack_plan(project, "shop")
+    assert plan.external_networks == ["traefik"] and plan.networks == {}
+    assert project.warnings == [
+        f"line 4: networks.edge.{key}: ignored: an external network is used as it is (docker "
+        "stack deploy ignores it too)" for key in ("driver", "attachable")]

@@ -168,8 +168,9 @@ def _network(r: Reader, v: dict[str, Any], p: KeyPath) -> NetworkDef:
     name = r.string(v.get("name"), (*p, "name")) or old_name
     if external:
         for key in ("driver", "driver_opts", "labels", "attachable", "internal", "ipam"):
-            if key in v:
-                r.problem((*p, key), "cannot be set on an external network")
+            if key in v:  # the CLI takes an external network as it is, without a word
+                r.warn((*p, key), "ignored: an external network is used as it is (docker "
+                                  "stack deploy ignores it too)")
         return NetworkDef(name or str(p[-1]), True)
     ipam = r.mapping(v.get("ipam"), (*p, "ipam"))
     r.keys(ipam, (*p, "ipam"), {"driver", "config"})
