@@ -73,6 +73,12 @@ expose: ["80", 81]
 security_opt: [label=disable]
 tmpfs: [/run, /tmp]
 privileged: "true"
+shm_size: 67108864
+shm_size: 64M
+shm_size: [1]
+pid: host
+pid: null
+oom_score_adj: -2000
 extends: {service: x}
 mem_limit: 64m
 platform: linux/amd64

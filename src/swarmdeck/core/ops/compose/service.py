@@ -25,7 +25,8 @@ _SERVICE = {
 # the shape compose format 3.13 gives the keys the CLI reads but ignores: checked all the same
 _IGNORED_SHAPES = {"build": "string or mapping", "depends_on": "strings", "devices": "strings",
                    "security_opt": "strings", "links": "strings", "external_links": "strings",
-                   "expose": "ports", "tmpfs": "string or strings", "privileged": "boolean"}
+                   "expose": "ports", "tmpfs": "string or strings", "privileged": "boolean",
+                   "pid": "string or null"}  # shm_size: a number passes the schema, not Go
 _PROPAGATIONS = {"rprivate", "private", "rshared", "shared", "rslave", "slave"}
 
 
@@ -90,9 +91,7 @@ def read_service(r: Reader, name: str, value: Any, p: KeyPath, workdir: Path,
     s.ulimits = _ulimits(r, v.get("ulimits"), (*p, "ulimits"))
     s.isolation = r.string(v.get("isolation"), (*p, "isolation"))
     s.oom_score_adj = r.integer(v.get("oom_score_adj"), (*p, "oom_score_adj"),
-                                minimum=-1000) or 0
-    if s.oom_score_adj > 1000:
-        r.problem((*p, "oom_score_adj"), f"expected -1000 to 1000, got {s.oom_score_adj}")
+                                minimum=-(2**63)) or 0  # its range: the engine's to check
     deploy = r.mapping(v.get("deploy"), (*p, "deploy"))
     read_deploy(r, s, deploy, (*p, "deploy"))
     if "restart" in v:
@@ -118,7 +117,7 @@ def _check_ignored(r: Reader, key: str, value: Any, p: KeyPath) -> None:
     elif shape == "string or mapping":
         if not isinstance(value, str | dict):
             r.problem(p, f"expected a path or a mapping, got {shown(value)}")
-    elif shape == "string":
+    elif shape == "string" or (shape == "string or null" and value is not None):
         r.string(value, p)
 
 
