@@ -104,7 +104,7 @@ def test_deploy_previews_applies_and_follows(lab, swarmdeck, project):
 
 @pytest.mark.parametrize("text, says", [
     ("services:\n  app:\n\timage: x\n", "line 3"),
-    ("services:\n  app:\n    image: x\n    build: .\n", "services.app.build"),
+    ("services:\n  app:\n    image: x\n    mem_limit: 64m\n", "services.app.mem_limit"),
     ("services:\n  app:\n    image: x\n    deploy:\n      replicas: two\n",
      "services.app.deploy.replicas"),
 ])

@@ -305,6 +305,13 @@ async def test_swarmdeck_deploys_the_same_specs_as_docker_stack_deploy(lab, stag
         ours_second = await snapshot(ops, SD_STACK)
         assert ours_second["services"]["STACK_web"]["Spec"]["TaskTemplate"][
             "ContainerSpec"]["Image"].startswith(f"{REGISTRY_IMAGE}:1.1@sha256:")
+        # the CLI also sent the unchanged services again (a no-op update that leaves a
+        # PreviousSpec equal to the spec); swarmdeck did not write to them at all
+        for name in ("STACK_worker", "STACK_extra"):
+            cli_service = cli_second["services"][name]
+            assert differences(cli_service["PreviousSpec"], cli_service["Spec"]) == []
+            cli_service["PreviousSpec"] = None
+            assert ours_second["services"][name]["PreviousSpec"] is None
         assert differences(cli_second, ours_second) == []
     finally:
         await remove_stack(lab, ops, CLI_STACK)
@@ -403,3 +410,164 @@ async def test_failure_says_what_was_applied_and_refusal_writes_nothing(lab, sta
         assert [a["result"] for a in audit] == ["error", "error"]
     finally:
         await remove_stack(lab, ops, SD_STACK)
+
+
+# ---- keys docker converts, ignores or changes on the way ---------------------------------
+CLI2_STACK = "parity2_cli"
+SD2_STACK = "parity2_sd"
+KEYS = """\
+version: "3.8"
+services:
+  app:
+    build: .
+    image: 10.213.0.1:5000/swarmdeck/demo:1.0
+    container_name: parity-app
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+    depends_on: [side]
+    restart: on-failure:5
+    cap_add: [NET_ADMIN]
+    tty: true
+    stdin_open: true
+    dns: [10.213.0.1]
+    sysctls:
+      net.core.somaxconn: 1024
+    ulimits:
+      nofile: {{soft: 1024, hard: 2048}}
+    expose: ["8080"]
+    environment:
+      MODE: {mode}
+    networks:
+      inner:
+    deploy:
+      endpoint_mode: dnsrr
+  side:
+    image: 10.213.0.1:5000/swarmdeck/demo:1.0
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+    ports: ["127.0.0.1:18353:53/udp"]
+    networks: [inner]
+networks:
+  inner:
+    ipam:
+      config:
+        - subnet: 10.250.7.0/24
+"""
+
+
+async def versions(ops: ClusterOps, stack: str) -> dict[str, int]:
+    return {s["Spec"]["Name"]: s["Version"]["Index"]
+            for s in (await stack_objects(ops, stack))["services"]}
+
+
+async def subnets(ops: ClusterOps, stack: str) -> dict[str, list[str]]:
+    return {n["Name"].replace(stack, "STACK"): [c.get("Subnet") for c in
+                                                (n.get("IPAM") or {}).get("Config") or []]
+            for n in (await stack_objects(ops, stack))["networks"]}
+
+
+async def test_keys_docker_converts_or_ignores_deploy_alike_and_redeploy_touches_only_changes(
+        lab, staging, swarmdeck, tmp_path):
+    ops = staging
+    path = tmp_path / "keys.yml"
+    path.write_text(KEYS.format(mode="one"))
+    config = tmp_path / "config.toml"
+    config.write_text(lab.config_file.read_text() + (
+        f'\n[projects.keys.environments.test]\ncluster = "staging"\nstack = "{SD2_STACK}"\n'
+        f'compose = "{path}"\n'))
+    config.chmod(0o600)
+    try:
+        cli_deploy(lab, path, CLI2_STACK)  # the host-IP port: both stacks cannot hold it
+        cli = await snapshot(ops, CLI2_STACK)
+        cli_subnets = await subnets(ops, CLI2_STACK)
+        await remove_stack(lab, ops, CLI2_STACK)
+
+        plan = stack_plan(load_compose(path, env={}), SD2_STACK)
+        warned = [w.split(": ")[1] for w in plan.warnings]
+        assert warned == ["services.app.build", "services.app.container_name",
+                          "services.app.depends_on", "services.app.expose",
+                          "services.side.ports[0]"], plan.warnings
+        assert "host IP 127.0.0.1 ignored: swarm publishes 18353/udp on EVERY address" \
+               in plan.warnings[-1]
+        preview, result = await sd_deploy(ops, path, SD2_STACK)
+        assert [w for w in preview.lines() if "warning:" in w] == [
+            f"  warning: {w}" for w in plan.warnings]
+        assert not result.warnings, result.warnings
+        ours = await snapshot(ops, SD2_STACK)
+        assert differences(cli, ours) == []
+        assert await subnets(ops, SD2_STACK) == cli_subnets == {
+            "STACK_inner": ["10.250.7.0/24"]}
+        app = ours["services"]["STACK_app"]["Spec"]["TaskTemplate"]
+        assert app["RestartPolicy"]["MaxAttempts"] == 5
+        assert app["ContainerSpec"]["CapabilityAdd"] == ["CAP_NET_ADMIN"]  # kept by 20.10
+
+        # deployed again unchanged: nothing to change, no service written to
+        before = await versions(ops, SD2_STACK)
+        again = swarmdeck("deploy", "keys", "--yes", config=config, timeout=120)
+        assert again.returncode == 0, again.stderr + again.stdout
+        assert again.stdout.splitlines()[-1] == "  nothing to change", again.stdout
+        assert "unchanged service parity2_sd_app" in again.stdout
+        assert await versions(ops, SD2_STACK) == before
+
+        # one field changed: exactly that service is updated
+        path.write_text(KEYS.format(mode="two"))
+        changed = swarmdeck("deploy", "keys", "--yes", config=config, timeout=180)
+        assert changed.returncode == 0, changed.stderr + changed.stdout
+        out = changed.stdout.splitlines()
+        assert "  update service parity2_sd_app" in out
+        assert "      env changed: MODE=one -> two" in out
+        assert "  unchanged service parity2_sd_side" in out
+        assert "stack parity2_sd: 1 steps applied" in out  # the summary, one step a line
+        assert "  update service parity2_sd_app" in out[out.index(
+            "stack parity2_sd: 1 steps applied"):]
+        assert "<LF>" not in changed.stdout
+        after = await versions(ops, SD2_STACK)
+        assert after[f"{SD2_STACK}_side"] == before[f"{SD2_STACK}_side"]
+        assert after[f"{SD2_STACK}_app"] > before[f"{SD2_STACK}_app"]
+    finally:
+        await remove_stack(lab, ops, CLI2_STACK)
+        await remove_stack(lab, ops, SD2_STACK)
+
+
+NEWER = """\
+version: "3.13"
+services:
+  newer:
+    image: 10.213.0.1:5000/swarmdeck/demo:1.0
+    command: ["sleep", "3600"]
+    stop_grace_period: 1s
+    oom_score_adj: 200
+    healthcheck: {test: ["CMD", "true"], start_interval: 2s}
+    deploy: {endpoint_mode: dnsrr}
+"""
+
+
+async def test_fields_the_engine_is_too_old_for_are_named_and_dropped_alike(lab, staging,
+                                                                             tmp_path):
+    """Engine 20.10 (API 1.41) drops oom_score_adj and healthcheck.start_interval, for the
+    CLI's deploy as for ours: the preview says so, and the redeploy is unchanged."""
+    ops = staging
+    path = tmp_path / "newer.yml"
+    path.write_text(NEWER)
+    try:
+        cli_deploy(lab, path, CLI2_STACK)
+        cli = await snapshot(ops, CLI2_STACK)
+        container = cli["services"]["STACK_newer"]["Spec"]["TaskTemplate"]["ContainerSpec"]
+        assert "OomScoreAdj" not in container and container["Healthcheck"] == {
+            "Test": ["CMD", "true"]}
+        await remove_stack(lab, ops, CLI2_STACK)
+
+        preview, _ = await sd_deploy(ops, path, SD2_STACK)
+        api = ops.docker.api_version
+        assert [w for w in preview.warnings if "engine" in w] == [
+            f"services.newer: {key} needs Docker engine API {needs} (Docker {release}); this "
+            f"engine speaks {api} and drops it: the service runs without it (as with docker "
+            "stack deploy)"
+            for key, needs, release in (("healthcheck.start_interval", "1.44", "25.0"),
+                                        ("oom_score_adj", "1.46", "27.0"))]
+        assert differences(cli, await snapshot(ops, SD2_STACK)) == []
+        again = await plan_changes(ops, stack_plan(load_compose(path, env={}), SD2_STACK))
+        assert [s.action for s in again.services] == ["unchanged"], again.lines()
+    finally:
+        await remove_stack(lab, ops, CLI2_STACK)
+        await remove_stack(lab, ops, SD2_STACK)

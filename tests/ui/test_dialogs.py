@@ -126,3 +126,25 @@ async def test_a_question_on_several_lines_shows_them_as_lines(make_app):
         console.print(dialog.query_one(".question").content)
         shown = console.file.getvalue().splitlines()
         assert shown[:3] == ["Update shop_web on prod", "from a:1", "to   a:2<ESC>[2J?"]
+
+
+async def test_a_deploy_previews_warnings_stand_out_in_the_question(make_app):
+    from swarmdeck.core.ops.deploy import DeployPreview, ServiceChange
+
+    preview = DeployPreview("prod", "dns", False,
+                            (ServiceChange("dns_dns", "create", ("image a:1",)),),
+                            warnings=("line 4: services.dns.ports[0]: host IP 127.0.0.1 "
+                                      "ignored\x1b[2J",))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        dialog = ConfirmDialog("Deploy dns/prod as stack dns on prod?",
+                               details=preview.lines())
+        await ask(app, pilot, dialog)
+        text = dialog.query_one("#details").content
+        assert text.plain.splitlines() == [
+            "deploy stack dns on cluster prod",
+            "  warning: line 4: services.dns.ports[0]: host IP 127.0.0.1 ignored<ESC>[2J",
+            "  create service dns_dns", "      image a:1"]
+        styled = {text.plain[span.start:span.end]: str(span.style) for span in text.spans}
+        assert styled == {"  warning: line 4: services.dns.ports[0]: host IP 127.0.0.1 "
+                          "ignored<ESC>[2J": "bold yellow"}

@@ -89,7 +89,7 @@ def test_interpolation_like_the_cli():
 # ---- loading -----------------------------------------------------------------------------
 def test_loads_interpolates_and_casts_variables(tmp_path):
     project = compose(tmp_path, """\
-version: "3.8"
+version: "3.9"
 services:
   web:
     image: ${REGISTRY:-docker.io}/web:${TAG}
@@ -151,38 +151,307 @@ def test_duplicate_keys_are_an_error_not_a_silent_overwrite(tmp_path):
         compose(tmp_path, "services:\n  web:\n    image: a\n    image: b\n")
 
 
-def test_every_unsupported_key_is_reported_by_path_and_line(tmp_path):
+def test_keys_docker_refuses_are_refused_by_path_and_line(tmp_path):
     found = problems(tmp_path, """\
 services:
   web:
     image: a
-    build: .
-    restart: always
-    cap_add: [NET_ADMIN]
+    extends: {file: base.yml, service: web}
+    mem_limit: 1g
+    platform: linux/amd64
     bogus: 1
-    deploy:
-      resources:
-        reservations: {generic_resources: []}
+    credential_spec: {file: x.json}
 networks:
-  n: {ipam: {}}
+  n: {ipam: {options: {}}}
+volumes:
+  v: {x-cluster-spec: {group: g}}
+name: shop
 x-anchors: {}
 """)
     assert found == [
-        "line 4: services.web.build: not supported by swarm stacks",
-        "line 5: services.web.restart: not supported by swarm stacks",
-        "line 6: services.web.cap_add: not supported by swarmdeck (deploy this file with "
-        "`docker stack deploy`)",
+        "line 4: services.web.extends: not supported by swarm stacks: `extends` is not "
+        "supported by docker stack deploy",
+        "line 5: services.web.mem_limit: not supported by swarm stacks: set limits under "
+        "deploy.resources instead",
+        "line 6: services.web.platform: not a compose file format 3 key (docker stack deploy "
+        "refuses it too)",
         "line 7: services.web.bogus: unknown key",
-        "line 10: services.web.deploy.resources.reservations.generic_resources: not supported "
-        "by swarmdeck (deploy this file with `docker stack deploy`)",
-        "line 12: networks.n.ipam: not supported by swarmdeck (deploy this file with "
-        "`docker stack deploy`)",
+        "line 8: services.web.credential_spec: not supported by swarmdeck (deploy this file "
+        "with `docker stack deploy`)",
+        "line 10: networks.n.ipam.options: unknown key",
+        "line 12: volumes.v.x-cluster-spec: cluster volumes are not supported by swarmdeck "
+        "(deploy this file with `docker stack deploy`)",
+        "line 13: name: not a compose file format 3 key (docker stack deploy refuses it too)",
+    ]
+
+
+def test_keys_docker_ignores_are_deployed_with_a_warning_naming_key_and_line(tmp_path):
+    project = compose(tmp_path, """\
+services:
+  web:
+    image: a
+    build: .
+    container_name: web1
+    expose: [80, "443"]
+    security_opt: [label=disable]
+    depends_on: [db]
+    privileged: true
+    tmpfs: /run
+    networks:
+      back: {ipv4_address: 10.250.7.9, aliases: [w]}
+  db:
+    image: b
+networks:
+  back: {}
+""")
+    assert project.warnings == [
+        "line 4: services.web.build: ignored: not supported by swarm services (docker stack "
+        "deploy ignores it too)",
+        "line 5: services.web.container_name: ignored: setting the container name is not "
+        "supported (docker stack deploy ignores it too)",
+        "line 6: services.web.expose: ignored: exposing ports is unnecessary: services on the "
+        "same network reach each other's containers on any port (docker stack deploy ignores "
+        "it too)",
+        "line 7: services.web.security_opt: ignored: not supported by swarm services (docker "
+        "stack deploy ignores it too)",
+        "line 8: services.web.depends_on: ignored: swarm services have no such setting "
+        "(docker stack deploy drops it silently)",
+        "line 9: services.web.privileged: ignored: not supported by swarm services (docker "
+        "stack deploy ignores it too)",
+        "line 10: services.web.tmpfs: ignored: swarm services have no such setting (docker "
+        "stack deploy drops it silently)",
+        "line 12: services.web.networks.back.ipv4_address: ignored: swarm gives each task its "
+        "own address on the network (docker stack deploy drops it silently)",
+    ]
+    plan = stack_plan(project, "shop")
+    assert plan.warnings == tuple(project.warnings)
+    web = plan.services["web"]
+    assert web["TaskTemplate"]["Networks"] == [{"Target": "shop_back", "Aliases": ["w", "web"]}]
+    container = web["TaskTemplate"]["ContainerSpec"]
+    assert not {"Hostname", "Mounts", "Privileges"} & set(container) - {"Privileges"}
+    assert container["Privileges"] == {"CredentialSpec": None, "SELinuxContext": None}
+
+
+def test_ignored_keys_are_still_checked_as_docker_checks_them(tmp_path):
+    assert problems(tmp_path, """\
+services:
+  web:
+    image: a
+    depends_on: {db: {condition: service_healthy}}
+    privileged: "yes"
+    build: [.]
+""") == [
+        "line 4: services.web.depends_on: expected a list of strings, got a mapping",
+        "line 5: services.web.privileged: expected true or false, got text 'yes'",
+        "line 6: services.web.build: expected a path or a mapping, got a list",
+    ]
+
+
+def test_converted_keys_become_the_specs_the_cli_sends(tmp_path):
+    plan = stack_plan(compose(tmp_path, """\
+services:
+  web:
+    image: a
+    cap_add: [net_admin, CAP_SYS_TIME, chown]
+    cap_drop: [ALL, chown]
+    tty: true
+    stdin_open: ${OPEN}
+    dns: 10.0.0.2
+    dns_search: [example.org]
+    sysctls: [net.core.somaxconn=1024]
+    ulimits:
+      nproc: 65535
+      nofile:
+        soft: ${SOFT}
+        hard: 40000
+    volumes: [{type: volume, target: /cache, consistency: cached}]
+    isolation: default
+    oom_score_adj: -500
+    healthcheck: {test: [CMD, "true"], start_interval: 2s}
+    networks:
+      back: {driver_opts: {com.example.mtu: 1400}}
+    deploy:
+      resources:
+        reservations:
+          generic_resources: [{discrete_resource_spec: {kind: gpu, value: 2}}]
+  plain:
+    image: b
+    dns_search: example.org
+networks:
+  back:
+    ipam: {config: [{subnet: 10.250.7.0/24}]}
+""", env={"OPEN": "yes", "SOFT": "20000"}), "shop")
+    web = plan.services["web"]
+    container = web["TaskTemplate"]["ContainerSpec"]
+    assert container["CapabilityAdd"] == ["CAP_CHOWN", "CAP_NET_ADMIN", "CAP_SYS_TIME"]
+    assert container["CapabilityDrop"] == ["ALL"]
+    assert (container["TTY"], container["OpenStdin"]) == (True, True)
+    assert container["DNSConfig"] == {"Nameservers": ["10.0.0.2"], "Search": ["example.org"]}
+    assert container["Sysctls"] == {"net.core.somaxconn": "1024"}
+    assert container["Ulimits"] == [{"Name": "nofile", "Soft": 20000, "Hard": 40000},
+                                    {"Name": "nproc", "Soft": 65535, "Hard": 65535}]
+    assert container["Mounts"] == [{"Type": "volume", "Target": "/cache",
+                                    "Consistency": "cached"}]
+    assert (container["Isolation"], container["OomScoreAdj"]) == ("default", -500)
+    assert container["Healthcheck"] == {"Test": ["CMD", "true"],
+                                        "StartInterval": 2_000_000_000}
+    assert web["TaskTemplate"]["Networks"] == [{"Target": "shop_back", "Aliases": ["web"],
+                                               "DriverOpts": {"com.example.mtu": "1400"}}]
+    assert web["TaskTemplate"]["Resources"] == {"Reservations": {"GenericResources": [
+        {"DiscreteResourceSpec": {"Kind": "gpu", "Value": 2}}]}}
+    assert plan.services["plain"]["TaskTemplate"]["ContainerSpec"]["DNSConfig"] == {
+        "Nameservers": None, "Search": ["example.org"]}
+    assert plan.networks["shop_back"]["IPAM"] == {"Driver": "",
+                                                  "Config": [{"Subnet": "10.250.7.0/24"}]}
+    assert "IPAM" not in plan.networks["shop_default"]
+    assert plan.warnings == ()
+
+
+@pytest.mark.parametrize("restart, policy", [
+    ("on-failure:5", {"Condition": "on-failure", "MaxAttempts": 5}),
+    ("on-failure", {"Condition": "on-failure", "MaxAttempts": 0}),
+    ("always", {"Condition": "any"}),
+    ("unless-stopped", {"Condition": "any"}),
+    ("no", None),
+    ('"no"', None),
+])
+def test_restart_is_converted_when_deploy_has_no_restart_policy(tmp_path, restart, policy):
+    plan = stack_plan(compose(tmp_path, f"services:\n  web:\n    image: a\n"
+                                        f"    restart: {restart}\n"), "shop")
+    assert plan.services["web"]["TaskTemplate"].get("RestartPolicy") == policy
+    assert plan.warnings == ()
+
+
+def test_restart_beside_a_restart_policy_is_ignored_with_a_warning(tmp_path):
+    project = compose(tmp_path, "services:\n  web:\n    image: a\n    restart: always\n"
+                                "    deploy: {restart_policy: {condition: none}}\n")
+    assert project.services["web"].restart_policy == {"Condition": "none"}
+    assert project.warnings == ["line 4: services.web.restart: ignored: "
+                                "deploy.restart_policy is set and wins (as with docker stack "
+                                "deploy)"]
+    assert problems(tmp_path, "services:\n  web:\n    image: a\n    restart: sometimes\n") == [
+        "line 4: services.web.restart: expected no, always, unless-stopped or on-failure[:N], "
+        "got 'sometimes'"]
+
+
+def test_a_host_ip_on_a_published_port_is_a_loud_warning(tmp_path):
+    project = compose(tmp_path, """\
+services:
+  dns:
+    image: a
+    ports: ["127.0.0.1:5353:53/udp", "0.0.0.0:8080:80", "[::1]:9090:90"]
+""")
+    assert project.services["dns"].ports[0] == {"Protocol": "udp", "TargetPort": 53,
+                                                "PublishedPort": 5353, "PublishMode": "ingress"}
+    assert project.warnings == [
+        f"line 4: services.dns.ports[{i}]: host IP {ip} ignored: swarm publishes {port} on "
+        f"EVERY address of every node (0.0.0.0), not only on {ip} (docker stack deploy ignores "
+        "it too); bind to one address with a firewall rule, or publish in host mode and pin "
+        "the service" for i, ip, port in ((0, "127.0.0.1", "5353/udp"), (2, "::1", "9090/tcp"))]
+    assert problems(tmp_path, 'services:\n  dns:\n    image: a\n    ports: ["1.2.3:80:80"]\n'
+                    ) == ["line 4: services.dns.ports[0]: expected a port like 80, 8080:80 or "
+                          "8080:80/udp, got text '1.2.3:80:80'"]
+
+
+def test_scalars_are_read_as_the_cli_reads_yaml(tmp_path):
+    """yes/no/on/off are text for the CLI (YAML 1.2), and so is 22:22 (no base 60)."""
+    web = compose(tmp_path, """\
+services:
+  web:
+    image: a
+    environment: {A: yes, B: "on", C: 0755, D: 1e3, E: 1_000}
+    ports: [22:22]
+""").services["web"]
+    assert web.environment == {"A": "yes", "B": "on", "C": "493", "D": "1000", "E": "1000"}
+    assert web.ports == [{"Protocol": "tcp", "TargetPort": 22, "PublishedPort": 22,
+                          "PublishMode": "ingress"}]
+
+
+def test_values_the_engine_changes_on_the_way_are_kept_as_it_keeps_them_with_a_warning(
+        tmp_path):
+    """Seen on the lab (engine 20.10, docker stack deploy): an unknown protocol is stored
+    as tcp, an unknown mode as ingress, a port without target as target 0, retries 2.5 as 2."""
+    project = compose(tmp_path, """\
+services:
+  web:
+    image: a
+    ports: [{target: 80, protocol: icmp, mode: weird}, {target: 81, protocol: UDP}, {published: 9}]
+    healthcheck: {test: [CMD, "true"], retries: 2.5}
+""")
+    assert project.services["web"].ports == [
+        {"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 0, "PublishMode": "ingress"},
+        {"Protocol": "udp", "TargetPort": 81, "PublishedPort": 0, "PublishMode": ""},
+        {"Protocol": "", "TargetPort": 0, "PublishedPort": 9, "PublishMode": ""}]
+    assert project.services["web"].healthcheck == {"Test": ["CMD", "true"], "Retries": 2}
+    assert project.warnings == [
+        "line 4: services.web.ports[0].protocol: 'icmp' is not tcp or udp or sctp: the engine "
+        "makes it tcp (as with docker stack deploy)",
+        "line 4: services.web.ports[0].mode: 'weird' is not ingress or host: the engine makes "
+        "it ingress (as with docker stack deploy)",
+        "line 4: services.web.ports[2]: no `target:`: the engine publishes it to port 0 of the "
+        "container (as with docker stack deploy); add the container's port",
+        "line 5: services.web.healthcheck.retries: 2.5 becomes 2 (as with docker stack "
+        "deploy)",
+    ]
+
+
+def test_what_the_format_wants_as_text_or_without_repeats_is_refused_as_docker_does(
+        tmp_path):
+    assert problems(tmp_path, """\
+services:
+  web:
+    image: a
+    user: 1000
+    dns: [1.1.1.1, 1.1.1.1]
+    ports: ["80:80", "80:80"]
+    configs: [{source: c, uid: 100}]
+    volumes: [{type: tmpfs, target: /t, tmpfs: {size: 64m}}]
+    extra_hosts: ["a=10.0.0.1", "b:[::1]", "nohost"]
+    deploy:
+      resources: {limits: {cpus: 0.5, memory: "64M"}}
+configs:
+  c: {file: c.txt}
+""", c__txt="x") == [
+        "line 4: services.web.user: expected a string, got int 1000",
+        "line 5: services.web.dns[1]: text '1.1.1.1' is listed twice (docker stack deploy "
+        "refuses repeats too)",
+        "line 6: services.web.ports[1]: text '80:80' is listed twice (docker stack deploy "
+        "refuses repeats too)",
+        "line 7: services.web.configs[0].uid: expected a string, got int 100",
+        "line 8: services.web.volumes[0].tmpfs.size: expected a whole number, got text '64m'",
+        "line 11: services.web.deploy.resources.limits.cpus: expected text, got a number: "
+        'quote it (cpus: "0.5")',
+    ]
+    web = compose(tmp_path, """\
+services:
+  web:
+    image: a
+    extra_hosts: ["a=10.0.0.1", "b:[::1]", "nohost"]
+""")
+    assert web.services["web"].extra_hosts == ["10.0.0.1 a", "::1 b"]
+    assert web.warnings == ["line 4: services.web.extra_hosts[2]: ignored: 'nohost' is not "
+                            "HOST:IP or HOST=IP (docker stack deploy drops it silently)"]
+
+
+def test_a_boolean_where_the_format_wants_text_is_refused_as_docker_does(tmp_path):
+    assert problems(tmp_path, """\
+services:
+  web:
+    image: a
+    environment: {DEBUG: true}
+    labels: {public: false}
+""") == [
+        "line 4: services.web.environment.DEBUG: expected a string or a number, got bool True "
+        '(quote it: "true")',
+        "line 5: services.web.labels.public: expected a string or a number, got bool False "
+        '(quote it: "false")',
     ]
 
 
 @pytest.mark.parametrize("key, says", [
-    ("extends: {file: base.yml, service: web}", "`extends` is not supported by swarm stacks"),
-    ("build: .", "`build` is not supported by swarm stacks"),
+    ("extends: {file: base.yml, service: web}", "`extends` is not supported by docker stack "
+                                                "deploy: copy the image"),
+    ("build: .", "`build` is ignored by swarm stacks: build and push the image"),
     ("command: [sh]", "swarm services need an image"),
 ])
 def test_a_service_without_an_image_is_told_why_by_what_it_has(tmp_path, key, says):
@@ -198,7 +467,7 @@ def test_wrong_types_name_the_key_and_what_is_expected(tmp_path):
 services:
   web:
     image: a
-    ports: ["eighty", {published: 80}]
+    ports: ["eighty", {target: "80"}]
     stop_grace_period: 10
     healthcheck: {interval: soon}
     deploy:
@@ -210,7 +479,7 @@ services:
     assert found == [
         "line 4: services.web.ports[0]: expected a port like 80, 8080:80 or 8080:80/udp, "
         "got text 'eighty'",
-        "line 4: services.web.ports[1]: needs `target:` (the container's port)",
+        "line 4: services.web.ports[1].target: expected a whole number, got text '80'",
         "line 5: services.web.stop_grace_period: expected a duration like 10s, 1m30s or 500ms, "
         "got int 10",
         "line 6: services.web.healthcheck.interval: expected a duration like 10s, 1m30s or "
@@ -273,11 +542,54 @@ def test_unreadable_or_wrong_version_file(tmp_path):
         load_compose(tmp_path / "absent.yml", env={})
     assert problems(tmp_path, 'version: "2.4"\nservices:\n  web: {image: a}\n') == [
         "line 1: version: swarm stacks need a version 3 compose file, got '2.4'"]
+    assert problems(tmp_path, 'version: "3.14"\nservices:\n  web: {image: a}\n') == [
+        "line 1: version: unsupported compose file version '3.14': docker stack deploy reads "
+        "3.0 to 3.13"]
+
+
+def test_keys_newer_than_the_files_version_are_refused_as_docker_does(tmp_path):
+    text = """\
+version: "{version}"
+services:
+  web:
+    image: a
+    init: true
+    oom_score_adj: 100
+    healthcheck: {{test: [CMD, "true"], start_interval: 1s}}
+    ports: [{{target: 80}}, "8080:80"]
+    deploy:
+      resources: {{limits: {{pids: 10}}}}
+"""
+    assert problems(tmp_path, text.format(version="3.1")) == [
+        "line 5: services.web.init: needs compose file version 3.7 or later (the file says "
+        "version 3.1; docker stack deploy refuses it too)",
+        "line 6: services.web.oom_score_adj: needs compose file version 3.13 or later (the "
+        "file says version 3.1; docker stack deploy refuses it too)",
+        "line 7: services.web.healthcheck.start_interval: needs compose file version 3.12 or "
+        "later (the file says version 3.1; docker stack deploy refuses it too)",
+        "line 8: services.web.ports[0]: needs compose file version 3.2 or later (the file "
+        "says version 3.1; docker stack deploy refuses it too)",
+        "line 10: services.web.deploy.resources.limits.pids: needs compose file version 3.9 "
+        "or later (the file says version 3.1; docker stack deploy refuses it too)",
+    ]
+    assert [p.split(": ")[1] for p in problems(tmp_path, text.format(version="3.9"))] == [
+        "services.web.oom_score_adj", "services.web.healthcheck.start_interval"]
+    assert compose(tmp_path, text.format(version="3.13")).version == "3.13"
+    assert compose(tmp_path, text.format(version="3").replace('"3"', "3")).version == "3.13"
+
+
+@pytest.mark.parametrize("version, read_as", [
+    ("", "3.13"), ('version: "3"\n', "3.13"), ("version: 3.8\n", "3.8"),
+    ("version: 3.10\n", "3.1")])  # a YAML number: 3.10 is 3.1, for the CLI too
+def test_a_file_without_a_version_is_read_as_3_13_as_the_cli_28_does(tmp_path, version,
+                                                                      read_as):
+    project = compose(tmp_path, f"{version}services:\n  web: {{image: a}}\n")
+    assert project.version == read_as
 
 
 # ---- the specs ---------------------------------------------------------------------------
 FULL = """\
-version: "3.8"
+version: "3.9"
 x-base: &base
   stop_grace_period: 2s
 services:
@@ -296,7 +608,7 @@ services:
     volumes:
       - data:/data:ro
       - ./site:/site
-      - {type: tmpfs, target: /tmp, tmpfs: {size: 1M}}
+      - {type: tmpfs, target: /tmp, tmpfs: {size: 1048576}}
     configs:
       - {source: conf, target: /etc/app.conf, mode: 0440, uid: "100"}
     secrets: [pw]
@@ -441,3 +753,17 @@ def test_deploy_lists_them_and_exits_2_before_connecting(tmp_path, capsys):
             assert "shop.yml: 1 problem: line 4, column 24: a raw control character U+0007 " \
                    "(<BEL>)" in err
     connect.assert_not_called()
+
+
+def test_settings_on_an_external_network_are_ignored_with_a_warning(tmp_path):
+    project = compose(tmp_path, """\
+services:
+  web: {image: a, networks: [edge]}
+networks:
+  edge: {external: true, name: traefik, driver: overlay, attachable: true}
+""")
+    plan = stack_plan(project, "shop")
+    assert plan.external_networks == ["traefik"] and plan.networks == {}
+    assert project.warnings == [
+        f"line 4: networks.edge.{key}: ignored: an external network is used as it is (docker "
+        "stack deploy ignores it too)" for key in ("driver", "attachable")]

@@ -246,18 +246,125 @@ async def test_update_sends_the_inspected_version_and_keeps_force_update(tmp_pat
     docker = lab_staging_docker()
     worker = next(s for s in docker.services if s["Spec"]["Name"] == "shop_worker")
     worker["Spec"]["TaskTemplate"]["ForceUpdate"] = 4
-    plan = stack_plan(load_compose(LAB_STACKS / "shop.yml", env={}), "shop")
+    path = tmp_path / "shop.yml"
+    path.write_text((LAB_STACKS / "shop.yml").read_text().replace("QUEUE: orders",
+                                                                  "QUEUE: refunds"))
+    plan = stack_plan(load_compose(path, env={}), "shop")
     ops = fake_ops(docker, tmp_path)
     result = await apply(ops, plan, await plan_changes(ops, plan))
     updates = [(p, params, body) for m, p, params, body in docker.calls
                if p.endswith("/update")]
-    assert [p for p, _, _ in updates] == [f"/services/{s['ID']}/update"
-                                          for s in sorted(docker.services,
-                                                          key=lambda s: s["Spec"]["Name"])]
-    path, params, body = updates[1]
+    assert [p for p, _, _ in updates] == [f"/services/{worker['ID']}/update"]
+    path, params, body = updates[0]
     assert params == {"version": worker["Version"]["Index"]}
     assert body["TaskTemplate"]["ForceUpdate"] == 4
-    assert result.applied == ("update service shop_web", "update service shop_worker")
+    assert result.applied == ("update service shop_worker",)
+
+
+def engine_copy(spec: dict[str, Any], number: int) -> dict[str, Any]:
+    """A service as the engine keeps what the CLI sent: its defaults filled in (an endpoint
+    without ports is in vip mode), an ID and a version."""
+    stored = json.loads(json.dumps(spec))
+    stored["EndpointSpec"] = {"Mode": "vip", **stored["EndpointSpec"]}
+    stored["TaskTemplate"]["ContainerSpec"]["Image"] += "@sha256:d1"
+    for net in stored["TaskTemplate"]["Networks"]:
+        net["Target"] = f"net-{net['Target']}"  # the engine keeps network IDs
+    if "RestartPolicy" in stored["TaskTemplate"]:  # and its default delay (seen on 20.10)
+        stored["TaskTemplate"]["RestartPolicy"].setdefault("Delay", 5_000_000_000)
+    return {"ID": f"id{number}", "Version": {"Index": 10 + number}, "Spec": stored}
+
+
+def stack_networks(plan: Any) -> list[dict[str, Any]]:
+    return [{"Id": f"net-{name}", "Name": name, "Driver": "overlay", "Scope": "swarm",
+             "Labels": body["Labels"]} for name, body in plan.networks.items()]
+
+
+PLAIN = """\
+services:
+  api:
+    image: busybox:1.36
+    environment: {MODE: "1"}
+    restart: on-failure:5
+  agent:
+    image: busybox:1.36
+    deploy: {mode: global}
+  dns:
+    image: busybox:1.36
+    ports: ["127.0.0.1:5353:53/udp"]
+"""
+
+
+@pytest.fixture
+def plain(tmp_path):
+    def make(text: str = PLAIN) -> Any:
+        path = tmp_path / "plain.yml"
+        path.write_text(text)
+        return stack_plan(load_compose(path, env={}), "plain")
+    return make
+
+
+async def test_services_without_ports_or_global_preview_as_unchanged(plain, tmp_path):
+    deployed = plain()
+    docker = FakeDocker(services=[engine_copy(spec, i) for i, spec in
+                                  enumerate(deployed.services.values())],
+                        networks=stack_networks(deployed))
+    ops = fake_ops(docker, tmp_path)
+    preview = await plan_changes(ops, plain())
+    assert [(s.name, s.action, s.details) for s in preview.services] == [
+        ("plain_agent", "unchanged", ()), ("plain_api", "unchanged", ()),
+        ("plain_dns", "unchanged", ())]
+    assert not preview.changed
+    assert preview.lines()[-1] == "  nothing to change"
+
+
+async def test_a_new_global_service_is_previewed_as_global(plain, tmp_path):
+    preview = await plan_changes(fake_ops(FakeDocker(), tmp_path), plain())
+    agent = preview.services[0]
+    assert (agent.name, agent.action, agent.details) == (
+        "plain_agent", "create", ("image busybox:1.36", "global"))
+
+
+async def test_apply_writes_only_the_service_whose_spec_differs(plain, tmp_path):
+    docker = FakeDocker(services=[engine_copy(spec, i) for i, spec in
+                                  enumerate(plain().services.values())],
+                        networks=stack_networks(plain()))
+    ops = fake_ops(docker, tmp_path)
+    changed = plain(PLAIN.replace('MODE: "1"', 'MODE: "2"'))
+    preview = await plan_changes(ops, changed)
+    assert [(s.name, s.action) for s in preview.services] == [
+        ("plain_agent", "unchanged"), ("plain_api", "update"), ("plain_dns", "unchanged")]
+    result = await apply(ops, changed, preview)
+    api = next(s for s in docker.services if s["Spec"]["Name"] == "plain_api")
+    assert docker.writes() == [("POST", f"/services/{api['ID']}/update")]
+    assert result.applied == ("update service plain_api",)
+    assert result.service_ids == {"plain_api": api["ID"]}
+
+
+async def test_fields_an_older_engine_drops_are_named_and_not_compared(plain, tmp_path):
+    text = PLAIN.replace('environment: {MODE: "1"}', 'environment: {MODE: "1"}\n'
+                                                      '    oom_score_adj: 200')
+    docker = FakeDocker(services=[engine_copy(spec, i) for i, spec in
+                                  enumerate(plain().services.values())],  # kept without it
+                        networks=stack_networks(plain()))
+    docker.api_version = "1.41"
+    preview = await plan_changes(fake_ops(docker, tmp_path), plain(text))
+    assert [s.action for s in preview.services] == ["unchanged"] * 3
+    assert preview.warnings[-1] == (
+        "services.api: oom_score_adj needs Docker engine API 1.46 (Docker 27.0); this engine "
+        "speaks 1.41 and drops it: the service runs without it (as with docker stack deploy)")
+    docker.api_version = "1.46"  # an engine that keeps it: a change, and no warning
+    preview = await plan_changes(fake_ops(docker, tmp_path), plain(text))
+    assert preview.services[1].details == ("OomScoreAdj: (unset) -> 200",)
+    assert not any("oom_score_adj" in w for w in preview.warnings)
+
+
+async def test_the_preview_names_what_is_ignored_or_changed_on_the_way(plain, tmp_path):
+    preview = await plan_changes(fake_ops(FakeDocker(), tmp_path), plain())
+    lines = preview.lines()
+    assert lines[1].startswith("  warning: line 11: services.dns.ports[0]: host IP 127.0.0.1 "
+                               "ignored: swarm publishes 5353/udp on EVERY address of every "
+                               "node (0.0.0.0)")
+    assert preview.warnings == plain().warnings
 
 
 def test_preview_lines_for_prune_and_creates():

@@ -3,8 +3,10 @@ would change (per service, in plain words), `apply` makes exactly those changes.
 
 Apply checks everything it can before the first write (the preview still holds, external
 objects exist, no name is taken outside the stack, configs and secrets are unchanged, images
-resolve); then it creates networks, configs and secrets, creates or updates services as the
-docker CLI does (same specs, image pinned by digest, ForceUpdate kept), and prunes last.
+resolve); then it creates networks, configs and secrets, creates the new services and
+updates those whose spec differs as the docker CLI does (same specs, image pinned by digest,
+ForceUpdate kept), and prunes last. A service the preview calls unchanged is not written to
+at all: its version index stays as it was.
 
 What would change is worked out in deploy_preview.py (service specs compared in
 deploy_diff.py); `plan_changes` and `DeployPreview` are importable from here too.
@@ -142,6 +144,7 @@ class _Deployment:
         self.ids: dict[str, str] = {}  # config/secret name -> ID
         self.service_ids: dict[str, str] = {}
         self.warnings: list[str] = []
+        self.unchanged: set[str] = set()  # services the preview promised to leave alone
 
     async def run(self, preview: DeployPreview) -> DeployResult:
         state = await fetch_state(self.ops, self.plan.stack)
@@ -189,6 +192,7 @@ class _Deployment:
             raise Refused(f"stack {plan.stack} on cluster {self.ops.cluster} changed since "
                           "the preview: nothing was deployed", hint="preview again")
         problems = list(fresh.problems)
+        self.unchanged = {s.name for s in fresh.services if s.action == "unchanged"}
         by_name = {n["Name"]: n for n in state.networks}
         for name in plan.external_networks:
             net = by_name.get(name)
@@ -302,6 +306,8 @@ class _Deployment:
         for key in sorted(plan.services):
             spec = plan.services[key]
             current = state.services.get(spec["Name"])
+            if current is not None and spec["Name"] in self.unchanged:
+                continue  # not even an update with the same spec: its version stays
             verb = "create" if current is None else "update"
             steps.append((f"{verb} service {spec['Name']}",
                           self._deploy_service(spec, current, images)))

@@ -72,7 +72,7 @@ def canonical_spec(spec: Mapping[str, Any], network_names: Mapping[str, str], *,
     for net in task.get("Networks") or []:
         net["Target"] = network_names.get(net["Target"], net["Target"])
     task["Networks"] = sorted(task.get("Networks") or [], key=lambda n: n["Target"])
-    endpoint = spec.setdefault("EndpointSpec", {}) or {}
+    endpoint = spec["EndpointSpec"] = dict(spec.get("EndpointSpec") or {})
     endpoint["Mode"] = endpoint.get("Mode") or "vip"
     for port in endpoint.get("Ports") or []:
         port["Protocol"] = port.get("Protocol") or "tcp"
@@ -85,8 +85,15 @@ def canonical_spec(spec: Mapping[str, Any], network_names: Mapping[str, str], *,
             spec[key]["FailureAction"] = spec[key].get("FailureAction") or "pause"
             spec[key]["Order"] = spec[key].get("Order") or "stop-first"
     if task.get("RestartPolicy"):
-        task["RestartPolicy"]["Condition"] = task["RestartPolicy"].get("Condition") or "any"
-    return _prune(spec)
+        policy = task["RestartPolicy"]
+        policy["Condition"] = policy.get("Condition") or "any"
+        if policy.get("Delay") is None:  # the engine keeps its default, 5s (seen on 20.10)
+            policy["Delay"] = 5_000_000_000
+    mode = spec.get("Mode") or {"Replicated": {"Replicas": 1}}
+    out = _prune(spec)
+    kind = next(iter(mode))  # kept when empty: {"Global": {}} is a mode, not "unset"
+    out["Mode"] = {kind: _prune(mode[kind] or {})}
+    return out
 
 
 def _prune(value: Any) -> Any:

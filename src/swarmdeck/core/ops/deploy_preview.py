@@ -4,6 +4,7 @@ plain words, read before anything is written."""
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,16 @@ from swarmdeck.core.models import STACK_LABEL
 from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.ops.compose import StackPlan
 from swarmdeck.core.ops.deploy_diff import canonical_spec, spec_differences, spec_summary
+from swarmdeck.core.transport.docker import api_too_old
+
+# Fields of a service spec newer than the oldest engine swarmdeck drives (API 1.41): an older
+# engine drops them without a word (so does it for docker stack deploy), so they are named
+# in the preview and left out of the comparison. (compose key, path, API, Docker release)
+NEWER_FIELDS = (
+    ("healthcheck.start_interval", ("TaskTemplate", "ContainerSpec", "Healthcheck",
+                                    "StartInterval"), "1.44", "25.0"),
+    ("oom_score_adj", ("TaskTemplate", "ContainerSpec", "OomScoreAdj"), "1.46", "27.0"),
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,7 @@ class DeployPreview:
     relabel: tuple[str, ...] = ()  # existing configs/secrets whose labels change
     notes: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()  # apply refuses while there are any
+    warnings: tuple[str, ...] = ()  # what the file says that is ignored or changed on the way
 
     @property
     def changed(self) -> bool:
@@ -40,6 +52,7 @@ class DeployPreview:
     def lines(self) -> list[str]:
         out = [f"deploy stack {self.stack} on cluster {self.cluster}"
                + (" (prune)" if self.prune else "")]
+        out += [f"  warning: {w}" for w in self.warnings]
         out += [f"  create {what}" for what in self.create]
         out += [f"  update labels of {what}" for what in self.relabel]
         for s in self.services:
@@ -61,6 +74,7 @@ class StackState:
     networks: list[dict[str, Any]]  # every network (external ones are named by ID in specs)
     configs: dict[str, dict[str, Any]]  # name -> inspect (stack only)
     secrets: dict[str, dict[str, Any]]
+    api_version: str | None = None  # the engine's, when known
 
     def network_names(self) -> dict[str, str]:
         return {n.get("Id") or n.get("ID", ""): n.get("Name", "") for n in self.networks}
@@ -76,7 +90,26 @@ async def fetch_state(ops: ClusterOps, stack: str) -> StackState:
     )
     return StackState({s["Spec"]["Name"]: s for s in services or []}, networks or [],
                       {c["Spec"]["Name"]: c for c in configs or []},
-                      {s["Spec"]["Name"]: s for s in secrets or []})
+                      {s["Spec"]["Name"]: s for s in secrets or []},
+                      getattr(ops.docker, "api_version", None))
+
+
+def engine_drops(spec: Mapping[str, Any], api_version: str | None
+                 ) -> tuple[dict[str, Any], list[str]]:
+    """SPEC without the fields an engine of API_VERSION does not know, and what each is."""
+    kept, dropped = copy.deepcopy(dict(spec)), []
+    for key, path, needs, release in NEWER_FIELDS:
+        if not api_version or not api_too_old(api_version, needs):
+            continue
+        parent = kept
+        for part in path[:-1]:
+            parent = parent.get(part) or {}
+        if parent.get(path[-1]):
+            parent.pop(path[-1])
+            dropped.append(f"{key} needs Docker engine API {needs} (Docker {release}); this "
+                           f"engine speaks {api_version} and drops it: the service runs "
+                           "without it (as with docker stack deploy)")
+    return kept, dropped
 
 
 async def plan_changes(ops: ClusterOps, plan: StackPlan, *, prune: bool = False
@@ -111,9 +144,10 @@ def build_preview(cluster: str, plan: StackPlan, state: StackState, prune: bool)
             if (current["Spec"].get("Labels") or {}) != spec["Labels"]:
                 relabel.append(f"{kind} {name}")
     names = state.network_names()
-    changes = []
+    changes, warnings = [], list(plan.warnings)
     for key in sorted(plan.services):
-        spec = plan.services[key]
+        spec, dropped = engine_drops(plan.services[key], state.api_version)
+        warnings += [f"services.{key}: {d}" for d in dropped]
         current = state.services.get(spec["Name"])
         if current is None:
             changes.append(ServiceChange(spec["Name"], "create", spec_summary(spec)))
@@ -129,7 +163,7 @@ def build_preview(cluster: str, plan: StackPlan, state: StackState, prune: bool)
         else:
             notes.append(f"service {name} is no longer in the file; kept (prune removes it)")
     return DeployPreview(cluster, plan.stack, prune, tuple(changes), tuple(create),
-                         tuple(relabel), tuple(notes), tuple(problems))
+                         tuple(relabel), tuple(notes), tuple(problems), tuple(warnings))
 
 
 def _network_differences(body: Mapping[str, Any], current: Mapping[str, Any]) -> str:

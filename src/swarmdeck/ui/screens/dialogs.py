@@ -16,6 +16,18 @@ from textual.widgets import Button, Input, Label, Static
 from swarmdeck.core.sanitize import clean, clean_lines
 
 
+def details_text(lines: list[str]) -> Text:
+    """A question's details, one line each; a deploy preview's `warning:` lines stand out
+    (something in the file is ignored or changed on the way)."""
+    text = Text()
+    for i, line in enumerate(lines):
+        warned = line.lstrip().startswith("warning:")
+        if i:
+            text.append("\n")
+        text.append(clean(line), style="bold yellow" if warned else "")
+    return text
+
+
 class ConfirmDialog(ModalScreen[bool]):
     """Yes/no; with TYPED, the answer is the exact text typed (for removals).
 
@@ -48,7 +60,7 @@ class ConfirmDialog(ModalScreen[bool]):
             yield Static(Text(clean_lines(self.question)), classes="question")
             if self.details:
                 with VerticalScroll(classes="details"):
-                    yield Static(Text("\n".join(clean(line) for line in self.details)))
+                    yield Static(details_text(self.details), id="details")
             if self.typed:
                 yield Label(Text(f"Type {clean(self.typed)} to confirm:"))
                 yield Input(id="typed")

@@ -13,6 +13,7 @@ Where each part lives:
   checks.py         Reader: each value checked by key path; refused keys and why
   values.py         durations, sizes, CPUs, short port syntax, Go's way of printing scalars
   service.py        one service, into a ServiceDef in the Engine API's shape
+  deploy_section.py its deploy: section and restart:
   model.py          ComposeProject and its parts, ComposeError
   specs.py          stack_plan: StackPlan and the bodies `docker stack deploy` sends
 """

@@ -11,27 +11,60 @@ from typing import Any
 from swarmdeck.core.ops.compose.model import KeyPath, dotted
 from swarmdeck.core.ops.compose.values import go_string, parse_duration, split_command
 
-# ---- keys that are not read, and why -----------------------------------------------------
-_NOT_FOR_SWARM = {
-    "build", "restart", "depends_on", "container_name", "links", "external_links",
-    "network_mode", "privileged", "devices", "cgroup_parent", "cgroupns_mode", "domainname",
-    "ipc", "mac_address", "pid", "security_opt", "shm_size", "userns_mode", "expose",
-    "extends", "volume_driver", "volumes_from", "cpu_quota", "cpu_shares", "cpuset",
-    "cpus", "mem_limit", "memswap_limit", "mem_reservation", "profiles", "pull_policy",
-    "platform", "scale", "tmpfs", "runtime", "oom_kill_disable", "blkio_config",
-    "storage_opt", "group_add", "include", "name",
+# ---- keys that are not read, and why (as the docker CLI 28.x, compose schema 3.13) --------
+# Read, not used: the CLI deploys the file and says "Ignoring unsupported options" for these.
+_IGNORED_BY_DOCKER = {
+    "build", "cgroupns_mode", "cgroup_parent", "devices", "domainname", "external_links",
+    "ipc", "links", "mac_address", "network_mode", "pid", "privileged", "security_opt",
+    "shm_size", "userns_mode",
 }
-_NOT_YET = {
-    "cap_add", "cap_drop", "credential_spec", "dns", "dns_search", "isolation", "sysctls",
-    "ulimits", "tty", "stdin_open", "oom_score_adj", "generic_resources", "template_driver",
-    "driver", "ipam", "aliases", "ipv4_address", "ipv6_address", "consistency", "nocopy",
-    "start_interval",
+# "Ignoring deprecated options", and the CLI's reason.
+_DEPRECATED = {
+    "container_name": "setting the container name is not supported",
+    "expose": "exposing ports is unnecessary: services on the same network reach each "
+              "other's containers on any port",
 }
+# The CLI accepts these and drops them without a word.
+_SILENTLY_DROPPED = {"depends_on", "tmpfs"}
+# The CLI refuses the file for these ("Compose file contains unsupported options").
+_FORBIDDEN = {
+    "extends": "`extends` is not supported by docker stack deploy",
+    "volume_driver": "define a volume under the top-level `volumes:` with its driver instead",
+    "volumes_from": "share a volume by declaring it under the top-level `volumes:` and "
+                    "naming it in each service",
+    "cpu_quota": "set limits under deploy.resources instead",
+    "cpu_shares": "set limits under deploy.resources instead",
+    "cpuset": "set limits under deploy.resources instead",
+    "mem_limit": "set limits under deploy.resources instead",
+    "memswap_limit": "set limits under deploy.resources instead",
+}
+# Not in compose file format 3 at all (docker: "Additional property ... is not allowed").
+_NOT_IN_V3 = {
+    "restart_policy", "cpus", "mem_reservation", "profiles", "pull_policy", "platform",
+    "scale", "runtime", "oom_kill_disable", "blkio_config", "storage_opt", "group_add",
+    "include", "name", "annotations", "attach", "develop", "post_start", "pre_stop",
+}
+_NOT_YET = {"credential_spec", "template_driver", "driver"}
+
+
+def ignored_service_key(key: str) -> str | None:
+    """Why a service key the docker CLI accepts but does not use is ignored (None: it is not
+    one of those)."""
+    if key in _IGNORED_BY_DOCKER:
+        return "ignored: not supported by swarm services (docker stack deploy ignores it too)"
+    if key in _DEPRECATED:
+        return f"ignored: {_DEPRECATED[key]} (docker stack deploy ignores it too)"
+    if key in _SILENTLY_DROPPED:
+        return "ignored: swarm services have no such setting (docker stack deploy drops it " \
+               "silently)"
+    return None
 
 
 def _why(key: str) -> str:
-    if key in _NOT_FOR_SWARM:
-        return "not supported by swarm stacks"
+    if key in _FORBIDDEN:
+        return f"not supported by swarm stacks: {_FORBIDDEN[key]}"
+    if key in _NOT_IN_V3:
+        return "not a compose file format 3 key (docker stack deploy refuses it too)"
     if key in _NOT_YET:
         return "not supported by swarmdeck (deploy this file with `docker stack deploy`)"
     return "unknown key"
@@ -44,20 +77,32 @@ class Reader:
         self.file = file
         self.lines = lines
         self.found: list[tuple[int, str]] = []
+        self.warned: list[tuple[int, str]] = []
 
     @property
     def problems(self) -> list[str]:
         """In the order a reader meets them in the file."""
         return [text for _line, text in sorted(self.found, key=lambda f: f[0])]
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the file says that is ignored or changed on the way, in file order."""
+        return [text for _line, text in sorted(self.warned, key=lambda f: f[0])]
+
     def problem(self, path: KeyPath, text: str) -> None:
+        self.found.append(self._where(path, text))
+
+    def warn(self, path: KeyPath, text: str) -> None:
+        self.warned.append(self._where(path, text))
+
+    def _where(self, path: KeyPath, text: str) -> tuple[int, str]:
         line = None
         for end in range(len(path), -1, -1):
             line = self.lines.get(path[:end])
             if line:
                 break
         where = f"line {line}: " if line else ""
-        self.found.append((line or 0, f"{where}{dotted(path) or 'top level'}: {text}"))
+        return line or 0, f"{where}{dotted(path) or 'top level'}: {text}"
 
     def keys(self, value: Mapping[str, Any], path: KeyPath, allowed: set[str], *,
              extensions: bool = False) -> None:
@@ -71,6 +116,14 @@ class Reader:
         if not isinstance(value, dict):
             self.problem(path, f"expected a mapping, got {shown(value)}")
             return {}
+        return value
+
+    def sequence(self, value: Any, path: KeyPath) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.problem(path, f"expected a list, got {shown(value)}")
+            return []
         return value
 
     def string(self, value: Any, path: KeyPath, *, default: str = "") -> str:
@@ -172,6 +225,9 @@ class Reader:
             for key, item in value.items():
                 if isinstance(item, dict | list):
                     self.problem((*path, key), f"expected a string, got {shown(item)}")
+                elif isinstance(item, bool):  # compose format 3: a string, a number or null
+                    self.problem((*path, key), f"expected a string or a number, got "
+                                               f"{shown(item)} (quote it: \"{go_string(item)}\")")
                 elif item is None:
                     out[key] = None if allow_nil else ""
                 else:

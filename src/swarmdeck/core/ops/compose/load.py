@@ -3,6 +3,8 @@ collected and reported by key path and line, nothing silently ignored."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,6 +26,35 @@ from swarmdeck.core.ops.compose.values import go_string
 from swarmdeck.core.ops.compose.yaml_lines import parse_yaml
 
 _TOP = {"version", "services", "networks", "volumes", "configs", "secrets"}
+# the compose file formats docker stack deploy reads (CLI 28.x); none or "3" means 3.13
+VERSIONS = {f"3.{minor}" for minor in range(14)}
+# service lists the format wants without repeats (the schema's uniqueItems)
+_UNIQUE = ("cap_add", "cap_drop", "depends_on", "devices", "dns", "dns_search", "env_file",
+           "environment", "expose", "external_links", "extra_hosts", "labels", "links",
+           "networks", "ports", "security_opt", "sysctls", "tmpfs")
+# keys a format 3.N file may not have before N (the CLI checks the file against the schema of
+# the version it names): "*" any name, "[]" any list item, "{}" a list item in long syntax
+_SINCE: list[tuple[tuple[str, ...], int]] = [
+    (("secrets",), 1), (("services", "*", "secrets"), 1), (("configs",), 3),
+    (("services", "*", "configs"), 3), (("services", "*", "deploy", "endpoint_mode"), 2),
+    (("services", "*", "ports", "{}"), 2), (("services", "*", "volumes", "{}"), 2),
+    (("networks", "*", "attachable"), 2),
+    (("services", "*", "deploy", "placement", "preferences"), 3),
+    (("services", "*", "deploy", "update_config", "order"), 4),
+    (("services", "*", "deploy", "rollback_config", "order"), 4),
+    (("services", "*", "healthcheck", "start_period"), 4), (("volumes", "*", "name"), 4),
+    (("networks", "*", "name"), 5), (("configs", "*", "name"), 5), (("secrets", "*", "name"), 5),
+    (("services", "*", "isolation"), 5),
+    (("services", "*", "deploy", "resources", "reservations", "generic_resources"), 5),
+    (("services", "*", "volumes", "{}", "tmpfs"), 6),
+    (("services", "*", "deploy", "rollback_config"), 7), (("services", "*", "init"), 7),
+    (("services", "*", "deploy", "placement", "max_replicas_per_node"), 8),
+    (("services", "*", "deploy", "resources", "limits", "pids"), 9),
+    (("services", "*", "cgroupns_mode"), 9),
+    (("services", "*", "healthcheck", "start_interval"), 12),
+    (("services", "*", "oom_score_adj"), 13),
+    (("services", "*", "networks", "*", "driver_opts"), 13),
+]
 
 
 def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposeProject:
@@ -44,9 +75,16 @@ def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposePro
                            f"got {shown(data)}")
     data = interpolate(data, (), env, r)
     r.keys(data, (), _TOP, extensions=True)
-    version = go_string(data.get("version") or "3")
+    _check_unique(r, data)
+    version = go_string(data["version"]) if "version" in data else ""
+    version = "3.13" if version in ("", "3") else version
     if not version.startswith("3"):
         r.problem(("version",), f"swarm stacks need a version 3 compose file, got {version!r}")
+    elif version not in VERSIONS:
+        r.problem(("version",), f"unsupported compose file version {version!r}: docker stack "
+                                "deploy reads 3.0 to 3.13")
+    else:
+        _check_since(r, data, version)
     workdir = Path(os.path.abspath(path)).parent
     networks = _load_named(r, data, "networks", _network)
     volumes = _load_named(r, data, "volumes", _volume)
@@ -57,7 +95,8 @@ def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposePro
         services[name] = read_service(r, name, value, ("services", name), workdir, env)
     if not services and "services" not in data:
         r.problem(("services",), "missing: a stack needs at least one service")
-    project = ComposeProject(path, version, services, networks, volumes, configs, secrets)
+    project = ComposeProject(path, version, services, networks, volumes, configs, secrets,
+                             r.warnings)
     _check_references(r, project)
     if r.found:
         found = r.problems
@@ -65,6 +104,53 @@ def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposePro
         raise ComposeError(f"{path}: {count} problem{'s' if count > 1 else ''}: "
                            + "; ".join(found), problems=found)
     return project
+
+
+def _check_unique(r: Reader, data: dict[str, Any]) -> None:
+    """Lists the format wants without repeats (the schema's uniqueItems)."""
+    lists = [(("services", name, key), value.get(key))
+             for name, value in (data.get("services") or {}).items() if isinstance(value, dict)
+             for key in _UNIQUE]
+    lists += [(("services", name, "deploy", "labels"),
+               ((value.get("deploy") or {}) if isinstance(value, dict) else {}).get("labels"))
+              for name, value in (data.get("services") or {}).items()]
+    lists += [((section, name, "labels"), value.get("labels"))
+              for section in ("networks", "volumes", "configs", "secrets")
+              for name, value in (data.get(section) or {}).items() if isinstance(value, dict)]
+    for path, items in lists:
+        if not isinstance(items, list):
+            continue
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            key = json.dumps(item, sort_keys=True, default=str)
+            if key in seen:
+                r.problem((*path, i), f"{shown(item)} is listed twice (docker stack deploy "
+                                      "refuses repeats too)")
+            seen.add(key)
+
+
+def _check_since(r: Reader, data: dict[str, Any], version: str) -> None:
+    minor = int(version.split(".")[1])
+    for pattern, since in _SINCE:
+        if minor < since:
+            for path in _matching(data, pattern, ()):
+                r.problem(path, f"needs compose file version 3.{since} or later (the file says "
+                                f"version {version}; docker stack deploy refuses it too)")
+
+
+def _matching(value: Any, pattern: tuple[str, ...], path: KeyPath) -> list[KeyPath]:
+    if not pattern:
+        return [path]
+    head, rest = pattern[0], pattern[1:]
+    if head in ("[]", "{}"):
+        items = enumerate(value) if isinstance(value, list) else ()
+        return [found for i, item in items if head == "[]" or isinstance(item, dict)
+                for found in _matching(item, rest, (*path, i))]
+    if not isinstance(value, dict):
+        return []
+    keys = [k for k in value if not k.startswith("x-")] if head == "*" else \
+        [head] if head in value else []
+    return [found for key in keys for found in _matching(value[key], rest, (*path, key))]
 
 
 def _load_named(r: Reader, data: dict[str, Any], section: str,
@@ -77,25 +163,49 @@ def _load_named(r: Reader, data: dict[str, Any], section: str,
 
 def _network(r: Reader, v: dict[str, Any], p: KeyPath) -> NetworkDef:
     r.keys(v, p, {"driver", "driver_opts", "attachable", "internal", "external", "labels",
-                  "name"}, extensions=True)
+                  "name", "ipam"}, extensions=True)
     external, old_name = r.external(v.get("external"), (*p, "external"))
     name = r.string(v.get("name"), (*p, "name")) or old_name
     if external:
-        for key in ("driver", "driver_opts", "labels", "attachable", "internal"):
-            if key in v:
-                r.problem((*p, key), "cannot be set on an external network")
+        for key in ("driver", "driver_opts", "labels", "attachable", "internal", "ipam"):
+            if key in v:  # the CLI takes an external network as it is, without a word
+                r.warn((*p, key), "ignored: an external network is used as it is (docker "
+                                  "stack deploy ignores it too)")
         return NetworkDef(name or str(p[-1]), True)
+    ipam = r.mapping(v.get("ipam"), (*p, "ipam"))
+    r.keys(ipam, (*p, "ipam"), {"driver", "config"})
+    subnets = []
+    config = ipam.get("config")
+    if config is not None and not isinstance(config, list):
+        r.problem((*p, "ipam", "config"), f"expected a list, got {shown(config)}")
+        config = []
+    for i, item in enumerate(config or []):
+        where = (*p, "ipam", "config", i)
+        item = r.mapping(item, where)
+        r.keys(item, where, {"subnet"})
+        subnet = r.string(item.get("subnet"), (*where, "subnet"))
+        try:
+            if subnet:
+                ipaddress.ip_network(subnet)
+        except ValueError:
+            r.problem((*where, "subnet"), f"expected a subnet like 10.0.9.0/24, got {subnet!r}")
+        subnets.append(subnet)
+    ipam_driver = r.string(ipam.get("driver"), (*p, "ipam", "driver"))
     return NetworkDef(name, False, r.string(v.get("driver"), (*p, "driver")),
                       {k: x or "" for k, x in r.key_values(v.get("driver_opts"),
                                                            (*p, "driver_opts"),
                                                            allow_nil=False).items()},
                       bool(r.boolean(v.get("attachable"), (*p, "attachable"))),
                       bool(r.boolean(v.get("internal"), (*p, "internal"))),
-                      r.labels(v.get("labels"), (*p, "labels")))
+                      r.labels(v.get("labels"), (*p, "labels")),
+                      ipam_driver, subnets, bool(ipam_driver or subnets))
 
 
 def _volume(r: Reader, v: dict[str, Any], p: KeyPath) -> VolumeDef:
     r.keys(v, p, {"driver", "driver_opts", "external", "labels", "name"}, extensions=True)
+    if "x-cluster-spec" in v:  # a cluster (CSI) volume: the CLI reads this extension
+        r.problem((*p, "x-cluster-spec"), "cluster volumes are not supported by swarmdeck "
+                                          "(deploy this file with `docker stack deploy`)")
     external, old_name = r.external(v.get("external"), (*p, "external"))
     name = r.string(v.get("name"), (*p, "name")) or old_name
     if external:

@@ -50,6 +50,9 @@ class NetworkDef:
     attachable: bool = False
     internal: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    ipam_driver: str = ""
+    subnets: list[str] = field(default_factory=list)
+    has_ipam: bool = False  # an `ipam:` with a driver or a config list: the CLI sends IPAM
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class ServiceDef:
     labels: dict[str, str] = field(default_factory=dict)
     ports: list[dict[str, Any]] = field(default_factory=list)
     networks: dict[str, list[str]] = field(default_factory=dict)  # name -> aliases
+    network_driver_opts: dict[str, dict[str, str]] = field(default_factory=dict)
     volumes: list[dict[str, Any]] = field(default_factory=list)  # compose-level mounts
     configs: list[dict[str, Any]] = field(default_factory=list)  # source/target/uid/gid/mode
     secrets: list[dict[str, Any]] = field(default_factory=list)
@@ -85,6 +89,16 @@ class ServiceDef:
     init: bool | None = None
     read_only: bool = False
     extra_hosts: list[str] = field(default_factory=list)
+    cap_add: list[str] = field(default_factory=list)  # as the CLI sends them: CAP_X, sorted
+    cap_drop: list[str] = field(default_factory=list)
+    tty: bool = False
+    stdin_open: bool = False
+    dns: list[str] | None = None
+    dns_search: list[str] | None = None
+    sysctls: dict[str, str] = field(default_factory=dict)
+    ulimits: list[dict[str, Any]] = field(default_factory=list)  # Name, Soft, Hard
+    isolation: str = ""
+    oom_score_adj: int = 0
     logging: dict[str, Any] | None = None
     mode: str = "replicated"
     replicas: int | None = None
@@ -106,3 +120,4 @@ class ComposeProject:
     volumes: dict[str, VolumeDef]
     configs: dict[str, FileObject]
     secrets: dict[str, FileObject]
+    warnings: list[str] = field(default_factory=list)  # ignored or changed on the way

@@ -1,57 +1,73 @@
 """One service of a compose file, read into a `ServiceDef` whose nested parts (ports,
-mounts, healthcheck, deploy: placement, resources, restart and update policies) are
-already in the Engine API's shape."""
+mounts, healthcheck, capabilities, ulimits...) are already in the Engine API's shape; its
+`deploy:` section is read in deploy_section.py."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from swarmdeck.core.ops.compose.checks import Reader, shown
+from swarmdeck.core.ops.compose.checks import Reader, ignored_service_key, shown
+from swarmdeck.core.ops.compose.deploy_section import read_deploy, restart_policy_of
 from swarmdeck.core.ops.compose.model import KeyPath, ServiceDef
-from swarmdeck.core.ops.compose.values import go_string, parse_bytes, parse_cpus, parse_port
+from swarmdeck.core.ops.compose.values import go_string, parse_port, port_host_ip
 
 _SERVICE = {
     "image", "command", "entrypoint", "environment", "env_file", "labels", "ports", "networks",
     "volumes", "configs", "secrets", "healthcheck", "stop_grace_period", "stop_signal",
     "hostname", "user", "working_dir", "deploy", "logging", "extra_hosts", "init", "read_only",
+    "cap_add", "cap_drop", "tty", "stdin_open", "dns", "dns_search", "sysctls", "ulimits",
+    "restart", "isolation", "oom_score_adj",
 }
-_DEPLOY = {"mode", "replicas", "placement", "resources", "restart_policy", "update_config",
-           "rollback_config", "labels", "endpoint_mode"}
-_UPDATE = {"parallelism", "delay", "failure_action", "monitor", "max_failure_ratio", "order"}
+# the shape compose format 3.13 gives the keys the CLI reads but ignores: checked all the same
+_IGNORED_SHAPES = {"build": "string or mapping", "depends_on": "strings", "devices": "strings",
+                   "security_opt": "strings", "links": "strings", "external_links": "strings",
+                   "expose": "ports", "tmpfs": "string or strings", "privileged": "boolean",
+                   "pid": "string or null"}  # shm_size: a number passes the schema, not Go
 _PROPAGATIONS = {"rprivate", "private", "rshared", "shared", "rslave", "slave"}
 
 
 def read_service(r: Reader, name: str, value: Any, p: KeyPath, workdir: Path,
                  env: Mapping[str, str]) -> ServiceDef:
     v = r.mapping(value, p)
-    r.keys(v, p, _SERVICE, extensions=True)
+    ignored = {key: why for key in v if (why := ignored_service_key(key))}
+    r.keys(v, p, _SERVICE | set(ignored), extensions=True)
+    for key, why in ignored.items():
+        _check_ignored(r, key, v[key], (*p, key))
+        r.warn((*p, key), why)
     s = ServiceDef(name)
     s.image = r.string(v.get("image"), (*p, "image"))
-    if not s.image:  # said by what the service has instead (each is refused on its own too)
-        instead = next((k for k in ("build", "extends") if k in v), None)
-        r.problem((*p, "image"), "missing: swarm services need an image" + (
-            f"; `{instead}` is not supported by swarm stacks" if instead else ""))
+    if not s.image:  # said by what the service has instead (each is reported on its own too)
+        if "build" in v:
+            says = "; `build` is ignored by swarm stacks: build and push the image, then " \
+                   "name it in `image:`"
+        elif "extends" in v:
+            says = "; `extends` is not supported by docker stack deploy: copy the image and " \
+                   "settings into this service"
+        else:
+            says = ""
+        r.problem((*p, "image"), "missing: swarm services need an image" + says)
     s.command = r.command(v.get("command"), (*p, "command"))
     s.entrypoint = r.command(v.get("entrypoint"), (*p, "entrypoint"))
     s.environment = _environment(r, v, p, workdir, env)
     s.labels = r.labels(v.get("labels"), (*p, "labels"))
     s.ports = _ports(r, v.get("ports"), (*p, "ports"))
-    s.networks = _service_networks(r, v.get("networks"), (*p, "networks"))
+    s.networks, s.network_driver_opts = _service_networks(r, v.get("networks"),
+                                                          (*p, "networks"))
     s.volumes = [_mount(r, item, (*p, "volumes", i), workdir, env)
-                 for i, item in enumerate(_list(r, v.get("volumes"), (*p, "volumes")))]
+                 for i, item in enumerate(r.sequence(v.get("volumes"), (*p, "volumes")))]
     s.configs = [_file_ref(r, item, (*p, "configs", i))
-                 for i, item in enumerate(_list(r, v.get("configs"), (*p, "configs")))]
+                 for i, item in enumerate(r.sequence(v.get("configs"), (*p, "configs")))]
     s.secrets = [_file_ref(r, item, (*p, "secrets", i))
-                 for i, item in enumerate(_list(r, v.get("secrets"), (*p, "secrets")))]
+                 for i, item in enumerate(r.sequence(v.get("secrets"), (*p, "secrets")))]
     s.healthcheck = _healthcheck(r, v.get("healthcheck"), (*p, "healthcheck"))
     s.stop_grace_period = r.duration(v.get("stop_grace_period"), (*p, "stop_grace_period"))
     s.stop_signal = r.string(v.get("stop_signal"), (*p, "stop_signal"))
     s.hostname = r.string(v.get("hostname"), (*p, "hostname"))
-    s.user = r.string(go_string(v["user"]) if isinstance(v.get("user"), int) else v.get("user"),
-                      (*p, "user"))
+    s.user = r.string(v.get("user"), (*p, "user"))  # `user: 1000` too: quote it, as for docker
     s.working_dir = r.string(v.get("working_dir"), (*p, "working_dir"))
     s.init = r.boolean(v.get("init"), (*p, "init"))
     s.read_only = bool(r.boolean(v.get("read_only"), (*p, "read_only")))
@@ -63,17 +79,76 @@ def read_service(r: Reader, name: str, value: Any, p: KeyPath, workdir: Path,
         options = r.labels(log.get("options"), (*p, "logging", "options"))
         if options:
             s.logging["Options"] = options
-    _deploy(r, s, r.mapping(v.get("deploy"), (*p, "deploy")), (*p, "deploy"))
+    cap_add = r.strings(v.get("cap_add"), (*p, "cap_add"))
+    cap_drop = r.strings(v.get("cap_drop"), (*p, "cap_drop"))
+    s.cap_add, s.cap_drop = effective_capabilities(cap_add, cap_drop)
+    s.tty = bool(r.boolean(v.get("tty"), (*p, "tty")))
+    s.stdin_open = bool(r.boolean(v.get("stdin_open"), (*p, "stdin_open")))
+    for key in ("dns", "dns_search"):
+        if key in v:
+            setattr(s, key, r.strings(v[key], (*p, key), one_allowed=True))
+    s.sysctls = r.labels(v.get("sysctls"), (*p, "sysctls"))
+    s.ulimits = _ulimits(r, v.get("ulimits"), (*p, "ulimits"))
+    s.isolation = r.string(v.get("isolation"), (*p, "isolation"))
+    s.oom_score_adj = r.integer(v.get("oom_score_adj"), (*p, "oom_score_adj"),
+                                minimum=-(2**63)) or 0  # its range: the engine's to check
+    deploy = r.mapping(v.get("deploy"), (*p, "deploy"))
+    read_deploy(r, s, deploy, (*p, "deploy"))
+    if "restart" in v:
+        restart = restart_policy_of(r, v["restart"], (*p, "restart"))
+        if "restart_policy" in deploy:
+            r.warn((*p, "restart"), "ignored: deploy.restart_policy is set and wins (as with "
+                                    "docker stack deploy)")
+        else:
+            s.restart_policy = restart
     return s
 
 
-def _list(r: Reader, value: Any, path: KeyPath) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        r.problem(path, f"expected a list, got {shown(value)}")
-        return []
-    return value
+def _check_ignored(r: Reader, key: str, value: Any, p: KeyPath) -> None:
+    shape = _IGNORED_SHAPES.get(key, "string")
+    if shape == "strings" or (shape == "string or strings" and not isinstance(value, str)):
+        r.strings(value, p)
+    elif shape == "boolean":
+        r.boolean(value, p)
+    elif shape == "ports":
+        for i, item in enumerate(r.sequence(value, p)):
+            if isinstance(item, bool) or not isinstance(item, str | int):
+                r.problem((*p, i), f"expected a port (a number or text), got {shown(item)}")
+    elif shape == "string or mapping":
+        if not isinstance(value, str | dict):
+            r.problem(p, f"expected a path or a mapping, got {shown(value)}")
+    elif shape == "string" or (shape == "string or null" and value is not None):
+        r.string(value, p)
+
+
+def effective_capabilities(add: list[str], drop: list[str]) -> tuple[list[str], list[str]]:
+    """opts.EffectiveCapAddCapDrop: names upper-cased with CAP_ in front, ALL wins over the
+    rest of its list, a capability both added and dropped is added; both sorted."""
+    def normal(cap: str) -> str:
+        cap = cap.strip().upper()
+        return cap if cap in ("ALL", "RESET") or cap.startswith("CAP_") else f"CAP_{cap}"
+
+    adds, drops = {normal(c) for c in add}, {normal(c) for c in drop}
+    adds = {"ALL"} if "ALL" in adds else adds
+    drops = {"ALL"} if "ALL" in drops else drops
+    return (sorted(adds - {"RESET"}), sorted(c for c in drops - {"RESET"} if c not in adds))
+
+
+def _ulimits(r: Reader, value: Any, p: KeyPath) -> list[dict[str, Any]]:
+    out = []
+    for name, item in sorted(r.mapping(value, p).items()):
+        if isinstance(item, dict):
+            r.keys(item, (*p, name), {"soft", "hard"})
+            soft = r.integer(item.get("soft"), (*p, name, "soft"), minimum=-1)
+            hard = r.integer(item.get("hard"), (*p, name, "hard"), minimum=-1)
+            if "soft" not in item or "hard" not in item:
+                r.problem((*p, name), "needs both `soft:` and `hard:` (or one number)")
+        else:
+            soft = hard = r.integer(item, (*p, name), minimum=-1)
+        out.append({"Name": name, "Soft": soft or 0, "Hard": hard or 0})
+    return out
+
+
 
 
 def _environment(r: Reader, v: dict[str, Any], p: KeyPath, workdir: Path,
@@ -118,25 +193,35 @@ def _read_env_file(path: Path, env: Mapping[str, str]) -> dict[str, str | None]:
 
 def _ports(r: Reader, value: Any, p: KeyPath) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for i, item in enumerate(_list(r, value, p)):
+    for i, item in enumerate(r.sequence(value, p)):
         where = (*p, i)
         if isinstance(item, int | str) and not isinstance(item, bool):
             try:
-                out += parse_port(str(item))
+                ports = parse_port(str(item))
+                host_ip = port_host_ip(str(item))
             except ValueError:
                 r.problem(where, f"expected a port like 80, 8080:80 or 8080:80/udp, "
                                  f"got {shown(item)}")
+                continue
+            out += ports
+            if host_ip and not ipaddress.ip_address(host_ip).is_unspecified:
+                shown_ports = ", ".join(f"{x['PublishedPort']}/{x['Protocol']}" for x in ports)
+                r.warn(where, f"host IP {host_ip} ignored: swarm publishes {shown_ports} on "
+                              "EVERY address of every node (0.0.0.0), not only on "
+                              f"{host_ip} (docker stack deploy ignores it too); bind to one "
+                              "address with a firewall rule, or publish in host mode and "
+                              "pin the service")
         elif isinstance(item, dict):
             r.keys(item, where, {"target", "published", "protocol", "mode"})
-            target = r.integer(item.get("target"), (*where, "target"), minimum=1)
-            if target is None and "target" not in item:
-                r.problem(where, "needs `target:` (the container's port)")
+            target = r.integer(item.get("target"), (*where, "target"))
+            if "target" not in item:
+                r.warn(where, "no `target:`: the engine publishes it to port 0 of the "
+                              "container (as with docker stack deploy); add the container's "
+                              "port")
             published = r.integer(item.get("published"), (*where, "published"))
-            port = {"Protocol": r.choice(item.get("protocol"), (*where, "protocol"),
-                                         ("tcp", "udp", "sctp")),
+            port = {"Protocol": _engine_word(r, item, "protocol", where, ("tcp", "udp", "sctp")),
                     "TargetPort": target or 0, "PublishedPort": published or 0,
-                    "PublishMode": r.choice(item.get("mode"), (*where, "mode"),
-                                            ("ingress", "host"))}
+                    "PublishMode": _engine_word(r, item, "mode", where, ("ingress", "host"))}
             out.append(port)
         else:
             r.problem(where, f"expected a port (80, \"8080:80\" or a mapping with target, "
@@ -144,17 +229,39 @@ def _ports(r: Reader, value: Any, p: KeyPath) -> list[dict[str, Any]]:
     return out
 
 
-def _service_networks(r: Reader, value: Any, p: KeyPath) -> dict[str, list[str]]:
+def _engine_word(r: Reader, item: dict[str, Any], key: str, where: KeyPath,
+                 known: tuple[str, ...]) -> str:
+    """A port's protocol or mode as the engine reads it: any case; a word it does not know
+    becomes its first (tcp, ingress) without a word from it, so with a warning here."""
+    word = r.string(item.get(key), (*where, key))
+    if word and word.lower() not in known:
+        r.warn((*where, key), f"{word!r} is not {' or '.join(known)}: the engine makes it "
+                              f"{known[0]} (as with docker stack deploy)")
+        return known[0]
+    return word.lower()
+
+
+def _service_networks(r: Reader, value: Any, p: KeyPath
+                      ) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
+    """Each network's aliases, and the driver options of those that have some."""
     if value is None:
-        return {}
+        return {}, {}
     if isinstance(value, list):
-        return {name: [] for name in r.strings(value, p)}
-    out = {}
+        return {name: [] for name in r.strings(value, p)}, {}
+    out, options = {}, {}
     for name, item in r.mapping(value, p).items():
         spec = r.mapping(item, (*p, name))
-        r.keys(spec, (*p, name), {"aliases"})
+        r.keys(spec, (*p, name), {"aliases", "driver_opts", "ipv4_address", "ipv6_address"})
         out[name] = r.strings(spec.get("aliases"), (*p, name, "aliases"))
-    return out
+        opts = r.labels(spec.get("driver_opts"), (*p, name, "driver_opts"))
+        if opts:
+            options[name] = opts
+        for key in ("ipv4_address", "ipv6_address"):
+            if key in spec:
+                r.string(spec[key], (*p, name, key))
+                r.warn((*p, name, key), "ignored: swarm gives each task its own address on "
+                                        "the network (docker stack deploy drops it silently)")
+    return out, options
 
 
 def _mount(r: Reader, item: Any, p: KeyPath, workdir: Path,
@@ -165,12 +272,14 @@ def _mount(r: Reader, item: Any, p: KeyPath, workdir: Path,
             r.problem(p, f"expected SOURCE:TARGET[:ro], got {item!r}")
             return {}
     elif isinstance(item, dict):
-        r.keys(item, p, {"type", "source", "target", "read_only", "volume", "bind", "tmpfs"})
+        r.keys(item, p, {"type", "source", "target", "read_only", "volume", "bind", "tmpfs",
+                         "consistency"})
         mount = {"type": r.choice(item.get("type"), (*p, "type"), ("volume", "bind", "tmpfs"))
                  or ("volume" if "type" not in item else ""),
                  "source": r.string(item.get("source"), (*p, "source")),
                  "target": r.string(item.get("target"), (*p, "target")),
-                 "read_only": bool(r.boolean(item.get("read_only"), (*p, "read_only")))}
+                 "read_only": bool(r.boolean(item.get("read_only"), (*p, "read_only"))),
+                 "consistency": r.string(item.get("consistency"), (*p, "consistency"))}
         if "type" not in item:
             r.problem(p, "needs `type:` (volume, bind or tmpfs)")
         for kind, keys in (("volume", {"nocopy"}), ("bind", {"propagation"}),
@@ -189,8 +298,7 @@ def _mount(r: Reader, item: Any, p: KeyPath, workdir: Path,
                                                     (*p, kind, "propagation"),
                                                     tuple(sorted(_PROPAGATIONS)))
                 else:
-                    mount["size"] = r.convert(options.get("size"), (*p, kind, "size"),
-                                              parse_bytes, "a size like 64M")
+                    mount["size"] = r.integer(options.get("size"), (*p, kind, "size"))
     else:
         r.problem(p, f"expected SOURCE:TARGET or a mapping, got {shown(item)}")
         return {}
@@ -241,8 +349,7 @@ def _file_ref(r: Reader, item: Any, p: KeyPath) -> dict[str, Any]:
     source = r.string(v.get("source"), (*p, "source"))
     if not source:
         r.problem(p, "needs `source:`")
-    ids = {key: r.string(go_string(v[key]) if isinstance(v.get(key), int) else v.get(key),
-                         (*p, key)) or "0" for key in ("uid", "gid")}
+    ids = {key: r.string(v.get(key), (*p, key)) or "0" for key in ("uid", "gid")}
     mode = r.integer(v.get("mode"), (*p, "mode"))
     return {"source": source, "target": r.string(v.get("target"), (*p, "target")) or source,
             **ids, "mode": 0o444 if mode is None else mode}
@@ -254,12 +361,16 @@ def _extra_hosts(r: Reader, value: Any, p: KeyPath) -> list[str]:
     else:
         entries = r.strings(value, p)
     out = []
-    for i, entry in enumerate(entries):
-        host, found, ip = entry.partition(":")
-        if found:
-            out.append(f"{ip} {host}")
-        else:
-            r.problem((*p, i), f"expected HOST:IP, got {entry!r}")
+    for i, entry in enumerate(entries):  # as transformHostsList: HOST=IP or HOST:IP
+        sep = "=" if "=" in entry else ":"
+        host, found, ip = entry.partition(sep)
+        if not found:
+            r.warn((*p, i), f"ignored: {entry!r} is not HOST:IP or HOST=IP (docker stack "
+                            "deploy drops it silently)")
+            continue
+        if len(ip) > 2 and ip[0] == "[" and ip[-1] == "]":
+            ip = ip[1:-1]
+        out.append(f"{ip} {host}")
     return out
 
 
@@ -267,7 +378,8 @@ def _healthcheck(r: Reader, value: Any, p: KeyPath) -> dict[str, Any] | None:
     if value is None:
         return None
     v = r.mapping(value, p)
-    r.keys(v, p, {"test", "interval", "timeout", "retries", "start_period", "disable"})
+    r.keys(v, p, {"test", "interval", "timeout", "retries", "start_period", "start_interval",
+                  "disable"})
     if r.boolean(v.get("disable"), (*p, "disable")):
         if v.get("test"):
             r.problem((*p, "test"), "cannot be set together with disable: true")
@@ -279,115 +391,17 @@ def _healthcheck(r: Reader, value: Any, p: KeyPath) -> dict[str, Any] | None:
     elif test:
         health["Test"] = r.strings(test, (*p, "test"))
     for key, api in (("interval", "Interval"), ("timeout", "Timeout"),
-                     ("start_period", "StartPeriod")):
+                     ("start_period", "StartPeriod"), ("start_interval", "StartInterval")):
         nanos = r.duration(v.get(key), (*p, key))
         if nanos:
             health[api] = nanos
-    retries = r.integer(v.get("retries"), (*p, "retries"))
+    retries = v.get("retries")
+    if isinstance(retries, float) and retries >= 0:  # a number for the format, whole for Go
+        if retries != int(retries):
+            r.warn((*p, "retries"), f"{go_string(retries)} becomes {int(retries)} (as with "
+                                    "docker stack deploy)")
+        retries = int(retries)
+    retries = r.integer(retries, (*p, "retries"))
     if retries:
         health["Retries"] = retries
     return health
-
-
-def _deploy(r: Reader, s: ServiceDef, v: dict[str, Any], p: KeyPath) -> None:
-    r.keys(v, p, _DEPLOY)
-    s.mode = r.choice(v.get("mode"), (*p, "mode"),
-                      ("replicated", "global", "replicated-job", "global-job")) or "replicated"
-    s.replicas = r.integer(v.get("replicas"), (*p, "replicas"))
-    if s.replicas is not None and s.mode in ("global", "global-job"):
-        r.problem((*p, "replicas"), f"cannot be set with mode: {s.mode}")
-    s.deploy_labels = r.labels(v.get("labels"), (*p, "labels"))
-    mode = r.string(v.get("endpoint_mode"), (*p, "endpoint_mode")).lower()
-    if mode not in ("", "vip", "dnsrr"):
-        r.problem((*p, "endpoint_mode"), f"expected vip or dnsrr, got {mode!r}")
-    s.endpoint_mode = mode
-    s.placement = _placement(r, r.mapping(v.get("placement"), (*p, "placement")),
-                             (*p, "placement"))
-    s.resources = _resources(r, r.mapping(v.get("resources"), (*p, "resources")),
-                             (*p, "resources"))
-    if "restart_policy" in v:
-        s.restart_policy = _restart_policy(r, r.mapping(v["restart_policy"],
-                                                        (*p, "restart_policy")),
-                                           (*p, "restart_policy"))
-    for key in ("update_config", "rollback_config"):
-        if key in v:
-            config = _update_config(r, r.mapping(v[key], (*p, key)), (*p, key))
-            setattr(s, key, config)
-
-
-def _placement(r: Reader, v: dict[str, Any], p: KeyPath) -> dict[str, Any]:
-    r.keys(v, p, {"constraints", "preferences", "max_replicas_per_node"})
-    out: dict[str, Any] = {}
-    constraints = r.strings(v.get("constraints"), (*p, "constraints"))
-    if constraints:
-        out["Constraints"] = constraints
-    preferences = []
-    for i, item in enumerate(_list(r, v.get("preferences"), (*p, "preferences"))):
-        pref = r.mapping(item, (*p, "preferences", i))
-        r.keys(pref, (*p, "preferences", i), {"spread"})
-        spread = r.string(pref.get("spread"), (*p, "preferences", i, "spread"))
-        if not spread:
-            r.problem((*p, "preferences", i), "needs `spread: node.labels.NAME`")
-        preferences.append({"Spread": {"SpreadDescriptor": spread}})
-    if preferences:
-        out["Preferences"] = preferences
-    max_replicas = r.integer(v.get("max_replicas_per_node"), (*p, "max_replicas_per_node"))
-    if max_replicas:
-        out["MaxReplicas"] = max_replicas
-    return out
-
-
-def _resources(r: Reader, v: dict[str, Any], p: KeyPath) -> dict[str, Any]:
-    r.keys(v, p, {"limits", "reservations"})
-    out: dict[str, Any] = {}
-    for key, api, allowed in (("limits", "Limits", {"cpus", "memory", "pids"}),
-                              ("reservations", "Reservations", {"cpus", "memory"})):
-        if key not in v:
-            continue
-        part = r.mapping(v[key], (*p, key))
-        r.keys(part, (*p, key), allowed)
-        values = {
-            "NanoCPUs": r.convert(part.get("cpus"), (*p, key, "cpus"), parse_cpus,
-                                  "a number of CPUs like 0.5"),
-            "MemoryBytes": r.convert(part.get("memory"), (*p, key, "memory"), parse_bytes,
-                                     "a size like 512M or 1G"),
-            "Pids": r.integer(part.get("pids"), (*p, key, "pids")),
-        }
-        out[api] = {k: x for k, x in values.items() if x}
-    return out
-
-
-def _restart_policy(r: Reader, v: dict[str, Any], p: KeyPath) -> dict[str, Any]:
-    r.keys(v, p, {"condition", "delay", "max_attempts", "window"})
-    out: dict[str, Any] = {}
-    condition = r.choice(v.get("condition"), (*p, "condition"), ("none", "on-failure", "any"))
-    if condition:
-        out["Condition"] = condition
-    for key, api in (("delay", "Delay"), ("window", "Window")):
-        nanos = r.duration(v.get(key), (*p, key))
-        if nanos is not None:
-            out[api] = nanos
-    attempts = r.integer(v.get("max_attempts"), (*p, "max_attempts"))
-    if attempts is not None:
-        out["MaxAttempts"] = attempts
-    return out
-
-
-def _update_config(r: Reader, v: dict[str, Any], p: KeyPath) -> dict[str, Any]:
-    r.keys(v, p, _UPDATE)
-    parallelism = r.integer(v.get("parallelism"), (*p, "parallelism"))
-    out: dict[str, Any] = {"Parallelism": 1 if parallelism is None else parallelism}
-    delay = r.duration(v.get("delay"), (*p, "delay"))
-    if delay:
-        out["Delay"] = delay
-    action = r.choice(v.get("failure_action"), (*p, "failure_action"),
-                      ("continue", "rollback", "pause"))
-    if action:
-        out["FailureAction"] = action
-    monitor = r.duration(v.get("monitor"), (*p, "monitor"))
-    if monitor:
-        out["Monitor"] = monitor
-    out["MaxFailureRatio"] = r.number(v.get("max_failure_ratio"),
-                                      (*p, "max_failure_ratio")) or 0
-    out["Order"] = r.choice(v.get("order"), (*p, "order"), ("start-first", "stop-first"))
-    return out

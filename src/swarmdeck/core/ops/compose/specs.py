@@ -38,6 +38,7 @@ class StackPlan:
     external_networks: list[str] = field(default_factory=list)
     external_configs: list[str] = field(default_factory=list)
     external_secrets: list[str] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()  # what the file says that is ignored or changed on the way
 
     def service_name(self, name: str) -> str:
         return f"{self.stack}_{name}"
@@ -76,6 +77,9 @@ def stack_plan(project: ComposeProject, stack: str) -> StackPlan:
             body["Options"] = dict(net.driver_opts)
         body["Internal"] = net.internal
         body["Attachable"] = net.attachable
+        if net.has_ipam:
+            body["IPAM"] = {"Driver": net.ipam_driver,
+                            "Config": [{"Subnet": s} if s else {} for s in net.subnets]}
         networks[body["Name"]] = body
 
     def objects(defined: Mapping[str, FileObject], kind: str
@@ -99,7 +103,7 @@ def stack_plan(project: ComposeProject, stack: str) -> StackPlan:
                            + "; ".join(problems), problems=problems)
     services = {name: _service_spec(project, s, stack) for name, s in project.services.items()}
     return StackPlan(stack, services, networks, configs, secrets, external_networks,
-                     external_configs, external_secrets)
+                     external_configs, external_secrets, tuple(project.warnings))
 
 
 def _service_spec(project: ComposeProject, s: ServiceDef, stack: str) -> dict[str, Any]:
@@ -133,6 +137,24 @@ def _service_spec(project: ComposeProject, s: ServiceDef, stack: str) -> dict[st
         container["StopSignal"] = s.stop_signal
     if s.read_only:
         container["ReadOnly"] = True
+    if s.tty:
+        container["TTY"] = True
+    if s.stdin_open:
+        container["OpenStdin"] = True
+    if s.dns is not None or s.dns_search is not None:
+        container["DNSConfig"] = {"Nameservers": s.dns, "Search": s.dns_search}
+    if s.sysctls:
+        container["Sysctls"] = dict(s.sysctls)
+    if s.cap_add:
+        container["CapabilityAdd"] = list(s.cap_add)
+    if s.cap_drop:
+        container["CapabilityDrop"] = list(s.cap_drop)
+    if s.ulimits:
+        container["Ulimits"] = [dict(u) for u in s.ulimits]
+    if s.isolation:
+        container["Isolation"] = s.isolation
+    if s.oom_score_adj:
+        container["OomScoreAdj"] = s.oom_score_adj
     for kind, defined, key in (("Secrets", project.secrets, "SecretName"),
                                ("Configs", project.configs, "ConfigName")):
         refs = []
@@ -162,6 +184,8 @@ def _service_spec(project: ComposeProject, s: ServiceDef, stack: str) -> dict[st
             attachment["Aliases"] = [*aliases, s.name]
         elif aliases:
             attachment["Aliases"] = aliases
+        if s.network_driver_opts.get(net_key):
+            attachment["DriverOpts"] = dict(s.network_driver_opts[net_key])
         attachments.append(attachment)
     task["Networks"] = sorted(attachments, key=lambda a: a["Target"])
 
@@ -201,6 +225,8 @@ def _mount_spec(project: ComposeProject, m: dict[str, Any], stack: str) -> dict[
     spec["Target"] = m["target"]
     if m["read_only"]:
         spec["ReadOnly"] = True
+    if m.get("consistency"):
+        spec["Consistency"] = m["consistency"]
     if m["type"] == "bind" and m.get("propagation"):
         spec["BindOptions"] = {"Propagation": m["propagation"]}
     if m["type"] == "volume" and m["source"]:

@@ -3,6 +3,7 @@ scalars turned into strings the way Go prints them."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 from decimal import Decimal
@@ -86,6 +87,19 @@ def _port_range(text: str) -> tuple[int, int]:
     if end < start or end > 65535:
         raise ValueError(text)
     return start, end
+
+
+def port_host_ip(spec: str) -> str:
+    """The host IP of a short port spec (`127.0.0.1:53:53/udp`, `[::1]:80:80`), "" when it
+    has none; ValueError when it is not an IP address (as nat.ParsePortSpec)."""
+    parts = spec.split(":")
+    if len(parts) < 3:
+        return ""
+    text = ":".join(parts[:-2])
+    ip = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if ip:
+        ipaddress.ip_address(ip)
+    return ip
 
 
 def parse_port(spec: str) -> list[dict[str, Any]]:

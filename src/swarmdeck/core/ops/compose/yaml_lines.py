@@ -4,6 +4,7 @@ where it is."""
 from __future__ import annotations
 
 import datetime
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,47 @@ from swarmdeck.core.ops.compose.model import ComposeError, KeyPath, dotted
 from swarmdeck.core.sanitize import clean
 
 MAX_LISTED = 20  # raw control characters listed one by one; the rest are counted
+_BOOL, _INT, _FLOAT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+
+
+class _GoYAMLLoader(yaml.SafeLoader):
+    """Plain scalars resolved as the CLI's YAML reader (gopkg.in/yaml.v3) resolves them, not
+    as YAML 1.1: `yes`, `no`, `on`, `off` stay text (`restart: no`, `X: yes`), and so does
+    `22:22` (no base-60 numbers); `1e3` is a number."""
+
+
+_GoYAMLLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_GoYAMLLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_GoYAMLLoader.add_implicit_resolver(
+    _INT, re.compile(r"^[-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$"),
+    list("-+0123456789"))
+_GoYAMLLoader.add_implicit_resolver(
+    _FLOAT, re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                       r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
+
+
+def _go_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | float:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("+-")
+    try:
+        if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+            return sign * int(digits, 8)  # 0755, as Go's ParseInt with base 0
+        return sign * int(digits, 0)
+    except ValueError:  # 08: not octal, then a float for Go
+        return float(text)
+
+
+def _go_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    text = str(loader.construct_scalar(node)).replace("_", "").lower()
+    return float(text.replace(".inf", "inf").replace(".nan", "nan"))
+
+
+_GoYAMLLoader.add_constructor(_INT, _go_int)
+_GoYAMLLoader.add_constructor(_FLOAT, _go_float)
 
 
 def parse_yaml(text: str, file: Path) -> tuple[Any, dict[KeyPath, int]]:
@@ -21,7 +63,7 @@ def parse_yaml(text: str, file: Path) -> tuple[Any, dict[KeyPath, int]]:
     if found:  # the YAML reader refuses the whole file at the first (a ReaderError)
         raise ComposeError(f"{file}: {count} problem{'s' if count > 1 else ''}: "
                            + "; ".join(found), problems=found)
-    loader = yaml.SafeLoader(text)
+    loader = _GoYAMLLoader(text)
     lines: dict[KeyPath, int] = {}
     try:
         root = loader.get_single_node()
