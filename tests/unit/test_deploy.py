@@ -489,3 +489,17 @@ def test_ctrl_c_during_swarmdeck_deploy_prints_the_lists_and_exits_130(
     check_interrupted(DeployProgress("many", [*FIRST_THREE, "create service many_s04",
                                               *LAST_EIGHT], 4, True), tmp_path,
                       "CancelledError")
+
+
+def test_field_changes_name_each_field_with_both_values_and_mask_secrets():
+    from swarmdeck.core.ops.deploy_diff import field_changes, spec_differences
+
+    running = {"Mode": {"Replicated": {"Replicas": 4}}, "TaskTemplate": {"ContainerSpec": {
+        "Image": "reg/app:1", "Env": ["QUEUE=by-hand", "DB_PASSWORD=old", "GONE=1"]}}}
+    declared = {"Mode": {"Replicated": {"Replicas": 3}}, "TaskTemplate": {"ContainerSpec": {
+        "Image": "reg/app:1", "Env": ["QUEUE=orders", "DB_PASSWORD=new", "NEW=x"]}}}
+    found = {(c.field, c.running, c.declared) for c in field_changes(running, declared)}
+    assert found == {("replicas", "4", "3"), ("env QUEUE", "by-hand", "orders"),
+                     ("env DB_PASSWORD", "****", "****"), ("env GONE", "1", None),
+                     ("env NEW", None, "x")}
+    assert "env changed: DB_PASSWORD (value hidden)" in spec_differences(running, declared)

@@ -236,6 +236,18 @@ def _history(p: argparse.ArgumentParser) -> None:
                    help="JSON rows: revision, time, user, commit, images")
 
 
+def _drift(p: argparse.ArgumentParser) -> None:
+    p.description = ("For each project environment (or PROJECT's), whether the running stack "
+                     "differs from its compose file: services changed by hand, added or removed "
+                     "outside a deploy, each field with its running and declared value. Exit "
+                     "code 1 when a cluster could not be asked; drift alone exits 0.")
+    p.add_argument("project", nargs="?")
+    p.add_argument("--env", "-e", metavar="ENV", help="only this environment")
+    p.add_argument("--json", action="store_true",
+                   help="JSON rows: project, environment, cluster, stack, drifted, changes "
+                        "[{service, field, running, declared}]")
+
+
 def _audit(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", type=int, default=50, metavar="N", help="the last N entries")
     p.add_argument("--json", action="store_true", help="print the JSON lines as stored")
@@ -406,6 +418,8 @@ COMMANDS: dict[str, Command] = {
     "deploy": Command("deploy a project environment as a stack", _OPS, _deploy),
     "history": Command("a project environment's deploys, kept on its cluster",
                        "swarmdeck.cli.history:run_history", _history),
+    "drift": Command("does each project environment still run what its compose file says",
+                     "swarmdeck.cli.drift:run_drift", _drift),
     "audit": Command("show the audit log of changes made from this account", _OPS, _audit),
     "network": Command("list, create or remove overlay networks", _OPS,
                        partial(_resource, "network")),

@@ -9,6 +9,7 @@ import json
 import re
 import shlex
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from swarmdeck.core.models import STACK_LABEL, PublishedPort, split_image
@@ -176,30 +177,53 @@ def _resources(c: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class FieldChange:
+    """One difference between a running spec and a declared one: the field (`replicas`,
+    `env FOO`, `image`, a spec path...), each side's value (None: absent; a masked env value
+    shows as ****), and the words the preview shows."""
+
+    field: str
+    running: str | None
+    declared: str | None
+    text: str
+
+
 def _mapping_changes(what: str, before: Mapping[str, Any], after: Mapping[str, Any],
-                     masked: bool = False) -> list[str]:
-    def shown(key: str, value: Any) -> str:
-        if value is None:
+                     masked: bool = False) -> list[FieldChange]:
+    def hidden(key: str) -> bool:
+        return masked and bool(MASKED_NAMES.search(key))
+
+    def value(key: str, v: Any) -> str:
+        return "****" if hidden(key) else ("" if v is None else str(v))
+
+    def shown(key: str, v: Any) -> str:
+        if v is None:
             return key
-        return f"{key}=****" if masked and MASKED_NAMES.search(key) else f"{key}={value}"
-    out = [f"{what} added: {shown(k, after[k])}" for k in sorted(set(after) - set(before))]
-    out += [f"{what} removed: {k}" for k in sorted(set(before) - set(after))]
+        return f"{key}=****" if hidden(key) else f"{key}={v}"
+    out = [FieldChange(f"{what} {k}", None, value(k, after[k]),
+                       f"{what} added: {shown(k, after[k])}")
+           for k in sorted(set(after) - set(before))]
+    out += [FieldChange(f"{what} {k}", value(k, before[k]), None, f"{what} removed: {k}")
+            for k in sorted(set(before) - set(after))]
     for key in sorted(set(before) & set(after)):
         if before[key] != after[key]:
-            out.append(f"{what} changed: {key} (value hidden)" if masked
-                       and MASKED_NAMES.search(key) else
-                       f"{what} changed: {shown(key, before[key])} -> {after[key]}")
+            out.append(FieldChange(
+                f"{what} {key}", value(key, before[key]), value(key, after[key]),
+                f"{what} changed: {key} (value hidden)" if hidden(key) else
+                f"{what} changed: {shown(key, before[key])} -> {after[key]}"))
     return out
 
 
-def _list_changes(what: str, before: list[str], after: list[str]) -> list[str]:
+def _list_changes(what: str, before: list[str], after: list[str]) -> list[FieldChange]:
     if before == after:
         return []
     added = [x for x in after if x not in before]
     removed = [x for x in before if x not in after]
     if not added and not removed:
-        return [f"{what}: order changed"]
-    return [f"{what} added: {x}" for x in added] + [f"{what} removed: {x}" for x in removed]
+        return [FieldChange(what, ", ".join(before), ", ".join(after), f"{what}: order changed")]
+    return [FieldChange(what, None, x, f"{what} added: {x}") for x in added] + \
+        [FieldChange(what, x, None, f"{what} removed: {x}") for x in removed]
 
 
 # each aspect: how to read it from a canonical spec, and the paths it accounts for
@@ -221,9 +245,9 @@ _ASPECTS: list[tuple[str, Callable[[Mapping[str, Any]], Any], tuple[str, ...]]] 
 ]
 
 
-def spec_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    """What changes from BEFORE to AFTER (canonical specs), in words an operator reads."""
-    out: list[str] = []
+def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[FieldChange]:
+    """What changes from BEFORE to AFTER (canonical specs), field by field."""
+    out: list[FieldChange] = []
     for what, read, _paths in _ASPECTS:
         old, new = read(before), read(after)
         if old == new:
@@ -233,18 +257,24 @@ def spec_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> lis
         elif isinstance(new, list):
             out += _list_changes(what, old, new)
         elif what == "mode" and old.startswith("replicas") and new.startswith("replicas"):
-            out.append(f"replicas: {old.split()[1]} -> {new.split()[1]}")
+            old_n, new_n = old.split()[1], new.split()[1]
+            out.append(FieldChange("replicas", old_n, new_n, f"replicas: {old_n} -> {new_n}"))
         else:
-            out.append(f"{what}: {old} -> {new}")
+            out.append(FieldChange(what, str(old), str(new), f"{what}: {old} -> {new}"))
     covered = tuple(path for _w, _r, paths in _ASPECTS for path in paths)
     flat_before, flat_after = _flatten(before), _flatten(after)
     for path in sorted(set(flat_before) | set(flat_after)):
         if path.startswith(covered) or flat_before.get(path) == flat_after.get(path):
             continue
         name = path.replace("TaskTemplate.", "").replace("ContainerSpec.", "")
-        out.append(f"{name}: {_shown(path, flat_before.get(path))} -> "
-                   f"{_shown(path, flat_after.get(path))}")
+        old_s, new_s = _shown(path, flat_before.get(path)), _shown(path, flat_after.get(path))
+        out.append(FieldChange(name, old_s, new_s, f"{name}: {old_s} -> {new_s}"))
     return out
+
+
+def spec_differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """What changes from BEFORE to AFTER (canonical specs), in words an operator reads."""
+    return [change.text for change in field_changes(before, after)]
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:

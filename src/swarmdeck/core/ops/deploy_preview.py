@@ -12,7 +12,12 @@ from typing import Any
 from swarmdeck.core.models import STACK_LABEL
 from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.ops.compose import StackPlan
-from swarmdeck.core.ops.deploy_diff import canonical_spec, spec_differences, spec_summary
+from swarmdeck.core.ops.deploy_diff import (
+    FieldChange,
+    canonical_spec,
+    field_changes,
+    spec_summary,
+)
 from swarmdeck.core.transport.docker import api_too_old
 
 # Fields of a service spec newer than the oldest engine swarmdeck drives (API 1.41): an older
@@ -30,6 +35,7 @@ class ServiceChange:
     name: str  # STACK_service
     action: str  # create | update | unchanged | remove
     details: tuple[str, ...] = ()
+    fields: tuple[FieldChange, ...] = ()  # an update's differences, field by field
 
 
 @dataclass(frozen=True)
@@ -152,10 +158,10 @@ def build_preview(cluster: str, plan: StackPlan, state: StackState, prune: bool)
         if current is None:
             changes.append(ServiceChange(spec["Name"], "create", spec_summary(spec)))
             continue
-        details = spec_differences(canonical_spec(current["Spec"], names),
-                                   canonical_spec(spec, names))
-        changes.append(ServiceChange(spec["Name"], "update" if details else "unchanged",
-                                     tuple(details)))
+        found = field_changes(canonical_spec(current["Spec"], names),
+                              canonical_spec(spec, names))
+        changes.append(ServiceChange(spec["Name"], "update" if found else "unchanged",
+                                     tuple(c.text for c in found), tuple(found)))
     planned = {spec["Name"] for spec in plan.services.values()}
     for name in sorted(set(state.services) - planned):
         if prune:
