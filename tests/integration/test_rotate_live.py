@@ -125,3 +125,49 @@ def test_bad_rotations_change_nothing(lab, swarmdeck, tmp_path):
                      "-c", "staging")
     assert done.returncode == 2 and "empty" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_stack_keeps_its_rotated_secret_on_the_next_deploy(lab, swarmdeck, tmp_path):
+    """Deployed from a file, rotated, deployed again from the same file: the deploy maps the
+    file's secret to its newest version (and says so) instead of putting the old content
+    back; the container still reads the rotated value."""
+    (tmp_path / "pw.txt").write_text("file-value")
+    (tmp_path / "stack.yml").write_text(
+        'version: "3.8"\nservices:\n  app:\n'
+        f'    image: {IMAGE}\n    command: ["sleep", "3600"]\n    secrets: [pw]\n'
+        'secrets:\n  pw:\n    file: ./pw.txt\n')
+    config = tmp_path / "config.toml"
+    config.write_text(lab.config_file.read_text() + "\n[projects.rot.environments.lab]\n"
+                      f'cluster = "staging"\nstack = "rot"\n'
+                      f'compose = "{tmp_path / "stack.yml"}"\n')
+    config.chmod(0o600)
+    try:
+        done = swarmdeck("deploy", "rot", "--yes", config=config, timeout=180)
+        assert done.returncode == 0, done.stderr
+        assert container_read(lab, "rot_app", "/run/secrets/pw") == "file-value"
+        done = swarmdeck("secret", "rotate", "rot_pw", "-", "--yes", "-c", "staging",
+                         config=config, input="rotated-value", timeout=180)
+        assert done.returncode == 0, done.stderr
+        assert container_read(lab, "rot_app", "/run/secrets/pw") == "rotated-value"
+
+        done = swarmdeck("deploy", "rot", "--yes", config=config, timeout=180)
+        assert done.returncode == 0, done.stderr
+        assert "secret rot_pw was rotated: the services keep rot_pw-v2" in done.stdout
+        assert "rot_app" in done.stdout and "unchanged" in done.stdout, done.stdout
+        assert "rot_pw" not in names(lab, "secret")  # not put back
+        assert container_read(lab, "rot_app", "/run/secrets/pw") == "rotated-value"
+    finally:
+        with contextlib.suppress(LabError):
+            docker(lab, "stack", "rm", "rot")
+        deadline = time.monotonic() + 60  # a secret in use cannot be removed
+        while "rot_app" in docker(lab, "service", "ls", "--format", "{{.Name}}").split() \
+                and time.monotonic() < deadline:
+            time.sleep(0.5)
+        for name in ("rot_pw", "rot_pw-v2"):
+            with contextlib.suppress(LabError):
+                docker(lab, "secret", "rm", name)
+        history = docker(lab, "config", "ls", "-q", "--filter",
+                         "label=swarmdeck.history.stack=rot").split()
+        if history:
+            with contextlib.suppress(LabError):
+                docker(lab, "config", "rm", *history)

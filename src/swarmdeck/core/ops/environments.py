@@ -4,6 +4,7 @@ preview() says what would change; deploy() applies it and returns what to follow
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from swarmdeck.core import registries
 from swarmdeck.core.config import Config, EnvironmentConfig
 from swarmdeck.core.errors import SwarmdeckError, UsageError
 from swarmdeck.core.ops import deploy as stack_deploy
-from swarmdeck.core.ops import history
+from swarmdeck.core.ops import history, rotate
 from swarmdeck.core.ops.base import ClusterOps, did_you_mean
 from swarmdeck.core.ops.compose import StackPlan, load_compose, stack_plan
 from swarmdeck.core.ops.progress import Baseline
@@ -98,7 +99,9 @@ async def revision_plan(ops: ClusterOps, project: str, env: str, env_config: Env
 
 async def preview(ops: ClusterOps, prepared: Prepared, *, prune: bool = False
                   ) -> stack_deploy.DeployPreview:
-    return await stack_deploy.plan_changes(ops, prepared.plan, prune=prune)
+    plan, rotated = await rotate.follow_rotations(ops, prepared.plan)
+    shown = await stack_deploy.plan_changes(ops, plan, prune=prune)
+    return dataclasses.replace(shown, notes=(*rotated, *shown.notes)) if rotated else shown
 
 
 async def deploy(ops: ClusterOps, prepared: Prepared, shown: stack_deploy.DeployPreview, *,
@@ -107,6 +110,8 @@ async def deploy(ops: ClusterOps, prepared: Prepared, shown: stack_deploy.Deploy
     """Apply what SHOWN previewed; the services to follow until they converge. Without
     REGISTRY_AUTH, the credentials of the cluster's configured registries are sent.
     PROGRESS: what has been applied, kept up to date (read it after an interruption)."""
+    plan, _rotated = await rotate.follow_rotations(ops, prepared.plan)
+    prepared = dataclasses.replace(prepared, plan=plan)  # as the preview showed it
     if registry_auth is None:
         registry_auth = await registries.resolve_async(ops.config, ops.cluster,
                                                        _images(prepared.plan))

@@ -14,8 +14,10 @@ a file. The audit gets one line for the rotation, with the versions and services
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import re
+import copy
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,12 +25,12 @@ from typing import Any
 from swarmdeck.core.errors import DockerAPIError, OperationFailed, UsageError
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps
+from swarmdeck.core.ops.compose import StackPlan
 from swarmdeck.core.ops.resources import check_data, check_name
 from swarmdeck.core.ops.services import post_update
 
 FAMILY = "swarmdeck.rotate.family"  # label: the name the versions share
 VERSION = "swarmdeck.rotate.version"  # label: 1, 2, ...
-_SUFFIX = re.compile(r"^(?P<family>.+)-v(?P<version>\d+)$")
 KEYS = {"secret": ("Secrets", "SecretID", "SecretName"),
         "config": ("Configs", "ConfigID", "ConfigName")}
 
@@ -104,8 +106,6 @@ async def plan(ops: ClusterOps, kind: str, ref: str) -> RotationPlan:
 
 
 async def _read(ops: ClusterOps, kind: str) -> tuple[list[dict], list[dict]]:
-    import asyncio
-
     objects, services = await asyncio.gather(ops.docker.get(f"/{kind}s"),
                                              ops.docker.get("/services"))
     return objects or [], services or []
@@ -204,3 +204,41 @@ async def _undo(ops: ClusterOps, kind: str, new_id: str, moved: list[tuple[str, 
         await ops.docker.request("DELETE", f"/{kind}s/{new_id}")
     except Exception as exc:  # noqa: BLE001
         say(f"the new {kind} could not be removed: {exc}")
+
+
+async def follow_rotations(ops: ClusterOps, plan: StackPlan) -> tuple[StackPlan, list[str]]:
+    """PLAN with each secret or config that was rotated since the stack's last deploy (the
+    file's name is gone, versions of its family exist) pointing at its newest version, kept
+    as is: the next deploy must not put the old content back. The notes say which."""
+    families: dict[str, dict[str, tuple[int, str]]] = {}
+    found = await asyncio.gather(ops.docker.get("/secrets"), ops.docker.get("/configs"))
+    for kind, objects in zip(("secret", "config"), found, strict=True):
+        newest: dict[str, tuple[int, str]] = {}
+        for obj in objects or []:
+            spec = obj.get("Spec") or {}
+            family, version = family_of(spec.get("Name", ""), dict(spec.get("Labels") or {}))
+            if version > newest.get(family, (0, ""))[0]:
+                newest[family] = (version, spec.get("Name", ""))
+        existing = {(o.get("Spec") or {}).get("Name") for o in objects or []}
+        families[kind] = {f: v for f, v in newest.items() if f not in existing}
+    moved = {kind: {name: families[kind][name][1] for name in declared
+                    if name in families[kind]}
+             for kind, declared in (("secret", plan.secrets), ("config", plan.configs))}
+    if not moved["secret"] and not moved["config"]:
+        return plan, []
+    services = copy.deepcopy(plan.services)
+    for spec in services.values():
+        container = spec["TaskTemplate"]["ContainerSpec"]
+        for kind, (key, _id_key, name_key) in KEYS.items():
+            for ref in container.get(key) or []:
+                if ref.get(name_key) in moved[kind]:
+                    ref[name_key] = moved[kind][ref[name_key]]
+    notes = [f"{kind} {old} was rotated: the services keep {new} (its newest version); "
+             f"the file's content for it is not used" for kind in ("secret", "config")
+             for old, new in sorted(moved[kind].items())]
+    return dataclasses.replace(
+        plan, services=services,
+        configs={k: v for k, v in plan.configs.items() if k not in moved["config"]},
+        secrets={k: v for k, v in plan.secrets.items() if k not in moved["secret"]},
+        external_configs=sorted({*plan.external_configs, *moved["config"].values()}),
+        external_secrets=sorted({*plan.external_secrets, *moved["secret"].values()})), notes
