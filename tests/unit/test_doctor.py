@@ -636,3 +636,25 @@ async def test_examine_diagnoses_a_cluster_that_cannot_be_reached(config_file, m
     reports = await cli_doctor.examine(load(str(config_file)), ["prod"])
     assert [checks(r.findings) for r in reports] == [["cluster.unreachable"]]
     assert reports[0].has_errors
+
+
+def test_a_local_volume_on_a_service_that_may_move_is_a_finding():
+    from swarmdeck.core.doctor import _Exam, _local_volumes
+    from swarmdeck.core.inventory import ClusterState
+    from swarmdeck.core.models import Service
+
+    def svc(name, constraints=(), replicas=1, driver=None):
+        mount = {"Type": "volume", "Source": f"{name}_data", "Target": "/data"}
+        if driver:
+            mount["VolumeOptions"] = {"DriverConfig": {"Name": driver}}
+        return Service(id=name, name=name, mode="replicated", replicas=replicas,
+                       image="x", constraints=list(constraints), raw_spec={
+                           "TaskTemplate": {"ContainerSpec": {"Mounts": [mount]}}})
+
+    state = ClusterState("prod", services={s.id: s for s in (
+        svc("loose"), svc("pinned", ["node.hostname == w1"]),
+        svc("pinned_twice", ["node.hostname==w1"], replicas=2),
+        svc("shared", driver="nfs-driver"))})
+    found = list(_local_volumes(_Exam(state, 0.0, None, {})))
+    assert [f.subject for f in found] == ["service loose", "service pinned_twice"]
+    assert all(f.severity == "warning" for f in found)

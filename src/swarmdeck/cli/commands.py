@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
-LS_WHAT = ("clusters", "nodes", "services", "stacks", "tasks")
+LS_WHAT = ("clusters", "nodes", "services", "stacks", "tasks", "containers")
 
 
 class Command(NamedTuple):  # not a dataclass: that would import inspect, 10 ms
@@ -32,7 +32,10 @@ def _ls(p: argparse.ArgumentParser) -> None:
                    help="only this cluster (repeatable; default: all configured)")
     p.add_argument("--stack", "-s", metavar="STACK", help="only services/tasks of this stack")
     p.add_argument("--all", "-a", action="store_true",
-                   help="tasks: include the history (shut down, failed), like docker service ps")
+                   help="tasks: include the history (shut down, failed), like docker service "
+                        "ps; containers: stopped ones too")
+    p.add_argument("--node", metavar="NODE",
+                   help="containers: only this node's (hostname or ID)")
     p.add_argument("--json", action="store_true", help="print a JSON list of objects")
 
 
@@ -248,6 +251,23 @@ def _drift(p: argparse.ArgumentParser) -> None:
                         "[{service, field, running, declared}]")
 
 
+def _volume(p: argparse.ArgumentParser) -> None:
+    p.description = ("Volumes live on nodes, not in the swarm: every node's own engine is asked "
+                     "(over its SSH connection), with the services using each volume.")
+    actions = p.add_subparsers(dest="volume_action", metavar="ACTION", required=True)
+    a = actions.add_parser("ls", help="every volume on every node, and who uses it")
+    a.add_argument("--cluster", "-c", metavar="NAME",
+                   help="the cluster (default: the only one configured)")
+    a.add_argument("--node", metavar="NODE", help="only this node's volumes")
+    a.add_argument("--json", action="store_true",
+                   help="JSON rows: cluster, node, name, driver, mountpoint, used_by, "
+                        "containers")
+    a = _change(actions.add_parser("rm", help="remove a volume no container uses from a node"),
+                wait=False)
+    a.add_argument("name")
+    a.add_argument("--node", required=True, metavar="NODE", help="the node holding it")
+
+
 def _audit(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", type=int, default=50, metavar="N", help="the last N entries")
     p.add_argument("--json", action="store_true", help="print the JSON lines as stored")
@@ -434,6 +454,8 @@ COMMANDS: dict[str, Command] = {
                          "others cannot)", _OPS, _placement),
     "stats": Command("CPU and memory of every service and node of the swarm",
                      "swarmdeck.cli.stats:run_stats", _stats),
+    "volume": Command("volumes on every node: list, or remove an unused one",
+                      "swarmdeck.cli.volumes:run_volume", _volume),
     "exec": Command("a shell or a command in a task's container",
                     "swarmdeck.cli.exec:run_exec", _exec),
     "port-forward": Command("a local port carried to a port of a task's container",

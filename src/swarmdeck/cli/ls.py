@@ -32,6 +32,12 @@ def chosen_clusters(args: argparse.Namespace) -> tuple[Config, list[str]]:
 
 
 def run_ls(args: argparse.Namespace) -> int:
+    if args.what == "containers":  # from every node's own engine, not the swarm's tables
+        from swarmdeck.cli.volumes import run_containers
+
+        return run_containers(args)
+    if args.node:
+        raise UsageError("--node goes with `ls containers` only")
     config, names = chosen_clusters(args)
     results = asyncio.run(_load(config, names))
     states = {n: r for n, r in results.items() if isinstance(r, ClusterState)}

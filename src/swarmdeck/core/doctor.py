@@ -394,6 +394,37 @@ def _placement(exam: _Exam) -> Iterator[Finding]:
                 "lower the replicas")
 
 
+PINNING = ("node.hostname==", "node.id==")
+
+
+def _local_volumes(exam: _Exam) -> Iterator[Finding]:
+    """A service keeping data in a local named volume while its tasks may run on another
+    node: each node has its own volume of that name, so the data forks or is left behind."""
+    for service in sorted(exam.state.services.values(), key=lambda s: s.name):
+        container = (service.raw_spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+        local = sorted({m.get("Source", "") for m in container.get("Mounts") or []
+                        if m.get("Type") == "volume" and m.get("Source")
+                        and ((m.get("VolumeOptions") or {}).get("DriverConfig") or {})
+                        .get("Name", "local") in ("", "local")})
+        if not local:
+            continue
+        pinned = any(c.replace(" ", "").startswith(PINNING) for c in service.constraints)
+        several = service.mode.startswith("global") or (service.replicas or 0) > 1
+        if pinned and not several:
+            continue
+        why = ("each of its replicas writes to the volume of the node it runs on"
+               if several else "its task may be moved to another node (a drain, a node down, "
+               "an update), which has an empty volume of that name")
+        yield Finding(
+            "warning", "service.local_volume", f"service {service.name}",
+            f"{service.name} keeps data in local volume{'s' if len(local) > 1 else ''} "
+            f"{', '.join(local)} but is not pinned to one node",
+            f"a local volume lives on one node; {why}: the data forks or is left behind",
+            f"pin it to the node holding the data (swarmdeck pin {service.name} --node NODE; "
+            "`swarmdeck volume ls` shows where each volume is), or use a volume driver "
+            "shared between nodes")
+
+
 def _unplaceable(service: Service, parsed: list[Constraint], placer: Placer,
                  severity: Severity) -> Finding:
     dead, reason = placer.why_not(parsed)
@@ -521,5 +552,5 @@ def _certificates_check(exam: _Exam) -> Iterator[Finding]:
 
 
 # in this order within a severity: a cause (placement) reads before its symptom (replicas)
-CHECKS = (_stale, _managers, _nodes, _placement, _services, _engine_versions, _networks,
-          _certificates_check)
+CHECKS = (_stale, _managers, _nodes, _placement, _local_volumes, _services, _engine_versions,
+          _networks, _certificates_check)
