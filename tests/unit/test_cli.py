@@ -30,9 +30,9 @@ def test_help_on_every_command(argv, capsys):
 
 def test_bad_arguments_exit_2(capsys):
     with pytest.raises(SystemExit) as done:
-        main(["ls", "containers"])
+        main(["ls", "pods"])
     assert done.value.code == 2
-    assert "invalid choice: 'containers'" in capsys.readouterr().err
+    assert "invalid choice: 'pods'" in capsys.readouterr().err
 
 
 def test_no_config_says_how_to_make_one(capsys):

@@ -606,3 +606,23 @@ def test_context_error_when_there_are_no_contexts(env: dict[str, str], tmp_path:
     config = load_config(write(tmp_path, '[clusters.x]\ncontext = "prod"\n'))
     with pytest.raises(ConfigError, match=r"docker contexts over ssh: none"):
         config.cluster("x").manager_destinations()
+
+
+def test_custom_commands_are_checked_and_expanded(tmp_path: Path) -> None:
+    from swarmdeck.core import custom_commands
+    from swarmdeck.core.config import CommandConfig
+
+    path = write(tmp_path, '[[commands]]\nname = "bad"\nscope = "node"\n'
+                           'run = ["echo", "{service}"]\n')
+    assert "names {service}, not known for scope 'node'" in error_of(path)
+    path = write(tmp_path, '[[commands]]\nname = "x"\nscope = "cluster"\nwhere = "node"\n'
+                           'run = ["true"]\n', name="where.toml")
+    assert "needs a node, service or task scope" in error_of(path)
+
+    command = CommandConfig(name="du", scope="task", where="node",
+                            run=["sh", "-c", "awk '{print $1}' {}", "{container}", "{node}!"])
+    where = custom_commands.Target("prod", {"cluster": "prod", "container": "c1; rm -rf /",
+                                            "node": "w1"}, "n1")
+    # each placeholder inside its own argument; other braces (awk's) left alone
+    assert custom_commands.expand(command, where) == [
+        "sh", "-c", "awk '{print $1}' {}", "c1; rm -rf /", "w1!"]

@@ -55,10 +55,10 @@ def test_the_wrapper_sees_what_a_command_imports(tmp_path):
 
 @pytest.mark.parametrize("argv", [["--version"], ["--help"], ["ls", "--help"],
                                   ["scale", "--help"], ["node", "drain", "--help"],
-                                  ["ls", "containers"]])
+                                  ["ls", "pods"]])
 def test_parsing_imports_no_ssh_no_models_no_ui(tmp_path, argv):
     proc, modules = run(tmp_path, *argv)
-    assert proc.returncode == (2 if "containers" in argv else 0), proc.stderr
+    assert proc.returncode == (2 if "pods" in argv else 0), proc.stderr
     assert heavy_in(modules) == set()
     assert not any(m.startswith("swarmdeck.core.") and m != "swarmdeck.core.errors"
                    for m in modules), sorted(m for m in modules if m.startswith("swarmdeck"))

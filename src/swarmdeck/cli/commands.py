@@ -268,6 +268,24 @@ def _volume(p: argparse.ArgumentParser) -> None:
     a.add_argument("--node", required=True, metavar="NODE", help="the node holding it")
 
 
+def _run(p: argparse.ArgumentParser) -> None:
+    p.description = ("Run a custom command of the config ([[commands]]: an argument list with "
+                     "{cluster} {service} {task} {container} {node} {node_address}) for a "
+                     "service, a task (SERVICE.SLOT), a node or the cluster, here or over SSH "
+                     "on the target's node. Its output is made inert unless --raw; the exit "
+                     "status is the command's.")
+    p.add_argument("name", help="the command's name in the config")
+    p.add_argument("target", nargs="?", metavar="TARGET",
+                   help="SERVICE, SERVICE.SLOT or NODE, as the command's scope asks")
+    p.add_argument("--cluster", "-c", metavar="NAME",
+                   help="the cluster (default: the only one configured)")
+    p.add_argument("--yes", "-y", action="store_true",
+                   help="do not ask (for a command marked confirm or dangerous)")
+    p.add_argument("--raw", action="store_true",
+                   help="print the output as it is, escape sequences included (unsafe)")
+    p.add_argument("--timeout", type=float, default=300, metavar="SECONDS")
+
+
 def _audit(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", type=int, default=50, metavar="N", help="the last N entries")
     p.add_argument("--json", action="store_true", help="print the JSON lines as stored")
@@ -456,6 +474,8 @@ COMMANDS: dict[str, Command] = {
                      "swarmdeck.cli.stats:run_stats", _stats),
     "volume": Command("volumes on every node: list, or remove an unused one",
                       "swarmdeck.cli.volumes:run_volume", _volume),
+    "run": Command("run a custom command of the config on a service, task, node or cluster",
+                   "swarmdeck.cli.custom:run_custom", _run),
     "exec": Command("a shell or a command in a task's container",
                     "swarmdeck.cli.exec:run_exec", _exec),
     "port-forward": Command("a local port carried to a port of a task's container",

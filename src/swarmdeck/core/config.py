@@ -75,6 +75,45 @@ class ExecConfig(_Section):
     shell: str | None = Field(None, min_length=1)
 
 
+PLACEHOLDERS = {  # what each scope knows of its target, for a custom command's `run`
+    "cluster": ("cluster",),
+    "node": ("cluster", "node", "node_address"),
+    "service": ("cluster", "service", "task", "container", "node", "node_address"),
+    "task": ("cluster", "service", "task", "container", "node", "node_address"),
+}
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class CommandConfig(_Section):
+    """A custom command (`[[commands]]`), like k9s plugins or lazydocker customCommands:
+    RUN is an argument list (no shell unless it names one); {placeholders} become single
+    arguments, never spliced into a shell string."""
+
+    name: Name
+    key: str | None = Field(None, min_length=1)
+    scope: Literal["service", "task", "node", "cluster"]
+    run: list[str] = Field(min_length=1)
+    where: Literal["local", "node"] = "local"  # node: over SSH on the target's node
+    output: Literal["view", "terminal"] = "view"
+    confirm: bool = False
+    dangerous: bool = False  # asks first, refused on a read-only cluster
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> CommandConfig:
+        known = PLACEHOLDERS[self.scope]
+        unknown = sorted({m for arg in self.run for m in PLACEHOLDER.findall(arg)
+                          if m not in known})
+        if unknown:
+            raise ValueError(f"run of command {self.name!r} names "
+                             f"{', '.join('{' + u + '}' for u in unknown)}, not known for "
+                             f"scope {self.scope!r} (known: "
+                             f"{', '.join('{' + k + '}' for k in known)})")
+        if self.where == "node" and self.scope == "cluster":
+            raise ValueError(f"command {self.name!r}: where = \"node\" needs a node, service "
+                             "or task scope")
+        return self
+
+
 class MetricsConfig(_Section):
     interval: float = Field(2.0, gt=0)
     history: int = Field(150, ge=2, le=10_000)
@@ -147,6 +186,7 @@ class Config(_Section):
     inventory: InventoryConfig = Field(default_factory=InventoryConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     exec: ExecConfig = Field(default_factory=ExecConfig)
+    commands: list[CommandConfig] = Field(default_factory=list)
     clusters: dict[Name, ClusterConfig] = Field(default_factory=dict)
     projects: dict[Name, ProjectConfig] = Field(default_factory=dict)
     # console key bindings by id, e.g. {"filter" = "f"}; `?` in the console lists the ids

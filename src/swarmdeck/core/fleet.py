@@ -201,6 +201,11 @@ class Fleet:
         session = await self.inventory(name).connect()
         return await self.node_links(name).engine(node_id, session)
 
+    async def node_connection(self, name: str, node_id: str):
+        """NODE_ID's SSH connection in cluster NAME (custom commands run there)."""
+        session = await self.inventory(name).connect()
+        return await self.node_links(name).connection(node_id, session)
+
     def follow_logs(self, name: str, services: Sequence[tuple[str, str]], *,
                     follow: bool = True, tail: int | str = 100, since: str | None = None,
                     max_backoff: float = 30.0) -> AsyncIterator[LogLine | StreamNote]:

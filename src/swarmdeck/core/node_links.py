@@ -58,6 +58,15 @@ class NodeLinks:
             self._conns[node_id] = (conn, endpoint)
             return endpoint
 
+    async def connection(self, node_id: str, session) -> asyncssh.SSHClientConnection:
+        """NODE_ID's SSH connection itself (to run a command there): the manager's session
+        for its own node, else the node's, dialled on first use."""
+        inventory = self.inventory
+        if inventory.state.info and inventory.state.info.node_id == node_id:
+            return session.conn
+        await self.engine(node_id, session)
+        return self._conns[node_id][0]
+
     async def _dial(self, node_id: str, session) -> tuple[asyncssh.SSHClientConnection,
                                                          DockerEndpoint]:
         node = self.inventory.state.nodes.get(node_id)

@@ -1,0 +1,106 @@
+"""Custom commands (`[[commands]]` in the config): an argument list with {placeholders} for
+the target, run on this machine or over SSH on the target's node.
+
+Placeholders become single arguments: on this machine the list is executed as is (no
+shell), on a node it is sent quoted argument by argument (shlex.join), so a service or node
+name can never be read as shell syntax. A command that is `dangerous` or asks to `confirm`
+is asked first by the caller; a dangerous one is refused on a read-only cluster. Every run
+is audited (the command line, never its output).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from dataclasses import dataclass
+
+from swarmdeck.core.config import PLACEHOLDER, CommandConfig, Config
+from swarmdeck.core.errors import SwarmdeckError, UsageError
+from swarmdeck.core.fleet import Fleet
+from swarmdeck.core.inventory import ClusterState
+from swarmdeck.core.task_exec import find_node, pick_task
+
+OUTPUT_LIMIT = 1 << 20  # bytes of each stream kept for the view
+
+
+@dataclass(frozen=True)
+class Target:
+    cluster: str
+    values: dict[str, str]  # placeholder -> value
+    node_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        v = self.values
+        return v.get("task") or v.get("service") or v.get("node") or v["cluster"]
+
+
+@dataclass(frozen=True)
+class Result:
+    status: int
+    stdout: bytes
+    stderr: bytes
+
+
+def find(config: Config, name: str) -> CommandConfig:
+    for command in config.commands:
+        if command.name == name:
+            return command
+    names = ", ".join(c.name for c in config.commands) or "none configured ([[commands]])"
+    raise UsageError(f"no custom command {name!r} in {config.path}", hint=f"commands: {names}")
+
+
+def target(command: CommandConfig, state: ClusterState, ref: str | None) -> Target:
+    """What REF names for COMMAND's scope: a service (its first running task), a task
+    (SERVICE.SLOT), a node, or the cluster itself (no REF)."""
+    cluster = state.name
+    if command.scope == "cluster":
+        if ref:
+            raise UsageError(f"command {command.name!r} runs on the cluster: give no target")
+        return Target(cluster, {"cluster": cluster})
+    if not ref:
+        raise UsageError(f"command {command.name!r} needs a {command.scope}: give its name")
+    if command.scope == "node":
+        node = find_node(state, ref)
+        return Target(cluster, {"cluster": cluster, "node": node.hostname,
+                                "node_address": node.address or ""}, node.id)
+    picked = pick_task(state, ref)
+    return Target(cluster, {
+        "cluster": cluster, "service": picked.service.name, "task": picked.replica,
+        "container": picked.container_id, "node": picked.node.hostname,
+        "node_address": picked.node.address or ""}, picked.node.id)
+
+
+def expand(command: CommandConfig, where: Target) -> list[str]:
+    """RUN with each {placeholder} replaced inside its own argument (other braces, e.g. an
+    awk program's, are left alone)."""
+    def one(arg: str) -> str:
+        return PLACEHOLDER.sub(lambda m: where.values.get(m[1], m[0]), arg)
+    return [one(arg) for arg in command.run]
+
+
+async def run(fleet: Fleet, command: CommandConfig, where: Target, argv: list[str], *,
+              timeout: float = 300) -> Result:
+    if command.where == "local":
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise SwarmdeckError(f"command {command.name!r} did not finish within "
+                                 f"{timeout:g}s; stopped") from None
+        return Result(proc.returncode or 0, out[:OUTPUT_LIMIT], err[:OUTPUT_LIMIT])
+    assert where.node_id is not None
+    conn = await fleet.node_connection(where.cluster, where.node_id)
+    try:
+        done = await asyncio.wait_for(conn.run(shlex.join(argv), check=False,
+                                               encoding=None, input=b""), timeout)
+    except TimeoutError:
+        raise SwarmdeckError(f"command {command.name!r} did not finish within {timeout:g}s "
+                             f"on {where.values.get('node')}") from None
+    status = done.exit_status if done.exit_status is not None else 255
+    return Result(status, bytes(done.stdout or b"")[:OUTPUT_LIMIT],
+                  bytes(done.stderr or b"")[:OUTPUT_LIMIT])
