@@ -84,6 +84,9 @@ def test_ls_fails_fast_without_the_ui(tmp_path, config):
     else:
         assert proc.returncode == 2 and "no clusters configured" in proc.stderr
     assert "swarmdeck.cli.ls" in modules
+    # the console's samplers and log readers: the fleet imports them where they start
+    assert not {"swarmdeck.core.metrics", "swarmdeck.core.log_follow", "swarmdeck.core.logs",
+                "swarmdeck.core.node_links", "swarmdeck.core.replica_logs"} & modules
     assert not any(m.split(".")[0] == "textual" or m.startswith("swarmdeck.ui")
                    for m in modules)
 

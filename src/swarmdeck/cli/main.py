@@ -33,7 +33,7 @@ class _Subcommands(argparse._SubParsersAction):
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         arguments = self._pending.pop(values[0], None)
         if arguments is not None:
-            arguments(self._name_parser_map[values[0]])
+            arguments(self.choices[values[0]])
         super().__call__(parser, namespace, values, option_string)
 
 
