@@ -73,6 +73,14 @@ def test_parsing_imports_no_ssh_no_models_no_ui(tmp_path, argv):
         assert proc.stdout == f"swarmdeck {__version__}\n"
 
 
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_help_loads_no_ssh_and_no_ui(tmp_path, name):
+    proc, modules = run(tmp_path, name, "--help")
+    assert proc.returncode == 0 and proc.stdout.startswith(f"usage: swarmdeck {name}")
+    allowed = {"pydantic"} if name == "events" else set()  # it lists core.events' types
+    assert {m.split(".")[0] for m in heavy_in(modules)} <= allowed
+
+
 @pytest.mark.parametrize("config", [None, "unreachable"])
 def test_ls_fails_fast_without_the_ui(tmp_path, config):
     """With no config, or with a cluster whose manager refuses the connection at once (port 1

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 
 from swarmdeck.cli import render
+from swarmdeck.cli.commands import EVENTS_SINCE
 from swarmdeck.cli.render import load_config
 from swarmdeck.core.errors import ConnectionLost, UsageError
 from swarmdeck.core.events import EVENT_TYPES, ClusterEvent, parse_types, read
@@ -18,7 +19,6 @@ from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.models import parse_time
 from swarmdeck.core.sanitize import cell
 
-DEFAULT_SINCE = "10m"
 HEADERS = ("TIME", "AGE", "TYPE", "ACTION", "NAME", "DETAILS")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -65,7 +65,7 @@ async def _run(config, cluster: str, args: argparse.Namespace, types: list[str])
     try:
         await inventory.load()  # checks that it is a manager, and reads its clock
         now = inventory.server_time or time.time()
-        since = when(args.since or ("0s" if args.follow else DEFAULT_SINCE), now)
+        since = when(args.since or ("0s" if args.follow else EVENTS_SINCE), now)
         until = None if args.follow else when(args.until, now, "until") if args.until else now
         docker = inventory.session.docker
         if args.follow:
