@@ -1,8 +1,10 @@
 """How long does a one-shot `swarmdeck` command take as a process, before any work?
 
 Times `swarmdeck --version`, `swarmdeck --help` and `swarmdeck ls --help` (each a new
-process, best of N runs) against the target of 0.15 s, beside two floors measured in the
-same run with the same interpreter: `python -c pass` (the interpreter's own start) and
+process, best of N runs) against the target of 0.15 s, and `swarmdeck ls` on a cluster whose
+manager refuses the connection at once (port 1 of this machine: what ls loads and sets up,
+without a network; no target), beside two floors measured in the same run with the same
+interpreter: `python -c pass` (the interpreter's own start) and
 `python -c "import swarmdeck"` (the package, nothing else). The runs are interleaved, so a
 machine that gets busier during the bench slows every case alike. Best of N is the figure
 that says what the code costs; the median says what a user sees on this machine now.
@@ -20,12 +22,14 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 TARGET = 0.15  # seconds, for each command below
 COMMANDS = (["--version"], ["--help"], ["ls", "--help"])
 MAX_RUNS = 50
+LS_REFUSED = "swarmdeck ls (refused at once)"
 
 
 def swarmdeck_argv(use_module: bool) -> list[str]:
@@ -37,12 +41,12 @@ def swarmdeck_argv(use_module: bool) -> list[str]:
     return [sys.executable, "-m", "swarmdeck"]
 
 
-def once(argv: list[str]) -> float:
+def once(argv: list[str], expected: int = 0) -> float:
     start = time.perf_counter()
     proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           env={**os.environ, "COLUMNS": "100"})
     elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
+    if proc.returncode != expected:
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.decode()}")
     return elapsed
 
@@ -74,17 +78,22 @@ def main() -> int:
     args = parser.parse_args()
     runs = max(1, min(args.n, MAX_RUNS))
     swarmdeck = swarmdeck_argv(args.module)
-    cases = {
-        "python -c pass": [sys.executable, "-c", "pass"],
-        "python -c 'import swarmdeck'": [sys.executable, "-c", "import swarmdeck"],
-        **{"swarmdeck " + " ".join(cmd): [*swarmdeck, *cmd] for cmd in COMMANDS},
-    }
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for argv in cases.values():  # one warm-up each: page cache, .pyc files
-        once(argv)
-    for _ in range(runs):
-        for name, argv in cases.items():
-            times[name].append(once(argv))
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "config.toml"
+        config.write_text('[clusters.gone]\nmanagers = ["ops@127.0.0.1:1"]\n')
+        config.chmod(0o600)
+        cases = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "python -c 'import swarmdeck'": [sys.executable, "-c", "import swarmdeck"],
+            **{"swarmdeck " + " ".join(cmd): [*swarmdeck, *cmd] for cmd in COMMANDS},
+            LS_REFUSED: [*swarmdeck, "--config", str(config), "ls"],
+        }
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for name, argv in cases.items():  # one warm-up each: page cache, .pyc files
+            once(argv, 1 if name == LS_REFUSED else 0)
+        for _ in range(runs):
+            for name, argv in cases.items():
+                times[name].append(once(argv, 1 if name == LS_REFUSED else 0))
 
     floor = min(times["python -c pass"])
     package = min(times["python -c 'import swarmdeck'"])
@@ -94,7 +103,7 @@ def main() -> int:
     over = []
     for name, values in times.items():
         best, median = min(values), statistics.median(values)
-        is_command = name.startswith("swarmdeck")
+        is_command = name.startswith("swarmdeck") and name != LS_REFUSED
         target = f"{TARGET:.2f}" if is_command else ""
         print(f"{name:32} {best:7.3f} {median:7.3f} {target:>7} {best / floor:6.2f} "
               f"{best / package:7.2f}")

@@ -20,6 +20,7 @@ from swarmdeck import __version__
 from swarmdeck.cli import ops as cli_ops
 from swarmdeck.cli.commands import COMMANDS, CONSOLE
 from swarmdeck.cli.main import build_parser, main
+from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.ops.resources import KINDS
 
 # dependencies that parsing a command line needs none of
@@ -46,11 +47,17 @@ def heavy_in(modules: set[str]) -> set[str]:
     return {name for name in modules if name.split(".")[0] in HEAVY}
 
 
-def test_the_wrapper_sees_what_a_command_imports(tmp_path):
-    """The check below could pass by seeing nothing: a command that runs does show them."""
+def test_audit_reads_the_local_log_without_the_ssh_stack(tmp_path):
+    AuditLog.default().record(cluster="prod", manager="prod-m1", action="scale",
+                              target="web", params={"replicas": 3})
     proc, modules = run(tmp_path, "audit")
     assert proc.returncode == 0, proc.stderr
-    assert "swarmdeck.cli.ops" in modules and "pydantic" in modules and "asyncssh" in modules
+    assert proc.stdout.splitlines()[1].split()[3:] == ["prod", "scale", "web", "replicas=3",
+                                                       "ok"]
+    assert "swarmdeck.core.audit" in modules  # the wrapper does see what a command loads
+    assert not {m.split(".")[0] for m in modules} & {"asyncssh", "cryptography", "textual"}
+    proc, _ = run(tmp_path, "audit", "--json")
+    assert json.loads(proc.stdout)["params"] == {"replicas": 3}
 
 
 @pytest.mark.parametrize("argv", [["--version"], ["--help"], ["ls", "--help"],
@@ -64,6 +71,14 @@ def test_parsing_imports_no_ssh_no_models_no_ui(tmp_path, argv):
                    for m in modules), sorted(m for m in modules if m.startswith("swarmdeck"))
     if argv == ["--version"]:
         assert proc.stdout == f"swarmdeck {__version__}\n"
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_help_loads_no_ssh_and_no_ui(tmp_path, name):
+    proc, modules = run(tmp_path, name, "--help")
+    assert proc.returncode == 0 and proc.stdout.startswith(f"usage: swarmdeck {name}")
+    allowed = {"pydantic"} if name == "events" else set()  # it lists core.events' types
+    assert {m.split(".")[0] for m in heavy_in(modules)} <= allowed
 
 
 @pytest.mark.parametrize("config", [None, "unreachable"])
@@ -84,6 +99,9 @@ def test_ls_fails_fast_without_the_ui(tmp_path, config):
     else:
         assert proc.returncode == 2 and "no clusters configured" in proc.stderr
     assert "swarmdeck.cli.ls" in modules
+    # the console's samplers and log readers: the fleet imports them where they start
+    assert not {"swarmdeck.core.metrics", "swarmdeck.core.log_follow", "swarmdeck.core.logs",
+                "swarmdeck.core.node_links", "swarmdeck.core.replica_logs"} & modules
     assert not any(m.split(".")[0] == "textual" or m.startswith("swarmdeck.ui")
                    for m in modules)
 

@@ -14,6 +14,7 @@ from functools import partial
 from typing import NamedTuple
 
 LS_WHAT = ("clusters", "nodes", "services", "stacks", "tasks", "containers")
+EVENTS_SINCE = "10m"  # `swarmdeck events` without --since or --follow
 
 
 class Command(NamedTuple):  # not a dataclass: that would import inspect, 10 ms
@@ -97,9 +98,7 @@ def _trust(p: argparse.ArgumentParser) -> None:
 
 
 def _events(p: argparse.ArgumentParser) -> None:
-    # both are what `swarmdeck events` runs with anyway
-    from swarmdeck.cli.events import DEFAULT_SINCE
-    from swarmdeck.core.events import EVENT_TYPES
+    from swarmdeck.core.events import EVENT_TYPES  # with the models: what events runs with
 
     p.description = ("Events as swarm reports them: services, nodes, networks, secrets, "
                      "configs, and the containers of the manager connected to. The engine "
@@ -108,7 +107,7 @@ def _events(p: argparse.ArgumentParser) -> None:
                    help="the cluster (default: the only one configured)")
     p.add_argument("--since", metavar="T", default=None,
                    help=f"from T: a duration ago (90s, 10m, 2h, 1d), a unix time or an RFC "
-                        f"3339 time (default {DEFAULT_SINCE}; with --follow: now)")
+                        f"3339 time (default {EVENTS_SINCE}; with --follow: now)")
     p.add_argument("--until", metavar="T", help="up to T (same forms; not with --follow)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     p.add_argument("--type", "-t", metavar="TYPE", action="append", dest="types",
@@ -458,7 +457,8 @@ COMMANDS: dict[str, Command] = {
                        "swarmdeck.cli.history:run_history", _history),
     "drift": Command("does each project environment still run what its compose file says",
                      "swarmdeck.cli.drift:run_drift", _drift),
-    "audit": Command("show the audit log of changes made from this account", _OPS, _audit),
+    "audit": Command("show the audit log of changes made from this account",
+                     "swarmdeck.cli.audit:run_audit", _audit),
     "network": Command("list, create or remove overlay networks", _OPS,
                        partial(_resource, "network")),
     "secret": Command("list, create, rotate or remove secrets (their data is never shown)", _OPS,

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 from swarmdeck.cli import render
+from swarmdeck.cli.commands import EVENTS_SINCE
 from swarmdeck.cli.render import load_config
 from swarmdeck.core import times
 from swarmdeck.core.errors import ConnectionLost, UsageError
@@ -17,7 +18,6 @@ from swarmdeck.core.events import EVENT_TYPES, ClusterEvent, parse_types, read
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.sanitize import cell
 
-DEFAULT_SINCE = "10m"
 HEADERS = ("TIME", "AGE", "TYPE", "ACTION", "NAME", "DETAILS")
 
 
@@ -46,7 +46,7 @@ async def _run(config, cluster: str, args: argparse.Namespace, types: list[str])
         await inventory.load()  # checks that it is a manager, and reads its clock
         now = inventory.server_time or time.time()
         since, until = times.window(args.since, args.until, now,
-                                    default_since="0s" if args.follow else DEFAULT_SINCE)
+                                    default_since="0s" if args.follow else EVENTS_SINCE)
         until = None if args.follow else until or now
         docker = inventory.session.docker
         if args.follow:

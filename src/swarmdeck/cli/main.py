@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from swarmdeck import __version__
 from swarmdeck.cli.commands import COMMANDS, CONSOLE, split_command
@@ -19,9 +20,11 @@ from swarmdeck.cli.commands import COMMANDS, CONSOLE, split_command
 
 class _Subcommands(argparse._SubParsersAction):
     """Subparsers whose options are added when argparse picks one: `swarmdeck --help` lists
-    every command from its help line alone, and `swarmdeck CMD ...` builds CMD's only."""
+    every command from its help line alone, and `swarmdeck CMD ...` builds CMD's only.
+    (argparse has no public hook for this; its subparsers action has kept this shape since
+    Python 3.2.)"""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
 
@@ -30,10 +33,11 @@ class _Subcommands(argparse._SubParsersAction):
         self.add_parser(name, help=help)
         self._pending[name] = arguments
 
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
         arguments = self._pending.pop(values[0], None)
         if arguments is not None:
-            arguments(self._name_parser_map[values[0]])
+            arguments(self.choices[values[0]])
         super().__call__(parser, namespace, values, option_string)
 
 

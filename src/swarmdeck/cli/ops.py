@@ -1,4 +1,4 @@
-"""The mutating commands: scale, update, restart, rollback, rm, node, token, audit, deploy.
+"""The mutating commands: scale, update, restart, rollback, rm, node, token, deploy.
 
 Thin over core.ops: pick the cluster, confirm (a TTY prompt, or --yes: cli/prompt.py), run,
 follow the change to its outcome unless --detach. Without a TTY and without --yes nothing is
@@ -12,9 +12,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
-from swarmdeck.cli import render
 from swarmdeck.cli.prompt import confirm
 from swarmdeck.cli.render import load_config
 from swarmdeck.core.audit import AuditLog
@@ -28,8 +26,6 @@ from swarmdeck.core.sanitize import clean, clean_lines
 
 # ---- running ---------------------------------------------------------------------------
 def run_ops(args: argparse.Namespace) -> int:
-    if args.command == "audit":
-        return _audit(args)
     config = load_config(args.config)
     if args.command == "deploy":
         return _deploy(config, args)
@@ -374,27 +370,6 @@ async def _token(ops: ClusterOps, args) -> int:
     token = await tokens.rotate(ops, args.role, reveal=args.reveal)
     print(f"rotated the {args.role} join token of {ops.cluster}: {clean(token)}")
     return 0
-
-
-def _audit(args: argparse.Namespace) -> int:
-    entries = AuditLog.default().read(args.n)
-    if args.json:
-        for entry in entries:
-            print(render.json_text(entry, indent=None))
-        return 0
-    rows = [[e.get("time", "")[:19].replace("T", " "), e.get("user", ""), e.get("cluster", ""),
-             e.get("action", ""), e.get("target", ""), _params(e.get("params")),
-             e.get("result", "") + (f": {e['error']}" if e.get("error") else "")]
-            for e in entries]
-    print(render.table(["TIME (UTC)", "USER", "CLUSTER", "ACTION", "TARGET", "PARAMS",
-                        "RESULT"], rows))
-    return 0
-
-
-def _params(params: Any) -> str:
-    if not isinstance(params, dict) or not params:
-        return ""
-    return " ".join(f"{k}={v}" for k, v in params.items())
 
 
 COMMANDS: dict[str, Callable[[ClusterOps, argparse.Namespace], Awaitable[int]]] = {

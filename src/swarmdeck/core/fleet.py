@@ -10,18 +10,19 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import ConnectionLost, SwarmdeckError
 from swarmdeck.core.inventory import Change, ClusterInventory, ClusterState, Listener
-from swarmdeck.core.log_follow import StreamNote, follow_logs
-from swarmdeck.core.logs import LogLine
-from swarmdeck.core.metrics import MetricsCollector
-from swarmdeck.core.node_links import NodeLinks
-from swarmdeck.core.replica_logs import follow_replicas
-from swarmdeck.core.transport.docker import DockerEndpoint
 from swarmdeck.core.transport.ssh import SSHSettings
+
+if TYPE_CHECKING:  # imported where used: `swarmdeck ls` and the changes sample and read none
+    from swarmdeck.core.log_follow import StreamNote
+    from swarmdeck.core.logs import LogLine
+    from swarmdeck.core.metrics import MetricsCollector
+    from swarmdeck.core.node_links import NodeLinks
+    from swarmdeck.core.transport.docker import DockerEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ class Fleet:
 
     def metrics(self, name: str) -> MetricsCollector:
         """The cluster's metrics collector (its histories are empty until run() starts)."""
+        from swarmdeck.core.metrics import MetricsCollector
+
         if name not in self.collectors:
             inventory = self.inventory(name)
 
@@ -190,6 +193,8 @@ class Fleet:
 
     def node_links(self, name: str) -> NodeLinks:
         """One SSH connection per node of the cluster, opened on first use (logs)."""
+        from swarmdeck.core.node_links import NodeLinks
+
         if name not in self.links:
             via = "manager" if self.config.clusters[name].metrics == "manager" else "direct"
             self.links[name] = NodeLinks(self.inventory(name), via=via)
@@ -213,6 +218,9 @@ class Fleet:
         repeat after a drop: read from each replica's node, or (logs = "manager") from the
         manager's service stream. Their tasks must be known (loaded) when following starts;
         new replicas are picked up as the inventory sees them (keep it running)."""
+        from swarmdeck.core import log_follow
+        from swarmdeck.core.replica_logs import follow_replicas
+
         inventory = self.inventory(name)
         if self.config.clusters[name].logs == "nodes":
             return follow_replicas(inventory, self.node_links(name), services, follow=follow,
@@ -221,8 +229,8 @@ class Fleet:
         async def connect():
             return (await inventory.connect()).docker
 
-        return follow_logs(connect, services, follow=follow, tail=tail, since=since,
-                           max_backoff=max_backoff)
+        return log_follow.follow_logs(connect, services, follow=follow, tail=tail, since=since,
+                                      max_backoff=max_backoff)
 
     async def logs(self, name: str, service_id: str, *, tail: int | str = 100,
                    follow: bool = True) -> AsyncIterator[LogLine | StreamNote]:
