@@ -153,7 +153,8 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
 
     async def run() -> int:
         async with change_session(config, prepared.cluster, args) as ops:
-            shown = await environments.preview(ops, prepared, prune=args.prune)
+            shown = await environments.preview(ops, prepared, prune=args.prune,
+                                               registry_auth=auth)
             print(clean_lines(shown.lines()))
             if shown.problems:
                 raise UsageError(f"deploy of {prepared.project}/{prepared.environment} refused:"

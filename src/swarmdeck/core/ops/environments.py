@@ -79,9 +79,15 @@ def prepare(config: Config, project: str, env: str | None,
     return Prepared(project, env, env_config, plan)
 
 
-async def preview(ops: ClusterOps, prepared: Prepared, *, prune: bool = False
-                  ) -> stack_deploy.DeployPreview:
-    return await stack_deploy.plan_changes(ops, prepared.plan, prune=prune)
+async def preview(ops: ClusterOps, prepared: Prepared, *, prune: bool = False,
+                  registry_auth: RegistryAuth | None = None) -> stack_deploy.DeployPreview:
+    """What deploying PREPARED would change. Its images are looked up with REGISTRY_AUTH (by
+    default the cluster's configured registries' credentials), as deploy() will."""
+    if registry_auth is None:
+        registry_auth = await registries.resolve_async(ops.config, ops.cluster,
+                                                       _images(prepared.plan))
+    return await stack_deploy.plan_changes(ops, prepared.plan, prune=prune,
+                                           registry_auth=registry_auth)
 
 
 async def deploy(ops: ClusterOps, prepared: Prepared, shown: stack_deploy.DeployPreview, *,
