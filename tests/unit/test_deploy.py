@@ -60,7 +60,10 @@ class FakeDocker:
     """Answers like the engine from a few lists; records every call; fails on request."""
 
     def __init__(self, *, services=(), networks=(), configs=(), secrets=(),
-                 fail: tuple[str, str] | None = None, refuse_secret_update: bool = False):
+                 fail: tuple[str, str] | None = None, refuse_secret_update: bool = False,
+                 digests: dict[str, str] | None = None):
+        """DIGESTS: what the registry answers per image (else sha256:d1)."""
+        self.digests = digests or {}
         self.services = list(services)
         self.networks = list(networks)
         self.configs = list(configs)
@@ -80,7 +83,8 @@ class FakeDocker:
             raise DockerAPIError(400, "fake: rejected", method=method, path=path)
         if method == "GET":
             if path.startswith("/distribution/"):
-                return {"Descriptor": {"digest": "sha256:d1"},
+                image = path.removeprefix("/distribution/").removesuffix("/json")
+                return {"Descriptor": {"digest": self.digests.get(image, "sha256:d1")},
                         "Platforms": [{"architecture": "amd64", "os": "linux"}]}
             for kind in ("services", "networks", "configs", "secrets"):
                 if path == f"/{kind}":
@@ -203,9 +207,13 @@ async def test_a_stale_preview_is_refused(plan, tmp_path):
 
 
 def lab_staging_docker() -> FakeDocker:
-    """The staging cluster as recorded after `docker stack deploy -c shop.yml shop`."""
-    return FakeDocker(services=json.loads((STAGING / "services.json").read_text()),
-                      networks=json.loads((STAGING / "networks.json").read_text()))
+    """The staging cluster as recorded after `docker stack deploy -c shop.yml shop`, its
+    registry still naming the images the services run."""
+    services = json.loads((STAGING / "services.json").read_text())
+    running = [s["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] for s in services]
+    return FakeDocker(services=services,
+                      networks=json.loads((STAGING / "networks.json").read_text()),
+                      digests=dict(image.split("@") for image in running))
 
 
 async def test_a_stack_deployed_by_the_cli_previews_as_unchanged(tmp_path):
@@ -338,6 +346,47 @@ async def test_apply_writes_only_the_service_whose_spec_differs(plain, tmp_path)
     assert docker.writes() == [("POST", f"/services/{api['ID']}/update")]
     assert result.applied == ("update service plain_api",)
     assert result.service_ids == {"plain_api": api["ID"]}
+
+
+async def test_a_tag_that_names_another_image_now_is_an_update(plain, tmp_path):
+    """docker stack deploy looks every image up again: a moved tag updates its services."""
+    deployed = plain()
+    docker = FakeDocker(services=[engine_copy(spec, i) for i, spec in
+                                  enumerate(deployed.services.values())],
+                        networks=stack_networks(deployed),
+                        digests={"busybox:1.36": "sha256:e2e2e2e2e2e2e2e2e2e2"})
+    ops = fake_ops(docker, tmp_path)
+    preview = await plan_changes(ops, plain())
+    moved = ("image digest: sha256:d1… -> sha256:e2e2e2e2e2e2… (busybox:1.36 now names "
+             "another image; the nodes pull it)",)
+    assert [(s.action, s.details) for s in preview.services] == [("update", moved)] * 3
+    result = await apply(ops, plain(), preview)
+    assert len(result.applied) == 3
+    bodies = [b for m, p, _, b in docker.calls if p.endswith("/update")]
+    assert {b["TaskTemplate"]["ContainerSpec"]["Image"] for b in bodies} == {
+        "busybox:1.36@sha256:e2e2e2e2e2e2e2e2e2e2"}
+
+
+async def test_an_image_the_registry_does_not_answer_for_is_compared_by_tag(plain, tmp_path):
+    class NoRegistry(FakeDocker):
+        async def request(self, method, path, **kwargs):
+            if path.startswith("/distribution/"):
+                self.calls.append((method, path, None, None))
+                raise DockerAPIError(500, "no route to registry", method=method, path=path)
+            return await super().request(method, path, **kwargs)
+
+    deployed = plain()
+    docker = NoRegistry(services=[engine_copy(spec, i) for i, spec in
+                                  enumerate(deployed.services.values())],
+                        networks=stack_networks(deployed))
+    ops = fake_ops(docker, tmp_path)
+    changed = plain(PLAIN.replace('MODE: "1"', 'MODE: "2"'))
+    preview = await plan_changes(ops, changed)
+    assert [s.action for s in preview.services] == ["unchanged", "update", "unchanged"]
+    result = await apply(ops, changed, preview)
+    assert result.applied == ("update service plain_api",)
+    assert result.warnings == ("image busybox:1.36 could not be looked up in its registry "
+                               "(no route to registry); each node will pull it by tag",)
 
 
 async def test_fields_an_older_engine_drops_are_named_and_not_compared(plain, tmp_path):

@@ -384,14 +384,16 @@ async def test_deploy_sends_credentials_per_image_registry(tmp_path):
                       "shop")
     docker = RecordingDocker()
     ops = fake_ops(docker, tmp_path)
-    preview = await plan_changes(ops, plan)
     auth = RegistryAuth({"registry:5000": Credentials("registry:5000", "ci", SECRET)})
+    preview = await plan_changes(ops, plan, registry_auth=auth)
     await apply(ops, plan, preview, with_registry_auth=auth)
     web = auth.headers("registry:5000/web:1")
+    lookups = [("GET /distribution/busybox:latest/json", "", {}),  # docker.io: none configured
+               ("GET /distribution/registry:5000/web:1/json", "", web)]
     assert web and [(call, name, headers) for call, name, headers in docker.sent
                     if headers or "/distribution/" in call or "/services/" in call] == [
-        ("GET /distribution/busybox:latest/json", "", {}),  # docker.io: nothing configured
-        ("GET /distribution/registry:5000/web:1/json", "", web),
+        *lookups,  # the preview's, then the deploy's own
+        *lookups,
         ("POST /services/create", "shop_agent", {}),
         ("POST /services/create", "shop_web", web)]
     assert audit(tmp_path)[-1]["params"]["registry_auth"] is True

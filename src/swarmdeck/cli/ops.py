@@ -68,7 +68,8 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
                                                             env_config, args.revision)
                 auth = environments.registry_credentials(
                     config, prepared, docker_login=args.with_registry_auth)
-            shown = await environments.preview(ops, prepared, prune=args.prune)
+            shown = await environments.preview(ops, prepared, prune=args.prune,
+                                               registry_auth=auth)
             print(clean_lines(shown.lines()))
             if shown.problems:
                 raise UsageError(f"deploy of {prepared.project}/{prepared.environment} refused:"

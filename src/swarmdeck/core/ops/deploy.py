@@ -33,11 +33,14 @@ from swarmdeck.core.ops.compose import StackPlan
 from swarmdeck.core.ops.deploy_diff import MASKED_NAMES, normalize_image
 from swarmdeck.core.ops.deploy_preview import (
     DeployPreview,
+    ResolvedImage,
     ServiceChange,
     StackState,
     build_preview,
     fetch_state,
     plan_changes,
+    registry_headers,
+    resolve_images,
 )
 from swarmdeck.core.registries import RegistryAuth, registry_auth
 
@@ -148,8 +151,8 @@ class _Deployment:
 
     async def run(self, preview: DeployPreview) -> DeployResult:
         state = await fetch_state(self.ops, self.plan.stack)
-        await self._validate(preview, state)
-        images = await self._resolve_images()
+        images = await resolve_images(self.ops, self.plan, self.auth, self.warnings)
+        await self._validate(preview, state, images)
         steps = self._steps(state, images)
         progress = self.progress
         progress.steps = [what for what, _ in steps]
@@ -180,14 +183,15 @@ class _Deployment:
             f"{outcome}.", hint="fix the cause and deploy again: what was applied is kept")
 
     # ---- before any write ----------------------------------------------------------------
-    async def _validate(self, preview: DeployPreview, state: StackState) -> None:
+    async def _validate(self, preview: DeployPreview, state: StackState,
+                        images: Mapping[str, ResolvedImage]) -> None:
         plan, docker = self.plan, self.ops.docker
         if preview.stack != plan.stack or preview.prune != self.prune \
                 or preview.cluster != self.ops.cluster:
             raise UsageError(f"the preview is for stack {preview.stack} on "
                              f"{preview.cluster}{' with prune' if preview.prune else ''}, "
                              "not for this deploy: preview again")
-        fresh = build_preview(self.ops.cluster, plan, state, self.prune)
+        fresh = build_preview(self.ops.cluster, plan, state, self.prune, images)
         if fresh.lines() != preview.lines():
             raise Refused(f"stack {plan.stack} on cluster {self.ops.cluster} changed since "
                           "the preview: nothing was deployed", hint="preview again")
@@ -256,34 +260,8 @@ class _Deployment:
                                 "move to it")
         return problems
 
-    async def _resolve_images(self) -> dict[str, tuple[str, list[dict[str, str]]]]:
-        """image -> (image pinned by digest, platforms), as `--resolve-image always` does;
-        an image the registry does not answer for is deployed by tag, with a warning."""
-        tagged = {normalize_image(s["TaskTemplate"]["ContainerSpec"]["Image"])
-                  for s in self.plan.services.values()}
-
-        async def resolve(image: str) -> tuple[str, list[dict[str, str]]]:
-            try:
-                found = await self.ops.docker.request("GET", f"/distribution/{image}/json",
-                                                      headers=self._headers(image))
-            except DockerAPIError as exc:
-                self.warnings.append(f"image {image} could not be looked up in its registry "
-                                     f"({exc}); each node will pull it by tag")
-                return image, []
-            digest = (found.get("Descriptor") or {}).get("digest", "")
-            pinned = image if "@" in image or not digest else f"{image}@{digest}"
-            platforms = [{"Architecture": "" if (p.get("architecture") or "").lower() == "arm"
-                          else p.get("architecture", ""), "OS": p.get("os", "")}
-                         for p in found.get("Platforms") or []]
-            return pinned, platforms
-
-        images = sorted(tagged)
-        return dict(zip(images, await asyncio.gather(*(resolve(i) for i in images)),
-                        strict=True))
-
     # ---- the writes, in order ------------------------------------------------------------
-    def _steps(self, state: StackState, images: Mapping[str, tuple[str, list[dict[str, str]]]]
-               ) -> list[Step]:
+    def _steps(self, state: StackState, images: Mapping[str, ResolvedImage]) -> list[Step]:
         docker, plan = self.ops.docker, self.plan
         steps: list[Step] = []
         stack_networks = {n["Name"] for n in state.networks
@@ -334,8 +312,7 @@ class _Deployment:
         return relabel
 
     def _deploy_service(self, planned: dict[str, Any], current: dict[str, Any] | None,
-                        images: Mapping[str, tuple[str, list[dict[str, str]]]]
-                        ) -> Callable[[], Awaitable[None]]:
+                        images: Mapping[str, ResolvedImage]) -> Callable[[], Awaitable[None]]:
         async def deploy() -> None:
             spec = copy.deepcopy(planned)
             task = spec["TaskTemplate"]
@@ -365,9 +342,7 @@ class _Deployment:
         return deploy
 
     def _headers(self, image: str) -> dict[str, str]:
-        if isinstance(self.auth, str):
-            return {"X-Registry-Auth": self.auth}
-        return self.auth.headers(image) if self.auth else {}
+        return registry_headers(self.auth, image)
 
     def _warn(self, answer: Any) -> None:
         if isinstance(answer, dict):

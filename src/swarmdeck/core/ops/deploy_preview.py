@@ -1,5 +1,6 @@
 """`plan_changes`: what deploying a stack would change on the cluster, per service and in
-plain words, read before anything is written."""
+plain words, read before anything is written; the images looked up in their registries as the
+deploy will (`resolve_images`), so a tag that names another image now is a change."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from swarmdeck.core.models import STACK_LABEL
+from swarmdeck.core.errors import DockerAPIError
+from swarmdeck.core.models import STACK_LABEL, split_image
 from swarmdeck.core.ops.base import ClusterOps
-from swarmdeck.core.ops.compose import StackPlan
+from swarmdeck.core.ops.compose import IMAGE_LABEL, StackPlan
 from swarmdeck.core.ops.deploy_diff import (
     FieldChange,
     canonical_spec,
     field_changes,
+    normalize_image,
     spec_summary,
 )
+from swarmdeck.core.registries import RegistryAuth
 from swarmdeck.core.transport.docker import api_too_old
 
 # Fields of a service spec newer than the oldest engine swarmdeck drives (API 1.41): an older
@@ -118,13 +122,72 @@ def engine_drops(spec: Mapping[str, Any], api_version: str | None
     return kept, dropped
 
 
-async def plan_changes(ops: ClusterOps, plan: StackPlan, *, prune: bool = False
-                       ) -> DeployPreview:
-    """What deploying PLAN would change on the cluster (four reads, made in parallel)."""
-    return build_preview(ops.cluster, plan, await fetch_state(ops, plan.stack), prune)
+# an image as deployed: its reference pinned by digest (when the registry answered), and the
+# platforms it exists for
+ResolvedImage = tuple[str, list[dict[str, str]]]
 
 
-def build_preview(cluster: str, plan: StackPlan, state: StackState, prune: bool) -> DeployPreview:
+def registry_headers(auth: str | RegistryAuth | None, image: str) -> dict[str, str]:
+    if isinstance(auth, str):
+        return {"X-Registry-Auth": auth}
+    return auth.headers(image) if auth else {}
+
+
+async def resolve_images(ops: ClusterOps, plan: StackPlan, auth: str | RegistryAuth | None,
+                         warnings: list[str] | None = None) -> dict[str, ResolvedImage]:
+    """image -> (image pinned by digest, platforms), as `--resolve-image always` does; an
+    image the registry does not answer for stays as it is (WARNINGS says so)."""
+    tagged = {normalize_image(s["TaskTemplate"]["ContainerSpec"]["Image"])
+              for s in plan.services.values()}
+
+    async def resolve(image: str) -> ResolvedImage:
+        try:
+            found = await ops.docker.request("GET", f"/distribution/{image}/json",
+                                             headers=registry_headers(auth, image))
+        except DockerAPIError as exc:
+            if warnings is not None:
+                warnings.append(f"image {image} could not be looked up in its registry "
+                                f"({exc}); each node will pull it by tag")
+            return image, []
+        digest = (found.get("Descriptor") or {}).get("digest", "")
+        pinned = image if "@" in image or not digest else f"{image}@{digest}"
+        platforms = [{"Architecture": "" if (p.get("architecture") or "").lower() == "arm"
+                      else p.get("architecture", ""), "OS": p.get("os", "")}
+                     for p in found.get("Platforms") or []]
+        return pinned, platforms
+
+    images = sorted(tagged)
+    return dict(zip(images, await asyncio.gather(*(resolve(i) for i in images)), strict=True))
+
+
+async def plan_changes(ops: ClusterOps, plan: StackPlan, *, prune: bool = False,
+                       registry_auth: str | RegistryAuth | None = None) -> DeployPreview:
+    """What deploying PLAN would change on the cluster: four reads made in parallel, and one
+    registry lookup per image (with REGISTRY_AUTH, as the deploy will look them up), so a
+    tag that now names another image is seen."""
+    state, images = await asyncio.gather(fetch_state(ops, plan.stack),
+                                         resolve_images(ops, plan, registry_auth))
+    return build_preview(ops.cluster, plan, state, prune, images)
+
+
+def _moved_tag(planned: Mapping[str, Any], current: Mapping[str, Any],
+               images: Mapping[str, ResolvedImage]) -> FieldChange | None:
+    """The detail for a service whose tag is the file's still but names another image now."""
+    tagged = planned["TaskTemplate"]["ContainerSpec"]["Image"]
+    if (current.get("Labels") or {}).get(IMAGE_LABEL) != tagged:
+        return None  # a new tag: said as an image change
+    new = split_image(images.get(normalize_image(tagged), ("", []))[0])[1]
+    old = split_image((current.get("TaskTemplate") or {}).get("ContainerSpec", {})
+                      .get("Image", ""))[1]
+    if not new or not old or new == old:
+        return None
+    return FieldChange("image digest", old, new,
+                       f"image digest: {old[:19]}… -> {new[:19]}… ({tagged} now names "
+                       "another image; the nodes pull it)")
+
+
+def build_preview(cluster: str, plan: StackPlan, state: StackState, prune: bool,
+                  images: Mapping[str, ResolvedImage] | None = None) -> DeployPreview:
     create, relabel, notes, problems = [], [], [], []
     stack_networks = {n["Name"]: n for n in state.networks
                       if (n.get("Labels") or {}).get(STACK_LABEL) == plan.stack}
@@ -160,6 +223,8 @@ def build_preview(cluster: str, plan: StackPlan, state: StackState, prune: bool)
             continue
         found = field_changes(canonical_spec(current["Spec"], names),
                               canonical_spec(spec, names))
+        moved = _moved_tag(spec, current["Spec"], images or {})
+        found = [moved, *found] if moved else found
         changes.append(ServiceChange(spec["Name"], "update" if found else "unchanged",
                                      tuple(c.text for c in found), tuple(found)))
     planned = {spec["Name"] for spec in plan.services.values()}

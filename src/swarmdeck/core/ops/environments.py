@@ -97,10 +97,17 @@ async def revision_plan(ops: ClusterOps, project: str, env: str, env_config: Env
     return Prepared(project, env, env_config, plan, from_revision=revision)
 
 
-async def preview(ops: ClusterOps, prepared: Prepared, *, prune: bool = False
-                  ) -> stack_deploy.DeployPreview:
+async def preview(ops: ClusterOps, prepared: Prepared, *, prune: bool = False,
+                  registry_auth: RegistryAuth | None = None) -> stack_deploy.DeployPreview:
+    """What deploying PREPARED would change. Its images are looked up with REGISTRY_AUTH (by
+    default the cluster's configured registries' credentials), as deploy() will. A secret
+    or config rotated since the last deploy stays at its newest version (said in the
+    notes)."""
     plan, rotated = await rotate.follow_rotations(ops, prepared.plan)
-    shown = await stack_deploy.plan_changes(ops, plan, prune=prune)
+    if registry_auth is None:
+        registry_auth = await registries.resolve_async(ops.config, ops.cluster, _images(plan))
+    shown = await stack_deploy.plan_changes(ops, plan, prune=prune,
+                                            registry_auth=registry_auth)
     return dataclasses.replace(shown, notes=(*rotated, *shown.notes)) if rotated else shown
 
 

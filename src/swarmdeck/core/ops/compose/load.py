@@ -1,5 +1,5 @@
 """`load_compose`: a compose file read as `docker stack deploy -c` reads it, every problem
-collected and reported by key path and line, nothing silently ignored."""
+collected and reported by key path and line, what is ignored said as a warning."""
 
 from __future__ import annotations
 
