@@ -40,6 +40,7 @@ class FleetSource(Protocol):
     async def ops(self, name: str, *, read_only_flag: bool = False): ...
     def logs(self, name: str, service_id: str, *, tail: int | str = 100): ...
     def metrics(self, name: str): ...
+    async def task_logs(self, name: str, task_id: str, *, tail: int = 50): ...
     async def close(self) -> None: ...
 
 
@@ -74,6 +75,7 @@ class SwarmdeckApp(App):
     TITLE = "swarmdeck"
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("colon", "command", "Command", id="app.command"),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="focus.next"),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False,
                 id="focus.previous"),
@@ -182,6 +184,11 @@ class SwarmdeckApp(App):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    def action_command(self) -> None:
+        from swarmdeck.ui.screens.command import open_prompt
+
+        open_prompt(self)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
