@@ -181,7 +181,8 @@ class MainScreen(Screen):
                 show=False),
         Binding("L", "toggle_logs", "Logs pane", id="logs.toggle", show=False),
         Binding("F", "full_logs", "Full logs", id="logs.full"),
-        Binding("y", "inspect", "Inspect", id="inspect"),
+        # in ? and ctrl+p: the footer has no room left at 140 columns
+        Binding("y", "inspect", "Inspect", id="inspect", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
     ]
     # below this height the logs pane starts hidden (L shows it)
