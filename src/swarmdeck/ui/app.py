@@ -88,6 +88,7 @@ class SwarmdeckApp(App):
         self.fleet = fleet
         self.read_only = read_only
         self.start_cluster = start_cluster or fleet.names[0]
+        self.theme = config.ui.theme  # checked against Textual's themes when it was loaded
         self._refresh_pending = False
         self._unsubscribe = None
         self._gc_before: tuple[int, ...] | None = None
