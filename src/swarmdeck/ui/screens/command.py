@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
@@ -29,17 +29,20 @@ class CommandScreen(ModalScreen[str | None]):
         Binding("tab", "complete", "Complete", id="command.complete"),
     ]
     DEFAULT_CSS = """
-    CommandScreen { align: left bottom; background: $background 0%; }
     CommandScreen > Vertical { height: auto; width: 100%; background: $panel; }
     CommandScreen #command-hint { height: auto; padding: 0 1; color: $text-muted; }
-    CommandScreen #command { border: none; height: 1; padding: 0 1; }
+    CommandScreen #command-line { height: 1; }
+    CommandScreen #command-colon { width: 2; padding: 0 0 0 1; text-style: bold; }
+    CommandScreen #command { border: none; height: 1; padding: 0; }
     """
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(id="command-hint")
-            yield Input(placeholder="command: svc, nodes, tasks, ctx NAME, doctor... "
-                                    "(Tab completes)", id="command")
+            with Horizontal(id="command-line"):
+                yield Static(":", id="command-colon")
+                yield Input(placeholder="svc, nodes, tasks, ctx NAME, doctor... "
+                                        "(Tab completes, Esc closes)", id="command")
 
     def on_mount(self) -> None:
         self.query_one("#command-hint").display = False

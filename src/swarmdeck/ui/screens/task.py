@@ -111,25 +111,24 @@ class TaskScreen(Screen):
     @work(exclusive=True, group="task logs")
     async def read_logs(self) -> None:
         view = self.query_one(LogView)
+        pane = self.query_one("#task-logs")
         view.clear()
-        view.add_note("reading…")
+        pane.border_title = f"Last {LOG_TAIL} log lines · reading…"
         state = self.deck.fleet.state(self.cluster)
         task = state.tasks.get(self.task_id)
         try:
             found = await self.deck.fleet.task_logs(self.cluster, self.task_id, tail=LOG_TAIL)
         except SwarmdeckError as exc:
-            view.clear()
+            pane.border_title = f"Last {LOG_TAIL} log lines"
             view.add_note(f"its logs could not be read: {exc}", "error")
             return
-        view.clear()
         node = state.node_name(task.node_id) if task else ""
         for line in found.lines:
             view.add(line, self.task_name(), node)
         where = f"read from {found.source}" + (f" ({found.note})" if found.note else "")
-        if not found.lines:
-            view.add_note(f"no log lines ({where})", "warning" if found.note else "info")
-        self.query_one("#task-logs").border_title = Text(
-            f"Last {LOG_TAIL} log lines · {clean(where)}")
+        # said in the title, not as a note: a note carries the time it was added
+        pane.border_title = Text(f"Last {LOG_TAIL} log lines · "
+                                 f"{'' if found.lines else 'none, '}{clean(where)}")
         self.logs_read = True
 
     def action_inspect(self) -> None:

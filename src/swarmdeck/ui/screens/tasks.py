@@ -78,7 +78,7 @@ class TasksScreen(Screen):
         yield HealthBar()
         yield Input(placeholder="filter tasks (substring): Enter keeps it; Esc clears",
                     id="tasks-filter")
-        yield LiveTable(COLUMNS, widest={"error": 96}, id="all-tasks")
+        yield LiveTable(COLUMNS, widest={"error": 60}, id="all-tasks")  # whole in the task
         yield Footer()
 
     def on_mount(self) -> None:
