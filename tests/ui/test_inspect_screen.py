@@ -27,7 +27,8 @@ WEB = "shop_web"
 
 
 class RecordedDocker:
-    """GET /KIND/ID from the objects recorded from the lab (plus any a test adds)."""
+    """GET /KIND/ID (and /KIND) from the objects recorded from the lab (plus any a test
+    adds)."""
 
     def __init__(self) -> None:
         self.objects: dict[str, list[dict]] = {}
@@ -44,6 +45,8 @@ class RecordedDocker:
         await asyncio.sleep(0)
         self.paths.append(path)
         kind, _, ident = path.strip("/").partition("/")
+        if not ident:
+            return copy.deepcopy(self.objects.get(kind, []))
         for obj in self.objects.get(kind, []):
             if ident in (obj.get("ID"), obj.get("Id")):
                 return copy.deepcopy(obj)
@@ -169,3 +172,46 @@ async def test_y_in_the_service_screen_and_when_the_read_fails(make_app, fleet, 
                                 and "could not read it" in str(
                                     app.screen.query_one("#inspect-header").content))
         assert "no such service" in str(app.screen.query_one("#inspect-header").content)
+
+
+async def test_y_on_the_nodes_pane_and_in_the_all_clusters_view(make_app, fleet, docker):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        nodes = app.screen.query_one("#nodes")
+        nodes.focus()
+        nodes.move_cursor(row=1)
+        node = fleet.states["prod"].nodes[nodes.selected_key]
+        await pilot.press("y")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen)
+                                and app.screen.found is not None)
+        assert docker.paths[-1] == f"/nodes/{node.id}"
+        assert f"Hostname: {node.hostname}" in shown(app)
+        await pilot.press("escape", "A")
+        services = app.screen.query_one("#services")
+        services.focus()
+        staging_web = f"staging/{service_id(fleet, WEB, 'staging')}"
+        assert await wait_until(pilot, lambda: staging_web in services.rows)
+        services.move_cursor(row=services.rows.index(staging_web))
+        await pilot.press("y")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen)
+                                and app.screen.found is not None)
+        assert app.screen.cluster == "staging"
+        assert docker.paths[-1] == f"/services/{service_id(fleet, WEB, 'staging')}"
+
+
+async def test_y_on_a_secret_in_the_resources_screen(make_app, fleet, docker):
+    from swarmdeck.ui.screens.resources import ResourcesScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = ResourcesScreen("prod", focus="secrets")
+        await app.push_screen(screen)
+        assert await wait_until(pilot, lambda: screen.resources is not None)
+        await pilot.press("y")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen)
+                                and app.screen.found is not None)
+        assert "Name: db_password" in shown(app)
+        assert "c2VjcmV0" not in shown(app)
+        assert "Data: '<left out: secret data is not shown here>'" in shown(app)
