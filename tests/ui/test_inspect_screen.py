@@ -215,3 +215,27 @@ async def test_y_on_a_secret_in_the_resources_screen(make_app, fleet, docker):
         assert "Name: db_password" in shown(app)
         assert "c2VjcmV0" not in shown(app)
         assert "Data: '<left out: secret data is not shown here>'" in shown(app)
+
+
+async def test_y_on_a_task_in_the_tasks_view_and_in_the_task_screen(make_app, fleet, docker):
+    from swarmdeck.ui.screens.task import TaskScreen
+    from swarmdeck.ui.screens.tasks import TasksScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = TasksScreen("prod")
+        await app.push_screen(screen)
+        await pilot.pause()
+        key = screen.table.selected_key
+        await pilot.press("y")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen)
+                                and app.screen.found is not None)
+        assert docker.paths[-1] == f"/tasks/{key}"
+        assert f"ID: {key}" in shown(app)
+        await pilot.press("escape", "enter")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, TaskScreen))
+        await pilot.press("y")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen)
+                                and app.screen.found is not None)
+        assert docker.paths[-1] == f"/tasks/{key}"
