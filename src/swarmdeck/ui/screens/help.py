@@ -45,9 +45,9 @@ def own_ids(node: DOMNode) -> set[str]:
             for b in vars(cls).get("BINDINGS", ()) if isinstance(b, Binding) and b.id}
 
 
-@dataclass(frozen=True)
+@dataclass
 class KeyRow:
-    key: str
+    keys: list[str]  # every key bound to it ("↑", "k"), as the footer shows them
     description: str
     binding_id: str
     pane: str  # "" for the screen's and the app's keys
@@ -66,40 +66,40 @@ def key_rows(screen: Screen) -> list[KeyRow]:
                 continue
             # a table's arrows act the same in every table: listed once, for any pane
             pane = "" if group_of(binding.id) == "Navigation" else pane_name(node, screen)
-            if (f"{pane}/{binding.id}" if pane else binding.id) in rows:
+            key = f"{pane}/{binding.id}" if pane else binding.id
+            shown = app.get_key_display(binding)
+            if key in rows:
+                if shown not in rows[key].keys and rows[key].pane == pane:
+                    rows[key].keys.append(shown)  # "up,k": one binding per key
                 continue
             destination, name, params = parse(binding.action)
             target = {"app": app, "screen": screen}.get(destination, node)
             enabled = target.check_action(name, params) is not False
-            rows[binding.id if not pane else f"{pane}/{binding.id}"] = KeyRow(
-                app.get_key_display(binding), binding.description, binding.id, pane,
-                not pane or node in chain, enabled)
+            rows[key] = KeyRow([shown], binding.description, binding.id, pane,
+                               not pane or node in chain, enabled)
     return list(rows.values())
 
 
 def bindings_table(screen: Screen) -> Group:
     rows = key_rows(screen)
-    parts = []
     own = type(screen).__name__.removesuffix("Screen") or "Screen"
+    table = Table(box=None, padding=(0, 2), header_style="bold")
+    table.add_column("KEY", style="bold cyan", no_wrap=True)
+    table.add_column("ACTION")
+    table.add_column("PANE")
+    table.add_column("ID (config: keys)", style="dim")
     for heading in (*GROUPS, ""):
         chosen = [r for r in rows if group_of(r.binding_id) == heading]
         if not chosen:
             continue
-        table = Table(box=None, padding=(0, 2), show_header=not parts, header_style="bold",
-                      title=Text(heading or f"{own} screen", style="bold underline"),
-                      title_justify="left")
-        table.add_column("KEY", style="bold cyan", no_wrap=True, min_width=10)
-        table.add_column("ACTION", min_width=28)
-        table.add_column("PANE", min_width=10)
-        table.add_column("ID (config: keys)", style="dim")
+        table.add_row(Text(heading or f"{own} screen", style="bold underline"))
         for row in sorted(chosen, key=lambda r: (not r.focused, r.pane, r.description.lower())):
             note = "" if row.enabled else " (unavailable here)"
             pane = Text(row.pane.lower() + ("" if row.focused else " (not focused)"),
                         style="" if row.focused else "dim")
-            table.add_row(row.key, Text(row.description + note), pane, row.binding_id)
-        parts.append(table)
-    parts.append(commands_table())
-    return Group(*parts)
+            table.add_row(" ".join(row.keys), Text(row.description + note), pane,
+                          row.binding_id)
+    return Group(table, Text(""), commands_table())
 
 
 def commands_table() -> Table:
