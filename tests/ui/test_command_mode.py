@@ -166,3 +166,25 @@ def test_room_for_more_commands():
         assert "volumes" in commands.words()
     finally:
         del commands.COMMANDS["volumes"]
+
+
+async def test_up_recalls_the_commands_run_before(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await type_command(pilot, "ctx staging")
+        await type_command(pilot, "svc /web")
+        await type_command(pilot, "", submit=False)
+        box = app.screen.query_one(Input)
+        await pilot.press("up")
+        assert box.value == "svc /web"
+        await pilot.press("up", "up")
+        assert box.value == "ctx staging"  # the oldest: it stays there
+        await pilot.press("down")
+        assert box.value == "svc /web"
+        await pilot.press("down")
+        assert box.value == ""
+        await pilot.press("up", "enter")
+        await pilot.pause()
+        services = app.screen.query_one("#services", LiveTable)
+        assert names(services) == ["shop_web"] and app.screen.cluster == "staging"
