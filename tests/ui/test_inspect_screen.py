@@ -239,3 +239,13 @@ async def test_y_on_a_task_in_the_tasks_view_and_in_the_task_screen(make_app, fl
         assert await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen)
                                 and app.screen.found is not None)
         assert docker.paths[-1] == f"/tasks/{key}"
+
+
+async def test_ctrl_p_on_the_inspect_screen_lists_its_actions_not_its_scrolling(
+        make_app, fleet, docker):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_on_web(app, pilot, fleet)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Search", "YAML/JSON", "Copy", "Command"} <= titles
+        assert not {"Document: Up", "Document: Page down"} & titles

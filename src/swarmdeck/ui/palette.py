@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 # binding ids of keys that move rather than act
-NAVIGATION = ("table.", "logview.", "focus.", "dialog.")
+NAVIGATION = ("table.", "logview.", "document.", "focus.", "dialog.", "command.")
 
 
 def node_bindings(app: App, node: DOMNode) -> list[Binding]:
