@@ -249,3 +249,25 @@ async def test_ctrl_p_on_the_inspect_screen_lists_its_actions_not_its_scrolling(
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Search", "YAML/JSON", "Copy", "Command"} <= titles
         assert not {"Document: Up", "Document: Page down"} & titles
+
+
+async def test_y_on_an_event_inspects_its_object(make_app, fleet, docker):
+    from swarmdeck.core.events import ClusterEvent
+    from swarmdeck.ui import clock
+    from swarmdeck.ui.screens.events import EventsScreen
+
+    web = service_id(fleet, WEB)
+    fleet.states["prod"].events.add(ClusterEvent(
+        time_ns=int((clock.now() - 60) * 1e9), type="service", action="update",
+        actor_id=web, name=WEB))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, EventsScreen)
+                                and app.screen.table.rows)
+        await pilot.press("y")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, InspectScreen)
+                                and app.screen.found is not None)
+        assert docker.paths[-1] == f"/services/{web}"
+        assert "swarmdeck.demo.tier: frontend" in shown(app)
