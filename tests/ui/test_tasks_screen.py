@@ -156,3 +156,20 @@ async def test_enter_on_a_task_in_the_node_screen(make_app, fleet):
         await pilot.press("enter")
         assert await wait_until(pilot, lambda: isinstance(app.screen, TaskScreen))
         assert app.screen.task_id == key
+
+
+async def test_the_tasks_view_and_a_task_follow_the_inventory(make_app, fleet):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await open_tasks(app, pilot)
+        assert len(table.rows) == 12
+        task = add_failed_task(fleet)
+        fleet.emit("prod", "tasks")
+        assert await wait_until(pilot, lambda: task.id in table.rows)
+        table.move_cursor(row=table.rows.index(task.id))
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, TaskScreen))
+        del fleet.states["prod"].tasks[task.id]
+        fleet.emit("prod", "tasks")
+        assert await wait_until(pilot, lambda: "no longer known to the swarm" in text_of(
+            app.screen.query_one("#task")))
