@@ -173,3 +173,4 @@ async def test_the_tasks_view_and_a_task_follow_the_inventory(make_app, fleet):
         fleet.emit("prod", "tasks")
         assert await wait_until(pilot, lambda: "no longer known to the swarm" in text_of(
             app.screen.query_one("#task")))
+        assert not app.screen.query_one("#task").border_subtitle  # no FAILED left over

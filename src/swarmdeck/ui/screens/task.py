@@ -83,6 +83,7 @@ class TaskScreen(Screen):
         self.query_one(HealthBar).show(health, read_only=self.deck.is_read_only(self.cluster))
         pane = self.query_one("#task", Static)
         task = state.tasks.get(self.task_id)
+        pane.border_subtitle = ""
         if task is None:
             pane.update(Text("this task is no longer known to the swarm", style="bold red"))
             return
