@@ -79,6 +79,15 @@ class RecordedFleet:
             yield parse_line(line, stream)
         await self.stopped.wait()
 
+    async def task_logs(self, name: str, task_id: str, *, tail: int = 50):
+        """The recorded lines of that task (the recording holds only shop_worker's)."""
+        from swarmdeck.core.task_logs import TaskLines
+
+        raw = (FIXTURES / "lab_prod" / "worker_logs.bin").read_bytes()
+        lines = [parse_line(line, stream) for stream, line in Demuxer().feed(raw)]
+        mine = [line for line in lines if line.task_id == task_id]
+        return TaskLines(mine[-tail:], source="the recording")
+
     def metrics(self, name: str):
         if name not in self.collected:
             self.collected[name] = SimpleNamespace(metrics=synthetic_metrics(self.states[name]))

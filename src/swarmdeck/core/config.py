@@ -119,6 +119,26 @@ class MetricsConfig(_Section):
     history: int = Field(150, ge=2, le=10_000)
 
 
+# Textual's built-in themes (textual.theme.BUILTIN_THEMES; the core does not import Textual:
+# a test holds this list to Textual's)
+THEMES = ("ansi-dark", "ansi-light", "atom-one-dark", "atom-one-light", "catppuccin-frappe",
+          "catppuccin-latte", "catppuccin-macchiato", "catppuccin-mocha", "dracula", "flexoki",
+          "gruvbox", "monokai", "nord", "rose-pine", "rose-pine-dawn", "rose-pine-moon",
+          "solarized-dark", "solarized-light", "textual-dark", "textual-light", "tokyo-night")
+
+
+def _theme(value: str) -> str:
+    if value not in THEMES:
+        raise ValueError(f"unknown theme {value!r}" + (_did_you_mean(value, THEMES) or
+                                                        f" (themes: {', '.join(THEMES)})"))
+    return value
+
+
+class UIConfig(_Section):
+    # the console's colours: one of THEMES (ctrl+p "Theme" tries them on the spot)
+    theme: Annotated[str, AfterValidator(_theme)] = "textual-dark"
+
+
 class ClusterConfig(_Section):
     managers: list[DestinationText] | None = Field(None, min_length=1)
     context: str | None = Field(None, min_length=1)
@@ -187,6 +207,7 @@ class Config(_Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     exec: ExecConfig = Field(default_factory=ExecConfig)
     commands: list[CommandConfig] = Field(default_factory=list)
+    ui: UIConfig = Field(default_factory=UIConfig)
     clusters: dict[Name, ClusterConfig] = Field(default_factory=dict)
     projects: dict[Name, ProjectConfig] = Field(default_factory=dict)
     # console key bindings by id, e.g. {"filter" = "f"}; `?` in the console lists the ids

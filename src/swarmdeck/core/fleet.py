@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # imported where used: `swarmdeck ls` and the changes sample 
     from swarmdeck.core.logs import LogLine
     from swarmdeck.core.metrics import MetricsCollector
     from swarmdeck.core.node_links import NodeLinks
+    from swarmdeck.core.task_logs import TaskLines
     from swarmdeck.core.transport.docker import DockerEndpoint
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,15 @@ class Fleet:
                 name, [(service_id, label)], tail=tail, follow=follow)) as items:
             async for item in items:
                 yield item
+
+    async def task_logs(self, name: str, task_id: str, *, tail: int = 50) -> TaskLines:
+        """The last lines of one task (core.task_logs), from its node when logs are read
+        there, else through the manager."""
+        inventory = self.inventory(name)
+        from swarmdeck.core.task_logs import recent_task_lines
+
+        return await recent_task_lines(inventory, self.node_links(name), task_id, tail=tail,
+                                       from_nodes=self.config.clusters[name].logs == "nodes")
 
     async def close(self) -> None:
         await asyncio.gather(*(inv.close() for inv in self.inventories.values()),

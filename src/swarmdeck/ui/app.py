@@ -44,6 +44,7 @@ class FleetSource(Protocol):
     def logs(self, name: str, service_id: str, *, tail: int | str = 100): ...
     def metrics(self, name: str): ...
     async def task_engine(self, name: str, node_id: str): ...
+    async def task_logs(self, name: str, task_id: str, *, tail: int = 50): ...
     async def close(self) -> None: ...
 
 
@@ -78,6 +79,7 @@ class SwarmdeckApp(App):
     TITLE = "swarmdeck"
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("colon", "command", "Command", id="app.command"),
         Binding("tab", "app.focus_next", "Next pane", show=False, id="focus.next"),
         Binding("shift+tab", "app.focus_previous", "Previous pane", show=False,
                 id="focus.previous"),
@@ -90,6 +92,7 @@ class SwarmdeckApp(App):
         self.fleet = fleet
         self.read_only = read_only
         self.start_cluster = start_cluster or fleet.names[0]
+        self.theme = config.ui.theme  # checked against Textual's themes when it was loaded
         self._refresh_pending = False
         self._unsubscribe = None
         self._unsubscribe_keys: Callable[[], None] | None = None
@@ -202,6 +205,11 @@ class SwarmdeckApp(App):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    def action_command(self) -> None:
+        from swarmdeck.ui.screens.command import open_prompt
+
+        open_prompt(self)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

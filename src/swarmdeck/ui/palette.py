@@ -18,10 +18,10 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 # binding ids of keys that move rather than act
-NAVIGATION = ("table.", "logview.", "focus.", "dialog.")
+NAVIGATION = ("table.", "logview.", "document.", "focus.", "dialog.", "command.")
 
 
-def _bindings(app: App, node: DOMNode) -> list[Binding]:
+def node_bindings(app: App, node: DOMNode) -> list[Binding]:
     """NODE's bindings with the user's keymap applied, as Textual's own binding chain does
     (Screen._binding_chain: there is no public accessor for a node's bindings)."""
     bindings = node._bindings.copy()
@@ -30,7 +30,7 @@ def _bindings(app: App, node: DOMNode) -> list[Binding]:
     return [b for _key, b in bindings]
 
 
-def _group(node: DOMNode, screen: Screen) -> str:
+def pane_name(node: DOMNode, screen: Screen) -> str:
     """A pane's name ("Services"), "" for the screen and the app."""
     if node is screen or not isinstance(node, Widget):
         return ""
@@ -47,8 +47,8 @@ def screen_actions(app: App, screen: Screen) -> Iterator[SystemCommand]:
     nodes: list[DOMNode] = [screen, *screen.walk_children(Widget), app]
     seen: set[str] = set()
     for node in nodes:
-        group = _group(node, screen)
-        for binding in _bindings(app, node):
+        group = pane_name(node, screen)
+        for binding in node_bindings(app, node):
             if not binding.description or not binding.id or \
                     binding.id.startswith(NAVIGATION):
                 continue

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -49,6 +50,7 @@ class DetailScreen(Screen):
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
         Binding("question_mark", "app.help", "Help", id="help"),
         Binding("g", "chart", "Chart", id="detail.chart"),
+        Binding("y", "inspect", "Inspect", id="inspect"),
     ]
 
     def __init__(self, cluster: str, object_id: str) -> None:
@@ -79,6 +81,20 @@ class DetailScreen(Screen):
         obj = (state.services if self.kind == "service" else state.nodes).get(self.object_id)
         title = getattr(obj, "name", None) or getattr(obj, "hostname", self.object_id)
         self.app.push_screen(ChartScreen(self.cluster, self.kind, self.object_id, title))
+
+    def action_inspect(self) -> None:
+        """`y`: this service or node as docker holds it."""
+        from swarmdeck.ui.screens.inspect import InspectScreen, title_of
+
+        self.app.push_screen(InspectScreen(self.cluster, self.kind, self.object_id,
+                                           title_of(self.app, self.cluster, self.kind,
+                                                    self.object_id)))
+
+    @on(LiveTable.RowSelected, "#tasks")
+    def _open_task(self, event: LiveTable.RowSelected) -> None:
+        from swarmdeck.ui.screens.task import TaskScreen
+
+        self.app.push_screen(TaskScreen(self.cluster, event.row_key.value))
 
     def refresh_data(self) -> None:
         state = self.deck.fleet.state(self.cluster)

@@ -32,6 +32,40 @@ if TYPE_CHECKING:
 
 COLUMNS = [("severity", "SEVERITY"), ("subject", "SUBJECT"), ("what", "FINDING")]
 SEVERITY_STYLES = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
+# check -> (binding id, what that key does about it): the console's way to the fix, with
+# the key as the user's keymap has it ({key})
+CONSOLE_KEYS = {
+    "node.drain": ("node.activate", "{key} on the node in the nodes pane sets it active"),
+    "node.pause": ("node.activate", "{key} on the node in the nodes pane sets it active"),
+    "node.down": ("node.remove", "{key} on the node in the nodes pane removes it, if the "
+                                 "host is gone for good"),
+    "managers.count": ("node.promote", "{key} on a worker in the nodes pane promotes it"),
+    "service.replicas": ("logs.full", "Enter here opens the service (Enter on a task there "
+                                      "shows its whole error and last lines); {key} on it "
+                                      "in the services pane shows every replica's logs"),
+    "service.restart_loop": ("logs.full", "{key} on the service in the services pane shows "
+                                          "every replica's logs; Enter here opens it"),
+    "service.placement": ("service.pin", "{key} on the service in the services pane shows "
+                                         "the nodes that can run it and changes its "
+                                         "constraints"),
+    "service.image_pull": ("service.update", "{key} on the service in the services pane "
+                                             "sets another image"),
+    "service.local_image": ("service.update", "{key} on the service in the services pane "
+                                              "sets an image with its registry"),
+    "network.unencrypted": ("cluster.resources", "{key} (or :networks) lists the networks; "
+                                                 "create the encrypted one there"),
+}
+
+
+def console_key(app, check: str) -> str | None:
+    """How to act on a finding of CHECK in the console, naming the key as bound now."""
+    from swarmdeck.ui.screens.help import key_of
+
+    found = CONSOLE_KEYS.get(check)
+    if found is None:
+        return None
+    key = key_of(app, found[0])
+    return found[1].format(key=key) if key else None
 
 
 def finding_cells(finding: Finding) -> tuple:
@@ -158,5 +192,44 @@ class DoctorScreen(Screen):
             return
         # a Text title: a subject from the cluster is never read as markup
         pane.border_title = Text(f"{finding.severity.upper()} · {clean(finding.subject)}")
-        pane.update(kv_table([("what", finding.what), ("why", finding.why),
-                              ("fix", finding.fix)]))
+        pairs = [("what", finding.what), ("why", finding.why), ("fix", finding.fix)]
+        keys = console_key(self.app, finding.check)
+        if keys:
+            pairs.append(("in the console", keys))
+        if _subject(finding)[0] in ("service", "node"):
+            pane.border_subtitle = "Enter opens it"
+        else:
+            pane.border_subtitle = ""
+        pane.update(kv_table(pairs))
+
+    @on(LiveTable.RowSelected, "#findings")
+    def _open_subject(self, event: LiveTable.RowSelected) -> None:
+        """Enter: the service or node the finding names, in its own screen."""
+        from swarmdeck.ui.screens.detail import NodeScreen, ServiceScreen
+
+        finding = self.findings.get(event.row_key.value or "")
+        if finding is None:
+            return
+        kind, name = _subject(finding)
+        state = self.deck.fleet.state(self.cluster)
+        if kind == "service":
+            found = next((s.id for s in state.services.values() if s.name == name), None)
+            if found:
+                self.app.push_screen(ServiceScreen(self.cluster, found))
+                return
+        elif kind == "node":
+            found = next((n.id for n in state.nodes.values() if n.hostname == name), None)
+            if found:
+                self.app.push_screen(NodeScreen(self.cluster, found))
+                return
+        else:
+            self.notify("this finding is about the whole cluster: nothing to open", timeout=3)
+            return
+        self.notify(clean(f"{kind} {name} is no longer in the cluster"), severity="warning",
+                    markup=False)
+
+
+def _subject(finding: Finding) -> tuple[str, str]:
+    """("service", "shop_web") from the subject "service shop_web"."""
+    kind, _, name = finding.subject.partition(" ")
+    return (kind, name) if name else (finding.subject, "")

@@ -73,6 +73,7 @@ class EventsScreen(Screen):
         Binding("escape", "back", "Back", id="events.back"),
         Binding("slash", "filter", "Filter", id="events.filter"),
         Binding("t", "next_type", "Type", id="events.type"),
+        Binding("y", "inspect", "Inspect", id="inspect"),
         Binding("question_mark", "app.help", "Help", id="help"),
     ]
     DEFAULT_CSS = """
@@ -221,6 +222,23 @@ class EventsScreen(Screen):
         self.show_events()
 
     # ---- opening -------------------------------------------------------------------------
+    def action_inspect(self) -> None:
+        """`y`: the object the highlighted event is about, as docker holds it now."""
+        from swarmdeck.core.inspect import KINDS
+        from swarmdeck.ui.screens.inspect import InspectScreen
+
+        key = self.table.selected_key
+        state = self.deck.fleet.state(self.cluster)
+        found = next((e for e in state.events.events() if e.key == key), None)
+        if found is None:
+            return
+        if found.type not in KINDS or not found.actor_id:
+            self.notify(clean(f"a {found.type} event: nothing to inspect in the swarm"),
+                        severity="warning", timeout=3, markup=False)
+            return
+        self.app.push_screen(InspectScreen(self.cluster, found.type, found.actor_id,
+                                           found.name or found.actor_id[:12]))
+
     @on(LiveTable.RowSelected, "#events")
     def _open(self, event: LiveTable.RowSelected) -> None:
         """Enter on a service or node event opens that service or node, if it still is."""

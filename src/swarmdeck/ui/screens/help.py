@@ -1,34 +1,133 @@
-"""`?`: every key of the screen underneath, with its binding id (for [keys] in the config)."""
+"""`?`: swarmdeck's keys on the screen underneath, grouped (navigation, service, node,
+cluster, then the screen's own), each with its binding id (for [keys] in the config). The
+keys of every pane are listed, not only the focused one's: the pane is named, and a key that
+cannot act now says so. The `:` commands follow."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.actions import parse
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Static
 
+from swarmdeck.ui.palette import node_bindings, pane_name
 
-def bindings_table(screen: Screen) -> Table:
-    table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
+GROUPS = ("Navigation", "Service", "Node", "Cluster")
+NAVIGATION = ("table.", "logview.", "document.", "focus.", "filter", "help", "app.",
+              "command.", "dialog.", "logs.toggle", "inspect")
+
+
+def group_of(binding_id: str) -> str:
+    """Which heading a key goes under; "" for the screen's own keys."""
+    if binding_id.startswith(NAVIGATION) or binding_id.endswith((".back", ".close")):
+        return "Navigation"
+    if binding_id.startswith("service.") or binding_id == "logs.full":
+        return "Service"
+    if binding_id.startswith("node."):
+        return "Node"
+    if binding_id.startswith(("cluster.", "project.", "services.")):
+        return "Cluster"
+    return ""
+
+
+def own_ids(node: DOMNode) -> set[str]:
+    """The ids of the keys swarmdeck's own classes give NODE (not Textual's)."""
+    return {b.id for cls in type(node).__mro__ if cls.__module__.startswith("swarmdeck")
+            for b in vars(cls).get("BINDINGS", ()) if isinstance(b, Binding) and b.id}
+
+
+@dataclass
+class KeyRow:
+    keys: list[str]  # every key bound to it ("↑", "k"), as the footer shows them
+    description: str
+    binding_id: str
+    pane: str  # "" for the screen's and the app's keys
+    focused: bool  # the pane has the focus (its keys act now)
+    enabled: bool
+
+
+def key_rows(screen: Screen) -> list[KeyRow]:
+    app = screen.app
+    chain = set(screen.focused.ancestors_with_self) if screen.focused else set()
+    rows: dict[str, KeyRow] = {}
+    for node in [screen, *screen.walk_children(Widget), app]:
+        mine = own_ids(node)
+        for binding in node_bindings(app, node):
+            if binding.id not in mine or not binding.description:
+                continue
+            # a table's arrows act the same in every table: listed once, for any pane
+            pane = "" if group_of(binding.id) == "Navigation" else pane_name(node, screen)
+            key = f"{pane}/{binding.id}" if pane else binding.id
+            shown = app.get_key_display(binding)
+            if key in rows:
+                if shown not in rows[key].keys and rows[key].pane == pane:
+                    rows[key].keys.append(shown)  # "up,k": one binding per key
+                continue
+            destination, name, params = parse(binding.action)
+            target = {"app": app, "screen": screen}.get(destination, node)
+            enabled = target.check_action(name, params) is not False
+            rows[key] = KeyRow([shown], binding.description, binding.id, pane,
+                               not pane or node in chain, enabled)
+    return list(rows.values())
+
+
+def bindings_table(screen: Screen) -> Group:
+    rows = key_rows(screen)
+    own = type(screen).__name__.removesuffix("Screen") or "Screen"
+    table = Table(box=None, padding=(0, 2), header_style="bold")
     table.add_column("KEY", style="bold cyan", no_wrap=True)
     table.add_column("ACTION")
+    table.add_column("PANE")
     table.add_column("ID (config: keys)", style="dim")
-    seen: set[tuple[str, str]] = set()
-    rows = []
-    for key, active in screen.active_bindings.items():
-        binding = active.binding
-        description = binding.description or binding.action
-        if (key, description) in seen:
+    for heading in (*GROUPS, ""):
+        chosen = [r for r in rows if group_of(r.binding_id) == heading]
+        if not chosen:
             continue
-        seen.add((key, description))
-        state = "" if active.enabled else " (unavailable here)"
-        rows.append((screen.app.get_key_display(binding), description + state, binding.id or ""))
-    for key, description, binding_id in sorted(rows, key=lambda r: r[1].lower()):
-        table.add_row(key, Text(description), binding_id)
+        table.add_row(Text(heading or f"{own} screen", style="bold underline"))
+        for row in sorted(chosen, key=lambda r: (not r.focused, r.pane, r.description.lower())):
+            note = "" if row.enabled else " (unavailable here)"
+            pane = Text(row.pane.lower() + ("" if row.focused else " (not focused)"),
+                        style="" if row.focused else "dim")
+            table.add_row(" ".join(row.keys), Text(row.description + note), pane,
+                          row.binding_id)
+    return Group(table, Text(""), commands_table())
+
+
+def commands_table() -> Table:
+    from swarmdeck.ui import commands
+
+    table = Table(box=None, padding=(0, 2), show_header=False,
+                  title=Text("Commands (:)", style="bold underline"), title_justify="left")
+    table.add_column(style="bold cyan", no_wrap=True, min_width=10)
+    table.add_column()
+    for command in commands.COMMANDS.values():
+        names = "|".join((command.name, *command.aliases))
+        table.add_row(f":{names} {command.argument}".rstrip(), Text(command.summary))
     return table
+
+
+def key_of(app: App, binding_id: str) -> str | None:
+    """The key bound to BINDING_ID now (the user's keymap applied), as the footer shows it;
+    None when no screen of the console has it."""
+    from swarmdeck.ui.screens.main import MainScreen
+    from swarmdeck.ui.widgets.nodes_table import NodesTable
+    from swarmdeck.ui.widgets.services_table import ServicesTable
+
+    for owner in (MainScreen, ServicesTable, NodesTable, type(app)):
+        for binding in owner.BINDINGS:
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                keys = app._keymap.get(binding_id, binding.key)
+                return app.get_key_display(Binding(keys.split(",")[0].strip(), ""))
+    return None
 
 
 class HelpScreen(ModalScreen):
@@ -38,7 +137,7 @@ class HelpScreen(ModalScreen):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 80; max-width: 100%; height: auto; max-height: 90%;
+        width: 100; max-width: 100%; height: auto; max-height: 90%;
         border: round $accent; padding: 0 1; background: $surface;
     }
     """
@@ -50,5 +149,5 @@ class HelpScreen(ModalScreen):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
             box.border_title = "Keys on this screen"
-            box.border_subtitle = "Esc closes · ctrl+p finds any action by name"
+            box.border_subtitle = "Esc closes · ctrl+p finds any action by name · : commands"
             yield Static(bindings_table(self.target))

@@ -181,6 +181,8 @@ class MainScreen(Screen):
                 show=False),
         Binding("L", "toggle_logs", "Logs pane", id="logs.toggle", show=False),
         Binding("F", "full_logs", "Full logs", id="logs.full"),
+        # in ? and ctrl+p: the footer has no room left at 140 columns
+        Binding("y", "inspect", "Inspect", id="inspect", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
     ]
     # below this height the logs pane starts hidden (L shows it)
@@ -534,6 +536,24 @@ class MainScreen(Screen):
 
     def _focused_table(self) -> LiveTable | None:
         return next((t for t in self._tables() if t is self.focused), None)
+
+    def show_filtered(self, which: str, text: str) -> None:
+        """`:svc /web`: the focus on that table (services or nodes), filtered by TEXT."""
+        table = next(t for t in self._tables() if t.id == which)
+        box = self._box_of(table)
+        with box.prevent(Input.Changed):
+            box.value = text
+        box.display = False
+        table.set_filter(text)
+        table.focus()
+        self._show_titles()
+
+    def action_inspect(self) -> None:
+        """`y`: the highlighted service or node as docker holds it."""
+        from swarmdeck.ui.screens.inspect import inspect_row
+
+        table = self._focused_table() or self._tables()[0]
+        inspect_row(self, table, "service" if table.id == "services" else "node")
 
     def action_filter(self) -> None:
         target = self._focused_table() or self._tables()[0]

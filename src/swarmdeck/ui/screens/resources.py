@@ -124,6 +124,7 @@ class ResourcesScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="resources.back"),
         Binding("r", "reload", "Refresh", id="resources.refresh"),
+        Binding("y", "inspect", "Inspect", id="inspect"),
         Binding("question_mark", "app.help", "Help", id="help"),
     ]
     DEFAULT_CSS = """
@@ -134,9 +135,11 @@ class ResourcesScreen(Screen):
     ResourcesScreen ResourceTable:focus { border: round $accent; border-title-color: $accent; }
     """
 
-    def __init__(self, cluster: str) -> None:
+    def __init__(self, cluster: str, *, focus: str = "networks") -> None:
+        """FOCUS: the table that has the focus first (networks, secrets or configs)."""
         super().__init__()
         self.cluster = cluster
+        self.first_focus = focus
         self.resources: Resources | None = None
         self.error: str | None = None
 
@@ -155,7 +158,7 @@ class ResourcesScreen(Screen):
         self._title("loading…")
         for table in self.query(ResourceTable):
             table.border_title = f"{table.kind.capitalize()}s"
-        self.query_one("#networks").focus()
+        self.query_one(f"#{self.first_focus}").focus()
         self.action_reload()
 
     def _title(self, status: str = "") -> None:
@@ -165,6 +168,18 @@ class ResourcesScreen(Screen):
         if status:
             text.append(f"  {clean(status)}", style="dim")
         self.query_one("#resources-title", Static).update(text)
+
+    def action_inspect(self) -> None:
+        """`y`: the highlighted network, or a secret's or config's metadata (no data)."""
+        from swarmdeck.ui.screens.inspect import InspectScreen
+
+        table = self.focused if isinstance(self.focused, ResourceTable) else \
+            self.query_one("#networks", ResourceTable)
+        row = self.row(table.kind, table.selected_key)
+        if row is None:
+            self.notify(f"no {table.kind} selected", severity="warning")
+            return
+        self.app.push_screen(InspectScreen(self.cluster, table.kind, row.id, row.name))
 
     # ---- reading -------------------------------------------------------------------------
     def action_reload(self) -> None:

@@ -1,0 +1,252 @@
+"""`:` commands, as k9s has them: a view by name (`:svc`, `:nodes /web`, `:tasks`), a cluster
+(`:ctx prod`), `:q`. One table of name -> Command; other views add themselves with
+register() (a command's handler gets the app and the text after its name).
+
+A command acts on the cluster of the screen it was typed on (the main screen's otherwise)
+and opens its view from the main screen, as a key there would.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from swarmdeck.core.sanitize import clean
+
+if TYPE_CHECKING:
+    from swarmdeck.ui.app import SwarmdeckApp
+    from swarmdeck.ui.screens.main import MainScreen
+
+Handler = Callable[["SwarmdeckApp", str], "str | None"]  # returns what went wrong, if anything
+Completer = Callable[["SwarmdeckApp"], list[str]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    summary: str  # one line for `?` and the completion hint
+    run: Handler
+    aliases: tuple[str, ...] = ()
+    argument: str = ""  # how its argument reads in the help: "/TEXT", "NAME"
+    complete: Completer | None = None  # the argument's candidates
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def register(command: Command) -> Command:
+    COMMANDS[command.name] = command
+    return command
+
+
+def lookup(word: str) -> Command | None:
+    for command in COMMANDS.values():
+        if word == command.name or word in command.aliases:
+            return command
+    return None
+
+
+def words() -> list[str]:
+    """Every name a command answers to."""
+    return sorted({w for c in COMMANDS.values() for w in (c.name, *c.aliases)})
+
+
+def split(text: str) -> tuple[str, str]:
+    """`:svc /web` -> ("svc", "/web")."""
+    text = text.strip().removeprefix(":").lstrip()
+    word, _, rest = text.partition(" ")
+    return word, rest.strip()
+
+
+def _common(choices: list[str]) -> str:
+    first, last = min(choices), max(choices)
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[:size]
+
+
+def complete(app: SwarmdeckApp, text: str) -> tuple[str, list[str]]:
+    """Tab: TEXT completed as far as it is unambiguous, and the candidates it could be."""
+    body = text.lstrip().removeprefix(":")
+    if " " not in body:  # the command's name
+        choices = [w for w in words() if w.startswith(body)]
+        if len(choices) == 1:
+            return choices[0] + " ", choices
+        return (_common(choices) or body) if choices else body, choices
+    word, _, argument = body.partition(" ")
+    command = lookup(word)
+    if command is None or command.complete is None:
+        return body, []
+    argument = argument.lstrip()
+    choices = [c for c in command.complete(app) if c.startswith(argument)]
+    if len(choices) == 1:
+        return f"{word} {choices[0]}", choices
+    return f"{word} {_common(choices) or argument}" if choices else body, choices
+
+
+def run(app: SwarmdeckApp, text: str) -> str | None:
+    """Run what was typed; returns the one line that says why not (made inert)."""
+    word, argument = split(text)
+    if not word:
+        return None
+    command = lookup(word)
+    if command is None:
+        close = difflib.get_close_matches(word, words(), n=1, cutoff=0.6)
+        hint = f": did you mean :{close[0]}?" if close else " (Tab lists them)"
+        return clean(f"unknown command :{word}{hint}")
+    problem = command.run(app, argument)
+    return clean(problem) if problem else None
+
+
+# ---- the views ---------------------------------------------------------------------------
+def main_screen(app: SwarmdeckApp) -> MainScreen:
+    from swarmdeck.ui.screens.main import MainScreen
+
+    return next(s for s in app.screen_stack if isinstance(s, MainScreen))
+
+
+def cluster_here(app: SwarmdeckApp) -> str:
+    """The cluster of the screen on top (a doctor of staging: staging), else the main's."""
+    cluster = getattr(app.screen, "cluster", None)
+    return cluster if cluster in app.fleet.names else main_screen(app).cluster
+
+
+def back_to_main(app: SwarmdeckApp) -> MainScreen:
+    main = main_screen(app)
+    while app.screen is not main and len(app.screen_stack) > 1:
+        app.pop_screen()
+    return main
+
+
+def _filter_text(argument: str) -> str:
+    return argument[1:] if argument.startswith("/") else argument
+
+
+def _pane(which: str) -> Handler:
+    def show(app: SwarmdeckApp, argument: str) -> str | None:
+        cluster = cluster_here(app)
+        main = back_to_main(app)
+        if main.cluster != cluster:
+            main.switch_cluster(cluster)
+        main.show_filtered(which, _filter_text(argument))
+        return None
+    return show
+
+
+def _stacks(app: SwarmdeckApp, _argument: str) -> str | None:
+    from swarmdeck.ui.widgets.projects import ProjectsTree
+
+    back_to_main(app).query_one(ProjectsTree).focus()
+    return None
+
+
+def _tasks(app: SwarmdeckApp, argument: str) -> str | None:
+    from swarmdeck.ui.screens.tasks import TasksScreen
+
+    cluster = cluster_here(app)
+    back_to_main(app)
+    app.push_screen(TasksScreen(cluster, filter_text=_filter_text(argument)))
+    return None
+
+
+def _resources(kind: str) -> Handler:
+    def show(app: SwarmdeckApp, _argument: str) -> str | None:
+        from swarmdeck.ui.screens.resources import ResourcesScreen
+
+        cluster = cluster_here(app)
+        back_to_main(app)
+        app.push_screen(ResourcesScreen(cluster, focus=kind))
+        return None
+    return show
+
+
+def _events(app: SwarmdeckApp, _argument: str) -> str | None:
+    from swarmdeck.ui.screens.events import EventsScreen
+
+    cluster = cluster_here(app)
+    back_to_main(app)
+    app.push_screen(EventsScreen(cluster))
+    return None
+
+
+def _doctor(app: SwarmdeckApp, _argument: str) -> str | None:
+    from swarmdeck.ui.screens.doctor import DoctorScreen
+
+    cluster = cluster_here(app)
+    back_to_main(app)
+    app.push_screen(DoctorScreen(cluster))
+    return None
+
+
+def _service_names(app: SwarmdeckApp) -> list[str]:
+    state = app.fleet.state(cluster_here(app))
+    return sorted(s.name for s in state.services.values())
+
+
+def _logs(app: SwarmdeckApp, argument: str) -> str | None:
+    from swarmdeck.ui.screens.logs import LogsScreen
+
+    cluster = cluster_here(app)
+    if not argument:
+        back_to_main(app).action_full_logs()
+        return None
+    state = app.fleet.state(cluster)
+    service = next((s for s in state.services.values() if s.name == argument), None)
+    if service is None:
+        names = [s.name for s in state.services.values()]
+        close = difflib.get_close_matches(argument, names, n=1, cutoff=0.6)
+        return (f"no service {argument!r} in cluster {cluster}"
+                + (f": did you mean {close[0]!r}?" if close else ""))
+    back_to_main(app)
+    app.push_screen(LogsScreen(cluster, [(service.id, service.name)], service.name))
+    return None
+
+
+def _cluster_names(app: SwarmdeckApp) -> list[str]:
+    return list(app.fleet.names)
+
+
+def _switch(app: SwarmdeckApp, argument: str) -> str | None:
+    names = app.fleet.names
+    if not argument:
+        return f"which cluster? :ctx NAME ({', '.join(names)})"
+    if argument not in names:
+        close = difflib.get_close_matches(argument, names, n=1, cutoff=0.6)
+        return (f"no cluster {argument!r} in the config"
+                + (f": did you mean {close[0]!r}?" if close else
+                   f" (clusters: {', '.join(names)})"))
+    back_to_main(app).switch_cluster(argument)
+    app.notify(f"cluster {argument}", timeout=1.5)
+    return None
+
+
+def _quit(app: SwarmdeckApp, _argument: str) -> str | None:
+    app.exit()
+    return None
+
+
+for _command in (
+    Command("services", "the services pane (/TEXT filters it)", _pane("services"),
+            ("svc", "service"), "/TEXT"),
+    Command("nodes", "the nodes pane (/TEXT filters it)", _pane("nodes"), ("no", "node"),
+            "/TEXT"),
+    Command("tasks", "every task of the cluster (/TEXT filters them)", _tasks, ("ps", "task"),
+            "/TEXT"),
+    Command("stacks", "the projects and stacks pane", _stacks, ("stack",)),
+    Command("networks", "the cluster's overlay networks", _resources("networks"),
+            ("net", "network")),
+    Command("secrets", "the cluster's secrets (never their data)", _resources("secrets"),
+            ("secret",)),
+    Command("configs", "the cluster's configs", _resources("configs"), ("config", "cm")),
+    Command("events", "the cluster's live events", _events, ("ev", "event")),
+    Command("doctor", "what is broken or fragile in the cluster", _doctor, ("dr",)),
+    Command("logs", "the full log view of the highlighted service, or of SERVICE", _logs,
+            ("log",), "[SERVICE]", _service_names),
+    Command("ctx", "switch to another cluster of the config", _switch, ("cluster", "context"),
+            "NAME", _cluster_names),
+    Command("quit", "leave the console", _quit, ("q", "q!", "exit")),
+):
+    register(_command)
