@@ -6,10 +6,16 @@ until they scroll into view. (Textual's DataTable re-renders every visible cell 
 cell update, which at 1000 services and a metrics tick every 2 s kept the console busy.)
 The cursor stays on the same key across updates; `/` filters instantly; cell text from a
 cluster is made inert before display.
+
+Columns fit the width: the ones a table always shows, then the optional ones in their order
+of importance as long as they fit (recomputed from the rows shown now and on resize). When
+even the first ones do not fit, the first column shrinks a little and stays pinned while the
+rest scrolls sideways. Each column sorts on a shift+letter, drawn underlined in its header.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +31,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from swarmdeck.core.sanitize import cell
+from swarmdeck.core.views import natural_key
 
 Cell = str | Text
 Row = tuple[str, Sequence[Cell]]
@@ -34,6 +41,31 @@ GAP = 2  # spaces between columns
 def safe(value: object) -> Text:
     """Text objects are built by us from sanitized parts; anything else is sanitized here."""
     return value if isinstance(value, Text) else Text(cell(value))
+
+
+class Ranked(Text):
+    """A cell that sorts by its RANK (a number: CPU, bytes, a time), not by what it reads.
+    A rank of None sorts last either way, as cells that show no value do."""
+
+    rank: float | tuple | None = None
+
+
+def ranked(text: Text, rank: float | tuple | None) -> Ranked:
+    cell_ = Ranked(text.plain, style=text.style, justify=text.justify, spans=text.spans)
+    cell_.rank = rank
+    return cell_
+
+
+MISSING = ("", "-")  # cells that show no value: last in any order
+
+
+def sort_key(value: Cell) -> tuple | None:
+    """How a source cell orders: numbers by rank, text naturally (f2 before f10); None when
+    it shows nothing."""
+    if isinstance(value, Ranked):
+        return None if value.rank is None else (0, value.rank)
+    plain = value.plain if isinstance(value, Text) else str(value)
+    return None if plain.strip() in MISSING else (1, natural_key(plain))
 
 
 def fit(text: Text, limit: int) -> Text:
@@ -88,7 +120,7 @@ class _Prepared:
     """One row's cells, sanitized once and cut to their column's limit, with the text the
     filter searches (each cell whole: a row is found by what its cut cell does not show)."""
 
-    __slots__ = ("source", "cells", "whole", "text", "rendered")
+    __slots__ = ("source", "cells", "whole", "text", "rendered", "keys")
 
     def __init__(self, source: Sequence[Cell], cells: tuple[Text, ...],
                  whole: tuple[str, ...]) -> None:
@@ -97,6 +129,12 @@ class _Prepared:
         self.whole = whole
         self.rendered: list[list[Segment] | None] = [None] * len(cells)  # per cell, lazily
         self.text = " ".join(whole).lower()
+        self.keys: dict[int, tuple | None] = {}  # column -> sort key, when first sorted on
+
+    def sort_key(self, column: int) -> tuple | None:
+        if column not in self.keys:
+            self.keys[column] = sort_key(self.source[column])
+        return self.keys[column]
 
 
 class LiveTable(ScrollView, can_focus=True):
@@ -105,8 +143,8 @@ class LiveTable(ScrollView, can_focus=True):
         Binding("down,j", "cursor_down", "Down", show=False, id="table.down"),
         Binding("pageup", "page_up", "Page up", show=False, id="table.page_up"),
         Binding("pagedown", "page_down", "Page down", show=False, id="table.page_down"),
-        Binding("home", "first", "First row", show=False, id="table.first"),
-        Binding("end", "last", "Last row", show=False, id="table.last"),
+        Binding("home,g", "first", "First row", show=False, id="table.first"),
+        Binding("end,G", "last", "Last row", show=False, id="table.last"),
         Binding("left", "scroll_left", "Scroll left", show=False, id="table.left"),
         Binding("right", "scroll_right", "Scroll right", show=False, id="table.right"),
         Binding("enter", "select", "Open", show=False, id="table.open"),
@@ -114,9 +152,15 @@ class LiveTable(ScrollView, can_focus=True):
     # a cell wider than this is cut with "…" (the detail screens show it whole): one huge
     # name must not push every other column out of view
     MAX_CELL = 48
+    # a pinned first column shrinks to this when the columns always shown do not fit
+    PINNED_MIN = 16
+    SHRINK_MIN = 12  # the least a shrinkable column (an image, labels) is given
     COMPONENT_CLASSES = {"livetable--header", "livetable--cursor", "livetable--odd"}
     DEFAULT_CSS = """
-    LiveTable { height: 1fr; background: $surface; }
+    LiveTable {
+        height: 1fr; background: $surface;
+        scrollbar-size-vertical: 1; scrollbar-size-horizontal: 1;
+    }
     LiveTable > .livetable--header { text-style: bold; background: $panel; }
     LiveTable > .livetable--cursor { background: $block-cursor-blurred-background; }
     LiveTable:focus > .livetable--cursor {
@@ -144,16 +188,30 @@ class LiveTable(ScrollView, can_focus=True):
         pass
 
     def __init__(self, columns: Sequence[tuple[str, str]],
-                 widest: Mapping[str, int] | None = None, **kwargs) -> None:
+                 widest: Mapping[str, int] | None = None, *,
+                 always: Sequence[str] | None = None, optional: Sequence[str] = (),
+                 shrink: Sequence[str] = (), pinned: bool = False, **kwargs) -> None:
         """COLUMNS: (key, label); a label ending in '>' is right-aligned. WIDEST: column key
-        -> the most characters its cells show (default MAX_CELL)."""
+        -> the most characters its cells show (default MAX_CELL). ALWAYS: the columns shown
+        at any width (default: all); OPTIONAL: the others, most wanted first, shown while
+        they fit (columns in neither come after them). SHRINK: columns cut to the room left
+        rather than left out. PINNED: the first column stays when scrolling sideways."""
         super().__init__(**kwargs)
         self._widest = dict(widest or {})
         self._column_specs = list(columns)
         self._limits = self._column_limits()
+        self._always = list(always) if always is not None else None
+        self._optional = list(optional)
+        self._shrink = set(shrink)
+        self.pinned = pinned
         self._prepared: dict[str, _Prepared] = {}
         self._visible: list[str] = []
-        self._widths: list[int] = []
+        self._shown: list[int] = []  # the columns drawn, by index, left to right
+        self._widths: list[int] = []  # theirs
+        self._pin = 0  # characters kept in place when scrolled sideways
+        self.sort_column: str | None = None
+        self.sort_reverse = False
+        self._letters: dict[str, str] = {}  # column key -> the key that sorts on it
         self._strips: dict[str, tuple[object, Strip]] = {}
         self._styles: dict[str, Style] = {}  # base and component styles, until CSS changes
         self._header: Strip | None = None
@@ -174,6 +232,16 @@ class LiveTable(ScrollView, can_focus=True):
     def column_keys(self) -> list[str]:
         return [key for key, _label in self._column_specs]
 
+    @property
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns drawn now, left to right."""
+        return [self._column_specs[i][0] for i in self._shown]
+
+    @property
+    def sort_letters(self) -> dict[str, str]:
+        """Column key -> the key that sorts on it."""
+        return dict(self._letters)
+
     def get_cell(self, row_key: str, column_key: str) -> Text:
         return self._prepared[row_key].cells[self.column_keys.index(column_key)]
 
@@ -183,16 +251,24 @@ class LiveTable(ScrollView, can_focus=True):
             return None
         return self._visible[min(self.cursor_row, len(self._visible) - 1)]
 
-    def set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
-        """Switch to other columns (e.g. a cluster column for the all-clusters view)."""
-        if list(columns) == self._column_specs:
+    def set_columns(self, columns: Sequence[tuple[str, str]], *,
+                    always: Sequence[str] | None = None, optional: Sequence[str] = ()) -> None:
+        """Switch to other columns (e.g. a cluster column for the all-clusters view) or
+        other priorities (ALWAYS, OPTIONAL as for the constructor)."""
+        always = list(always) if always is not None else None
+        if (list(columns), always, list(optional)) == (
+                self._column_specs, self._always, self._optional):
             return
-        self._column_specs = list(columns)
-        self._limits = self._column_limits()
-        self._prepared = {}
+        if list(columns) != self._column_specs:
+            self._column_specs = list(columns)
+            self._limits = self._column_limits()
+            self._prepared = {}
+        self._always, self._optional = always, list(optional)
         self._strips = {}
         self._header = None
         self._widths = []
+        if self.is_mounted:
+            self._assign_letters()
         self._layout_rows()
 
     def set_rows(self, rows: Sequence[Row]) -> None:
@@ -225,6 +301,7 @@ class LiveTable(ScrollView, can_focus=True):
                     # new cells that read the same (an idle service's metrics tick): the
                     # row is not drawn again and costs no frame
                     cached.source = cells
+                    cached.keys = {}  # its rank may have moved (1.04 % and 1.03 % read 1.0)
                 else:
                     cached = fresh
                     self._strips.pop(key, None)
@@ -242,27 +319,28 @@ class LiveTable(ScrollView, can_focus=True):
         rows shown, their order and the column widths stay): a metrics tick then repaints
         the changed lines, not the whole table."""
         selected = self.selected_key
-        before = (self._visible, self._widths)
+        before = (self._visible, self._shown, self._widths)
         needle = self.filter_text.lower()
         self._visible = [k for k, p in self._prepared.items() if not needle or needle in p.text]
-        # Columns only widen while the same rows are shown: a CPU value or an age that
-        # gets one character shorter must not change the virtual width, which makes
-        # Textual lay out and repaint the whole screen.
-        widths = [len(label.rstrip(">")) for _k, label in self._column_specs]
-        if len(self._widths) == len(widths):
-            widths = [max(a, b) for a, b in zip(widths, self._widths, strict=True)]
+        if self.sort_column in self.column_keys:
+            self._visible = self._sorted(self._visible)
+        # widths from the rows shown now: another cluster's or filter's never stay
+        widths = [len(label) for label in self._header_labels()]
         for key in self._visible:
             for i, c in enumerate(self._prepared[key].cells):
                 if len(c) > widths[i]:
                     widths[i] = len(c)
-        if widths != self._widths:
-            self._widths = widths
+        shown, widths = self._fit(widths)
+        if (shown, widths) != (self._shown, self._widths):
+            self._shown, self._widths = shown, widths
             self._strips = {}
             self._header = None
         for key in [k for k in self._strips if k not in self._prepared]:
             del self._strips[key]
-        total = sum(widths) + GAP * max(0, len(widths) - 1) + 2
-        self.virtual_size = Size(total, len(self._visible) + 1)
+        total = self._line_width(widths)
+        self._pin = (1 + widths[0] + GAP) if self.pinned and widths else 0
+        if self.virtual_size != Size(total, len(self._visible) + 1):
+            self.virtual_size = Size(total, len(self._visible) + 1)
         if selected in self._visible:
             row = self._visible.index(selected)
             if row != self.cursor_row:
@@ -270,7 +348,7 @@ class LiveTable(ScrollView, can_focus=True):
         elif self._visible and self.cursor_row >= len(self._visible):
             self.cursor_row = len(self._visible) - 1
         self._announce()
-        if changed is None or (self._visible, self._widths) != before:
+        if changed is None or (self._visible, self._shown, self._widths) != before:
             self.refresh()
             return
         # one refresh for all the changed lines shown (each call has its own cost)
@@ -280,6 +358,146 @@ class LiveTable(ScrollView, can_focus=True):
                  if self._visible[row] in changed]
         if lines:
             self.refresh(*lines)
+
+    @staticmethod
+    def _line_width(widths: Sequence[int]) -> int:
+        return sum(widths) + GAP * max(0, len(widths) - 1) + 2
+
+    def _room(self) -> int:
+        """The characters a line has, the vertical scrollbar's left out when it shows."""
+        width, height = self.size
+        if len(self._visible) + 1 > height:
+            width -= self.styles.scrollbar_size_vertical
+        return width
+
+    def _fit(self, full: list[int]) -> tuple[list[int], list[int]]:
+        """The columns to draw (indices, left to right) and their widths: those always shown,
+        then the optional ones in order while they fit; FULL: each column's widest cell. A
+        column that may shrink counts for SHRINK_MIN and gets what room is left."""
+        keys = self.column_keys
+        if self._always is None:
+            return list(range(len(keys))), full
+        room = self._room()
+        least = [min(w, self.SHRINK_MIN) if k in self._shrink else w
+                 for k, w in zip(keys, full, strict=True)]
+        chosen = [keys.index(k) for k in self._always if k in keys]
+        rest = [k for k in keys if k not in self._always and k not in self._optional]
+        for key in [*self._optional, *rest]:
+            if key not in keys:
+                continue
+            i = keys.index(key)
+            if room > 0 and self._line_width([*(least[j] for j in chosen), least[i]]) <= room:
+                chosen.append(i)
+            else:
+                break  # in order: a later column never shows while an earlier one does not
+        shown = sorted(chosen)
+        widths = [least[i] for i in shown]
+        spare = room - self._line_width(widths)
+        for n, i in enumerate(shown):
+            if spare > 0 and widths[n] < full[i]:
+                grow = min(spare, full[i] - widths[n])
+                widths[n] += grow
+                spare -= grow
+        over = -spare
+        if self.pinned and widths and room > 0 and over > 0:
+            widths[0] = max(min(widths[0], self.PINNED_MIN), widths[0] - over)
+        return shown, widths
+
+    def _sorted(self, keys: list[str]) -> list[str]:
+        """KEYS in the order of the sort column (stable: ties keep the given order); cells
+        that show nothing stay last either way."""
+        column = self.column_keys.index(self.sort_column or "")
+        prepared = self._prepared
+        valued, missing = [], []
+        for key in keys:
+            (missing if prepared[key].sort_key(column) is None else valued).append(key)
+        valued.sort(key=lambda k: prepared[k].sort_key(column),  # type: ignore[arg-type,return-value]
+                    reverse=self.sort_reverse)
+        return valued + missing
+
+    # ---- sorting -------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._assign_letters()
+
+    def on_resize(self) -> None:
+        self._layout_rows()
+
+    def _assign_letters(self) -> None:
+        """A shift+letter per column, most important columns first: a letter of its label
+        if one is free, else the nearest free one. Free: no widget, screen or app binds it
+        where this table has the focus (keymap included), nor an earlier column."""
+        own = [b for bindings in self._bindings.key_to_bindings.values() for b in bindings
+               if b.action.startswith("sort(")]
+        for binding in own:
+            self._bindings.key_to_bindings[binding.key].remove(binding)
+            if not self._bindings.key_to_bindings[binding.key]:
+                del self._bindings.key_to_bindings[binding.key]
+        taken: set[str] = set()
+        keymap = getattr(self.app, "_keymap", {})
+        for node in self.ancestors_with_self:
+            bindings = node._bindings.copy()
+            bindings.apply_keymap(keymap)
+            taken.update(bindings.key_to_bindings)
+        keys = self.column_keys
+        order = [*(self._always or ()), *self._optional]
+        order = [k for k in order if k in keys] + [k for k in keys if k not in order]
+        letters: dict[str, str] = {}
+        for key in order:
+            label = dict(self._column_specs)[key].rstrip(">").upper()
+            free = [c for c in string.ascii_uppercase if c not in taken]
+            if not free:
+                break
+            letter = next((c for c in label if c in free), None) or min(
+                free, key=lambda c: abs(ord(c) - ord((label or "A")[0])))
+            letters[key] = letter
+            taken.add(letter)
+            self._bindings._add_binding(Binding(
+                letter, f"sort('{key}')", f"Sort by {label.lower()} (again: reverse)",
+                show=False, id=f"table.sort.{key}"))
+        self._letters = letters
+        self._header = None
+        self.refresh()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "sort":
+            return parameters[0] in self.column_keys
+        return True
+
+    def action_sort(self, column: str) -> None:
+        """Sort on COLUMN; again on the same column reverses. Numbers (CPU, memory, times)
+        sort largest first, text A to Z."""
+        if column not in self.column_keys:
+            return
+        if column == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            index = self.column_keys.index(column)
+            self.sort_column = column
+            self.sort_reverse = any(isinstance(p.source[index], Ranked)
+                                    for p in self._prepared.values())
+        self._header = None
+        self._layout_rows()
+        self._scroll_cursor_into_view()
+
+    def _header_labels(self) -> list[Text]:
+        """Each column's header: its label, the letter that sorts on it underlined (or
+        added when the label has none of it), an arrow on the sort column."""
+        labels = []
+        for key, label in self._column_specs:
+            text = Text(label.rstrip(">"))
+            letter = self._letters.get(key)
+            if letter:
+                at = text.plain.upper().find(letter)
+                if at >= 0:
+                    text.stylize("underline", at, at + 1)
+                else:
+                    text.append("(")
+                    text.append(letter, style="underline")
+                    text.append(")")
+            if key == self.sort_column:
+                text.append("↓" if self.sort_reverse else "↑")
+            labels.append(text)
+        return labels
 
     def _column_limits(self) -> list[int]:
         return [self._widest.get(key, self.MAX_CELL) for key, _label in self._column_specs]
@@ -303,10 +521,15 @@ class LiveTable(ScrollView, can_focus=True):
         out: list[Segment] = []
         plain: list[str] = [" "]
         last = len(self._widths) - 1
-        for i, (c, width) in enumerate(zip(cells, self._widths, strict=False)):
-            segments = rendered[i]
-            if segments is None:
-                segments = rendered[i] = _cell_segments(c, console)
+        for n, (i, width) in enumerate(zip(self._shown, self._widths, strict=True)):
+            c = cells[i]
+            if len(c) > width:  # a squeezed pinned column: cut here, drawn on the spot
+                c = fit(c, width)
+                segments = _cell_segments(c, console)
+            else:
+                segments = rendered[i]
+                if segments is None:
+                    segments = rendered[i] = _cell_segments(c, console)
             pad = " " * (width - len(c)) if width > len(c) else ""
             right = self._column_specs[i][1].endswith(">")
             if right:
@@ -321,7 +544,7 @@ class LiveTable(ScrollView, can_focus=True):
                     plain.append(segment.text)
             if not right:
                 plain.append(pad)
-            if i < last:
+            if n < last:
                 plain.append(" " * GAP)
         plain.append(" ")
         out.append(Segment("".join(plain), style))
@@ -354,7 +577,7 @@ class LiveTable(ScrollView, can_focus=True):
         base = self._style("")
         if y == 0:
             if self._header is None:
-                labels = [Text(label.rstrip(">")) for _k, label in self._column_specs]
+                labels = self._header_labels()
                 self._header = self._strip(labels, [None] * len(labels),
                                            self._style("livetable--header"))
             strip = self._header
@@ -368,6 +591,10 @@ class LiveTable(ScrollView, can_focus=True):
             elif row % 2:
                 style = self._style("livetable--odd")
             strip = self._row_strip(self._visible[row], row, style)
+        pin = self._pin
+        if scroll_x and 0 < pin < width:  # the first column stays, the rest scrolls under it
+            return Strip.join([strip.crop_extend(0, pin, base),
+                               strip.crop_extend(pin + scroll_x, scroll_x + width, base)])
         return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     def notify_style_update(self) -> None:
