@@ -51,7 +51,7 @@ def test_all_clusters_and_stale(snap_compare, make_app, fleet):
 
 def test_service_chart(snap_compare, make_app):
     async def chart(pilot):
-        await pilot.press("j", "j", "j", "j", "enter", "g")
+        await pilot.press("j", "j", "j", "j", "enter", "c")
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(), terminal_size=(100, 30), run_before=chart)

@@ -238,6 +238,11 @@ class LiveTable(ScrollView, can_focus=True):
         return [self._column_specs[i][0] for i in self._shown]
 
     @property
+    def column_widths(self) -> dict[str, int]:
+        """The columns drawn now and their widths."""
+        return dict(zip(self.shown_columns, self._widths, strict=True))
+
+    @property
     def sort_letters(self) -> dict[str, str]:
         """Column key -> the key that sorts on it."""
         return dict(self._letters)
