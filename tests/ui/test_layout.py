@@ -277,3 +277,30 @@ async def test_service_detail_scrolls_at_80x24(make_app):
         lines = [strip.text for strip in app.screen._compositor.render_strips()]
         assert any("environment" in line for line in lines)  # the summary's last line
         assert any("reservations" in line for line in lines)
+
+
+async def test_the_vertical_scrollbar_takes_its_own_column(make_app, fleet):
+    """With more rows than fit, the scrollbar appears at the right: the columns are fitted
+    to the width left of it, so it never covers the memory figure."""
+    prod = fleet.state("prod")
+    for n in range(30):
+        prod.services[f"x{n}"] = Service(id=f"x{n}", name=f"extra_{n}", mode="replicated",
+                                         replicas=1, image="busybox")
+    # a name that makes the row exactly as wide as the pane with its scrollbar: 1 too wide
+    prod.services["x0"] = prod.services["x0"].model_copy(update={"name": "extra_" + "y" * 21})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: table(app, "#services").row_count == 35)
+        await pilot.pause(0.1)
+        services = table(app, "#services")
+        assert services.show_vertical_scrollbar and not services.show_horizontal_scrollbar
+        assert services.virtual_size.width <= services.scrollable_content_region.width
+        services.focus()
+        await pilot.press("G")  # shop_worker, last: scrolled into view
+        await pilot.pause(0.1)
+        region = services.scrollable_content_region
+        screen_lines = [strip.text for strip in app.screen._compositor.render_strips()]
+        row = services.rows.index(key_of(app, "#services", "shop_worker"))
+        line = screen_lines[region.y + 1 + row - services.scroll_offset.y]
+        assert "shop_worker" in line
+        assert line[region.x:region.right].rstrip().endswith("5 MiB")
