@@ -252,8 +252,11 @@ async def test_footer_keeps_help_and_only_whole_keys(make_app):
         keys = list(app.screen.query(FooterKey))
         assert keys[0].key == "question_mark"
         assert "o" in [k.key for k in keys]  # the projects pane's key, hidden at 80
+        palette = next(k for k in keys if k.has_class("-command-palette"))
         for k in keys:
-            assert k.region.right <= 80 and k.region.width >= len(k.description)
+            if k is not palette:  # whole, and left of the palette's key
+                assert k.region.right <= palette.region.x
+                assert k.region.width >= len(k.key_display) + len(k.description) + 2
         # fewer than Textual's footer would cut: some keys are left out at 80 columns
         await pilot.resize_terminal(200, 60)
         await pilot.pause(0.3)
@@ -304,3 +307,16 @@ async def test_the_vertical_scrollbar_takes_its_own_column(make_app, fleet):
         line = screen_lines[region.y + 1 + row - services.scroll_offset.y]
         assert "shop_worker" in line
         assert line[region.x:region.right].rstrip().endswith("5 MiB")
+
+
+async def test_the_column_sorted_on_shows_at_any_width(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        services = table(app, "#services")
+        services.focus()
+        assert "image" not in services.shown_columns
+        await pilot.press(services.sort_letters["image"])
+        assert "image" in services.shown_columns
+        assert "IMAGE↑" in header(services)
+        assert services.virtual_size.width <= services.scrollable_content_region.width

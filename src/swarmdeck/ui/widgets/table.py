@@ -51,7 +51,7 @@ class Ranked(Text):
 
 
 def ranked(text: Text, rank: float | tuple | None) -> Ranked:
-    cell_ = Ranked(text.plain, style=text.style, justify=text.justify, spans=text.spans)
+    cell_ = Ranked(text.plain, style=text.style, justify=text.justify, spans=list(text.spans))
     cell_.rank = rank
     return cell_
 
@@ -385,10 +385,12 @@ class LiveTable(ScrollView, can_focus=True):
         room = self._room()
         least = [min(w, self.SHRINK_MIN) if k in self._shrink else w
                  for k, w in zip(keys, full, strict=True)]
-        chosen = [keys.index(k) for k in self._always if k in keys]
-        rest = [k for k in keys if k not in self._always and k not in self._optional]
+        # the column sorted on shows too: the order is seen, whatever the width
+        first = [*self._always, *([self.sort_column] if self.sort_column else [])]
+        chosen = [keys.index(k) for k in dict.fromkeys(first) if k in keys]
+        rest = [k for k in keys if k not in first and k not in self._optional]
         for key in [*self._optional, *rest]:
-            if key not in keys:
+            if key not in keys or keys.index(key) in chosen:
                 continue
             i = keys.index(key)
             if room > 0 and self._line_width([*(least[j] for j in chosen), least[i]]) <= room:
@@ -405,7 +407,14 @@ class LiveTable(ScrollView, can_focus=True):
                 spare -= grow
         over = -spare
         if self.pinned and widths and room > 0 and over > 0:
-            widths[0] = max(min(widths[0], self.PINNED_MIN), widths[0] - over)
+            narrower = max(min(widths[0], self.PINNED_MIN), widths[0] - over)
+            over -= widths[0] - narrower
+            widths[0] = narrower
+        for n, i in enumerate(shown):  # still too wide: shrinkable columns give more
+            if room > 0 and over > 0 and keys[i] in self._shrink and widths[n] > 5:
+                cut = min(over, widths[n] - 5)
+                widths[n] -= cut
+                over -= cut
         return shown, widths
 
     def _sorted(self, keys: list[str]) -> list[str]:
