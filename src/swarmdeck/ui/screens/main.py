@@ -27,6 +27,7 @@ from swarmdeck.core.transport.host_keys import host_key_problem
 from swarmdeck.core.views import NodeRow, ProjectNode, ServiceRow
 from swarmdeck.ui import clock
 from swarmdeck.ui.screens.host_key import host_key_hint, review_host_key
+from swarmdeck.ui.widgets.columns import ranked
 from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.logs import LogPane
@@ -34,7 +35,7 @@ from swarmdeck.ui.widgets.nodes_table import NodesTable
 from swarmdeck.ui.widgets.projects import ProjectsTree
 from swarmdeck.ui.widgets.services_table import ServicesTable
 from swarmdeck.ui.widgets.spark import cpu_cell, mem_cell
-from swarmdeck.ui.widgets.table import LiveTable, ranked
+from swarmdeck.ui.widgets.table import LiveTable
 
 if TYPE_CHECKING:
     from swarmdeck.ui.app import SwarmdeckApp

@@ -6,7 +6,7 @@ import humanize
 from rich.text import Span, Text
 
 from swarmdeck.core.metrics import Series
-from swarmdeck.ui.widgets.table import Ranked
+from swarmdeck.ui.widgets.columns import Ranked
 
 BARS = "▁▂▃▄▅▆▇█"
 

@@ -15,7 +15,6 @@ rest scrolls sideways. Each column sorts on a shift+letter, drawn underlined in 
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -31,41 +30,24 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from swarmdeck.core.sanitize import cell
-from swarmdeck.core.views import natural_key
+from swarmdeck.ui.widgets.columns import (
+    GAP,
+    Priorities,
+    Ranked,
+    fit_columns,
+    header_label,
+    line_width,
+    sort_key,
+    sort_letters,
+)
 
 Cell = str | Text
 Row = tuple[str, Sequence[Cell]]
-GAP = 2  # spaces between columns
 
 
 def safe(value: object) -> Text:
     """Text objects are built by us from sanitized parts; anything else is sanitized here."""
     return value if isinstance(value, Text) else Text(cell(value))
-
-
-class Ranked(Text):
-    """A cell that sorts by its RANK (a number: CPU, bytes, a time), not by what it reads.
-    A rank of None sorts last either way, as cells that show no value do."""
-
-    rank: float | tuple | None = None
-
-
-def ranked(text: Text, rank: float | tuple | None) -> Ranked:
-    cell_ = Ranked(text.plain, style=text.style, justify=text.justify, spans=list(text.spans))
-    cell_.rank = rank
-    return cell_
-
-
-MISSING = ("", "-")  # cells that show no value: last in any order
-
-
-def sort_key(value: Cell) -> tuple | None:
-    """How a source cell orders: numbers by rank, text naturally (f2 before f10); None when
-    it shows nothing."""
-    if isinstance(value, Ranked):
-        return None if value.rank is None else (0, value.rank)
-    plain = value.plain if isinstance(value, Text) else str(value)
-    return None if plain.strip() in MISSING else (1, natural_key(plain))
 
 
 def fit(text: Text, limit: int) -> Text:
@@ -152,9 +134,6 @@ class LiveTable(ScrollView, can_focus=True):
     # a cell wider than this is cut with "…" (the detail screens show it whole): one huge
     # name must not push every other column out of view
     MAX_CELL = 48
-    # a pinned first column shrinks to this when the columns always shown do not fit
-    PINNED_MIN = 16
-    SHRINK_MIN = 12  # the least a shrinkable column (an image, labels) is given
     COMPONENT_CLASSES = {"livetable--header", "livetable--cursor", "livetable--odd"}
     DEFAULT_CSS = """
     LiveTable {
@@ -200,9 +179,9 @@ class LiveTable(ScrollView, can_focus=True):
         self._widest = dict(widest or {})
         self._column_specs = list(columns)
         self._limits = self._column_limits()
-        self._always = list(always) if always is not None else None
-        self._optional = list(optional)
-        self._shrink = set(shrink)
+        # None: every column at any width, scrolling sideways (the screens' other tables)
+        self._wanted = Priorities(always, optional, frozenset(shrink), pinned) \
+            if always is not None else None
         self.pinned = pinned
         self._prepared: dict[str, _Prepared] = {}
         self._visible: list[str] = []
@@ -260,15 +239,17 @@ class LiveTable(ScrollView, can_focus=True):
                     always: Sequence[str] | None = None, optional: Sequence[str] = ()) -> None:
         """Switch to other columns (e.g. a cluster column for the all-clusters view) or
         other priorities (ALWAYS, OPTIONAL as for the constructor)."""
-        always = list(always) if always is not None else None
-        if (list(columns), always, list(optional)) == (
-                self._column_specs, self._always, self._optional):
+        wanted = self._wanted
+        if always is not None:
+            wanted = Priorities(always, optional, wanted.shrink if wanted else frozenset(),
+                                self.pinned)
+        if (list(columns), wanted) == (self._column_specs, self._wanted):
             return
         if list(columns) != self._column_specs:
             self._column_specs = list(columns)
             self._limits = self._column_limits()
             self._prepared = {}
-        self._always, self._optional = always, list(optional)
+        self._wanted = wanted
         self._strips = {}
         self._header = None
         self._widths = []
@@ -342,7 +323,7 @@ class LiveTable(ScrollView, can_focus=True):
             self._header = None
         for key in [k for k in self._strips if k not in self._prepared]:
             del self._strips[key]
-        total = self._line_width(widths)
+        total = line_width(widths)
         self._pin = (1 + widths[0] + GAP) if self.pinned and widths else 0
         if self.virtual_size != Size(total, len(self._visible) + 1):
             self.virtual_size = Size(total, len(self._visible) + 1)
@@ -364,10 +345,6 @@ class LiveTable(ScrollView, can_focus=True):
         if lines:
             self.refresh(*lines)
 
-    @staticmethod
-    def _line_width(widths: Sequence[int]) -> int:
-        return sum(widths) + GAP * max(0, len(widths) - 1) + 2
-
     def _room(self) -> int:
         """The characters a line has, the vertical scrollbar's left out when it shows."""
         width, height = self.size
@@ -376,46 +353,10 @@ class LiveTable(ScrollView, can_focus=True):
         return width
 
     def _fit(self, full: list[int]) -> tuple[list[int], list[int]]:
-        """The columns to draw (indices, left to right) and their widths: those always shown,
-        then the optional ones in order while they fit; FULL: each column's widest cell. A
-        column that may shrink counts for SHRINK_MIN and gets what room is left."""
-        keys = self.column_keys
-        if self._always is None:
-            return list(range(len(keys))), full
-        room = self._room()
-        least = [min(w, self.SHRINK_MIN) if k in self._shrink else w
-                 for k, w in zip(keys, full, strict=True)]
-        # the column sorted on shows too: the order is seen, whatever the width
-        first = [*self._always, *([self.sort_column] if self.sort_column else [])]
-        chosen = [keys.index(k) for k in dict.fromkeys(first) if k in keys]
-        rest = [k for k in keys if k not in first and k not in self._optional]
-        for key in [*self._optional, *rest]:
-            if key not in keys or keys.index(key) in chosen:
-                continue
-            i = keys.index(key)
-            if room > 0 and self._line_width([*(least[j] for j in chosen), least[i]]) <= room:
-                chosen.append(i)
-            else:
-                break  # in order: a later column never shows while an earlier one does not
-        shown = sorted(chosen)
-        widths = [least[i] for i in shown]
-        spare = room - self._line_width(widths)
-        for n, i in enumerate(shown):
-            if spare > 0 and widths[n] < full[i]:
-                grow = min(spare, full[i] - widths[n])
-                widths[n] += grow
-                spare -= grow
-        over = -spare
-        if self.pinned and widths and room > 0 and over > 0:
-            narrower = max(min(widths[0], self.PINNED_MIN), widths[0] - over)
-            over -= widths[0] - narrower
-            widths[0] = narrower
-        for n, i in enumerate(shown):  # still too wide: shrinkable columns give more
-            if room > 0 and over > 0 and keys[i] in self._shrink and widths[n] > 5:
-                cut = min(over, widths[n] - 5)
-                widths[n] -= cut
-                over -= cut
-        return shown, widths
+        if self._wanted is None:
+            return list(range(len(full))), full
+        return fit_columns(self.column_keys, full, self._room(), self._wanted,
+                           also=self.sort_column)
 
     def _sorted(self, keys: list[str]) -> list[str]:
         """KEYS in the order of the sort column (stable: ties keep the given order); cells
@@ -437,38 +378,29 @@ class LiveTable(ScrollView, can_focus=True):
         self._layout_rows()
 
     def _assign_letters(self) -> None:
-        """A shift+letter per column, most important columns first: a letter of its label
-        if one is free, else the nearest free one. Free: no widget, screen or app binds it
-        where this table has the focus (keymap included), nor an earlier column."""
-        own = [b for bindings in self._bindings.key_to_bindings.values() for b in bindings
-               if b.action.startswith("sort(")]
-        for binding in own:
-            self._bindings.key_to_bindings[binding.key].remove(binding)
-            if not self._bindings.key_to_bindings[binding.key]:
-                del self._bindings.key_to_bindings[binding.key]
+        """A shift+letter per column (columns.sort_letters), none that a widget, the screen
+        or the app binds where this table has the focus (the user's keymap applied)."""
+        own = self._bindings.key_to_bindings
+        for key in [k for k, found in own.items() if any(
+                b.action.startswith("sort(") for b in found)]:
+            own[key] = [b for b in own[key] if not b.action.startswith("sort(")]
+            if not own[key]:
+                del own[key]
         taken: set[str] = set()
         keymap = getattr(self.app, "_keymap", {})
-        for node in self.ancestors_with_self:
+        for node in self.ancestors_with_self:  # as Screen._binding_chain reads them
             bindings = node._bindings.copy()
             bindings.apply_keymap(keymap)
             taken.update(bindings.key_to_bindings)
         keys = self.column_keys
-        order = [*(self._always or ()), *self._optional]
-        order = [k for k in order if k in keys] + [k for k in keys if k not in order]
-        letters: dict[str, str] = {}
-        for key in order:
-            label = dict(self._column_specs)[key].rstrip(">").upper()
-            free = [c for c in string.ascii_uppercase if c not in taken]
-            if not free:
-                break
-            letter = next((c for c in label if c in free), None) or min(
-                free, key=lambda c: abs(ord(c) - ord((label or "A")[0])))
-            letters[key] = letter
-            taken.add(letter)
-            self._bindings._add_binding(Binding(
-                letter, f"sort('{key}')", f"Sort by {label.lower()} (again: reverse)",
+        labels = dict(self._column_specs)
+        order = self._wanted.order(keys) if self._wanted else keys
+        self._letters = sort_letters([(k, labels[k]) for k in order], taken)
+        for key, letter in self._letters.items():
+            own.setdefault(letter, []).append(Binding(
+                letter, f"sort('{key}')",
+                f"Sort by {labels[key].rstrip('>').lower()} (again: reverse)",
                 show=False, id=f"table.sort.{key}"))
-        self._letters = letters
         self._header = None
         self.refresh()
 
@@ -494,24 +426,9 @@ class LiveTable(ScrollView, can_focus=True):
         self._scroll_cursor_into_view()
 
     def _header_labels(self) -> list[Text]:
-        """Each column's header: its label, the letter that sorts on it underlined (or
-        added when the label has none of it), an arrow on the sort column."""
-        labels = []
-        for key, label in self._column_specs:
-            text = Text(label.rstrip(">"))
-            letter = self._letters.get(key)
-            if letter:
-                at = text.plain.upper().find(letter)
-                if at >= 0:
-                    text.stylize("underline", at, at + 1)
-                else:
-                    text.append("(")
-                    text.append(letter, style="underline")
-                    text.append(")")
-            if key == self.sort_column:
-                text.append("↓" if self.sort_reverse else "↑")
-            labels.append(text)
-        return labels
+        return [header_label(label, self._letters.get(key),
+                             self.sort_reverse if key == self.sort_column else None)
+                for key, label in self._column_specs]
 
     def _column_limits(self) -> list[int]:
         return [self._widest.get(key, self.MAX_CELL) for key, _label in self._column_specs]
