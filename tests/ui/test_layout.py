@@ -242,6 +242,14 @@ async def test_panes_follow_the_terminal_size(make_app):
         assert await wait_until(pilot, lambda: tree.display and logs.display)
         await pilot.resize_terminal(80, 24)
         assert await wait_until(pilot, lambda: not tree.display and not logs.display)
+        await pilot.press("L")  # shown by hand, it stays while only the width changes
+        assert logs.display
+        await pilot.resize_terminal(120, 24)
+        assert await wait_until(pilot, lambda: tree.display)
+        assert logs.display
+        await pilot.resize_terminal(120, 36)
+        await pilot.pause(0.1)
+        assert logs.display and tree.display
 
 
 async def test_footer_keeps_help_and_only_whole_keys(make_app):

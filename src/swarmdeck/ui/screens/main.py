@@ -40,7 +40,7 @@ from swarmdeck.ui.widgets.table import LiveTable
 if TYPE_CHECKING:
     from swarmdeck.ui.app import SwarmdeckApp
 
-# Left to right as drawn; which of them show depends on the width (ServicesTable.fit_to).
+# Left to right as drawn; which of them show depends on the width (columns.fit_columns).
 SERVICE_COLUMNS = [("name", "NAME"), ("stack", "STACK"), ("mode", "MODE"),
                    ("replicas", "REPLICAS>"), ("update", "UPDATE"), ("ports", "PORTS"),
                    ("age", "AGE>"), ("cpu", "CPU>"), ("mem", "MEM>"), ("image", "IMAGE")]
@@ -465,12 +465,17 @@ class MainScreen(Screen):
         self.notify(f"cluster {self.cluster}", timeout=1.5)
 
     def on_resize(self, event: events.Resize) -> None:
-        roomy = (event.size.width >= self.PROJECTS_MIN_WIDTH,
-                 event.size.height >= self.LOGS_MIN_HEIGHT)
-        if roomy != self._roomy:  # across a line: the panes follow the new size
-            self._roomy = roomy
-            self.query_one(ProjectsTree).display, self.query_one(LogPane).display = roomy
-            self._focus_shown()
+        """Across either line the pane follows the new size (what o or L did is undone);
+        a resize that stays on the same side leaves it as it is."""
+        wide = event.size.width >= self.PROJECTS_MIN_WIDTH
+        tall = event.size.height >= self.LOGS_MIN_HEIGHT
+        before = self._roomy or (not wide, not tall)
+        if wide != before[0]:
+            self.query_one(ProjectsTree).display = wide
+        if tall != before[1]:
+            self.query_one(LogPane).display = tall
+        self._roomy = (wide, tall)
+        self._focus_shown()
 
     def action_full_logs(self) -> None:
         """Every replica's lines full screen: of the stack or environment selected in the
