@@ -75,3 +75,11 @@ def test_cells_order_by_rank_or_naturally_and_blanks_have_no_place():
     assert sort_key(ranked(Text("1.5%"), 1.5)) < sort_key(ranked(Text("10.0%"), 10.0))
     assert sort_key("f2") < sort_key("f10")
     assert sort_key("-") is None and sort_key(ranked(Text("-"), None)) is None
+
+
+def test_a_column_keeps_its_letter_when_another_column_comes():
+    services = [("name", "NAME"), ("update", "UPDATE")]
+    before = sort_letters(services, taken={"A"})
+    after = sort_letters([("name", "NAME"), ("cluster", "CLUSTER"), ("update", "UPDATE")],
+                         taken={"A"}, keep=before)
+    assert after["update"] == before["update"] == "U" and after["cluster"] == "C"

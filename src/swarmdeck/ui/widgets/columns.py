@@ -4,7 +4,7 @@ sorts on each, how cells order. Pure functions: LiveTable calls them, tests can 
 from __future__ import annotations
 
 import string
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -103,14 +103,19 @@ def fit_columns(keys: Sequence[str], full: Sequence[int], room: int, wanted: Pri
     return shown, widths
 
 
-def sort_letters(columns: Sequence[tuple[str, str]], taken: Collection[str]
-                 ) -> dict[str, str]:
+def sort_letters(columns: Sequence[tuple[str, str]], taken: Collection[str],
+                 keep: Mapping[str, str] | None = None) -> dict[str, str]:
     """A shift+letter per column of COLUMNS ((key, label), most important first): a letter
     of its label if one is free, else the nearest free one. Free: not in TAKEN (the keys
-    bound where the table has the focus), nor given to an earlier column."""
+    bound where the table has the focus), nor given to another column. KEEP: the letters
+    given before (other columns, e.g. the all-clusters view's): a column keeps its own."""
     used = set(taken)
-    letters: dict[str, str] = {}
+    letters = {key: letter for key, letter in (keep or {}).items()
+               if key in dict(columns) and letter not in used}
+    used.update(letters.values())
     for key, label in columns:
+        if key in letters:
+            continue
         free = [c for c in string.ascii_uppercase if c not in used]
         if not free:
             break
@@ -119,7 +124,7 @@ def sort_letters(columns: Sequence[tuple[str, str]], taken: Collection[str]
             free, key=lambda c: abs(ord(c) - ord((word or "A")[0])))
         letters[key] = letter
         used.add(letter)
-    return letters
+    return {key: letters[key] for key, _label in columns if key in letters}
 
 
 def header_label(label: str, letter: str | None, arrow: bool | None) -> Text:

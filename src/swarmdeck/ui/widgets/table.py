@@ -395,7 +395,7 @@ class LiveTable(ScrollView, can_focus=True):
         keys = self.column_keys
         labels = dict(self._column_specs)
         order = self._wanted.order(keys) if self._wanted else keys
-        self._letters = sort_letters([(k, labels[k]) for k in order], taken)
+        self._letters = sort_letters([(k, labels[k]) for k in order], taken, self._letters)
         for key, letter in self._letters.items():
             own.setdefault(letter, []).append(Binding(
                 letter, f"sort('{key}')",
