@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from swarmdeck.ui.widgets.columns import (
+    PINNED_MIN,
     Priorities,
     fit_columns,
     header_label,
@@ -45,7 +46,7 @@ def test_too_narrow_the_pinned_name_then_the_image_give_room():
     assert [KEYS[i] for i in columns] == ["name", "replicas", "cpu"] and widths[0] == 17
     columns, widths = fit_columns(KEYS, FULL, 40, WANTED, also="image")
     assert [KEYS[i] for i in columns] == ["name", "replicas", "cpu", "image"]
-    assert widths[0] == 16 and widths[-1] == 5  # then it scrolls sideways
+    assert widths[0] == PINNED_MIN and widths[-1] == 5  # then it scrolls sideways
 
 
 def test_the_column_sorted_on_shows_whatever_the_width():

@@ -328,3 +328,18 @@ async def test_the_column_sorted_on_shows_at_any_width(make_app):
         assert "image" in services.shown_columns
         assert "IMAGE↑" in header(services)
         assert services.virtual_size.width <= services.scrollable_content_region.width
+
+
+async def test_all_clusters_at_80x24_adds_the_cluster_and_still_fits(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("A")
+        services = table(app, "#services")
+        assert await wait_until(pilot, lambda: services.row_count == 7)
+        assert services.shown_columns == ["name", "cluster", "replicas", "cpu", "mem"]
+        assert services.virtual_size.width <= services.scrollable_content_region.width
+        staging = next(k for k in services.rows if k.startswith("staging/")
+                       and services.get_cell(k, "name").plain == "shop_worker")
+        line = drawn(services, staging)
+        assert "staging" in line and "3/3" in line and "MiB" in line

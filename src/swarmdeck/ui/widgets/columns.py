@@ -12,7 +12,7 @@ from rich.text import Text
 from swarmdeck.core.views import natural_key
 
 GAP = 2  # spaces between columns
-PINNED_MIN = 16  # a pinned first column shrinks to this when the first columns do not fit
+PINNED_MIN = 14  # a pinned first column shrinks to this when the first columns do not fit
 SHRINK_MIN = 12  # the least a shrinkable column (an image, labels) is given to show at all
 SHRINK_FLOOR = 5  # ... and the least it keeps when the row is too wide anyway
 MISSING = ("", "-")  # cells that show no value: last in any order
