@@ -343,3 +343,17 @@ async def test_all_clusters_at_80x24_adds_the_cluster_and_still_fits(make_app):
                        and services.get_cell(k, "name").plain == "shop_worker")
         line = drawn(services, staging)
         assert "staging" in line and "3/3" in line and "MiB" in line
+
+
+async def test_a_narrower_column_keeps_the_virtual_width_while_the_columns_fit(make_app):
+    """A filter (or an age one character shorter) narrows a column: the table's virtual
+    width stays the pane's, so Textual does not lay the whole screen out again."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        services = table(app, "#services")
+        before = services.virtual_size.width
+        wide = services.column_widths["name"]
+        services.set_filter("shop_w")
+        assert services.column_widths["name"] == len("shop_worker") < wide
+        assert services.virtual_size.width == before == services.scrollable_content_region.width

@@ -324,6 +324,11 @@ class LiveTable(ScrollView, can_focus=True):
         for key in [k for k in self._strips if k not in self._prepared]:
             del self._strips[key]
         total = line_width(widths)
+        if self._wanted is not None:
+            # as wide as the pane while the columns fit: a column one character narrower
+            # (an age, a filter) must not change the virtual width, which makes Textual
+            # lay out and repaint the whole screen
+            total = max(total, self._room())
         self._pin = (1 + widths[0] + GAP) if self.pinned and widths else 0
         if self.virtual_size != Size(total, len(self._visible) + 1):
             self.virtual_size = Size(total, len(self._visible) + 1)
