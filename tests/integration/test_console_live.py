@@ -39,7 +39,7 @@ async def test_console_shows_the_lab_and_follows_a_docker_scale(lab):
             theirs = lab.docker_on("prod-m1", "service", "ls", "--format", "{{.Name}}").split()
             assert set(services) == set(theirs)
             assert services["shop_web"] == "2/2"
-            nodes = cells(app, "#nodes", "manager")
+            nodes = cells(app, "#nodes", "role")  # role and manager status: "leader"
             assert set(nodes) == {"prod-m1", "prod-m2", "prod-m3", "prod-w1", "prod-w2"}
             # the leader swarm names (tests that kill managers' daemons may have moved it)
             leader = lab.docker_on("prod-m1", "node", "ls", "--filter", "role=manager",

@@ -328,7 +328,7 @@ async def test_chart_of_a_service_from_its_history(make_app):
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("j", "j", "j", "enter", "g")
+        await pilot.press("j", "j", "j", "enter", "c")
         assert isinstance(app.screen, ChartScreen)
         cpu = plain(app.screen.query_one("#cpu"))
         assert "shop_web CPU" in cpu and "seconds ago" in cpu

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 async def settle(pilot) -> None:
     await pilot.pause(0.8)  # the log pane starts following 0.3 s after a highlight
@@ -51,7 +53,7 @@ def test_all_clusters_and_stale(snap_compare, make_app, fleet):
 
 def test_service_chart(snap_compare, make_app):
     async def chart(pilot):
-        await pilot.press("j", "j", "j", "j", "enter", "g")
+        await pilot.press("j", "j", "j", "j", "enter", "c")
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(), terminal_size=(100, 30), run_before=chart)
@@ -90,3 +92,33 @@ def test_operation_progress_view(snap_compare, make_app):
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=(110, 30), run_before=progress)
+
+
+# the standard terminal, a roomy one and a big one: what shows at each width
+SIZES = [(80, 24), (120, 40), (200, 60)]
+SIZE_IDS = ["80x24", "120x40", "200x60"]
+
+
+@pytest.mark.parametrize("size", SIZES[1:], ids=SIZE_IDS[1:])
+def test_main_screen_sizes(snap_compare, make_app, size):
+    assert snap_compare(make_app(), terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_service_detail_sizes(snap_compare, make_app, size):
+    async def open_web(pilot):
+        await pilot.press("j", "j", "j", "enter")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=open_web)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_logs_screen_sizes(snap_compare, make_app, size):
+    async def full_logs(pilot):
+        await pilot.press("G")  # shop_worker: the recording holds its lines
+        await settle(pilot)
+        await pilot.press("F")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=full_logs)

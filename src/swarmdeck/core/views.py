@@ -6,10 +6,12 @@ puts them in its tables. Neither re-derives replicas, leaders or task counts on 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 import humanize
 
@@ -113,6 +115,26 @@ class ClusterHealth:
     age: float | None = None  # seconds since the data was last known true (the link lost)
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+@lru_cache(maxsize=16384)
+def natural_key(text: str) -> tuple:
+    """Orders names as people do: f2 before f10, case aside. Kept per name: every frame
+    sorts the same names again (1000 services: 5 ms a frame without the cache)."""
+    parts = _DIGITS.split(text.lower())
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+
+
+def compact_age(seconds: float) -> str:
+    """45s, 12m, 3h, 9d: a table's age in as few characters as it can."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def human_size(nbytes: int) -> str:
     """Bytes for people (binary units), "-" when unknown."""
     return humanize.naturalsize(nbytes, binary=True) if nbytes else "-"
@@ -122,7 +144,7 @@ def service_rows(cluster: str, state: ClusterState, *, stack: str | None = None
                  ) -> list[ServiceRow]:
     rows = []
     index = state.tasks_by_service()
-    for s in sorted(state.services.values(), key=lambda s: s.name):
+    for s in sorted(state.services.values(), key=lambda s: natural_key(s.name)):
         if stack is not None and s.stack != stack:
             continue
         tasks = index.get(s.id, [])
@@ -196,7 +218,8 @@ def node_rows(cluster: str, state: ClusterState) -> list[NodeRow]:
             tasks_running=running.get(n.id, 0), nano_cpus=n.nano_cpus,
             memory_bytes=n.memory_bytes, created_at=n.created_at,
         )
-        for n in sorted(state.nodes.values(), key=lambda n: (n.role != "manager", n.hostname))
+        for n in sorted(state.nodes.values(),
+                        key=lambda n: (n.role != "manager", natural_key(n.hostname)))
     ]
 
 

@@ -9,10 +9,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from swarmdeck.core.metrics import Series
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.widgets.footer import KeysFooter
 
 if TYPE_CHECKING:
     from swarmdeck.ui.app import SwarmdeckApp
@@ -51,7 +52,7 @@ class ChartScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(id="cpu")
         yield Static(id="mem")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.refresh_data()

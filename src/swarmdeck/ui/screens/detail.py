@@ -9,14 +9,16 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from swarmdeck.core import views
 from swarmdeck.core.sanitize import clean
 from swarmdeck.core.specs import service_summary
 from swarmdeck.ui import clock
 from swarmdeck.ui.screens.main import age_text
+from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.table import LiveTable
 
@@ -45,11 +47,22 @@ def kv_table(pairs: list[tuple[str, str]]) -> Table:
     return table
 
 
+class SummaryBox(VerticalScroll):
+    """The summary scrolls when the terminal is too short for it (Tab to it, then arrows or
+    j/k)."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Down", show=False, id="summary.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="summary.up"),
+    ]
+
+
 class DetailScreen(Screen):
+    # g and G go to the first and last task, as in every table: the chart is on c
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
         Binding("question_mark", "app.help", "Help", id="help"),
-        Binding("g", "chart", "Chart", id="detail.chart"),
+        Binding("c", "chart", "Chart", id="detail.chart"),
         Binding("y", "inspect", "Inspect", id="inspect"),
     ]
 
@@ -64,9 +77,12 @@ class DetailScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield HealthBar()
-        yield Static(id="summary")
-        yield LiveTable(TASK_COLUMNS, widest={"error": 96}, id="tasks")
-        yield Footer()
+        with SummaryBox(id="summary-box"):
+            yield Static(id="summary")
+        yield LiveTable(TASK_COLUMNS, widest={"error": 96}, always=["name", "state"],
+                        optional=["node", "error", "age", "desired", "id"], shrink=["error"],
+                        pinned=True, id="tasks")
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.refresh_data()
@@ -120,7 +136,7 @@ class ServiceScreen(DetailScreen):
         memory = self._memory(state, service.id)
         summary.update(kv_table(head + ([("memory", memory)] if memory else [])
                                 + service_summary(service.raw_spec, names)))
-        summary.border_title = f"Service · {clean(service.name)}"
+        self.query_one("#summary-box").border_title = f"Service · {clean(service.name)}"
         tasks.border_title = "Tasks (newest first per slot)"
         tasks.set_rows([(r.id, task_cells(r)) for r in views.task_rows(
             self.cluster, state, service_id=service.id)])
@@ -171,7 +187,7 @@ class NodeScreen(DetailScreen):
                                     f"{views.human_size(total)} (the MEM sparkline's full "
                                     "height: the node's total memory)"))
         summary.update(kv_table(pairs))
-        summary.border_title = f"Node · {clean(node.hostname)}"
+        self.query_one("#summary-box").border_title = f"Node · {clean(node.hostname)}"
         tasks.border_title = "Tasks on this node"
         tasks.set_rows([(r.id, task_cells(r)) for r in views.task_rows(
             self.cluster, state, node_id=node.id, history=False)])

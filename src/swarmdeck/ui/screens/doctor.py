@@ -16,7 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from swarmdeck.core import views
 from swarmdeck.core.doctor import Finding, SwarmFacts, counts, diagnose, gather_facts
@@ -24,6 +24,7 @@ from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui import clock
 from swarmdeck.ui.screens.detail import kv_table
+from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.table import LiveTable
 
@@ -103,7 +104,7 @@ class DoctorScreen(Screen):
         yield HealthBar()
         yield LiveTable(COLUMNS, widest={"what": 96}, id="findings")
         yield Static(id="finding")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._apply(self._seq, *self._examine(self._state()))  # never opens empty

@@ -21,12 +21,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from swarmdeck.core.events import EVENT_TYPES, ClusterEvent, EventFilter
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui import clock
 from swarmdeck.ui.screens.main import RowCache
+from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.table import LiveTable
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ class EventsScreen(Screen):
         yield Static(id="events-header")
         yield Input(placeholder=FILTER_HINT, id="events-filter")
         yield LiveTable(COLUMNS, widest={"details": 96}, id="events")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#events-filter").display = False

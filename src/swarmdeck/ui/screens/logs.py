@@ -25,12 +25,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.log_follow import StreamNote, Tagger, silent_replicas
 from swarmdeck.core.logs import LogLine
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.logview import LogView, PatternError, compile_pattern
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class LogsScreen(Screen):
         Binding("ctrl+r", "regex", "Regex", show=False, id="logs.regex"),
         Binding("x", "clear", "Clear filters", show=False, id="logs.clear"),
         Binding("s", "prompt('save')", "Save", id="logs.save"),
-        Binding("question_mark", "app.help", "Help", show=False, id="help"),
+        Binding("question_mark", "app.help", "Help", id="help"),
     ]
     DEFAULT_CSS = """
     LogsScreen #logs-header { height: auto; padding: 0 1; background: $panel; }
@@ -108,7 +109,7 @@ class LogsScreen(Screen):
         yield Static(id="logs-header")
         yield LogView(self.max_lines, id="logview")
         yield Input(id="logs-input")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#logs-input").display = False

@@ -9,14 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import humanize
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Tree
+from textual.widgets import Input, Tree
 
 from swarmdeck.core import views
 from swarmdeck.core.errors import SwarmdeckError
@@ -28,6 +27,8 @@ from swarmdeck.core.transport.host_keys import host_key_problem
 from swarmdeck.core.views import NodeRow, ProjectNode, ServiceRow
 from swarmdeck.ui import clock
 from swarmdeck.ui.screens.host_key import host_key_hint, review_host_key
+from swarmdeck.ui.widgets.columns import ranked
+from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.logs import LogPane
 from swarmdeck.ui.widgets.nodes_table import NodesTable
@@ -39,15 +40,21 @@ from swarmdeck.ui.widgets.table import LiveTable
 if TYPE_CHECKING:
     from swarmdeck.ui.app import SwarmdeckApp
 
-# image last: at 80 columns the state columns stay in view
+# Left to right as drawn; which of them show depends on the width (columns.fit_columns).
 SERVICE_COLUMNS = [("name", "NAME"), ("stack", "STACK"), ("mode", "MODE"),
                    ("replicas", "REPLICAS>"), ("update", "UPDATE"), ("ports", "PORTS"),
                    ("age", "AGE>"), ("cpu", "CPU>"), ("mem", "MEM>"), ("image", "IMAGE")]
-ALL_SERVICE_COLUMNS = [("cluster", "CLUSTER"), *SERVICE_COLUMNS]
-NODE_COLUMNS = [("hostname", "HOSTNAME"), ("role", "ROLE"), ("availability", "AVAIL"),
-                ("status", "STATUS"), ("manager", "MANAGER"), ("engine", "ENGINE"),
-                ("address", "ADDRESS"), ("labels", "LABELS"), ("tasks", "TASKS>"),
-                ("cpu", "CPU>"), ("mem", "MEM>")]
+ALL_SERVICE_COLUMNS = [("name", "NAME"), ("cluster", "CLUSTER"), *SERVICE_COLUMNS[1:]]
+# at any width (80 columns included); then the others in this order, as they fit
+SERVICE_ALWAYS = ["name", "replicas", "cpu", "mem"]
+SERVICE_OPTIONAL = ["stack", "mode", "update", "ports", "image", "age"]
+# scoped to one stack, the stack column says the same on every row: it comes last
+SCOPED_OPTIONAL = ["mode", "update", "ports", "image", "age", "stack"]
+NODE_COLUMNS = [("hostname", "HOSTNAME"), ("role", "ROLE"), ("status", "STATUS"),
+                ("tasks", "TASKS>"), ("engine", "ENGINE"), ("address", "ADDRESS"),
+                ("labels", "LABELS"), ("age", "AGE>"), ("cpu", "CPU>"), ("mem", "MEM>")]
+NODE_ALWAYS = ["hostname", "role", "status", "cpu", "mem"]
+NODE_OPTIONAL = ["tasks", "engine", "address", "labels", "age"]
 FILTER_HINT = "filter {} (substring): Enter keeps it, shown in the pane's title; Esc clears"
 # a fleet this small (services + tasks of every cluster) is built on the event loop: for it
 # the worker thread and the hop back cost more than the build
@@ -55,18 +62,19 @@ INLINE_BUILD = 400
 
 
 def age_text(moment) -> Text:
+    """45s, 12m, 3h, 9d; sorts by the moment (newest first, as numbers sort largest first)."""
     if moment is None:
-        return Text("-", justify="right")
+        return ranked(Text("-", justify="right"), None)
     seconds = max(0.0, clock.now() - moment.timestamp())
-    return Text(humanize.naturaldelta(seconds), justify="right")
+    return ranked(Text(views.compact_age(seconds), justify="right"), moment.timestamp())
 
 
 def age_bucket(moment) -> int:
-    """Changes exactly as often as the age text can: each second, minute or hour."""
+    """Changes exactly as often as the age text can: each second, minute, hour or day."""
     if moment is None:
         return -1
     seconds = max(0.0, clock.now() - moment.timestamp())
-    step = 1 if seconds < 90 else 60 if seconds < 5400 else 3600
+    step = 1 if seconds < 60 else 60 if seconds < 3600 else 3600 if seconds < 86400 else 86400
     return int(seconds // step)
 
 
@@ -106,9 +114,10 @@ def with_metrics(static: Sequence, series, memory_top: int | None = None) -> lis
 
 def service_static_cells(row: ServiceRow, *, with_cluster: bool) -> list:
     """The cells that do not change on a metrics tick (the age only as it reads)."""
-    replicas = Text(row.replicas_text, justify="right",
-                    style="" if row.converged else "bold yellow"
-                    if row.replicas_running else "bold red")
+    replicas = ranked(Text(row.replicas_text, justify="right",
+                           style="" if row.converged else "bold yellow"
+                           if row.replicas_running else "bold red"),
+                      (row.replicas_desired, row.replicas_running))
     update = Text(cell(row.update_state or "-"),
                   style="yellow" if row.update_state in ("updating", "rollback_started")
                   else "red" if row.update_state in ("paused", "rollback_paused") else "")
@@ -117,20 +126,27 @@ def service_static_cells(row: ServiceRow, *, with_cluster: bool) -> list:
         if row.pull_failing else row.image
     cells = [row.name, row.stack or "-", row.mode, replicas, update,
              ",".join(row.ports) or "-", age_text(row.created_at), image]
-    return [row.cluster, *cells] if with_cluster else cells
+    return [row.name, row.cluster, *cells[1:]] if with_cluster else cells
 
 
 def node_static_cells(row: NodeRow) -> list:
     """The cells that change only when the node does (not on a metrics tick)."""
     # Text cells are taken as built from inert parts: what the cluster says is made so here
+    # role and manager status in one column, status and availability in another: at 80
+    # columns a node row keeps its CPU and memory in view
+    if row.leader:
+        role = Text("leader", style="bold")
+    elif row.role == "manager" and row.manager_status == "unreachable":
+        role = Text("unreachable", style="red")
+    else:
+        role = Text(cell(row.role))
     status = Text(cell(row.status), style="green" if row.status == "ready" else "bold red")
-    availability = Text(cell(row.availability), style="" if row.availability == "active"
-                        else "yellow")
-    manager = Text(cell(row.manager_status or ""), style="bold" if row.leader else
-                   "red" if row.manager_status == "unreachable" else "")
+    if row.availability != "active":
+        status.append(f"/{cell(row.availability)}", style="yellow")
     labels = ",".join(f"{k}={v}" for k, v in sorted(row.labels.items())) or "-"
-    return [row.hostname, row.role, availability, status, manager, row.engine_version,
-            row.address, labels, Text(str(row.tasks_running), justify="right")]
+    return [row.hostname, role, status,
+            ranked(Text(str(row.tasks_running), justify="right"), row.tasks_running),
+            row.engine_version, row.address, labels, age_text(row.created_at)]
 
 
 def node_cells(row: NodeRow, metrics: ClusterMetrics | None,
@@ -139,7 +155,7 @@ def node_cells(row: NodeRow, metrics: ClusterMetrics | None,
     the table skip them at once)."""
     series = metrics.nodes.get(row.id) if metrics else None
     if metrics is not None and row.id in metrics.problems:
-        cpu = mem = Text("no metrics", style="dim italic")
+        cpu = mem = ranked(Text("no metrics", style="dim italic"), None)
     else:
         cpu = cpu_cell(series)
         # drawn against the node's total memory (as sampled, else as the swarm reports it)
@@ -162,6 +178,7 @@ class _Frame:
     node_rows: list[tuple[str, tuple]]
     nodes_title: str
     loaded_at: float | None  # of the cluster's state the frame was built from
+    scoped: bool = False  # to one stack
 
 
 class MainScreen(Screen):
@@ -180,13 +197,16 @@ class MainScreen(Screen):
         Binding("t", "rotate_token", "Token", id="cluster.token",
                 show=False),
         Binding("L", "toggle_logs", "Logs pane", id="logs.toggle", show=False),
+        Binding("o", "toggle_projects", "Projects", id="projects.toggle"),
         Binding("F", "full_logs", "Full logs", id="logs.full"),
         # in ? and ctrl+p: the footer has no room left at 140 columns
         Binding("y", "inspect", "Inspect", id="inspect", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
     ]
-    # below this height the logs pane starts hidden (L shows it)
+    # below this height the logs pane is hidden (L shows it), below this width the projects
+    # pane (o shows it); a resize across either line shows or hides it again
     LOGS_MIN_HEIGHT = 30
+    PROJECTS_MIN_WIDTH = 100
 
     def __init__(self) -> None:
         super().__init__()
@@ -206,6 +226,7 @@ class MainScreen(Screen):
         self._host_key_refused = False
         self._titles: dict[str, str] = {}  # table id -> its title, before the filter's
         self._shown_titles: dict[str, tuple[str, str]] = {}  # table id -> (title, filter)
+        self._roomy: tuple[bool, bool] | None = None  # (wide, tall) at the last resize
 
     @property
     def deck(self) -> SwarmdeckApp:
@@ -219,12 +240,15 @@ class MainScreen(Screen):
                 # each table's filter opens on it, above it
                 yield Input(placeholder=FILTER_HINT.format("services"), id="services-filter",
                             classes="filter")
-                yield ServicesTable(SERVICE_COLUMNS, id="services")
+                yield ServicesTable(SERVICE_COLUMNS, always=SERVICE_ALWAYS,
+                                    optional=SERVICE_OPTIONAL, shrink=["image"], pinned=True,
+                                    id="services")
                 yield Input(placeholder=FILTER_HINT.format("nodes"), id="nodes-filter",
                             classes="filter")
-                yield NodesTable(NODE_COLUMNS, id="nodes")
+                yield NodesTable(NODE_COLUMNS, always=NODE_ALWAYS, optional=NODE_OPTIONAL,
+                                 shrink=["labels"], pinned=True, id="nodes")
                 yield LogPane(id="logs")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.cluster = self.deck.start_cluster
@@ -277,6 +301,7 @@ class MainScreen(Screen):
         tree = views.project_tree(deck.config, states, deck.fleet.names)
         state = states[cluster]
         service_rows = views.service_rows(cluster, state) if state.loaded else []
+        stack: str | None = None
         if all_clusters:
             measured = {name: self._metrics_of(name, st) for name, st in states.items()
                         if st.loaded}
@@ -296,10 +321,12 @@ class MainScreen(Screen):
         metrics = deck.cluster_metrics(cluster)
         shown = views.node_rows(cluster, state) if state.loaded else []
         node_rows = [(r.id, node_cells(r, metrics, self._node_statics.get(
-            r.id, r, lambda r=r: node_static_cells(r)))) for r in shown]
+            r.id, (r, age_bucket(r.created_at)), lambda r=r: node_static_cells(r))))
+            for r in shown]
         self._node_statics.keep({r.id for r in shown})
         return _Frame(seq, cluster, all_clusters, tree, service_rows, rows, title, node_rows,
-                      f"Nodes · {cluster}{self._stale_note(state)}", state.loaded_at)
+                      f"Nodes · {cluster}{self._stale_note(state)}", state.loaded_at,
+                      scoped=stack is not None)
 
     def _apply(self, frame: _Frame) -> None:
         if frame.seq < self._applied_seq:
@@ -315,7 +342,12 @@ class MainScreen(Screen):
         if header != self._header_inputs or not (state.connected and state.error is None):
             self._header_inputs = header
             self._tick_header()
-        services.set_columns(ALL_SERVICE_COLUMNS if frame.all_clusters else SERVICE_COLUMNS)
+        if frame.all_clusters:
+            services.set_columns(ALL_SERVICE_COLUMNS, always=[*SERVICE_ALWAYS, "cluster"],
+                                 optional=SERVICE_OPTIONAL)
+        else:
+            services.set_columns(SERVICE_COLUMNS, always=SERVICE_ALWAYS,
+                                 optional=SCOPED_OPTIONAL if frame.scoped else SERVICE_OPTIONAL)
         services.set_rows(frame.rows)
         nodes.set_rows(frame.node_rows)
         self._titles = {"services": frame.services_title, "nodes": frame.nodes_title}
@@ -441,9 +473,18 @@ class MainScreen(Screen):
         self.refresh_now()
         self.notify(f"cluster {self.cluster}", timeout=1.5)
 
-    def on_resize(self, event) -> None:
-        if not getattr(self, "_logs_toggled", False):
-            self.query_one(LogPane).display = event.size.height >= self.LOGS_MIN_HEIGHT
+    def on_resize(self, event: events.Resize) -> None:
+        """Across either line the pane follows the new size (what o or L did is undone);
+        a resize that stays on the same side leaves it as it is."""
+        wide = event.size.width >= self.PROJECTS_MIN_WIDTH
+        tall = event.size.height >= self.LOGS_MIN_HEIGHT
+        before = self._roomy or (not wide, not tall)
+        if wide != before[0]:
+            self.query_one(ProjectsTree).display = wide
+        if tall != before[1]:
+            self.query_one(LogPane).display = tall
+        self._roomy = (wide, tall)
+        self._focus_shown()
 
     def action_full_logs(self) -> None:
         """Every replica's lines full screen: of the stack or environment selected in the
@@ -470,9 +511,22 @@ class MainScreen(Screen):
                                             service.name))
 
     def action_toggle_logs(self) -> None:
-        self._logs_toggled = True
         pane = self.query_one(LogPane)
         pane.display = not pane.display
+        self._focus_shown()
+
+    def action_toggle_projects(self) -> None:
+        tree = self.query_one(ProjectsTree)
+        tree.display = not tree.display
+        if tree.display:
+            tree.focus()
+        self._focus_shown()
+
+    def _focus_shown(self) -> None:
+        """A pane that hides takes the focus away with it: the services table gets it."""
+        focused = self.focused
+        if focused is None or not focused.display:
+            self.query_one("#services").focus()
 
     def action_resources(self) -> None:
         from swarmdeck.ui.screens.resources import ResourcesScreen

@@ -24,7 +24,7 @@ from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.models import STACK_LABEL
@@ -34,6 +34,7 @@ from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.operations import guard, run_change
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
 from swarmdeck.ui.screens.main import age_text
+from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.table import LiveTable
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ class ResourcesScreen(Screen):
         yield NetworksTable(NETWORK_COLUMNS, id="networks")
         yield SecretsTable(SECRET_COLUMNS, id="secrets")
         yield ConfigsTable(CONFIG_COLUMNS, id="configs")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self._title("loading…")

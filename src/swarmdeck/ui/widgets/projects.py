@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import Tree
 
 from swarmdeck.core.sanitize import clean
@@ -18,6 +19,12 @@ def _shape(nodes: list[ProjectNode]) -> tuple:
 
 
 class ProjectsTree(Tree[ProjectNode]):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="projects.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="projects.up"),
+        Binding("g", "first", "First line", show=False, id="projects.first"),
+        Binding("G", "last", "Last line", show=False, id="projects.last"),
+    ]
 
     def __init__(self, **kwargs) -> None:
         super().__init__("clusters", **kwargs)
@@ -46,6 +53,12 @@ class ProjectsTree(Tree[ProjectNode]):
                 self._add(branch, child)
         else:
             parent.add_leaf(label, data=node)
+
+    def action_first(self) -> None:
+        self.cursor_line = 0
+
+    def action_last(self) -> None:
+        self.cursor_line = self.last_line
 
     def select_cluster(self, name: str) -> None:
         self._select_like(ProjectNode(name, "cluster", name))

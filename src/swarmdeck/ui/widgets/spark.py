@@ -6,6 +6,7 @@ import humanize
 from rich.text import Span, Text
 
 from swarmdeck.core.metrics import Series
+from swarmdeck.ui.widgets.columns import Ranked
 
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -20,23 +21,30 @@ def sparkline(values: list[float], width: int = 8, top: float | None = None) -> 
                    for v in values).rjust(width)
 
 
-def _with_value(spark: str, style: str, value: str) -> Text:
-    """SPARK in STYLE, then VALUE (built whole: Text.assemble costs several times more, and
-    every node's cells are built again on each metrics tick)."""
-    return Text(spark + value, spans=[Span(0, len(spark), style)] if spark else None)
+def _with_value(spark: str, style: str, value: str, rank: float) -> Ranked:
+    """SPARK in STYLE, then VALUE, sorting by RANK (built whole: Text.assemble costs several
+    times more, and every node's cells are built again on each metrics tick)."""
+    text = Ranked(spark + value, spans=[Span(0, len(spark), style)] if spark else None)
+    text.rank = rank
+    return text
+
+
+def no_value() -> Ranked:
+    return Ranked("-", style="dim")  # rank None: last in any order
 
 
 def cpu_cell(series: Series | None, *, width: int = 8) -> Text:
     if series is None or series.last is None:
-        return Text("-", style="dim")
+        return no_value()
     values = series.cpu()
-    return _with_value(sparkline(values, width), "green", f" {series.last.cpu:5.1f}%")
+    return _with_value(sparkline(values, width), "green", f" {series.last.cpu:5.1f}%",
+                       series.last.cpu)
 
 
 def mem_cell(series: Series | None, *, width: int = 8, total: int | None = None) -> Text:
     if series is None or series.last is None:
-        return Text("-", style="dim")
+        return no_value()
     values = [float(v) for v in series.mem()]
     size = humanize.naturalsize(series.last.mem, binary=True, format="%.0f")
     return _with_value(sparkline(values, width, top=float(total) if total else None), "cyan",
-                       f" {size:>7}")
+                       f" {size:>7}", series.last.mem)

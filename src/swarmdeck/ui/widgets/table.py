@@ -6,6 +6,11 @@ until they scroll into view. (Textual's DataTable re-renders every visible cell 
 cell update, which at 1000 services and a metrics tick every 2 s kept the console busy.)
 The cursor stays on the same key across updates; `/` filters instantly; cell text from a
 cluster is made inert before display.
+
+Columns fit the width: the ones a table always shows, then the optional ones in their order
+of importance as long as they fit (recomputed from the rows shown now and on resize). When
+even the first ones do not fit, the first column shrinks a little and stays pinned while the
+rest scrolls sideways. Each column sorts on a shift+letter, drawn underlined in its header.
 """
 
 from __future__ import annotations
@@ -25,10 +30,19 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from swarmdeck.core.sanitize import cell
+from swarmdeck.ui.widgets.columns import (
+    GAP,
+    Priorities,
+    Ranked,
+    fit_columns,
+    header_label,
+    line_width,
+    sort_key,
+    sort_letters,
+)
 
 Cell = str | Text
 Row = tuple[str, Sequence[Cell]]
-GAP = 2  # spaces between columns
 
 
 def safe(value: object) -> Text:
@@ -88,7 +102,7 @@ class _Prepared:
     """One row's cells, sanitized once and cut to their column's limit, with the text the
     filter searches (each cell whole: a row is found by what its cut cell does not show)."""
 
-    __slots__ = ("source", "cells", "whole", "text", "rendered")
+    __slots__ = ("source", "cells", "whole", "text", "rendered", "keys")
 
     def __init__(self, source: Sequence[Cell], cells: tuple[Text, ...],
                  whole: tuple[str, ...]) -> None:
@@ -97,6 +111,12 @@ class _Prepared:
         self.whole = whole
         self.rendered: list[list[Segment] | None] = [None] * len(cells)  # per cell, lazily
         self.text = " ".join(whole).lower()
+        self.keys: dict[int, tuple | None] = {}  # column -> sort key, when first sorted on
+
+    def sort_key(self, column: int) -> tuple | None:
+        if column not in self.keys:
+            self.keys[column] = sort_key(self.source[column])
+        return self.keys[column]
 
 
 class LiveTable(ScrollView, can_focus=True):
@@ -105,8 +125,8 @@ class LiveTable(ScrollView, can_focus=True):
         Binding("down,j", "cursor_down", "Down", show=False, id="table.down"),
         Binding("pageup", "page_up", "Page up", show=False, id="table.page_up"),
         Binding("pagedown", "page_down", "Page down", show=False, id="table.page_down"),
-        Binding("home", "first", "First row", show=False, id="table.first"),
-        Binding("end", "last", "Last row", show=False, id="table.last"),
+        Binding("home,g", "first", "First row", show=False, id="table.first"),
+        Binding("end,G", "last", "Last row", show=False, id="table.last"),
         Binding("left", "scroll_left", "Scroll left", show=False, id="table.left"),
         Binding("right", "scroll_right", "Scroll right", show=False, id="table.right"),
         Binding("enter", "select", "Open", show=False, id="table.open"),
@@ -116,7 +136,10 @@ class LiveTable(ScrollView, can_focus=True):
     MAX_CELL = 48
     COMPONENT_CLASSES = {"livetable--header", "livetable--cursor", "livetable--odd"}
     DEFAULT_CSS = """
-    LiveTable { height: 1fr; background: $surface; }
+    LiveTable {
+        height: 1fr; background: $surface;
+        scrollbar-size-vertical: 1; scrollbar-size-horizontal: 1;
+    }
     LiveTable > .livetable--header { text-style: bold; background: $panel; }
     LiveTable > .livetable--cursor { background: $block-cursor-blurred-background; }
     LiveTable:focus > .livetable--cursor {
@@ -144,16 +167,30 @@ class LiveTable(ScrollView, can_focus=True):
         pass
 
     def __init__(self, columns: Sequence[tuple[str, str]],
-                 widest: Mapping[str, int] | None = None, **kwargs) -> None:
+                 widest: Mapping[str, int] | None = None, *,
+                 always: Sequence[str] | None = None, optional: Sequence[str] = (),
+                 shrink: Sequence[str] = (), pinned: bool = False, **kwargs) -> None:
         """COLUMNS: (key, label); a label ending in '>' is right-aligned. WIDEST: column key
-        -> the most characters its cells show (default MAX_CELL)."""
+        -> the most characters its cells show (default MAX_CELL). ALWAYS: the columns shown
+        at any width (default: all); OPTIONAL: the others, most wanted first, shown while
+        they fit (columns in neither come after them). SHRINK: columns cut to the room left
+        rather than left out. PINNED: the first column stays when scrolling sideways."""
         super().__init__(**kwargs)
         self._widest = dict(widest or {})
         self._column_specs = list(columns)
         self._limits = self._column_limits()
+        # None: every column at any width, scrolling sideways (the screens' other tables)
+        self._wanted = Priorities(always, optional, frozenset(shrink), pinned) \
+            if always is not None else None
+        self.pinned = pinned
         self._prepared: dict[str, _Prepared] = {}
         self._visible: list[str] = []
-        self._widths: list[int] = []
+        self._shown: list[int] = []  # the columns drawn, by index, left to right
+        self._widths: list[int] = []  # theirs
+        self._pin = 0  # characters kept in place when scrolled sideways
+        self.sort_column: str | None = None
+        self.sort_reverse = False
+        self._letters: dict[str, str] = {}  # column key -> the key that sorts on it
         self._strips: dict[str, tuple[object, Strip]] = {}
         self._styles: dict[str, Style] = {}  # base and component styles, until CSS changes
         self._header: Strip | None = None
@@ -174,6 +211,21 @@ class LiveTable(ScrollView, can_focus=True):
     def column_keys(self) -> list[str]:
         return [key for key, _label in self._column_specs]
 
+    @property
+    def shown_columns(self) -> list[str]:
+        """The keys of the columns drawn now, left to right."""
+        return [self._column_specs[i][0] for i in self._shown]
+
+    @property
+    def column_widths(self) -> dict[str, int]:
+        """The columns drawn now and their widths."""
+        return dict(zip(self.shown_columns, self._widths, strict=True))
+
+    @property
+    def sort_letters(self) -> dict[str, str]:
+        """Column key -> the key that sorts on it."""
+        return dict(self._letters)
+
     def get_cell(self, row_key: str, column_key: str) -> Text:
         return self._prepared[row_key].cells[self.column_keys.index(column_key)]
 
@@ -183,16 +235,26 @@ class LiveTable(ScrollView, can_focus=True):
             return None
         return self._visible[min(self.cursor_row, len(self._visible) - 1)]
 
-    def set_columns(self, columns: Sequence[tuple[str, str]]) -> None:
-        """Switch to other columns (e.g. a cluster column for the all-clusters view)."""
-        if list(columns) == self._column_specs:
+    def set_columns(self, columns: Sequence[tuple[str, str]], *,
+                    always: Sequence[str] | None = None, optional: Sequence[str] = ()) -> None:
+        """Switch to other columns (e.g. a cluster column for the all-clusters view) or
+        other priorities (ALWAYS, OPTIONAL as for the constructor)."""
+        wanted = self._wanted
+        if always is not None:
+            wanted = Priorities(always, optional, wanted.shrink if wanted else frozenset(),
+                                self.pinned)
+        if (list(columns), wanted) == (self._column_specs, self._wanted):
             return
-        self._column_specs = list(columns)
-        self._limits = self._column_limits()
-        self._prepared = {}
+        if list(columns) != self._column_specs:
+            self._column_specs = list(columns)
+            self._limits = self._column_limits()
+            self._prepared = {}
+        self._wanted = wanted
         self._strips = {}
         self._header = None
         self._widths = []
+        if self.is_mounted:
+            self._assign_letters()
         self._layout_rows()
 
     def set_rows(self, rows: Sequence[Row]) -> None:
@@ -225,6 +287,7 @@ class LiveTable(ScrollView, can_focus=True):
                     # new cells that read the same (an idle service's metrics tick): the
                     # row is not drawn again and costs no frame
                     cached.source = cells
+                    cached.keys = {}  # its rank may have moved (1.04 % and 1.03 % read 1.0)
                 else:
                     cached = fresh
                     self._strips.pop(key, None)
@@ -242,27 +305,33 @@ class LiveTable(ScrollView, can_focus=True):
         rows shown, their order and the column widths stay): a metrics tick then repaints
         the changed lines, not the whole table."""
         selected = self.selected_key
-        before = (self._visible, self._widths)
+        before = (self._visible, self._shown, self._widths)
         needle = self.filter_text.lower()
         self._visible = [k for k, p in self._prepared.items() if not needle or needle in p.text]
-        # Columns only widen while the same rows are shown: a CPU value or an age that
-        # gets one character shorter must not change the virtual width, which makes
-        # Textual lay out and repaint the whole screen.
-        widths = [len(label.rstrip(">")) for _k, label in self._column_specs]
-        if len(self._widths) == len(widths):
-            widths = [max(a, b) for a, b in zip(widths, self._widths, strict=True)]
+        if self.sort_column in self.column_keys:
+            self._visible = self._sorted(self._visible)
+        # widths from the rows shown now: another cluster's or filter's never stay
+        widths = [len(label) for label in self._header_labels()]
         for key in self._visible:
             for i, c in enumerate(self._prepared[key].cells):
                 if len(c) > widths[i]:
                     widths[i] = len(c)
-        if widths != self._widths:
-            self._widths = widths
+        shown, widths = self._fit(widths)
+        if (shown, widths) != (self._shown, self._widths):
+            self._shown, self._widths = shown, widths
             self._strips = {}
             self._header = None
         for key in [k for k in self._strips if k not in self._prepared]:
             del self._strips[key]
-        total = sum(widths) + GAP * max(0, len(widths) - 1) + 2
-        self.virtual_size = Size(total, len(self._visible) + 1)
+        total = line_width(widths)
+        if self._wanted is not None:
+            # as wide as the pane while the columns fit: a column one character narrower
+            # (an age, a filter) must not change the virtual width, which makes Textual
+            # lay out and repaint the whole screen
+            total = max(total, self._room())
+        self._pin = (1 + widths[0] + GAP) if self.pinned and widths else 0
+        if self.virtual_size != Size(total, len(self._visible) + 1):
+            self.virtual_size = Size(total, len(self._visible) + 1)
         if selected in self._visible:
             row = self._visible.index(selected)
             if row != self.cursor_row:
@@ -270,7 +339,7 @@ class LiveTable(ScrollView, can_focus=True):
         elif self._visible and self.cursor_row >= len(self._visible):
             self.cursor_row = len(self._visible) - 1
         self._announce()
-        if changed is None or (self._visible, self._widths) != before:
+        if changed is None or (self._visible, self._shown, self._widths) != before:
             self.refresh()
             return
         # one refresh for all the changed lines shown (each call has its own cost)
@@ -280,6 +349,91 @@ class LiveTable(ScrollView, can_focus=True):
                  if self._visible[row] in changed]
         if lines:
             self.refresh(*lines)
+
+    def _room(self) -> int:
+        """The characters a line has, the vertical scrollbar's left out when it shows."""
+        width, height = self.size
+        if len(self._visible) + 1 > height:
+            width -= self.styles.scrollbar_size_vertical
+        return width
+
+    def _fit(self, full: list[int]) -> tuple[list[int], list[int]]:
+        if self._wanted is None:
+            return list(range(len(full))), full
+        return fit_columns(self.column_keys, full, self._room(), self._wanted,
+                           also=self.sort_column)
+
+    def _sorted(self, keys: list[str]) -> list[str]:
+        """KEYS in the order of the sort column (stable: ties keep the given order); cells
+        that show nothing stay last either way."""
+        column = self.column_keys.index(self.sort_column or "")
+        prepared = self._prepared
+        valued, missing = [], []
+        for key in keys:
+            (missing if prepared[key].sort_key(column) is None else valued).append(key)
+        valued.sort(key=lambda k: prepared[k].sort_key(column),  # type: ignore[arg-type,return-value]
+                    reverse=self.sort_reverse)
+        return valued + missing
+
+    # ---- sorting -------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._assign_letters()
+
+    def on_resize(self) -> None:
+        self._layout_rows()
+
+    def _assign_letters(self) -> None:
+        """A shift+letter per column (columns.sort_letters), none that a widget, the screen
+        or the app binds where this table has the focus (the user's keymap applied)."""
+        own = self._bindings.key_to_bindings
+        for key in [k for k, found in own.items() if any(
+                b.action.startswith("sort(") for b in found)]:
+            own[key] = [b for b in own[key] if not b.action.startswith("sort(")]
+            if not own[key]:
+                del own[key]
+        taken: set[str] = set()
+        keymap = getattr(self.app, "_keymap", {})
+        for node in self.ancestors_with_self:  # as Screen._binding_chain reads them
+            bindings = node._bindings.copy()
+            bindings.apply_keymap(keymap)
+            taken.update(bindings.key_to_bindings)
+        keys = self.column_keys
+        labels = dict(self._column_specs)
+        order = self._wanted.order(keys) if self._wanted else keys
+        self._letters = sort_letters([(k, labels[k]) for k in order], taken, self._letters)
+        for key, letter in self._letters.items():
+            own.setdefault(letter, []).append(Binding(
+                letter, f"sort('{key}')",
+                f"Sort by {labels[key].rstrip('>').lower()} (again: reverse)",
+                show=False, id=f"table.sort.{key}"))
+        self._header = None
+        self.refresh()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "sort":
+            return parameters[0] in self.column_keys
+        return True
+
+    def action_sort(self, column: str) -> None:
+        """Sort on COLUMN; again on the same column reverses. Numbers (CPU, memory, times)
+        sort largest first, text A to Z."""
+        if column not in self.column_keys:
+            return
+        if column == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            index = self.column_keys.index(column)
+            self.sort_column = column
+            self.sort_reverse = any(isinstance(p.source[index], Ranked)
+                                    for p in self._prepared.values())
+        self._header = None
+        self._layout_rows()
+        self._scroll_cursor_into_view()
+
+    def _header_labels(self) -> list[Text]:
+        return [header_label(label, self._letters.get(key),
+                             self.sort_reverse if key == self.sort_column else None)
+                for key, label in self._column_specs]
 
     def _column_limits(self) -> list[int]:
         return [self._widest.get(key, self.MAX_CELL) for key, _label in self._column_specs]
@@ -303,10 +457,15 @@ class LiveTable(ScrollView, can_focus=True):
         out: list[Segment] = []
         plain: list[str] = [" "]
         last = len(self._widths) - 1
-        for i, (c, width) in enumerate(zip(cells, self._widths, strict=False)):
-            segments = rendered[i]
-            if segments is None:
-                segments = rendered[i] = _cell_segments(c, console)
+        for n, (i, width) in enumerate(zip(self._shown, self._widths, strict=True)):
+            c = cells[i]
+            if len(c) > width:  # a squeezed pinned column: cut here, drawn on the spot
+                c = fit(c, width)
+                segments = _cell_segments(c, console)
+            else:
+                segments = rendered[i]
+                if segments is None:
+                    segments = rendered[i] = _cell_segments(c, console)
             pad = " " * (width - len(c)) if width > len(c) else ""
             right = self._column_specs[i][1].endswith(">")
             if right:
@@ -321,7 +480,7 @@ class LiveTable(ScrollView, can_focus=True):
                     plain.append(segment.text)
             if not right:
                 plain.append(pad)
-            if i < last:
+            if n < last:
                 plain.append(" " * GAP)
         plain.append(" ")
         out.append(Segment("".join(plain), style))
@@ -354,7 +513,7 @@ class LiveTable(ScrollView, can_focus=True):
         base = self._style("")
         if y == 0:
             if self._header is None:
-                labels = [Text(label.rstrip(">")) for _k, label in self._column_specs]
+                labels = self._header_labels()
                 self._header = self._strip(labels, [None] * len(labels),
                                            self._style("livetable--header"))
             strip = self._header
@@ -368,6 +527,10 @@ class LiveTable(ScrollView, can_focus=True):
             elif row % 2:
                 style = self._style("livetable--odd")
             strip = self._row_strip(self._visible[row], row, style)
+        pin = self._pin
+        if scroll_x and 0 < pin < width:  # the first column stays, the rest scrolls under it
+            return Strip.join([strip.crop_extend(0, pin, base),
+                               strip.crop_extend(pin + scroll_x, scroll_x + width, base)])
         return strip.crop_extend(scroll_x, scroll_x + width, base)
 
     def notify_style_update(self) -> None:
