@@ -23,7 +23,7 @@ from swarmdeck.ui.palette import node_bindings, pane_name
 
 GROUPS = ("Navigation", "Service", "Node", "Cluster")
 NAVIGATION = ("table.", "logview.", "document.", "focus.", "filter", "help", "app.",
-              "command.", "dialog.", "logs.toggle", "inspect")
+              "command.", "dialog.", "logs.toggle", "projects.", "inspect")
 
 
 def group_of(binding_id: str) -> str:
@@ -40,9 +40,14 @@ def group_of(binding_id: str) -> str:
 
 
 def own_ids(node: DOMNode) -> set[str]:
-    """The ids of the keys swarmdeck's own classes give NODE (not Textual's)."""
-    return {b.id for cls in type(node).__mro__ if cls.__module__.startswith("swarmdeck")
-            for b in vars(cls).get("BINDINGS", ()) if isinstance(b, Binding) and b.id}
+    """The ids of the keys swarmdeck's own classes give NODE (not Textual's), those a
+    swarmdeck table adds as it learns its columns (the sort letters) included."""
+    ids = {b.id for cls in type(node).__mro__ if cls.__module__.startswith("swarmdeck")
+           for b in vars(cls).get("BINDINGS", ()) if isinstance(b, Binding) and b.id}
+    if type(node).__module__.startswith("swarmdeck"):
+        ids |= {b.id for found in node._bindings.key_to_bindings.values() for b in found
+                if b.id and b.id.startswith("table.sort.")}
+    return ids
 
 
 @dataclass
