@@ -160,12 +160,12 @@ async def test_colon_in_a_filter_box_is_text(make_app):
 
 def test_room_for_more_commands():
     """Other views add themselves by name."""
-    added = commands.register(commands.Command("volumes", "volumes", lambda _app, _a: None))
+    added = commands.register(commands.Command("mounts", "mounts", lambda _app, _a: None))
     try:
-        assert commands.lookup("volumes") is added
-        assert "volumes" in commands.words()
+        assert commands.lookup("mounts") is added
+        assert "mounts" in commands.words()
     finally:
-        del commands.COMMANDS["volumes"]
+        del commands.COMMANDS["mounts"]
 
 
 async def test_up_recalls_the_commands_run_before(make_app):
@@ -188,3 +188,73 @@ async def test_up_recalls_the_commands_run_before(make_app):
         await pilot.pause()
         services = app.screen.query_one("#services", LiveTable)
         assert names(services) == ["shop_web"] and app.screen.cluster == "staging"
+
+
+class FakeEngine:
+    """One node's engine: its volumes and containers (what node_objects reads)."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+
+    async def get(self, path, **_params):
+        if path == "/volumes":
+            return {"Volumes": [{"Name": f"data_{self.node}", "Driver": "local",
+                                 "Mountpoint": f"/var/lib/docker/volumes/data_{self.node}"}]}
+        return [{"Id": "c" * 64, "Names": [f"/db.1.{self.node}"], "Image": "db:1",
+                 "State": "running", "Status": "Up 2 minutes", "Created": 0,
+                 "Mounts": [{"Type": "volume", "Name": f"data_{self.node}"}],
+                 "Labels": {"com.docker.swarm.service.name": "db",
+                            "com.docker.swarm.task.name": f"db.1.{self.node}"}}]
+
+
+async def test_volumes_lists_every_nodes_volumes_and_containers(make_app):
+    from swarmdeck.core.errors import HostUnreachable
+    from swarmdeck.ui.screens.volumes import VolumesScreen
+
+    app = make_app()
+    state = app.fleet.state("prod")
+    down = sorted(n.hostname for n in state.nodes.values())[-1]
+
+    async def task_engine(name, node_id):
+        hostname = state.nodes[node_id].hostname
+        if hostname == down:
+            raise HostUnreachable(f"ssh to {hostname}: connection refused")
+        return FakeEngine(hostname)
+
+    app.fleet.task_engine = task_engine
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await type_command(pilot, "vol")
+        assert await wait_until(pilot, lambda: isinstance(app.screen, VolumesScreen)
+                                and app.screen.query_one("#volumes", LiveTable).rows), (
+            app.screen, notices(app),
+            str(app.screen.query_one("#volumes-title").render())
+            if isinstance(app.screen, VolumesScreen) else "")
+        volumes = app.screen.query_one("#volumes", LiveTable)
+        reachable = sorted(n.hostname for n in state.nodes.values() if n.hostname != down)
+        assert sorted(volumes.get_cell(k, "node").plain for k in volumes.rows) == reachable
+        key = next(iter(volumes.rows))
+        assert volumes.get_cell(key, "used_by").plain == "db"
+        containers = app.screen.query_one("#containers", LiveTable)
+        assert {containers.get_cell(k, "task").plain for k in containers.rows} == {"db.1"}
+        title = str(app.screen.query_one("#volumes-title").render())
+        assert f"not read: {down}: ssh to {down}: connection refused" in title
+
+
+async def test_shell_names_an_unknown_service_and_needs_a_terminal(make_app):
+    app = make_app()
+    state = app.fleet.state("prod")
+
+    async def task_engine(name, node_id):
+        return FakeEngine(state.nodes[node_id].hostname)
+
+    app.fleet.task_engine = task_engine
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await type_command(pilot, "shell shop_wbe")
+        assert await wait_until(pilot, lambda: any(
+            "no service 'shop_wbe'" in n and "did you mean 'shop_web'" in n
+            for n in notices(app)))
+        await type_command(pilot, "sh shop_web.1")
+        assert await wait_until(pilot, lambda: any(
+            "a shell needs the console to run in a terminal" in n for n in notices(app)))

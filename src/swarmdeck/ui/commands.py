@@ -223,6 +223,36 @@ def _switch(app: SwarmdeckApp, argument: str) -> str | None:
     return None
 
 
+def _volumes(app: SwarmdeckApp, _argument: str) -> str | None:
+    from swarmdeck.ui.screens.volumes import VolumesScreen
+
+    cluster = cluster_here(app)
+    back_to_main(app)
+    app.push_screen(VolumesScreen(cluster))
+    return None
+
+
+def _shell(app: SwarmdeckApp, argument: str) -> str | None:
+    """A shell in SERVICE[.SLOT]'s task, else in the highlighted service's (as `!`)."""
+    from swarmdeck.ui.shell import open_shell
+    from swarmdeck.ui.widgets.services_table import ServicesTable
+
+    screen = back_to_main(app)
+    if not argument:
+        screen.query_one(ServicesTable).action_shell()
+        return None
+    base = argument.rsplit(".", 1)[0] if argument.rsplit(".", 1)[-1].isdigit() else argument
+    names = _service_names(app)
+    if argument not in names and base not in names:
+        close = difflib.get_close_matches(base, names, n=1, cutoff=0.6)
+        return (f"no service {base!r} in cluster {cluster_here(app)}"
+                + (f": did you mean {close[0]!r}?" if close else ""))
+    cluster = cluster_here(app)
+    screen.run_worker(open_shell(screen, cluster, argument), group="operations",
+                      name="shell")
+    return None
+
+
 def _quit(app: SwarmdeckApp, _argument: str) -> str | None:
     app.exit()
     return None
@@ -247,6 +277,10 @@ for _command in (
             ("log",), "[SERVICE]", _service_names),
     Command("ctx", "switch to another cluster of the config", _switch, ("cluster", "context"),
             "NAME", _cluster_names),
+    Command("volumes", "every volume and container of every node", _volumes,
+            ("vol", "volume", "containers", "co")),
+    Command("shell", "a shell in the highlighted service's task, or in SERVICE[.SLOT]'s",
+            _shell, ("sh", "exec"), "[SERVICE[.SLOT]]", _service_names),
     Command("quit", "leave the console", _quit, ("q", "q!", "exit")),
 ):
     register(_command)
