@@ -41,12 +41,13 @@ def group_of(binding_id: str) -> str:
 
 def own_ids(node: DOMNode) -> set[str]:
     """The ids of the keys swarmdeck's own classes give NODE (not Textual's), those a
-    swarmdeck table adds as it learns its columns (the sort letters) included."""
+    swarmdeck table adds as it learns its columns (the sort letters) and the config's
+    custom commands included."""
     ids = {b.id for cls in type(node).__mro__ if cls.__module__.startswith("swarmdeck")
            for b in vars(cls).get("BINDINGS", ()) if isinstance(b, Binding) and b.id}
     if type(node).__module__.startswith("swarmdeck"):
         ids |= {b.id for found in node._bindings.key_to_bindings.values() for b in found
-                if b.id and b.id.startswith("table.sort.")}
+                if b.id and (b.id.startswith("table.sort.") or ".custom." in b.id)}
     return ids
 
 

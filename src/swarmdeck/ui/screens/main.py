@@ -251,6 +251,9 @@ class MainScreen(Screen):
         yield KeysFooter()
 
     def on_mount(self) -> None:
+        from swarmdeck.ui.custom import bind_commands
+
+        bind_commands(self, ("cluster",))
         self.cluster = self.deck.start_cluster
         self.query_one("#projects").border_title = "Projects"
         self.query_one("#nodes").border_title = "Nodes"
@@ -405,6 +408,14 @@ class MainScreen(Screen):
         up. Live data changes the header only when it changes (through _apply), and this
         timer is paused meanwhile."""
         self._tick_header()
+
+    def action_custom(self, name: str) -> None:
+        from swarmdeck.ui.custom import find, run_command
+
+        command = find(self.deck, name)
+        if command is not None:
+            self.run_worker(run_command(self, self.cluster, command, None),
+                            group="operations", name=f"command {name}")
 
     def show_header(self) -> None:
         """Redraw the header now (a changed host key was met)."""

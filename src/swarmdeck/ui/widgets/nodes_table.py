@@ -33,6 +33,21 @@ class NodesTable(LiveTable):
         Binding("x", "remove", "Remove", id="node.remove"),
     ]
 
+    def on_mount(self) -> None:
+        from swarmdeck.ui.custom import bind_commands
+
+        bind_commands(self, ("node",))  # before the table picks its sort letters
+
+    def action_custom(self, name: str) -> None:
+        async def flow(cluster: str, node) -> None:
+            from swarmdeck.ui.custom import find, run_command
+
+            command = find(self.app, name)  # type: ignore[arg-type]
+            if command is not None:
+                await run_command(self, cluster, command, node.hostname)
+
+        self._start(f"command {name}", flow)
+
     def _selected(self) -> tuple[str, Any] | None:
         picked = split_key(self)
         if picked is None:

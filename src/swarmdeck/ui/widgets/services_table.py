@@ -44,6 +44,21 @@ class ServicesTable(LiveTable):
         Binding("exclamation_mark", "shell", "Shell", id="service.shell", show=False),
     ]
 
+    def on_mount(self) -> None:
+        from swarmdeck.ui.custom import bind_commands
+
+        bind_commands(self, ("service", "task"))  # before the table picks its sort letters
+
+    def action_custom(self, name: str) -> None:
+        async def flow(cluster: str, service) -> None:
+            from swarmdeck.ui.custom import find, run_command
+
+            command = find(self.app, name)  # type: ignore[arg-type]
+            if command is not None:
+                await run_command(self, cluster, command, service.name)
+
+        self._start(f"command {name}", flow)
+
     def _selected(self) -> tuple[str, Any] | None:
         picked = split_key(self)
         if picked is None:
