@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -316,11 +316,16 @@ class ProjectNode:
     children: list[ProjectNode] = field(default_factory=list)
     project: str | None = None  # environment nodes: what `deploy` needs
     environment: str | None = None
+    drifted: bool | None = None  # environment nodes: the running stack differs from its file
 
 
 def project_tree(config: Config, states: Mapping[str, ClusterState | None],
-                 clusters: Iterable[str]) -> list[ProjectNode]:
-    """Configured projects per cluster, then the stacks no project names (unmanaged)."""
+                 clusters: Iterable[str],
+                 drift: Callable[[str, str, ClusterState | None], bool | None] | None = None
+                 ) -> list[ProjectNode]:
+    """Configured projects per cluster, then the stacks no project names (unmanaged).
+    DRIFT(project, environment, state): whether an environment's stack differs from its
+    compose file (None: not known)."""
     out = []
     for cluster in clusters:
         node = ProjectNode(cluster, "cluster", cluster)
@@ -330,8 +335,10 @@ def project_tree(config: Config, states: Mapping[str, ClusterState | None],
             if env.cluster != cluster:
                 continue
             p = projects.setdefault(project, ProjectNode(project, "project", cluster))
-            p.children.append(ProjectNode(f"{env_name}  ({env.stack})", "environment", cluster,
-                                          env.stack, project=project, environment=env_name))
+            p.children.append(ProjectNode(
+                f"{env_name}  ({env.stack})", "environment", cluster, env.stack,
+                project=project, environment=env_name,
+                drifted=drift(project, env_name, states.get(cluster)) if drift else None))
             named.add(env.stack)
         node.children.extend(projects.values())
         state = states.get(cluster)

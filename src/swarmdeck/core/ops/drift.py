@@ -8,11 +8,18 @@ under the stack's name that the file no longer has.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from swarmdeck.core.config import Config
+from swarmdeck.core.errors import SwarmdeckError
+from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.ops import environments
 from swarmdeck.core.ops.base import ClusterOps
+from swarmdeck.core.ops.compose import StackPlan
+from swarmdeck.core.ops.deploy_diff import canonical_spec, field_changes
 
 
 @dataclass(frozen=True)
@@ -48,3 +55,72 @@ async def check(ops: ClusterOps, prepared: environments.Prepared) -> Drift:
                             "running": "present", "declared": None})
     return Drift(prepared.project, prepared.environment, ops.cluster, prepared.stack,
                  tuple(changes))
+
+
+_VERSIONED = re.compile(r"-v\d+$")  # a rotated secret's or config's version (core.ops.rotate)
+
+
+def _unversioned(spec: dict[str, Any]) -> dict[str, Any]:
+    """SPEC with rotated secret and config names taken back to their family's: a rotation
+    is not drift (the next deploy keeps the newest version, by design)."""
+    container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+    for key, name_key in (("Secrets", "SecretName"), ("Configs", "ConfigName")):
+        for ref in container.get(key) or []:
+            if ref.get(name_key):
+                ref[name_key] = _VERSIONED.sub("", ref[name_key])
+    return spec
+
+
+def drifted_from_state(plan: StackPlan, state: ClusterState) -> bool:
+    """Whether the stack as the inventory holds it differs from PLAN (the file's specs):
+    services missing or extra, or a field of one. No request: what the console already
+    follows. Image digests are not compared (that needs the registry: `swarmdeck drift`)."""
+    running = {s.name: s for s in state.services.values() if s.stack == plan.stack}
+    planned = {spec["Name"]: spec for spec in plan.services.values()}
+    if set(running) != set(planned):
+        return True
+    names = {n.id: n.name for n in state.networks.values()}
+    return any(field_changes(_unversioned(canonical_spec(running[name].raw_spec, names)),
+                             _unversioned(canonical_spec(spec, names)))
+               for name, spec in planned.items())
+
+
+class DriftWatch:
+    """Drift of each project environment from the inventory, for the projects tree: the
+    compose file is read again only when it changes, the comparison only when the stack's
+    services or the file did. None: not known (the file does not load, the cluster is not
+    loaded)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._plans: dict[tuple[str, str], tuple[float, StackPlan | None]] = {}
+        self._results: dict[tuple[str, str], tuple[tuple, bool]] = {}
+
+    def drifted(self, project: str, environment: str, state: ClusterState | None
+                ) -> bool | None:
+        env = self.config.projects[project].environments[environment]
+        if state is None or not state.loaded:
+            return None
+        try:
+            mtime = Path(env.compose).stat().st_mtime
+        except OSError:
+            return None
+        key = (project, environment)
+        held = self._plans.get(key)
+        if held is None or held[0] != mtime:
+            try:
+                plan: StackPlan | None = environments.prepare(self.config, project,
+                                                              environment).plan
+            except SwarmdeckError:
+                plan = None
+            held = self._plans[key] = (mtime, plan)
+        plan = held[1]
+        if plan is None:
+            return None
+        inputs = (mtime, tuple(sorted((s.id, id(s.raw_spec)) for s in state.services.values()
+                                      if s.stack == env.stack)),
+                  tuple(sorted(state.networks)))
+        done = self._results.get(key)
+        if done is None or done[0] != inputs:
+            done = self._results[key] = (inputs, drifted_from_state(plan, state))
+        return done[1]

@@ -22,6 +22,7 @@ from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.log_follow import StreamNote
 from swarmdeck.core.metrics import ClusterMetrics
+from swarmdeck.core.ops.drift import DriftWatch
 from swarmdeck.core.sanitize import cell
 from swarmdeck.core.transport.host_keys import host_key_problem
 from swarmdeck.core.views import NodeRow, ProjectNode, ServiceRow
@@ -216,6 +217,7 @@ class MainScreen(Screen):
         self._log_target: tuple[str, str] | None = None
         self._service_cache = RowCache()  # a service's cells
         self._found: tuple[ProjectsTree, ServicesTable, NodesTable, HealthBar] | None = None
+        self._drift: DriftWatch | None = None
         self._header_inputs: tuple | None = None
         self._service_statics = RowCache()  # the part of them a metrics tick leaves alone
         self._node_statics = RowCache()  # a node's cells a metrics tick leaves alone
@@ -254,6 +256,7 @@ class MainScreen(Screen):
         from swarmdeck.ui.custom import bind_commands
 
         bind_commands(self, ("cluster",))
+        self._drift = DriftWatch(self.deck.config)  # the tree marks drifted environments
         self.cluster = self.deck.start_cluster
         self.query_one("#projects").border_title = "Projects"
         self.query_one("#nodes").border_title = "Nodes"
@@ -301,7 +304,8 @@ class MainScreen(Screen):
     def _build_frame(self, seq: int, states: dict[str, ClusterState]) -> _Frame:
         deck = self.deck
         cluster, all_clusters = self.cluster, self.all_clusters
-        tree = views.project_tree(deck.config, states, deck.fleet.names)
+        tree = views.project_tree(deck.config, states, deck.fleet.names,
+                                  self._drift.drifted if self._drift else None)
         state = states[cluster]
         service_rows = views.service_rows(cluster, state) if state.loaded else []
         stack: str | None = None

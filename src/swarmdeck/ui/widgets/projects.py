@@ -15,7 +15,8 @@ STYLES = {"cluster": "bold", "project": "bold cyan", "environment": "", "stack":
 
 
 def _shape(nodes: list[ProjectNode]) -> tuple:
-    return tuple((n.kind, n.label, n.cluster, n.stack, _shape(n.children)) for n in nodes)
+    return tuple((n.kind, n.label, n.cluster, n.stack, n.drifted, _shape(n.children))
+                 for n in nodes)
 
 
 class ProjectsTree(Tree[ProjectNode]):
@@ -47,6 +48,8 @@ class ProjectsTree(Tree[ProjectNode]):
 
     def _add(self, parent, node: ProjectNode) -> None:
         label = Text(ICONS[node.kind] + clean(node.label), style=STYLES[node.kind])
+        if node.drifted:  # the running stack differs from its compose file
+            label.append("  drifted", style="bold yellow")
         if node.children:
             branch = parent.add(label, data=node, expand=True)
             for child in node.children:
