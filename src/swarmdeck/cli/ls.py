@@ -33,8 +33,6 @@ def chosen_clusters(args: argparse.Namespace) -> tuple[Config, list[str]]:
 
 def run_ls(args: argparse.Namespace) -> int:
     if args.what == "containers":  # from every node's own engine, not the swarm's tables
-        from swarmdeck.cli.volumes import run_containers
-
         return run_containers(args)
     if args.node:
         raise UsageError("--node goes with `ls containers` only")
@@ -53,6 +51,37 @@ def run_ls(args: argparse.Namespace) -> int:
         print(f"swarmdeck: {cluster_error(name, error)}", file=sys.stderr)
         said(error)  # a changed host key it quotes is not said again at the end
     return 1 if failed else 0
+
+
+def run_containers(args: argparse.Namespace) -> int:
+    from swarmdeck.cli.volumes import problems_said
+    from swarmdeck.core import node_objects
+
+    config, names = chosen_clusters(args)
+
+    async def read():
+        fleet = Fleet(config)
+        try:
+            rows, problems = [], []
+            for name in names:
+                state = await fleet.inventory(name).load()
+                found, missed = await node_objects.containers(
+                    fleet, name, state, all_=args.all, node=args.node)
+                rows += found
+                problems += missed
+            return rows, problems
+        finally:
+            await fleet.close()
+
+    rows, problems = asyncio.run(read())
+    if args.json:
+        print(render.json_text([asdict(r) for r in rows]))
+    else:
+        print(render.table(
+            ["CLUSTER", "NODE", "CONTAINER", "NAME", "TASK", "STATE", "STATUS", "IMAGE"],
+            [[r.cluster, r.node, r.id, r.name, r.task or "-", r.state, r.status, r.image]
+             for r in rows], wide=(7,)))
+    return problems_said(problems)
 
 
 def cluster_error(name: str, error: SwarmdeckError) -> str:

@@ -1,5 +1,5 @@
-"""`swarmdeck ls containers` and `swarmdeck volume ls|rm`: what each node's own engine holds,
-read from every node at once over the per-node SSH connections (core.node_objects)."""
+"""`swarmdeck volume ls|rm`: every node's volumes, read from each node's own engine at once
+over the per-node SSH connections (core.node_objects). `ls containers` is in cli/ls.py."""
 
 from __future__ import annotations
 
@@ -14,36 +14,6 @@ from swarmdeck.core import node_objects
 from swarmdeck.core.errors import OperationFailed, Refused, UsageError
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.sanitize import clean
-
-
-def run_containers(args: argparse.Namespace) -> int:
-    from swarmdeck.cli.ls import chosen_clusters
-
-    config, names = chosen_clusters(args)
-
-    async def read():
-        fleet = Fleet(config)
-        try:
-            rows, problems = [], []
-            for name in names:
-                state = await fleet.inventory(name).load()
-                found, missed = await node_objects.containers(
-                    fleet, name, state, all_=args.all, node=args.node)
-                rows += found
-                problems += missed
-            return rows, problems
-        finally:
-            await fleet.close()
-
-    rows, problems = asyncio.run(read())
-    if args.json:
-        print(render.json_text([asdict(r) for r in rows]))
-    else:
-        print(render.table(
-            ["CLUSTER", "NODE", "CONTAINER", "NAME", "TASK", "STATE", "STATUS", "IMAGE"],
-            [[r.cluster, r.node, r.id, r.name, r.task or "-", r.state, r.status, r.image]
-             for r in rows], wide=(7,)))
-    return _problems(problems)
 
 
 def run_volume(args: argparse.Namespace) -> int:
@@ -69,7 +39,7 @@ async def _ls(config, cluster: str, args: argparse.Namespace) -> int:
         print(render.table(["CLUSTER", "NODE", "NAME", "DRIVER", "USED BY", "MOUNTPOINT"],
                            [[r.cluster, r.node, r.name, r.driver, ", ".join(r.used_by) or "-",
                              r.mountpoint] for r in rows], wide=(4, 5)))
-    return _problems(problems)
+    return problems_said(problems)
 
 
 async def _rm(config, cluster: str, args: argparse.Namespace) -> int:
@@ -111,7 +81,7 @@ async def _rm(config, cluster: str, args: argparse.Namespace) -> int:
     return 0
 
 
-def _problems(problems) -> int:
+def problems_said(problems) -> int:
     for p in problems:
         print(f"swarmdeck: cluster {p.cluster}: node {p.node}: {clean(p.error)}",
               file=sys.stderr)

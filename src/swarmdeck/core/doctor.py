@@ -16,32 +16,21 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from swarmdeck.core import doctor_images
 from swarmdeck.core.errors import NoLeader, SwarmdeckError
+from swarmdeck.core.findings import SEVERITIES, Finding, Severity
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.models import Service, Task
 from swarmdeck.core.placement import Constraint, Placer, engine_labels_from_api
 
-Severity = Literal["error", "warning", "info"]
-SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 RECENT = 15 * 60  # seconds: failures older than this are history, not a loop
 LOOP_FAILURES = 3  # failed tasks of one slot within RECENT that make a restart loop
 CERT_WARN_DAYS = 30
 MAX_MANAGERS = 7
 DAY = 86400.0
 PAST = {"drain": "drained", "pause": "paused"}
-
-
-@dataclass(frozen=True)
-class Finding:
-    severity: Severity
-    check: str  # stable id of the check: managers.count, service.placement...
-    subject: str  # what it is about: "cluster", "node prod-w1", "service shop_web"
-    what: str
-    why: str
-    fix: str
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from swarmdeck.core.errors import SwarmdeckError
+from swarmdeck.core.findings import Finding
 from swarmdeck.core.models import Node, Service, Task
 from swarmdeck.core.placement import Placer
 from swarmdeck.core.registries import registry_host
 
 if TYPE_CHECKING:
-    from swarmdeck.core.doctor import Finding
     from swarmdeck.core.inventory import ClusterState
 
 __all__ = ["PULL_ERROR", "REGISTRY_FIX", "ImageLookup", "image_pull", "local_image",
@@ -138,7 +138,6 @@ def image_pull(cluster: str, service: Service, pulls: list[Task], nodes: list[st
     """Nodes reject SERVICE's tasks (PULLS, on NODES) because they cannot get its image:
     the likely cause first, then how the tasks fail (NEWEST: the newest task error as the
     doctor words it), and what to do."""
-    from swarmdeck.core.doctor import Finding  # the doctor imports this module
 
     image, name = service.image, service.name
     host = registry_host(image)
@@ -196,7 +195,6 @@ def local_image(service: Service, running_on: list[str], nodes: Iterable[Node]
                 ) -> Finding | None:
     """An image that names no registry and was never resolved in one: each node uses its own
     copy, or has none. RUNNING_ON: the nodes its tasks run on now."""
-    from swarmdeck.core.doctor import Finding  # the doctor imports this module
 
     if not service.image or service.image_digest or registry_host(service.image) \
             or not running_on:

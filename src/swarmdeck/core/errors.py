@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from swarmdeck.core.transport.host_keys import OfferedKey
+    from swarmdeck.core.host_key_offer import OfferedKey
 
 
 class SwarmdeckError(Exception):

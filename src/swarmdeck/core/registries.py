@@ -20,15 +20,12 @@ import shlex
 import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from swarmdeck.core.errors import ConfigError, UsageError
 from swarmdeck.core.sanitize import clean
-
-if TYPE_CHECKING:
-    from swarmdeck.core.config import Config
 
 DOCKER_HUB = "docker.io"
 HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
@@ -122,6 +119,15 @@ def _addresses(table: dict[str, RegistryConfig]) -> dict[str, RegistryConfig]:
 
 
 RegistryTable = Annotated[dict[str, RegistryConfig], AfterValidator(_addresses)]
+
+
+class Config(Protocol):
+    """What the registries need of swarmdeck's config (core.config.Config): each cluster's
+    `registries` table. A protocol, so that the config can hold RegistryTable without the
+    two modules importing each other."""
+
+    @property
+    def clusters(self) -> Mapping[str, Any]: ...
 
 
 # ---- credentials -------------------------------------------------------------------------
