@@ -23,9 +23,8 @@ import pytest
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import load_config
 from swarmdeck.core.errors import SwarmdeckError
-from swarmdeck.core.fleet import Fleet
+from swarmdeck.core.fleet import Fleet, open_ops
 from swarmdeck.core.ops import nodes, services
-from swarmdeck.core.ops.base import open_ops
 from swarmdeck.lab import faults
 from swarmdeck.lab.topology import DEMO_IMAGE
 

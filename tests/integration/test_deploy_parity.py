@@ -19,7 +19,8 @@ import pytest
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import load_config
 from swarmdeck.core.errors import LabError, OperationFailed, UsageError
-from swarmdeck.core.ops.base import ClusterOps, open_ops
+from swarmdeck.core.fleet import open_ops
+from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.ops.compose import load_compose, stack_plan
 from swarmdeck.core.ops.deploy import apply, plan_changes
 

@@ -15,9 +15,8 @@ from test_console_ops_live import finished, select
 
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import load_config
-from swarmdeck.core.fleet import Fleet
+from swarmdeck.core.fleet import Fleet, open_ops
 from swarmdeck.core.ops import progress, resources, services
-from swarmdeck.core.ops.base import open_ops
 from swarmdeck.lab import faults
 from swarmdeck.lab import node as labnode
 from swarmdeck.ui.app import SwarmdeckApp

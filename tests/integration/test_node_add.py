@@ -22,8 +22,8 @@ from swarmdeck.core.errors import (
     SwarmdeckError,
     UsageError,
 )
-from swarmdeck.core.fleet import ssh_settings
-from swarmdeck.core.ops.base import ClusterOps, open_ops
+from swarmdeck.core.fleet import open_ops, ssh_settings
+from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.ops.join import _check_reach, add_node
 from swarmdeck.core.transport.session import ManagerSession
 

@@ -16,9 +16,8 @@ from textual.widgets import Input
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import load_config
 from swarmdeck.core.errors import LabError
-from swarmdeck.core.fleet import Fleet
+from swarmdeck.core.fleet import Fleet, open_ops
 from swarmdeck.core.ops import node_labels
-from swarmdeck.core.ops.base import open_ops
 from swarmdeck.ui.app import SwarmdeckApp
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
 

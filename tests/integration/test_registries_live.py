@@ -23,9 +23,9 @@ from cli_checks import ok
 
 from swarmdeck.core.config import load_config
 from swarmdeck.core.errors import LabError
+from swarmdeck.core.fleet import open_ops
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops import services
-from swarmdeck.core.ops.base import open_ops
 
 MANAGER = "prod-m1"
 REGISTRY = "10.213.0.1:5000"

@@ -1,7 +1,6 @@
 """The import contract of the core: it imports neither Textual nor rich (the UI and the CLI
 are layers over it), and its modules import each other one way only (no circles), function-
-level imports included. The one circle left (fleet <-> ops.base: Fleet.ops) is named here
-until it is broken; a new one fails."""
+level imports included."""
 
 from __future__ import annotations
 
@@ -11,7 +10,6 @@ from pathlib import Path
 import swarmdeck
 
 SRC = Path(swarmdeck.__file__).parent
-KNOWN_CIRCLES = [{"swarmdeck.core.fleet", "swarmdeck.core.ops.base"}]
 
 
 def module_name(path: Path) -> str:
@@ -42,7 +40,7 @@ def test_the_core_imports_no_ui_library():
         assert not ui, f"{path.relative_to(SRC)} imports {sorted(ui)}"
 
 
-def test_the_core_has_no_import_circle_but_the_known_one():
+def test_the_core_has_no_import_circle():
     graph = core_graph()
     index, low, stack, on_stack, circles = {}, {}, [], set(), []
 
@@ -71,4 +69,4 @@ def test_the_core_has_no_import_circle_but_the_known_one():
         if node not in index:
             visit(node)
     assert graph["swarmdeck.core.doctor"]  # the graph is read (the check can fail)
-    assert [c for c in circles if c not in KNOWN_CIRCLES] == []
+    assert circles == []

@@ -37,8 +37,8 @@ def run_drift(args: argparse.Namespace) -> int:
 
 
 async def _check(config, prepared):
+    from swarmdeck.core.fleet import open_ops
     from swarmdeck.core.ops import drift
-    from swarmdeck.core.ops.base import open_ops
 
     rows, failed = [], []
     by_cluster: dict[str, list] = {}

@@ -20,8 +20,8 @@ def run_history(args: argparse.Namespace) -> int:
 
 
 async def _run(config, args, env: str, env_config) -> int:
+    from swarmdeck.core.fleet import open_ops
     from swarmdeck.core.ops import history
-    from swarmdeck.core.ops.base import open_ops
 
     ops = await open_ops(config, env_config.cluster, read_only_flag=True)
     try:

@@ -18,9 +18,10 @@ from swarmdeck.cli.render import load_config
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import OperationFailed, SwarmdeckError, UsageError
+from swarmdeck.core.fleet import open_ops
 from swarmdeck.core.models import Node
 from swarmdeck.core.ops import progress as prog
-from swarmdeck.core.ops.base import ClusterOps, open_ops, record_unreached
+from swarmdeck.core.ops.base import ClusterOps, record_unreached
 from swarmdeck.core.sanitize import clean, clean_lines
 
 

@@ -17,11 +17,15 @@ from swarmdeck.core.errors import ConnectionLost, SwarmdeckError
 from swarmdeck.core.inventory import Change, ClusterInventory, ClusterState, Listener
 from swarmdeck.core.transport.ssh import SSHSettings
 
-if TYPE_CHECKING:  # imported where used: `swarmdeck ls` and the changes sample and read none
+if TYPE_CHECKING:
+    from swarmdeck.core.audit import AuditLog
     from swarmdeck.core.log_follow import StreamNote
     from swarmdeck.core.logs import LogLine
     from swarmdeck.core.metrics import MetricsCollector
     from swarmdeck.core.node_links import NodeLinks
+    from swarmdeck.core.ops.base import (
+        ClusterOps,  # imported where used: `swarmdeck ls` and the changes sample and read none
+    )
     from swarmdeck.core.task_logs import TaskLines
     from swarmdeck.core.transport.docker import DockerEndpoint
 
@@ -188,8 +192,6 @@ class Fleet:
 
     async def ops(self, name: str, *, read_only_flag: bool = False):
         """A ClusterOps on the cluster's live manager session (connecting if needed)."""
-        from swarmdeck.core.ops.base import open_ops  # ops builds on the fleet, not the reverse
-
         return await open_ops(self.config, name, read_only_flag=read_only_flag, fleet=self)
 
     def node_links(self, name: str) -> NodeLinks:
@@ -259,3 +261,15 @@ class Fleet:
         await asyncio.gather(*(inv.close() for inv in self.inventories.values()),
                              *(links.close() for links in self.links.values()),
                              return_exceptions=True)
+
+
+async def open_ops(config: Config, cluster: str, *, read_only_flag: bool = False,
+                   fleet: Fleet | None = None, audit: AuditLog | None = None) -> ClusterOps:
+    """A cluster's ops: through FLEET's live session (the console), or a fleet of its own
+    (a CLI command). An unknown cluster is a clear error before any connection."""
+    from swarmdeck.core.ops.base import ops_on  # the changes: loaded only when one is made
+
+    config.cluster(cluster)
+    fleet = fleet or Fleet(config)
+    return await ops_on(config, cluster, fleet.inventory(cluster),
+                        read_only_flag=read_only_flag, audit=audit)

@@ -26,7 +26,7 @@ from swarmdeck.core.errors import (
     UsageError,
     WriteInterrupted,
 )
-from swarmdeck.core.fleet import Fleet
+from swarmdeck.core.inventory import ClusterInventory
 from swarmdeck.core.transport.docker import DockerEndpoint
 from swarmdeck.core.transport.session import ManagerSession
 
@@ -243,13 +243,11 @@ def read_only_reason(config: Config, cluster: str, flag: bool) -> str | None:
     return None
 
 
-async def open_ops(config: Config, cluster: str, *, read_only_flag: bool = False,
-                   fleet: Fleet | None = None, audit: AuditLog | None = None) -> ClusterOps:
-    """Connect to the cluster's first manager that answers (for the CLI; the console passes
-    its fleet so the live session is reused)."""
-    config.cluster(cluster)  # unknown name: a clear error before any connection
-    fleet = fleet or Fleet(config)
-    inventory = fleet.inventory(cluster)
+async def ops_on(config: Config, cluster: str, inventory: ClusterInventory, *,
+                 read_only_flag: bool = False, audit: AuditLog | None = None) -> ClusterOps:
+    """The cluster's ops on INVENTORY's session (connecting to its first manager that
+    answers). `core.fleet.open_ops` gives the inventory: ops build on the fleet, not the
+    reverse."""
     read_only = read_only_reason(config, cluster, read_only_flag)
     for attempt in (1, 2):
         session = await inventory.connect()
