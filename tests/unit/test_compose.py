@@ -745,7 +745,7 @@ def test_deploy_lists_them_and_exits_2_before_connecting(tmp_path, capsys):
                       '[projects.shop.environments.prod]\ncluster = "prod"\nstack = "shop"\n'
                       'compose = "shop.yml"\n')
     config.chmod(0o600)
-    with mock.patch("swarmdeck.cli.ops.open_ops") as connect:
+    with mock.patch("swarmdeck.cli.session.open_ops") as connect:
         for flags in ([], ["--dry-run"]):
             assert main(["--config", str(config), "deploy", "shop", "--yes", *flags]) == 2
             err = capsys.readouterr().err

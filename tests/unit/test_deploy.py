@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from test_compose import FULL, compose
 
-import swarmdeck.cli.ops as cli_ops
+import swarmdeck.cli.session as cli_session
 from swarmdeck.cli.main import main
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import load_config
@@ -526,7 +526,7 @@ def test_ctrl_c_during_swarmdeck_deploy_prints_the_lists_and_exits_130(
         return ClusterOps(cluster, Session(docker), audit=AuditLog(tmp_path / "audit.jsonl"),
                           config=config)
 
-    monkeypatch.setattr(cli_ops, "open_ops", open_ops)
+    monkeypatch.setattr(cli_session, "open_ops", open_ops)
     assert main(["--config", str(path), "deploy", "many", "--yes"]) == 130
     err = capsys.readouterr().err
     assert ("deploy of stack many interrupted: 4 of 13 steps applied\n"

@@ -14,7 +14,7 @@ from swarmdeck.core.sanitize import clean_lines
 
 
 def run_custom(args: argparse.Namespace) -> int:
-    from swarmdeck.cli.ops import pick_cluster
+    from swarmdeck.cli.session import pick_cluster
     from swarmdeck.core import custom_commands
 
     config = load_config(args.config)
@@ -24,8 +24,8 @@ def run_custom(args: argparse.Namespace) -> int:
 
 
 async def _run(config, cluster: str, command, args: argparse.Namespace) -> int:
-    from swarmdeck.cli.ops import change_session
     from swarmdeck.cli.prompt import confirm
+    from swarmdeck.cli.session import change_session
     from swarmdeck.core import custom_commands
     from swarmdeck.core.fleet import Fleet
 

@@ -22,7 +22,7 @@ HEADERS = ("TIME", "AGE", "TYPE", "ACTION", "NAME", "DETAILS")
 
 
 def run_events(args: argparse.Namespace) -> int:
-    from swarmdeck.cli.ops import pick_cluster
+    from swarmdeck.cli.session import pick_cluster
 
     try:
         types = parse_types(args.types) if args.types else list(EVENT_TYPES)

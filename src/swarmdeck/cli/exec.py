@@ -16,7 +16,7 @@ from swarmdeck.core.config import Config
 
 
 def run_exec(args: argparse.Namespace) -> int:
-    from swarmdeck.cli.ops import pick_cluster
+    from swarmdeck.cli.session import pick_cluster
 
     config = load_config(args.config)
     cluster = pick_cluster(config, args.cluster)

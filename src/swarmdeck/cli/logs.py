@@ -22,7 +22,7 @@ from swarmdeck.core.sanitize import clean
 
 
 def run_logs(args: argparse.Namespace) -> int:
-    from swarmdeck.cli.ops import pick_cluster
+    from swarmdeck.cli.session import pick_cluster
 
     if args.tail != "all" and not args.tail.isdigit():
         raise UsageError(f"--tail {args.tail!r}: give a number of lines or all")

@@ -12,8 +12,8 @@ import argparse
 import asyncio
 
 from swarmdeck.cli import render
-from swarmdeck.cli.ops import change_session, follow, pick_cluster
 from swarmdeck.cli.prompt import confirm
+from swarmdeck.cli.session import change_session, follow, pick_cluster
 from swarmdeck.core.config import Config
 from swarmdeck.core.ops import placement as ops_placement
 from swarmdeck.core.ops.base import ClusterOps

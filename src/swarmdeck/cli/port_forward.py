@@ -15,7 +15,7 @@ from swarmdeck.core.sanitize import clean
 
 
 def run_port_forward(args: argparse.Namespace) -> int:
-    from swarmdeck.cli.ops import pick_cluster
+    from swarmdeck.cli.session import pick_cluster
     from swarmdeck.core.port_forward import parse_ports
 
     ports = parse_ports(args.ports)  # bad input before any connection

@@ -14,8 +14,8 @@ import sys
 from dataclasses import asdict
 
 from swarmdeck.cli import render
-from swarmdeck.cli.ops import change_session, pick_cluster
 from swarmdeck.cli.prompt import confirm, read_secret
+from swarmdeck.cli.session import change_session, pick_cluster
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import UsageError
 from swarmdeck.core.ops import resources

@@ -17,7 +17,7 @@ from swarmdeck.core.sanitize import clean
 
 
 def run_volume(args: argparse.Namespace) -> int:
-    from swarmdeck.cli.ops import pick_cluster
+    from swarmdeck.cli.session import pick_cluster
 
     config = load_config(args.config)
     cluster = pick_cluster(config, args.cluster)
@@ -43,8 +43,8 @@ async def _ls(config, cluster: str, args: argparse.Namespace) -> int:
 
 
 async def _rm(config, cluster: str, args: argparse.Namespace) -> int:
-    from swarmdeck.cli.ops import change_session
     from swarmdeck.cli.prompt import confirm
+    from swarmdeck.cli.session import change_session
 
     target = f"{args.name}@{args.node}"
     async with change_session(config, cluster, args) as ops:
