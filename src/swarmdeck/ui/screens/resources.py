@@ -14,6 +14,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -241,12 +242,17 @@ class ResourcesScreen(Screen):
         flow = self._create_network() if kind == "network" else self._create_data(kind)
         self.run_worker(flow, group="operations", name=f"{kind} create")
 
-    def start_remove(self, kind: str, key: str | None) -> None:
+    def _on_row(self, kind: str, key: str | None, action: str,
+                flow: Callable[[NetworkRow | SecretRow], Awaitable[None]]) -> None:
+        """FLOW on the highlighted row of KIND, in a worker; or why not."""
         row = self.row(kind, key)
         if row is None:
             self.notify(f"no {kind} selected", severity="warning")
             return
-        self.run_worker(self._remove(kind, row), group="operations", name=f"{kind} remove")
+        self.run_worker(flow(row), group="operations", name=f"{kind} {action}")
+
+    def start_remove(self, kind: str, key: str | None) -> None:
+        self._on_row(kind, key, "remove", lambda row: self._remove(kind, row))
 
     async def _create_network(self) -> None:
         ops = await guard(self, self.cluster, "network create", "")
@@ -271,16 +277,11 @@ class ResourcesScreen(Screen):
             validate=lambda v: name_error(kind, v, taken)))
         if not name:
             return
-        path = await self.app.push_screen_wait(PromptDialog(
-            f"File holding the {kind}'s data (on this machine):",
-            placeholder="e.g. ~/certs/site.pem", validate=lambda v: file_error(kind, v)))
-        if not path:
+        picked = await self._data_file(kind, f"File holding the {kind}'s data (on this "
+                                             "machine):")
+        if picked is None:
             return
-        try:
-            data = read_file(kind, path)
-        except SwarmdeckError as exc:  # changed since it was checked
-            self.notify(clean(str(exc)), severity="error")
-            return
+        path, data = picked
         if await self.app.push_screen_wait(ConfirmDialog(
                 f"Create {kind} {name} on {self.cluster} from {path} ({len(data)} bytes)?")):
             await run_change(self, ops, f"create {kind} {name}",
@@ -288,35 +289,33 @@ class ResourcesScreen(Screen):
             self.action_reload()
 
     def start_rotate(self, kind: str, key: str | None) -> None:
-        row = self.row(kind, key)
-        if row is None:
-            self.notify(f"no {kind} selected", severity="warning")
-            return
-        self.run_worker(self._rotate_from_file(kind, row), group="operations",
-                        name=f"{kind} rotate")
+        self._on_row(kind, key, "rotate", lambda row: self._rotate_from_file(kind, row))
 
     def start_edit(self, key: str | None) -> None:
-        row = self.row("config", key)
-        if row is None:
-            self.notify("no config selected", severity="warning")
-            return
-        self.run_worker(self._edit(row), group="operations", name="config edit")
+        self._on_row("config", key, "edit", self._edit)
 
     async def _rotate_from_file(self, kind: str, row: NetworkRow | SecretRow) -> None:
         ops = await guard(self, self.cluster, f"{kind} rotate", row.name)
         if ops is None:
             return
+        picked = await self._data_file(kind, f"File holding the new data of {kind} {row.name} "
+                                             "(on this machine):")
+        if picked is not None:
+            await self._rotate(ops, kind, row, picked[1])
+
+    async def _data_file(self, kind: str, question: str) -> tuple[str, bytes] | None:
+        """A file's path asked for (checked as it is typed) and its data, or None (cancelled,
+        or the file changed since it was checked: said)."""
         path = await self.app.push_screen_wait(PromptDialog(
-            f"File holding the new data of {kind} {row.name} (on this machine):",
-            placeholder="e.g. ~/certs/site.pem", validate=lambda v: file_error(kind, v)))
+            question, placeholder="e.g. ~/certs/site.pem",
+            validate=lambda v: file_error(kind, v)))
         if not path:
-            return
+            return None
         try:
-            data = read_file(kind, path)
+            return path, read_file(kind, path)
         except SwarmdeckError as exc:  # changed since it was checked
             self.notify(clean(str(exc)), severity="error")
-            return
-        await self._rotate(ops, kind, row, data)
+            return None
 
     async def _edit(self, row: NetworkRow | SecretRow) -> None:
         """The config's data in $VISUAL/$EDITOR (a temporary file, 0600, removed after);
