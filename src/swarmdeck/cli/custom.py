@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shlex
 import sys
 
 from swarmdeck.cli.render import load_config
@@ -38,11 +37,8 @@ async def _run(config, cluster: str, command, args: argparse.Namespace) -> int:
             state = await fleet.inventory(cluster).load()
             where = custom_commands.target(command, state, args.target)
             argv = custom_commands.expand(command, where)
-            place = f"on node {where.values['node']}" if command.where == "node" \
-                else "on this machine"
             if command.confirm or command.dangerous:
-                confirm(f"Run {command.name} for {where.label} {place}: {shlex.join(argv)}?",
-                        yes=args.yes)
+                confirm(custom_commands.question(command, where, argv), yes=args.yes)
 
             async def work():
                 return await custom_commands.run(fleet, command, where, argv,

@@ -79,6 +79,12 @@ def expand(command: CommandConfig, where: Target) -> list[str]:
     return [one(arg) for arg in command.run]
 
 
+def question(command: CommandConfig, where: Target, argv: list[str]) -> str:
+    """What a command marked confirm or dangerous asks before it runs."""
+    place = f"on node {where.values['node']}" if command.where == "node" else "on this machine"
+    return f"Run {command.name} for {where.label} {place}: {shlex.join(argv)}?"
+
+
 async def run(fleet: Fleet, command: CommandConfig, where: Target, argv: list[str], *,
               timeout: float = 300) -> Result:
     if command.where == "local":

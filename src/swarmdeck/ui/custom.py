@@ -8,7 +8,6 @@ local command hands the terminal to it instead.
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 from typing import TYPE_CHECKING
 
@@ -67,11 +66,9 @@ async def run_command(widget: Widget, cluster: str, command: CommandConfig,
                 app.notify(f"{action} refused: cluster {cluster} is read-only ({reason})",
                            title=TITLE, severity="warning", timeout=6)
                 return
-        place = f"on node {where.values['node']}" if command.where == "node" \
-            else "on this machine"
         if (command.confirm or command.dangerous) and not await app.push_screen_wait(
-                ConfirmDialog(f"Run {command.name} for {where.label} {place}?\n"
-                              f"{shlex.join(argv)}", danger=command.dangerous)):
+                ConfirmDialog(custom_commands.question(command, where, argv),
+                              danger=command.dangerous)):
             return
         audit.check()
         params = {"argv": argv, "where": command.where}
