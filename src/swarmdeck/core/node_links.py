@@ -38,8 +38,7 @@ class NodeLinks:
         """The Docker API of NODE_ID's engine (raises SwarmdeckError saying why not).
         SESSION: the inventory's live manager session (the way in, and the manager's own
         node)."""
-        inventory = self.inventory
-        if inventory.state.info and inventory.state.info.node_id == node_id:
+        if self._managers_own(node_id):
             return session.docker
         lock = self._locks.setdefault(node_id, asyncio.Lock())
         async with lock:
@@ -61,11 +60,15 @@ class NodeLinks:
     async def connection(self, node_id: str, session) -> asyncssh.SSHClientConnection:
         """NODE_ID's SSH connection itself (to run a command there): the manager's session
         for its own node, else the node's, dialled on first use."""
-        inventory = self.inventory
-        if inventory.state.info and inventory.state.info.node_id == node_id:
+        if self._managers_own(node_id):
             return session.conn
         await self.engine(node_id, session)
         return self._conns[node_id][0]
+
+    def _managers_own(self, node_id: str) -> bool:
+        """NODE_ID is the connected manager's own node: its session serves it."""
+        info = self.inventory.state.info
+        return info is not None and info.node_id == node_id
 
     async def _dial(self, node_id: str, session) -> tuple[asyncssh.SSHClientConnection,
                                                          DockerEndpoint]:
