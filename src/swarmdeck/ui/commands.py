@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from swarmdeck.core.sanitize import clean
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from swarmdeck.ui.app import SwarmdeckApp
     from swarmdeck.ui.screens.main import MainScreen
 
@@ -143,42 +145,38 @@ def _stacks(app: SwarmdeckApp, _argument: str) -> str | None:
     return None
 
 
+def _open(app: SwarmdeckApp, make: Callable[[str], Screen]) -> None:
+    """The view MAKE builds for the cluster of the screen the command was typed on, opened
+    from the main screen (as its key there would)."""
+    cluster = cluster_here(app)  # before leaving the screen it names
+    back_to_main(app)
+    app.push_screen(make(cluster))
+
+
 def _tasks(app: SwarmdeckApp, argument: str) -> str | None:
     from swarmdeck.ui.screens.tasks import TasksScreen
 
-    cluster = cluster_here(app)
-    back_to_main(app)
-    app.push_screen(TasksScreen(cluster, filter_text=_filter_text(argument)))
-    return None
+    return _open(app, lambda cluster: TasksScreen(cluster, filter_text=_filter_text(argument)))
 
 
 def _resources(kind: str) -> Handler:
     def show(app: SwarmdeckApp, _argument: str) -> str | None:
         from swarmdeck.ui.screens.resources import ResourcesScreen
 
-        cluster = cluster_here(app)
-        back_to_main(app)
-        app.push_screen(ResourcesScreen(cluster, focus=kind))
-        return None
+        return _open(app, lambda cluster: ResourcesScreen(cluster, focus=kind))
     return show
 
 
 def _events(app: SwarmdeckApp, _argument: str) -> str | None:
     from swarmdeck.ui.screens.events import EventsScreen
 
-    cluster = cluster_here(app)
-    back_to_main(app)
-    app.push_screen(EventsScreen(cluster))
-    return None
+    return _open(app, EventsScreen)
 
 
 def _doctor(app: SwarmdeckApp, _argument: str) -> str | None:
     from swarmdeck.ui.screens.doctor import DoctorScreen
 
-    cluster = cluster_here(app)
-    back_to_main(app)
-    app.push_screen(DoctorScreen(cluster))
-    return None
+    return _open(app, DoctorScreen)
 
 
 def _service_names(app: SwarmdeckApp) -> list[str]:
@@ -226,10 +224,7 @@ def _switch(app: SwarmdeckApp, argument: str) -> str | None:
 def _volumes(app: SwarmdeckApp, _argument: str) -> str | None:
     from swarmdeck.ui.screens.volumes import VolumesScreen
 
-    cluster = cluster_here(app)
-    back_to_main(app)
-    app.push_screen(VolumesScreen(cluster))
-    return None
+    return _open(app, VolumesScreen)
 
 
 def _shell(app: SwarmdeckApp, argument: str) -> str | None:
