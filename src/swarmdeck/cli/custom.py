@@ -29,11 +29,11 @@ async def _run(config, cluster: str, command, args: argparse.Namespace) -> int:
     from swarmdeck.core.fleet import Fleet
 
     action = f"command {command.name}"
-    async with change_session(config, cluster, args) as ops:
-        if command.dangerous:
-            ops.check_writable(action, args.target or cluster)  # before any question
-        fleet = Fleet(config)
-        try:
+    fleet = Fleet(config)  # one manager connection for the ops and the node's link
+    try:
+        async with change_session(config, cluster, args, fleet=fleet) as ops:
+            if command.dangerous:
+                ops.check_writable(action, args.target or cluster)  # before any question
             state = await fleet.inventory(cluster).load()
             where = custom_commands.target(command, state, args.target)
             argv = custom_commands.expand(command, where)
@@ -52,8 +52,8 @@ async def _run(config, cluster: str, command, args: argparse.Namespace) -> int:
                 result = await work()
                 ops.record(cluster=cluster, manager=ops.manager, action=action,
                            target=where.label, params=params, result="ok")
-        finally:
-            await fleet.close()
+    finally:
+        await fleet.close()
     for data, stream in ((result.stdout, sys.stdout), (result.stderr, sys.stderr)):
         if not data:
             continue

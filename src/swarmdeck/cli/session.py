@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import SwarmdeckError, UsageError
-from swarmdeck.core.fleet import open_ops
+from swarmdeck.core.fleet import Fleet, open_ops
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps, record_unreached
 from swarmdeck.core.sanitize import clean, clean_lines
@@ -32,13 +32,14 @@ def pick_cluster(config: Config, name: str | None) -> str:
 
 
 @contextlib.asynccontextmanager
-async def change_session(config: Config, cluster: str, args: argparse.Namespace
-                         ) -> AsyncIterator[ClusterOps]:
+async def change_session(config: Config, cluster: str, args: argparse.Namespace, *,
+                         fleet: Fleet | None = None) -> AsyncIterator[ClusterOps]:
     """The cluster's ops for one command, and exactly one audit line per attempted change
     with its true result: made and followed to its outcome, refused, not confirmed, failed,
-    or its manager out of reach (a change that could not even be tried is recorded too)."""
+    or its manager out of reach (a change that could not even be tried is recorded too).
+    FLEET: the command's own, when it also reads the nodes (one manager connection)."""
     try:
-        ops = await open_ops(config, cluster, read_only_flag=args.read_only)
+        ops = await open_ops(config, cluster, read_only_flag=args.read_only, fleet=fleet)
     except SwarmdeckError as exc:
         attempt = attempt_of(args)
         if attempt is not None:

@@ -47,10 +47,10 @@ async def _rm(config, cluster: str, args: argparse.Namespace) -> int:
     from swarmdeck.cli.session import change_session
 
     target = f"{args.name}@{args.node}"
-    async with change_session(config, cluster, args) as ops:
-        ops.check_writable("volume remove", target)  # before any question
-        fleet = Fleet(config)
-        try:
+    fleet = Fleet(config)
+    try:
+        async with change_session(config, cluster, args, fleet=fleet) as ops:
+            ops.check_writable("volume remove", target)  # before any question
             state = await fleet.inventory(cluster).load()
             rows, problems = await node_objects.volumes(fleet, cluster, state, node=args.node)
             if problems:
@@ -76,8 +76,8 @@ async def _rm(config, cluster: str, args: argparse.Namespace) -> int:
 
             print(clean(await ops.guarded("volume remove", target, {"node": row.node},
                                           work)))
-        finally:
-            await fleet.close()
+    finally:
+        await fleet.close()
     return 0
 
 
