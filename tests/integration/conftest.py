@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,9 +21,26 @@ from swarmdeck.lab.topology import LabSpec
 LAB_DIR = Path(os.environ.get("SWARMDECK_LAB_DIR", "/var/lib/swarmdeck-lab"))
 
 
+# Set SWARMDECK_LAB_REUSE_ONLY=1 when several test sessions share one lab (another session may
+# be cutting a link or killing a daemon on purpose): the session then waits for the lab to be
+# healthy again and fails rather than purging and rebuilding it under the other session.
+REUSE_ONLY = os.environ.get("SWARMDECK_LAB_REUSE_ONLY", "") not in ("", "0")
+REUSE_WAIT = 180.0
+
+
 @pytest.fixture(scope="session")
 def lab() -> Lab:
     lab = Lab(LAB_DIR, say=lambda m: print(f"lab: {m}", file=sys.stderr))
+    if REUSE_ONLY:
+        deadline = time.monotonic() + REUSE_WAIT
+        while not (lab.spec() is not None and lab.healthy()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"SWARMDECK_LAB_REUSE_ONLY is set and the lab in {LAB_DIR} is "
+                            f"not up and healthy after {REUSE_WAIT:.0f}s: bring it up with "
+                            "`swarmdeck lab up` (or unset the variable to let the tests "
+                            "rebuild it)")
+            time.sleep(5)
+        return lab
     lab.up(LabSpec())
     return lab
 
