@@ -62,6 +62,9 @@ class RecordedFleet:
         self.listeners.append(listener)
         return lambda: self.listeners.remove(listener)
 
+    def show(self, names) -> None:
+        self.shown = list(names)  # the clusters the console says it looks at
+
     def emit(self, cluster: str, kind: str = "services") -> None:
         for listener in list(self.listeners):
             listener(Change(cluster, kind))

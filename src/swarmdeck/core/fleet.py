@@ -63,6 +63,8 @@ class Fleet:
         self.inventories: dict[str, ClusterInventory] = {}
         self.collectors: dict[str, MetricsCollector] = {}
         self.links: dict[str, NodeLinks] = {}
+        self.shown: set[str] | None = None  # None: every cluster is looked at (see show())
+        self._pausing: set[asyncio.Task] = set()
 
     def inventory(self, name: str) -> ClusterInventory:
         if name not in self.inventories:
@@ -122,6 +124,8 @@ class Fleet:
             await inventory.run()
             return
         collector = self.metrics(name)
+        if self.shown is not None and name not in self.shown:
+            collector.paused = True  # in the background from the start: no samplers yet
 
         def on_change(change: Change) -> None:
             if change.kind in ("loaded", "nodes"):
@@ -140,6 +144,28 @@ class Fleet:
             collector.metrics.on_containers_changed = None
             ticker.cancel()
             await collector.close()
+
+    def show(self, names: Iterable[str]) -> None:
+        """The clusters somebody looks at now (the console's screen). The others go to the
+        background: one connection and their event stream each, no metrics samplers (their
+        node connections close), no task polling. Shown again, they re-read their tasks and
+        sample at once."""
+        shown = set(names)
+        if shown == self.shown:
+            return
+        self.shown = shown
+        for name in self.names:
+            behind = name not in shown
+            self.inventory(name).background(behind)
+            collector = self.collectors.get(name)
+            if collector is None:
+                continue
+            if behind and not collector.paused:
+                pausing = asyncio.ensure_future(collector.pause())
+                self._pausing.add(pausing)
+                pausing.add_done_callback(self._pausing.discard)
+            elif not behind:
+                collector.resume()
 
     def reconnect(self, name: str) -> None:
         """Try the cluster's managers again now rather than after the backoff (a host key
@@ -258,6 +284,7 @@ class Fleet:
                                        from_nodes=self.config.clusters[name].logs == "nodes")
 
     async def close(self) -> None:
+        await asyncio.gather(*self._pausing, return_exceptions=True)
         await asyncio.gather(*(inv.close() for inv in self.inventories.values()),
                              *(links.close() for links in self.links.values()),
                              return_exceptions=True)

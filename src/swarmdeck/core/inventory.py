@@ -147,6 +147,9 @@ NO_LEADER_RETRY = 5.0  # the most to wait between tries while a reachable manage
 # seconds between task re-reads while every node's containers are watched (its metrics
 # sampler reports them): a change there asks for the re-read, this is only the safety net
 WATCHED_TASK_REFRESH = 30.0
+# A cluster kept in the background (the console shows another): no task re-read but on its
+# events, and a liveness ping only after this much silence (see failover.heartbeat)
+BACKGROUND_HEARTBEAT = 30.0
 CONTAINER_ACTIONS = ("start", "die", "destroy", "oom")  # container events that move a task
 
 
@@ -166,6 +169,8 @@ class ClusterInventory:
         # samplers): the task re-read then waits for those reports instead of polling
         self.tasks_watched: Callable[[], bool] = lambda: False
         self._tasks_moving = True
+        # nobody is looking at this cluster now (the console shows another): see background()
+        self.in_background = False
         self._retry = asyncio.Event()
         self._connecting = asyncio.Lock()
         self._closed = False
@@ -275,7 +280,7 @@ class ClusterInventory:
         # failed (no leader any more), or the manager stopped answering pings (link cut)
         parts = [asyncio.create_task(coro, name=f"{self.name}-{what}") for what, coro in (
             ("events", self._apply_events(session)), ("tasks", self._reconcile_tasks()),
-            ("heartbeat", failover.heartbeat(session)),
+            ("heartbeat", failover.heartbeat(session, self._heartbeat_pace)),
             ("managers", self._recheck_managers(session)))]
         try:
             done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
@@ -404,12 +409,29 @@ class ClusterInventory:
         """Ask for a task re-read soon (a service, node or container changed)."""
         self._tasks_due.set()
 
+    def background(self, flag: bool) -> None:
+        """FLAG: nobody looks at this cluster for now. It then keeps its one connection and
+        its event stream (services, nodes and networks stay current) but re-reads tasks only
+        when an event asks for it, and pings only after BACKGROUND_HEARTBEAT s of silence.
+        Brought back to the foreground, it re-reads its tasks at once."""
+        if flag == self.in_background:
+            return
+        self.in_background = flag
+        if not flag:
+            self.tasks_due()
+
+    def _heartbeat_pace(self) -> float:
+        return BACKGROUND_HEARTBEAT if self.in_background else failover.HEARTBEAT
+
     async def _reconcile_tasks(self) -> None:
         while True:
             # while tasks move (the last read changed some), keep looking every
-            # task_refresh; once they are still and watched, only the safety net is left
-            wait = max(self.task_refresh, WATCHED_TASK_REFRESH) \
+            # task_refresh; once they are still and watched, only the safety net is left;
+            # in the background, only events ask (no timer)
+            wait: float | None = max(self.task_refresh, WATCHED_TASK_REFRESH) \
                 if self.tasks_watched() and not self._tasks_moving else self.task_refresh
+            if self.in_background and not self._tasks_moving:
+                wait = None
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that comes
             # as the wait ends, and follow() then waited for this pump forever
             with contextlib.suppress(TimeoutError):

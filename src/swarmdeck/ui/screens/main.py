@@ -284,6 +284,9 @@ class MainScreen(Screen):
 
     def refresh_now(self) -> None:
         """Build and apply on the spot (first screen, scope changes)."""
+        fleet = self.deck.fleet
+        # the clusters off screen go to the background: no samplers, no polling
+        fleet.show(fleet.names if self.all_clusters else [self.cluster])
         self._frame_seq += 1
         self._apply(self._build(self._frame_seq, self._snapshot()))
 
