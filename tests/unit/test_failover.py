@@ -343,6 +343,31 @@ async def test_tasks_are_polled_only_while_nothing_else_watches_them(monkeypatch
         pump.cancel()
 
 
+async def test_a_cluster_in_the_background_reads_tasks_only_when_asked(monkeypatch):
+    """Nobody looks at it: no task polling at all (not even the watched safety net), a read
+    on each event that asks; shown again, a read at once and polling as before."""
+    inventory = inv.ClusterInventory("prod", [Destination(None, "m1", None)], SSHSettings(),
+                                     task_refresh=0.05)
+    session = FakeSession("m1")
+    session.docker = docker = TasksDocker()
+    inventory.session = session
+    inventory.background(True)
+    pump = asyncio.create_task(inventory._reconcile_tasks())
+    try:
+        await asyncio.sleep(0.2)  # the first read finds the tasks still
+        settled = docker.reads
+        await asyncio.sleep(0.4)  # eight task_refresh periods: not one read
+        assert docker.reads == settled <= 2
+        inventory.tasks_due()  # an event asks
+        await asyncio.sleep(0.45)
+        assert docker.reads == settled + 1
+        inventory.background(False)  # shown again: read at once, then polled
+        await asyncio.sleep(0.45)
+        assert docker.reads >= settled + 3
+    finally:
+        pump.cancel()
+
+
 class CountingDocker(FakeDocker):
     def __init__(self) -> None:
         super().__init__("m1", True)
@@ -368,6 +393,24 @@ async def test_no_ping_while_the_manager_is_heard_from(monkeypatch):
         assert docker.pings == 0
         await asyncio.sleep(0.5)  # silence: pinged, about every HEARTBEAT
         assert 1 <= docker.pings <= 3
+    finally:
+        beat.cancel()
+
+
+async def test_a_cluster_in_the_background_is_pinged_at_its_own_slower_pace(monkeypatch):
+    monkeypatch.setattr(failover, "HEARTBEAT", 0.1)
+    monkeypatch.setattr(failover, "HEARTBEAT_CHECK", 0.02)
+    session = FakeSession("m1")
+    session.docker = docker = CountingDocker()
+    pace = [1.0]  # in the background
+    beat = asyncio.create_task(failover.heartbeat(session, lambda: pace[0]))
+    try:
+        session.heard()
+        await asyncio.sleep(0.6)  # six HEARTBEATs of silence: still under the slow pace
+        assert docker.pings == 0
+        pace[0] = failover.HEARTBEAT  # shown again: the short pace applies within HEARTBEAT
+        await asyncio.sleep(0.25)
+        assert docker.pings >= 1
     finally:
         beat.cancel()
 
