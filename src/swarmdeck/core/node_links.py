@@ -89,9 +89,32 @@ class NodeLinks:
         if held is not None:
             held[0].abort()
 
+    async def close_idle(self, wait: float = 2.0) -> None:
+        """Close the node connections nothing uses now: a cluster in the background keeps
+        none. A connection still carrying a channel after its endpoint's kept-alive ones
+        are closed (a log stream, a shell, a port-forward) stays. WAIT: how long the closed
+        channels get to finish closing (one round trip each)."""
+        for _conn, endpoint in self._conns.values():
+            endpoint.drop_idle()
+        deadline = time.monotonic() + wait
+        while any(_open_channels(conn) for conn, _ in self._conns.values()) \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for node_id, (conn, _endpoint) in list(self._conns.items()):
+            if _open_channels(conn) == 0:
+                del self._conns[node_id]
+                conn.close()
+
     async def close(self) -> None:
         conns, self._conns = list(self._conns.values()), {}
         for conn, endpoint in conns:
             with contextlib.suppress(Exception):
                 await endpoint.close()
             conn.close()
+
+
+def _open_channels(conn: asyncssh.SSHClientConnection) -> int:
+    """Channels open on CONN (asyncssh keeps no public count; when it cannot be read, the
+    connection counts as in use and is kept)."""
+    channels = getattr(conn, "_channels", None)
+    return len(channels) if isinstance(channels, dict) else 1
