@@ -17,10 +17,10 @@ import asyncio
 import contextlib
 import dataclasses
 import ipaddress
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from swarmdeck.core import loop_clock
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import (
     ConnectionLost,
@@ -164,7 +164,7 @@ async def heartbeat(session: ManagerSession,
     anyway (events, the node's metrics samples on the same connection) counts as an answer:
     an idle console sends no ping while samples flow."""
     while True:
-        silent = time.monotonic() - session.last_heard
+        silent = loop_clock.now() - session.last_heard
         every = pace()
         if silent < every:
             # look again when the silence would reach the pace, not sooner (an idle console

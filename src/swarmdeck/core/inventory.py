@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from swarmdeck.core import failover
+from swarmdeck.core import failover, loop_clock
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import (
     ConnectionLost,
@@ -323,7 +323,7 @@ class ClusterInventory:
         since = self.server_time
         resumed = False
         while True:
-            opened = time.monotonic()
+            opened = loop_clock.now()
             try:
                 async for event in read_events(session.docker, EVENT_TYPES, since=since):
                     session.heard()
@@ -337,7 +337,7 @@ class ClusterInventory:
                     f"event stream from {session.label} ended")
             except ConnectionLost as exc:
                 lost = exc
-            if session.closed or time.monotonic() - opened < REOPEN_AFTER:
+            if session.closed or loop_clock.now() - opened < REOPEN_AFTER:
                 raise lost
             log.info("cluster %s: event stream closed (%s); opened again", self.name, lost)
             resumed = True
@@ -469,7 +469,7 @@ class ClusterInventory:
             loaded: float | None = None
             try:
                 await self.load()
-                loaded = time.monotonic()
+                loaded = loop_clock.now()
                 await self.follow()
             except SwarmdeckError as exc:
                 self.state.error = await self.explain(exc)
@@ -479,7 +479,7 @@ class ClusterInventory:
                 self.state.error = unexpected_error(self.name, exc)
             # a connection that held a while starts the backoff over; one that fails again
             # at once keeps doubling it (no tight loop of loads)
-            if loaded is not None and time.monotonic() - loaded > STEADY:
+            if loaded is not None and loop_clock.now() - loaded > STEADY:
                 delay = FIRST_RETRY
             if self._closed:
                 return

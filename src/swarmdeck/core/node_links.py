@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 import asyncssh
 
+from swarmdeck.core import loop_clock
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import HostUnreachable, SwarmdeckError
 from swarmdeck.core.transport.docker import DockerEndpoint
@@ -46,12 +46,12 @@ class NodeLinks:
             if held is not None and not held[0].is_closed():
                 return held[1]
             failed = self._failed.get(node_id)
-            if failed is not None and time.monotonic() - failed[0] < RETRY:
+            if failed is not None and loop_clock.now() - failed[0] < RETRY:
                 raise failed[1]
             try:
                 conn, endpoint = await self._dial(node_id, session)
             except SwarmdeckError as exc:
-                self._failed[node_id] = (time.monotonic(), exc)
+                self._failed[node_id] = (loop_clock.now(), exc)
                 raise
             self._failed.pop(node_id, None)
             self._conns[node_id] = (conn, endpoint)
@@ -96,9 +96,9 @@ class NodeLinks:
         channels get to finish closing (one round trip each)."""
         for _conn, endpoint in self._conns.values():
             endpoint.drop_idle()
-        deadline = time.monotonic() + wait
+        deadline = loop_clock.now() + wait
         while any(_open_channels(conn) for conn, _ in self._conns.values()) \
-                and time.monotonic() < deadline:
+                and loop_clock.now() < deadline:
             await asyncio.sleep(0.05)
         for node_id, (conn, _endpoint) in list(self._conns.items()):
             if _open_channels(conn) == 0:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 import asyncssh
 
+from swarmdeck.core import loop_clock
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import ConnectionLost, TransportError
 from swarmdeck.core.transport.docker import DEFAULT_SOCKET, DockerEndpoint
@@ -23,11 +23,11 @@ class ManagerSession:
         self.docker = DockerEndpoint(conn, resolved.label, socket_path)
         # when something last arrived from the manager (monotonic): the liveness check
         # pings only after a silence
-        self.last_heard = time.monotonic()
+        self.last_heard = loop_clock.now()
 
     def heard(self) -> None:
         """Something arrived from the manager just now."""
-        self.last_heard = time.monotonic()
+        self.last_heard = loop_clock.now()
 
     @classmethod
     async def open(cls, destination: Destination, settings: SSHSettings,
