@@ -310,6 +310,18 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"config file {path} cannot be read: permission denied") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    config = parse_config(text, path)
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        config._warnings.append(f"{path} can be read or written by other users (mode "
+                                f"{stat.filemode(mode)}): run chmod 600 {path}")
+    return config
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """TEXT checked as the config file at PATH would be (relative paths are PATH's
+    directory's): what load_config reads, and what an edit is checked with before it is
+    written."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -342,10 +354,6 @@ def load_config(path: str | Path) -> Config:
         cluster.ssh_config = _resolve_all(cluster.ssh_config, path.parent)
         cluster._problem = _managers_problem(name, cluster, path, lines)
     config._path, config._text, config._exists = path, text, True
-    mode = path.stat().st_mode
-    if mode & 0o077:
-        config._warnings.append(f"{path} can be read or written by other users (mode "
-                                f"{stat.filemode(mode)}): run chmod 600 {path}")
     return config
 
 
@@ -504,7 +512,7 @@ def _fields_at(loc: list[Any]) -> list[str]:
     return list(model.model_fields)
 
 
-_HEADER = re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$")
+HEADER = re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_.\"' -]+?)\s*=")
 
 
@@ -512,14 +520,14 @@ def _keys(text: str) -> Iterator[tuple[int, list[str], bool]]:
     """(line number, dotted key, is a [table] header) for each line that defines something."""
     table: list[str] = []
     for number, line in enumerate(text.splitlines(), 1):
-        if m := _HEADER.match(line):
-            table = _dotted_parts(m.group(1))
+        if m := HEADER.match(line):
+            table = dotted_parts(m.group(1))
             yield number, table, True
         elif m := _KEY.match(line):
-            yield number, table + _dotted_parts(m.group(1)), False
+            yield number, table + dotted_parts(m.group(1)), False
 
 
-def _dotted_parts(key: str) -> list[str]:
+def dotted_parts(key: str) -> list[str]:
     """a."b.c".d -> [a, b.c, d]: a quoted part (a registry address) keeps its dots."""
     return [p.strip().strip("\"'") for p in re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+', key)]
 

@@ -32,9 +32,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def ssh_settings(config: Config, cluster: str) -> SSHSettings:
+def ssh_settings(config: Config, cluster: str | None) -> SSHSettings:
+    """How CLUSTER's managers are reached (None: a host of no cluster yet, as [ssh] says)."""
     ssh = config.ssh
-    files = config.clusters[cluster].ssh_config or ssh.config
+    files = (config.clusters[cluster].ssh_config if cluster is not None else None) \
+        or ssh.config
     return SSHSettings(
         config_files=tuple(str(p) for p in files) if files else None,
         connect_timeout=ssh.connect_timeout,
