@@ -12,15 +12,21 @@ from swarmdeck.cli.prompt import ask, confirm
 from swarmdeck.core.config import Config, config_path
 from swarmdeck.core.config_edit import (
     ClusterEntry,
-    Edit,
     add_cluster,
     new_config,
     refuse_existing,
     remove_cluster,
 )
-from swarmdeck.core.discovery import FoundSwarm, Probe, candidates, probe_all, swarms
-from swarmdeck.core.errors import SwarmdeckError, UsageError
-from swarmdeck.core.models import SwarmInfo
+from swarmdeck.core.discovery import (
+    FoundSwarm,
+    Probe,
+    answering_manager,
+    candidates,
+    probe_all,
+    swarm_text,
+    swarms,
+)
+from swarmdeck.core.errors import UsageError
 from swarmdeck.core.sanitize import clean, clean_lines
 
 
@@ -49,7 +55,7 @@ def run_init(args: argparse.Namespace) -> int:
                               "user@host` once one answers")
     print("swarms found:")
     for i, swarm in enumerate(found_swarms, 1):
-        print(f"  {i}. {clean(swarm.name)}: {clean(_swarm_text(swarm.info))}; "
+        print(f"  {i}. {clean(swarm.name)}: {clean(swarm_text(swarm.info))}; "
               f"{clean(swarm.entry.describe())}")
     kept = found_swarms if args.yes else _choose(found_swarms)
     edit = new_config(path, {s.name: s.entry for s in kept}, ssh_config=args.ssh_config or ())
@@ -83,15 +89,9 @@ def _choose(found: list[FoundSwarm]) -> list[FoundSwarm]:
 def _probe_lines(probes: list[Probe]) -> list[str]:
     lines = []
     for p in probes:
-        said = _swarm_text(p.info) if p.info is not None else str(p.error)
+        said = swarm_text(p.info) if p.info is not None else str(p.error)
         lines.append(f"{p.candidate.source}: {said}")
     return lines
-
-
-def _swarm_text(info: SwarmInfo) -> str:
-    return (f"manager of swarm {info.cluster_id[:12] or '?'} ({info.nodes} node"
-            f"{'s' if info.nodes != 1 else ''}, {info.managers} manager"
-            f"{'s' if info.managers != 1 else ''})")
 
 
 def run_cluster(args: argparse.Namespace) -> int:
@@ -113,42 +113,11 @@ def _add(args: argparse.Namespace, path) -> int:
                          read_only=args.mark_read_only)
     edit = add_cluster(path, args.name, entry, replace=args.force)  # refusals come first
     if not args.no_check:
-        print(f"cluster {clean(args.name)}: {clean(_checked(edit, entry, args.timeout))}",
-              flush=True)
+        found = asyncio.run(answering_manager(edit, args.timeout))
+        print(f"cluster {clean(args.name)}: {clean(found)}", flush=True)
     edit.write()
     print(f"added cluster {clean(args.name)} ({clean(entry.describe())}) to {edit.path}")
     return 0
-
-
-def _checked(edit: Edit, entry: ClusterEntry, timeout: float) -> str:
-    """What the first manager that answers says of its swarm; refused when none does."""
-    from swarmdeck.core.config import parse_config
-    from swarmdeck.core.discovery import probe
-    from swarmdeck.core.fleet import ssh_settings
-
-    config = parse_config(edit.after, edit.path)
-    name = edit.clusters[0]
-    cluster = config.clusters[name]
-    settings = ssh_settings(config, name)
-    errors: list[str] = []
-
-    async def first() -> str | None:
-        for dest in cluster.manager_destinations():  # one connection at a time
-            try:
-                info = await probe(dest, settings, socket_path=cluster.docker_socket,
-                                   timeout=timeout)
-            except SwarmdeckError as exc:
-                errors.append(str(exc))
-                continue
-            return f"{dest} answers: {_swarm_text(info)}"
-        return None
-
-    found = asyncio.run(first())
-    if found is None:
-        raise UsageError(f"cluster {name} not added: no manager of it answers as a swarm "
-                         f"manager: {'; '.join(errors)}",
-                         hint="fix the destination, or pass --no-check to write it anyway")
-    return found
 
 
 def _indented(text: str) -> str:

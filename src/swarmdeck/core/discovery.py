@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swarmdeck.core.config import NAME_PATTERN, docker_contexts
-from swarmdeck.core.config_edit import ClusterEntry
+from swarmdeck.core.config import NAME_PATTERN, docker_contexts, parse_config
+from swarmdeck.core.config_edit import ClusterEntry, Edit
 from swarmdeck.core.destinations import Destination, parse_destination
-from swarmdeck.core.errors import ConfigError, SwarmdeckError, TransportError
+from swarmdeck.core.errors import ConfigError, SwarmdeckError, TransportError, UsageError
 from swarmdeck.core.models import SwarmInfo
 
 PROBE_TIMEOUT = 5.0  # seconds one candidate gets to answer, connection and all
@@ -185,3 +185,32 @@ def _free_name(name: str, taken: set[str]) -> str:
     while chosen in taken:
         chosen, n = f"{name}-{n}", n + 1
     return chosen
+
+
+def swarm_text(info: SwarmInfo) -> str:
+    return (f"manager of swarm {info.cluster_id[:12] or '?'} ({info.nodes} node"
+            f"{'s' if info.nodes != 1 else ''}, {info.managers} manager"
+            f"{'s' if info.managers != 1 else ''})")
+
+
+async def answering_manager(edit: Edit, timeout: float = PROBE_TIMEOUT) -> str:
+    """Before EDIT adds a cluster: the first of its managers that answers as a swarm manager
+    (tried one at a time), said in one line; UsageError when none does."""
+    from swarmdeck.core.fleet import ssh_settings
+
+    config = parse_config(edit.after, edit.path)
+    name = edit.clusters[0]
+    cluster = config.clusters[name]
+    settings = ssh_settings(config, name)
+    errors: list[str] = []
+    for dest in cluster.manager_destinations():
+        try:
+            info = await probe(dest, settings, socket_path=cluster.docker_socket,
+                               timeout=timeout)
+        except SwarmdeckError as exc:
+            errors.append(str(exc))
+            continue
+        return f"{dest} answers: {swarm_text(info)}"
+    raise UsageError(f"cluster {name} not added: no manager of it answers as a swarm "
+                     f"manager: {'; '.join(errors)}",
+                     hint="fix the destination, or pass --no-check to write it anyway")

@@ -12,7 +12,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from swarmdeck.core.config import Config
+from swarmdeck.core.config import ClusterConfig, Config
 from swarmdeck.core.errors import ConnectionLost, SwarmdeckError
 from swarmdeck.core.inventory import Change, ClusterInventory, ClusterState, Listener
 from swarmdeck.core.transport.ssh import SSHSettings
@@ -65,6 +65,8 @@ class Fleet:
         self.inventories: dict[str, ClusterInventory] = {}
         self.collectors: dict[str, MetricsCollector] = {}
         self.links: dict[str, NodeLinks] = {}
+        # each listener and how to stop it hearing each cluster (a cluster added later too)
+        self._listeners: list[tuple[Listener, list[Callable[[], None]]]] = []
 
     def inventory(self, name: str) -> ClusterInventory:
         if name not in self.inventories:
@@ -108,12 +110,24 @@ class Fleet:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Listen to every cluster's changes; returns the function that stops listening."""
         stops = [self.inventory(n).subscribe(listener) for n in self.names]
+        entry = (listener, stops)
+        self._listeners.append(entry)
 
         def unsubscribe() -> None:
             for stop in stops:
                 stop()
+            if entry in self._listeners:
+                self._listeners.remove(entry)
 
         return unsubscribe
+
+    def add_cluster(self, name: str, cluster: ClusterConfig) -> None:
+        """A cluster added to the config while the fleet runs (the console's `:ctx add`):
+        every listener hears it too; run(NAME) keeps it live."""
+        self.config.clusters[name] = cluster
+        inventory = self.inventory(name)
+        for listener, stops in self._listeners:
+            stops.append(inventory.subscribe(listener))
 
     async def run(self, name: str) -> None:
         """Keep one cluster's inventory live (load, follow, reconnect) and, unless the
