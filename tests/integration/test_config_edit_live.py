@@ -124,3 +124,48 @@ def test_init_groups_the_managers_of_one_swarm_from_the_ssh_config(lab, machine,
     assert proc.returncode == 0, proc.stderr
     assert {r["cluster"]: r["status"] for r in json.loads(proc.stdout)} == {
         "labprod": "ok", "staging": "ok"}
+
+
+async def test_console_ctx_add_follows_the_new_cluster_live(lab, tmp_path):
+    """`:ctx add` in a console on the real fleet: staging's manager is asked, the config
+    gains the cluster under the hand-written text, and its services appear on screen."""
+    import time
+
+    from swarmdeck.core.config import load_config
+    from swarmdeck.core.fleet import Fleet
+    from swarmdeck.ui.app import SwarmdeckApp
+    from swarmdeck.ui.screens.command import CommandScreen
+    from swarmdeck.ui.widgets.table import LiveTable
+
+    path = tmp_path / "config.toml"
+    hand = (f'# by hand: prod only, for now\n[ssh]\nconfig = ["{lab.ssh_config}"]\n\n'
+            '[clusters.prod]  # the big one\nmanagers = ["prod-m1"]\nmetrics = "off"\n')
+    path.write_text(hand)
+    path.chmod(0o600)
+    config = load_config(path)
+    app = SwarmdeckApp(config, Fleet(config), start_cluster="prod")
+
+    async def until(pilot, predicate, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not predicate():
+            await pilot.pause(0.2)
+        return predicate()
+
+    def services() -> set[str]:
+        table = app.screen.query_one("#services", LiveTable)
+        return {str(table.get_cell(k, "name")).strip() for k in table.rows}
+
+    # the lab's own stack (other sessions may be adding and removing services meanwhile)
+    theirs = set(lab.docker_on("staging-m1", "service", "ls", "--filter",
+                               "label=com.docker.stack.namespace=shop", "--format",
+                               "{{.Name}}").split())
+    assert theirs
+    async with app.run_test(size=(140, 40)) as pilot:
+        main = app.screen
+        await pilot.press("colon")
+        assert await until(pilot, lambda: isinstance(app.screen, CommandScreen), 5)
+        await pilot.press(*"ctx add stg staging-m1", "enter")
+        assert await until(pilot, lambda: main.cluster == "stg", 20), \
+            [str(n.message) for n in app._notifications]
+        assert await until(pilot, lambda: theirs <= services(), 30), theirs - services()
+    assert path.read_text() == hand + '\n[clusters.stg]\nmanagers = ["staging-m1"]\n'

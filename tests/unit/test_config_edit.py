@@ -357,3 +357,26 @@ def test_init_writes_only_the_swarms_that_answer(tmp_path: Path, isolated_env, c
     assert config.clusters["edge"].context == "edge"
     assert config.clusters["a"].managers == ["a-m1", "a-m2"]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+# ---- a cluster added to a running fleet (the console's :ctx add) -------------------------
+
+def test_a_cluster_added_to_the_fleet_is_heard_by_every_listener(tmp_path: Path) -> None:
+    from swarmdeck.core.config import ClusterConfig
+    from swarmdeck.core.fleet import Fleet
+
+    path = tmp_path / "c.toml"
+    path.write_text('[clusters.prod]\nmanagers = ["m1"]\n[clusters.staging]\n'
+                    'managers = ["s1"]\n[clusters.edge]\nmanagers = ["e1"]\n')
+    fleet = Fleet(load_config(path), env={})
+    heard: list[tuple[str, str]] = []
+    stop = fleet.subscribe(lambda change: heard.append((change.cluster, change.kind)))
+    fleet.add_cluster("lab", ClusterConfig(managers=["lab-m1"]))
+    assert fleet.names == ["prod", "staging", "edge", "lab"]
+    fleet.inventory("lab").notify("services")
+    fleet.inventory("prod").notify("nodes")
+    assert heard == [("lab", "services"), ("prod", "nodes")]
+    stop()
+    fleet.inventory("lab").notify("services")
+    fleet.inventory("prod").notify("nodes")
+    assert heard == [("lab", "services"), ("prod", "nodes")]
