@@ -129,7 +129,7 @@ THEMES = ("ansi-dark", "ansi-light", "atom-one-dark", "atom-one-light", "catppuc
 
 def _theme(value: str) -> str:
     if value not in THEMES:
-        raise ValueError(f"unknown theme {value!r}" + (_did_you_mean(value, THEMES) or
+        raise ValueError(f"unknown theme {value!r}" + (did_you_mean(value, THEMES) or
                                                         f" (themes: {', '.join(THEMES)})"))
     return value
 
@@ -184,7 +184,7 @@ class ClusterConfig(_Section):
         ctx = contexts.get(self.context or "")
         if ctx is None:
             raise ConfigError(f"docker context {self.context!r} does not exist"
-                              f"{_did_you_mean(self.context or '', usable)} ({listing})")
+                              f"{did_you_mean(self.context or '', usable)} ({listing})")
         if ctx.ssh_destination is None:
             raise ConfigError(f"docker context {self.context!r} points at {ctx.host}, which is "
                               f"not an ssh:// host ({listing})")
@@ -243,7 +243,7 @@ class Config(_Section):
         if name in self.clusters:
             return self.clusters[name]
         known = ", ".join(self.clusters) or "none"
-        raise ConfigError(f"unknown cluster {name!r}{_did_you_mean(name, self.clusters)} "
+        raise ConfigError(f"unknown cluster {name!r}{did_you_mean(name, self.clusters)} "
                           f"(configured in {self.path}: {known})")
 
     def environments(self) -> Iterator[tuple[str, str, EnvironmentConfig]]:
@@ -345,7 +345,7 @@ def parse_config(text: str, path: Path) -> Config:
             loc = ["projects", project, "environments", env_name, "cluster"]
             raise ConfigError(
                 f"{_dotted(loc)} in {path}: unknown cluster {environment.cluster!r}"
-                f"{_did_you_mean(environment.cluster, config.clusters)} (configured clusters: "
+                f"{did_you_mean(environment.cluster, config.clusters)} (configured clusters: "
                 f"{', '.join(config.clusters) or 'none'})"
                 + (f" (line {line})" if (line := lines.of(loc)) else ""))
         environment.compose = _resolve(environment.compose, path.parent)
@@ -456,7 +456,7 @@ def _explain(error: Mapping[str, Any], path: Path, lines: _Lines) -> str:
         key, section = str(loc[-1]), _dotted(loc[:-1])
         table = f"[{section}]" if section else "the top level"
         valid = _fields_at(loc[:-1])
-        hint = _did_you_mean(key, valid) or f"; valid keys: {', '.join(valid) or 'none'}"
+        hint = did_you_mean(key, valid) or f"; valid keys: {', '.join(valid) or 'none'}"
         return f"unknown key {key!r} in {table} of {path}{hint}{where}"
     if "[key]" in loc:
         parent = loc[:loc.index("[key]") - 1]
@@ -564,7 +564,7 @@ def _duplicate_line(text: str, key: str) -> int | None:
     return None
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f": did you mean {match[0]!r}?" if match else ""
 

@@ -29,12 +29,12 @@ from typing import Any
 
 import tomlkit
 
+from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import (
     HEADER,
     NAME_PATTERN,
     NAME_RULE,
-    Config,
-    _did_you_mean,
+    did_you_mean,
     dotted_parts,
     parse_config,
 )
@@ -90,11 +90,9 @@ class Edit:
     removed: str = ""  # the lines taken out (rm)
     params: dict[str, Any] = field(default_factory=dict)
 
-    def write(self, *, audit: Any | None = None) -> None:
-        """Replace the file atomically; refused if it changed since it was read. AUDIT: an
-        AuditLog (default: the user's); checked before, the edit recorded after."""
-        from swarmdeck.core.audit import AuditLog
-
+    def write(self, *, audit: AuditLog | None = None) -> None:
+        """Replace the file atomically; refused if it changed since it was read. AUDIT: the
+        user's audit log unless given; checked before, the edit recorded after."""
         log = audit or AuditLog.default()
         log.check()
         try:
@@ -168,7 +166,7 @@ def remove_cluster(path: str | Path, name: str) -> Edit:
     data = _data(before, path)
     clusters = data.get("clusters") or {}
     if name not in clusters:
-        raise UsageError(f"unknown cluster {name!r}{_did_you_mean(name, clusters)} "
+        raise UsageError(f"unknown cluster {name!r}{did_you_mean(name, clusters)} "
                          f"(configured in {path}: {', '.join(clusters) or 'none'})")
     used = [f"{p}.{e}" for p, project in (data.get("projects") or {}).items()
             for e, env in (project.get("environments") or {}).items()
@@ -343,8 +341,7 @@ def _read(path: Path) -> str | None:
 def _data(text: str, path: Path) -> dict[str, Any]:
     """The file's data, once it passes the checks a load makes: a config that does not
     load is not edited (the error says what to fix first)."""
-    config = parse_config(text, path)
-    del config
+    parse_config(text, path)
     return tomllib.loads(text)
 
 
@@ -360,8 +357,7 @@ def _checked(path: Path, before: str | None, after: str, expected: dict[str, Any
         raise ConfigError(f"cannot edit {path} without disturbing the rest of it (its layout "
                           "is one swarmdeck does not know)",
                           hint="make the change by hand; config.example.toml shows the keys")
-    checked: Config = parse_config(after, path)
-    del checked
+    parse_config(after, path)
     return Edit(path, before, after, action, names,
                 params=entry.table() if entry is not None else {})
 

@@ -12,12 +12,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swarmdeck.core.config import NAME_PATTERN, docker_contexts, parse_config
 from swarmdeck.core.config_edit import ClusterEntry, Edit
 from swarmdeck.core.destinations import Destination, parse_destination
 from swarmdeck.core.errors import ConfigError, SwarmdeckError, TransportError, UsageError
 from swarmdeck.core.models import SwarmInfo
+
+if TYPE_CHECKING:
+    from swarmdeck.core.transport.ssh import SSHSettings  # asyncssh: imported when dialling
 
 PROBE_TIMEOUT = 5.0  # seconds one candidate gets to answer, connection and all
 CONCURRENCY = 8  # candidates asked at once (an sshd drops handshakes past 10 by default)
@@ -110,7 +114,7 @@ def candidates(ssh_config: Sequence[str] | None = None,
 
 # ---- asking them ---------------------------------------------------------------------------
 
-async def probe(dest: Destination, settings, *, socket_path: str | None = None,
+async def probe(dest: Destination, settings: SSHSettings, *, socket_path: str | None = None,
                 timeout: float = PROBE_TIMEOUT) -> SwarmInfo:
     """What DEST's engine says of its swarm, over one connection, within TIMEOUT seconds;
     raises when it does not answer as a swarm manager (NotAManager says worker or no swarm)."""
@@ -134,8 +138,9 @@ async def probe(dest: Destination, settings, *, socket_path: str | None = None,
     return info
 
 
-async def probe_all(found: Sequence[Candidate], settings, *, timeout: float = PROBE_TIMEOUT,
-                    concurrency: int = CONCURRENCY) -> list[Probe]:
+async def probe_all(found: Sequence[Candidate], settings: SSHSettings, *,
+                    timeout: float = PROBE_TIMEOUT, concurrency: int = CONCURRENCY
+                    ) -> list[Probe]:
     """Every candidate asked, CONCURRENCY at a time; in the candidates' order."""
     gate = asyncio.Semaphore(concurrency)
 
