@@ -322,10 +322,11 @@ def test_init_refuses_an_existing_config_and_an_empty_machine(hand: Path, capsys
     assert not fresh.exists()
 
 
-def test_init_writes_only_the_swarms_that_answer(tmp_path: Path, isolated_env, capsys,
-                                                 monkeypatch) -> None:
-    """The probe is faked here (the lab test asks real managers): two Hosts of one swarm
-    make one cluster, a worker and a host that does not answer are left out."""
+@pytest.fixture
+def reachable(isolated_env: Path, monkeypatch) -> None:
+    """A machine with a docker context and three ssh Hosts; the probe is faked here (the lab
+    test asks real managers): a-m1 and a-m2 are managers of one swarm, a-w1 a worker, gone
+    does not answer."""
     from swarmdeck.core import discovery
     from swarmdeck.core.errors import HostUnreachable, NotAManager
     from swarmdeck.core.models import SwarmInfo
@@ -348,6 +349,9 @@ def test_init_writes_only_the_swarms_that_answer(tmp_path: Path, isolated_env, c
                          control_available=True)
 
     monkeypatch.setattr(discovery, "probe", probe)
+
+
+def test_init_writes_only_the_swarms_that_answer(tmp_path: Path, reachable, capsys) -> None:
     path = tmp_path / "conf" / "config.toml"
     assert main(["--config", str(path), "init", "--yes"]) == 0
     out, err = capsys.readouterr()
@@ -357,6 +361,24 @@ def test_init_writes_only_the_swarms_that_answer(tmp_path: Path, isolated_env, c
     assert config.clusters["edge"].context == "edge"
     assert config.clusters["a"].managers == ["a-m1", "a-m2"]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("answer", "kept"), [("2", ["a"]), ("", ["edge", "a"]),
+                                              ("2 1", ["a", "edge"]), ("3", None),
+                                              ("x", None)])
+def test_init_asks_which_to_keep(tmp_path: Path, reachable, capsys, monkeypatch,
+                                 answer: str, kept: list[str] | None) -> None:
+    from swarmdeck.cli import clusters
+
+    monkeypatch.setattr(clusters.sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(clusters, "ask", lambda prompt: answer)
+    path = tmp_path / "config.toml"
+    code = main(["--config", str(path), "init"])
+    if kept is None:
+        assert code == 2 and "nothing written" in capsys.readouterr().err
+        assert not path.exists()
+    else:
+        assert code == 0 and list(load_config(path).clusters) == kept
 
 
 # ---- a cluster added to a running fleet (the console's :ctx add) -------------------------
