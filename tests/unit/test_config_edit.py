@@ -244,7 +244,7 @@ def test_new_config_is_private_and_refuses_an_existing_file(tmp_path: Path, hand
     edit.write()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     text = path.read_text()
-    assert text.startswith("# swarmdeck config, written by `swarmdeck init`")
+    assert text.startswith("# swarmdeck config, first written by swarmdeck")
     assert text.endswith('\n[ssh]\nconfig = ["/etc/lab/ssh_config"]\n\n[clusters.prod]\n'
                          'managers = ["prod-m1", "prod-m2"]\n\n[clusters.edge]\n'
                          'context = "edge"\n')
@@ -252,6 +252,12 @@ def test_new_config_is_private_and_refuses_an_existing_file(tmp_path: Path, hand
     assert list(config.clusters) == ["prod", "edge"]
     with pytest.raises(UsageError, match="exists already.*cluster add"):
         new_config(hand, {"x": ClusterEntry(managers=("m",))})
+    # cluster add on a machine with no config yet: the same header, then the cluster
+    fresh = tmp_path / "fresh.toml"
+    add_cluster(fresh, "lab", ClusterEntry(managers=("lab-m1",))).write()
+    assert fresh.read_text() == (config_edit.HEADER_COMMENT +
+                                 '\n[clusters.lab]\nmanagers = ["lab-m1"]\n')
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
 
 
 def test_edits_are_audited(hand: Path) -> None:

@@ -43,9 +43,9 @@ from swarmdeck.core.errors import ConfigError, UsageError
 
 MODE = 0o600
 HEADER_COMMENT = """\
-# swarmdeck config, written by `swarmdeck init`. Comments and order are kept when swarmdeck
-# edits it (`swarmdeck cluster add|rm`, `:ctx add` in the console); every key is documented
-# in config.example.toml.
+# swarmdeck config, first written by swarmdeck (`swarmdeck init` or `cluster add`). Edit it
+# freely: your comments and order are kept when swarmdeck edits it (`swarmdeck cluster
+# add|rm`, `:ctx add` in the console). config.example.toml documents every key.
 """
 
 
