@@ -431,6 +431,46 @@ def _port_forward(p: argparse.ArgumentParser) -> None:
     p.add_argument("--node", metavar="NODE", help="the task on this node (hostname or ID)")
 
 
+def _init(p: argparse.ArgumentParser) -> None:
+    p.description = ("Write a first config: the docker contexts over ssh:// and the Hosts of "
+                     "the ssh config are asked (in parallel) whether they answer as a swarm "
+                     "manager; the managers of one swarm make one cluster. Asks which to keep, "
+                     "then writes config.toml (mode 0600). Refused when a config exists: add "
+                     "to it with `swarmdeck cluster add`.")
+    p.add_argument("--yes", "-y", action="store_true",
+                   help="keep every swarm found, without asking")
+    p.add_argument("--ssh-config", metavar="PATH", action="append",
+                   help="read the hosts from this ssh config, and write it as [ssh] config "
+                        "(repeatable; default: ~/.ssh/config, not written)")
+    p.add_argument("--timeout", type=float, default=5, metavar="SECONDS",
+                   help="how long each candidate gets to answer (default 5)")
+
+
+def _cluster(p: argparse.ArgumentParser) -> None:
+    p.description = ("Add or remove a [clusters.NAME] table of the config file; its comments, "
+                     "blank lines and order are kept. The swarm itself is not changed.")
+    actions = p.add_subparsers(dest="cluster_action", metavar="ACTION", required=True)
+    a = actions.add_parser("add", help="add a cluster, once a manager of it answers")
+    a.add_argument("name")
+    where = a.add_mutually_exclusive_group(required=True)
+    where.add_argument("--manager", "-m", metavar="DEST", action="append",
+                       help="a manager: ssh alias, [user@]host[:port] (repeatable, in the "
+                            "order to try them)")
+    where.add_argument("--context", metavar="NAME", help="a docker context over ssh://")
+    a.add_argument("--read-only", action="store_true", dest="mark_read_only",
+                   help="write read_only = true: every change to it is refused")
+    a.add_argument("--force", action="store_true",
+                   help="replace a cluster of that name (under the same comments)")
+    a.add_argument("--no-check", action="store_true",
+                   help="write it without asking the manager (offline edits)")
+    a.add_argument("--timeout", type=float, default=10, metavar="SECONDS",
+                   help="how long a manager gets to answer (default 10)")
+    a = actions.add_parser("rm", help="remove a cluster from the config (asks first)")
+    a.add_argument("name")
+    a.add_argument("--yes", "-y", action="store_true",
+                   help="do not ask for confirmation (needed without a terminal)")
+
+
 # ---- the table, in the order `swarmdeck --help` lists them ---------------------------------
 _OPS = "swarmdeck.cli.ops:run_ops"  # the changes share one runner (it also routes resources
 # and placement to their modules)
@@ -439,6 +479,10 @@ COMMANDS: dict[str, Command] = {
                   "swarmdeck.cli.ls:run_ls", _ls),
     "doctor": Command("check clusters for faults and fragile setups",
                       "swarmdeck.cli.doctor:run_doctor", _doctor),
+    "init": Command("write a first config from the swarm managers this machine reaches",
+                    "swarmdeck.cli.clusters:run_init", _init),
+    "cluster": Command("add or remove a cluster in the config file (comments kept)",
+                       "swarmdeck.cli.clusters:run_cluster", _cluster),
     "lab": Command("the demo and test lab: real swarms on this machine",
                    "swarmdeck.cli.lab:run_lab", _lab),
     "logs": Command("logs of a service or a whole stack, every replica",

@@ -12,7 +12,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from swarmdeck.core.config import Config
+from swarmdeck.core.config import ClusterConfig, Config
 from swarmdeck.core.errors import ConnectionLost, SwarmdeckError
 from swarmdeck.core.inventory import ClusterInventory, ClusterState, Listener
 from swarmdeck.core.transport.ssh import SSHSettings
@@ -33,9 +33,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def ssh_settings(config: Config, cluster: str) -> SSHSettings:
+def ssh_settings(config: Config, cluster: str | None) -> SSHSettings:
+    """How CLUSTER's managers are reached (None: a host of no cluster yet, as [ssh] says)."""
     ssh = config.ssh
-    files = config.clusters[cluster].ssh_config or ssh.config
+    files = (config.clusters[cluster].ssh_config if cluster is not None else None) \
+        or ssh.config
     return SSHSettings(
         config_files=tuple(str(p) for p in files) if files else None,
         connect_timeout=ssh.connect_timeout,
@@ -67,6 +69,8 @@ class Fleet:
         self.shown: set[str] | None = None  # None: every cluster is looked at (see show())
         self._pausing: set[asyncio.Future] = set()
         self.signals: dict[str, ClusterSignals] = {}  # of the clusters running with metrics
+        # each listener and how to stop it hearing each cluster (a cluster added later too)
+        self._listeners: list[tuple[Listener, list[Callable[[], None]]]] = []
 
     def inventory(self, name: str) -> ClusterInventory:
         if name not in self.inventories:
@@ -110,12 +114,24 @@ class Fleet:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Listen to every cluster's changes; returns the function that stops listening."""
         stops = [self.inventory(n).subscribe(listener) for n in self.names]
+        entry = (listener, stops)
+        self._listeners.append(entry)
 
         def unsubscribe() -> None:
             for stop in stops:
                 stop()
+            if entry in self._listeners:
+                self._listeners.remove(entry)
 
         return unsubscribe
+
+    def add_cluster(self, name: str, cluster: ClusterConfig) -> None:
+        """A cluster added to the config while the fleet runs (the console's `:ctx add`):
+        every listener hears it too; run(NAME) keeps it live."""
+        self.config.clusters[name] = cluster
+        inventory = self.inventory(name)
+        for listener, stops in self._listeners:
+            stops.append(inventory.subscribe(listener))
 
     async def run(self, name: str) -> None:
         """Keep one cluster's inventory live (load, follow, reconnect) and, unless the

@@ -15,7 +15,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from swarmdeck.core.config import Config
+from swarmdeck.core.config import ClusterConfig, Config
 from swarmdeck.core.crash import EXIT_CODE
 from swarmdeck.core.errors import HostKeyError
 from swarmdeck.core.inventory import ClusterState, Listener
@@ -41,6 +41,7 @@ class FleetSource(Protocol):
     async def run(self, name: str) -> None: ...
     def reconnect(self, name: str) -> None: ...
     def show(self, names: Iterable[str]) -> None: ...
+    def add_cluster(self, name: str, cluster: ClusterConfig) -> None: ...
     async def ops(self, name: str, *, read_only_flag: bool = False): ...
     def logs(self, name: str, service_id: str, *, tail: int | str = 100): ...
     def metrics(self, name: str): ...
@@ -120,6 +121,13 @@ class SwarmdeckApp(App):
         if cfg and cfg.read_only:
             return f"read_only = true for [clusters.{cluster}] in the config"
         return None
+
+    def add_cluster(self, name: str, cluster: ClusterConfig) -> None:
+        """A cluster just written to the config (`:ctx add`): in the fleet, followed live."""
+        self.config.clusters[name] = cluster
+        self.fleet.add_cluster(name, cluster)
+        self.run_worker(self.fleet.run(name), name=f"inventory {name}", group="inventory",
+                        exit_on_error=False)
 
     def on_mount(self) -> None:
         self._apply_keymap()

@@ -209,6 +209,9 @@ def _cluster_names(app: SwarmdeckApp) -> list[str]:
 
 def _switch(app: SwarmdeckApp, argument: str) -> str | None:
     names = app.fleet.names
+    word, _, rest = argument.partition(" ")
+    if word == "add" and (rest.strip() or "add" not in names):
+        return _add_cluster(app, rest.split())
     if not argument:
         return f"which cluster? :ctx NAME ({', '.join(names)})"
     if argument not in names:
@@ -218,6 +221,41 @@ def _switch(app: SwarmdeckApp, argument: str) -> str | None:
                    f" (clusters: {', '.join(names)})"))
     back_to_main(app).switch_cluster(argument)
     app.notify(f"cluster {argument}", timeout=1.5)
+    return None
+
+
+def _add_cluster(app: SwarmdeckApp, words: list[str]) -> str | None:
+    """`:ctx add NAME DEST [DEST...]`: written to the config as `swarmdeck cluster add` does
+    (once a manager answers), then followed here like the others."""
+    from swarmdeck.core.config_edit import ClusterEntry, add_cluster
+    from swarmdeck.core.errors import SwarmdeckError
+
+    if len(words) < 2:
+        return "usage: :ctx add NAME DEST [DEST...] (DEST: a manager, ssh alias or user@host)"
+    name, managers = words[0], tuple(words[1:])
+    try:  # a name taken, a bad destination, a config that does not load: said at once
+        edit = add_cluster(app.config.path, name, ClusterEntry(managers=managers))
+    except SwarmdeckError as exc:
+        return str(exc)
+
+    async def check_and_write() -> None:
+        from swarmdeck.core.config import parse_config
+        from swarmdeck.core.discovery import answering_manager
+
+        try:
+            found = await answering_manager(edit)
+            edit.write()
+        except SwarmdeckError as exc:
+            app.notify(clean(str(exc)), title=f"cluster {name} not added", severity="error",
+                       timeout=15)
+            return
+        app.add_cluster(name, parse_config(edit.after, edit.path).clusters[name])
+        back_to_main(app).switch_cluster(name)
+        app.notify(clean(f"{found}; added to {edit.path}"), title=f"cluster {name} added",
+                   timeout=5)
+
+    app.notify(clean(f"asking {', '.join(managers)}..."), title=f"cluster {name}", timeout=3)
+    app.run_worker(check_and_write(), name=f"add cluster {name}", group="config")
     return None
 
 
@@ -270,8 +308,8 @@ for _command in (
     Command("doctor", "what is broken or fragile in the cluster", _doctor, ("dr",)),
     Command("logs", "the full log view of the highlighted service, or of SERVICE", _logs,
             ("log",), "[SERVICE]", _service_names),
-    Command("ctx", "switch to another cluster of the config", _switch, ("cluster", "context"),
-            "NAME", _cluster_names),
+    Command("ctx", "switch to another cluster of the config; add NAME DEST... adds one to it",
+            _switch, ("cluster", "context"), "NAME | add NAME DEST...", _cluster_names),
     Command("volumes", "every volume and container of every node", _volumes,
             ("vol", "volume", "containers", "co")),
     Command("shell", "a shell in the highlighted service's task, or in SERVICE[.SLOT]'s",
