@@ -8,6 +8,7 @@ under the stack's name that the file no longer has.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.ops import environments
 from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.ops.compose import StackPlan
-from swarmdeck.core.ops.deploy_diff import canonical_spec, field_changes
+from swarmdeck.core.ops.deploy_preview import declared_changes
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ _VERSIONED = re.compile(r"-v\d+$")  # a rotated secret's or config's version (co
 
 
 def _unversioned(spec: dict[str, Any]) -> dict[str, Any]:
-    """SPEC with rotated secret and config names taken back to their family's: a rotation
-    is not drift (the next deploy keeps the newest version, by design)."""
+    """A copy of SPEC with rotated secret and config names taken back to their family's: a
+    rotation is not drift (the next deploy keeps the newest version, by design)."""
+    spec = copy.deepcopy(spec)
     container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
     for key, name_key in (("Secrets", "SecretName"), ("Configs", "ConfigName")):
         for ref in container.get(key) or []:
@@ -74,14 +76,16 @@ def _unversioned(spec: dict[str, Any]) -> dict[str, Any]:
 def drifted_from_state(plan: StackPlan, state: ClusterState) -> bool:
     """Whether the stack as the inventory holds it differs from PLAN (the file's specs):
     services missing or extra, or a field of one. No request: what the console already
-    follows. Image digests are not compared (that needs the registry: `swarmdeck drift`)."""
+    follows. Compared as the deploy preview compares (deploy_preview.declared_changes, the
+    engine's API version included); image digests are not compared (that needs the
+    registry: `swarmdeck drift`)."""
     running = {s.name: s for s in state.services.values() if s.stack == plan.stack}
     planned = {spec["Name"]: spec for spec in plan.services.values()}
     if set(running) != set(planned):
         return True
     names = {n.id: n.name for n in state.networks.values()}
-    return any(field_changes(_unversioned(canonical_spec(running[name].raw_spec, names)),
-                             _unversioned(canonical_spec(spec, names)))
+    return any(declared_changes(_unversioned(running[name].raw_spec), _unversioned(spec),
+                                names, state.api_version)
                for name, spec in planned.items())
 
 
@@ -119,7 +123,7 @@ class DriftWatch:
             return None
         inputs = (mtime, tuple(sorted((s.id, id(s.raw_spec)) for s in state.services.values()
                                       if s.stack == env.stack)),
-                  tuple(sorted(state.networks)))
+                  tuple(sorted(state.networks)), state.api_version)
         done = self._results.get(key)
         if done is None or done[0] != inputs:
             done = self._results[key] = (inputs, drifted_from_state(plan, state))
