@@ -97,6 +97,8 @@ class HistoryScreen(Screen):
 
     def refresh_data(self) -> None:
         """The rows, and which one runs now (from the inventory: no request)."""
+        if not self.is_mounted:
+            return  # a change came before the view was built: on_mount reads it all
         state = self.deck.fleet.state(self.cluster)
         self.running = drift.running_revision(list(reversed(self.kept)), state) \
             if state.loaded else None
