@@ -148,6 +148,9 @@ async def test_history_command_and_its_mistakes(make_app, docker):
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert commands.run(app, ":history") == ("which project? :history PROJECT [ENV] (or "
+                                                 "select one in the projects pane)")
         assert commands.run(app, ":history shop staging") is None
         assert await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
         assert (app.screen.cluster, app.screen.environment) == ("staging", "staging")

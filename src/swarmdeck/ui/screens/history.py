@@ -127,6 +127,8 @@ class HistoryScreen(Screen):
                         else "yellow")
         elif self.running is not None:
             text.append(f"  running now: revision {self.running}", style="green")
+        elif self.kept and not self.deck.fleet.state(self.cluster).loaded:
+            text.append("  running now: not known until the cluster is loaded", style="dim")
         elif self.kept:
             text.append("  running now: none of these (changed since: see drift)",
                         style="yellow")
