@@ -11,6 +11,7 @@ import copy
 
 import pytest
 from fake_cluster import install
+from test_help_keys import help_text, section
 from ui_waits import wait_until
 
 from swarmdeck.core.audit import AuditLog
@@ -94,6 +95,15 @@ async def test_h_lists_the_revisions_newest_first_with_the_running_one(make_app,
         assert "commit: 3f2a9c1d0b7e" in text
         await pilot.press("escape")
         assert isinstance(app.screen, HistoryScreen)
+
+        await pilot.press("question_mark")  # the view's keys, as its footer shows them
+        text = help_text(app)
+        own = section(text, "History screen")
+        for key, wanted in (("d", "history.deploy"), ("v", "history.view"),
+                            ("r", "history.refresh")):
+            assert next(line for line in own.splitlines() if wanted in line).split()[0] == key
+        assert ":history|hist [PROJECT [ENV]]" in text
+        await pilot.press("escape")
     assert docker["prod"].posts == []  # looking changes nothing
 
 
