@@ -80,9 +80,9 @@ async def test_h_lists_the_revisions_newest_first_with_the_running_one(make_app,
         screen = await open_history(app, pilot)
         digest = "demo:1.0@63c050b12b8f"
         assert cells(screen) == [
-            ["2", RUNNING, "2h ago", "2026-11-29 04:45", "ana@jump1", "-",
+            ["2", RUNNING, "2h", "2026-11-29 04:45", "ana@jump1", "-",
              f"web={digest}, worker={digest}"],
-            ["1", "", "2d ago", "2026-11-26 09:15", "ana@jump1", "3f2a9c1d0b7e",
+            ["1", "", "2d", "2026-11-26 09:15", "ana@jump1", "3f2a9c1d0b7e",
              f"web={digest}, worker={digest}"]]
         assert "running now: revision 2" in str(screen.query_one("#history-title").render())
 

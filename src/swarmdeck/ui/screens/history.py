@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 COLUMNS = [("revision", "REV>"), ("now", "NOW"), ("age", "AGE>"), ("time", "TIME (UTC)"),
            ("user", "USER"), ("commit", "COMMIT"), ("images", "IMAGES")]
-RUNNING = "● running"
+RUNNING = "●"  # the revision running now (the title says it in words)
 
 
 class HistoryScreen(Screen):
@@ -72,7 +72,7 @@ class HistoryScreen(Screen):
         yield Static(id="history-title")
         yield LiveTable(COLUMNS, widest={"images": 80}, always=["revision", "now", "age",
                                                                 "user", "images"],
-                        optional=["commit", "time"], shrink=["images"], id="revisions")
+                        optional=["time", "commit"], shrink=["images"], id="revisions")
         yield KeysFooter()
 
     def on_mount(self) -> None:
@@ -110,8 +110,7 @@ class HistoryScreen(Screen):
             rows.append((str(rev.revision), [
                 Text(str(rev.revision), justify="right"),
                 Text(RUNNING, style="bold green") if rev.revision == self.running else "",
-                Text(f"{views.compact_age(now - moment)} ago" if moment else "-",
-                     justify="right"),
+                Text(views.compact_age(now - moment) if moment else "-", justify="right"),
                 rev.time.replace("T", " ").removesuffix("Z")[:16] or "-",
                 rev.user or "-", rev.commit or "-",
                 history.images_text(rev.images)]))
