@@ -223,6 +223,11 @@ def _deploy(p: argparse.ArgumentParser) -> None:
     p.add_argument("--revision", type=int, metavar="N",
                    help="deploy revision N of the environment's history again (see "
                         "`swarmdeck history`), not the compose file")
+    p.add_argument("--pull", action="store_true",
+                   help="resolve every image's tag to the digest its registry holds now and "
+                        "show old -> new per service; only the services whose digest changed "
+                        "are updated (nothing when none did). Every deploy resolves tags so; "
+                        "--pull says it and names what moves")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--detach", "-d", action="store_true",
                    help="return once applied, without following the services")

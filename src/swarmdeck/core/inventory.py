@@ -57,6 +57,7 @@ class ClusterState:
     tasks: dict[str, Task] = field(default_factory=dict)
     networks: dict[str, Network] = field(default_factory=dict)
     info: SwarmInfo | None = None
+    api_version: str | None = None  # the manager engine's (some spec fields need a newer one)
     manager: str | None = None  # label of the manager we are connected to
     loaded_at: float | None = None  # time.time() of the last full or event update
     # time.time() the live link was lost (None while connected): the data was true until
@@ -258,6 +259,7 @@ class ClusterInventory:
             raise error from None
         st = self.state
         st.info = info
+        st.api_version = getattr(session.docker, "api_version", None)
         st.manager = session.label
         st.nodes = {n.id: n for n in map(Node.from_api, nodes)}
         st.services = {s.id: s for s in map(Service.from_api, services)}

@@ -286,6 +286,60 @@ def _shell(app: SwarmdeckApp, argument: str) -> str | None:
     return None
 
 
+def open_history(app: SwarmdeckApp, cluster: str, project: str | None,
+                 environment: str | None, stack: str | None = None) -> str | None:
+    """The deploy history of PROJECT's ENVIRONMENT (or of the environment deploying STACK on
+    CLUSTER), opened from the main screen; what is wrong, if anything."""
+    from swarmdeck.ui.screens.history import HistoryScreen
+
+    config = app.config
+    if project is None and stack:
+        found = [(p, e) for p, e, env in config.environments()
+                 if env.cluster == cluster and env.stack == stack]
+        if not found:
+            return (f"stack {stack} on {cluster} is not a project environment of the config: "
+                    "swarmdeck keeps a history only of the environments it deploys")
+        project, environment = found[0]
+    if project not in config.projects:
+        return (f"no project {project!r} in the config"
+                + _close(project or "", list(config.projects), "projects"))
+    envs = config.projects[project].environments
+    if environment is None and len(envs) == 1:
+        environment = next(iter(envs))
+    if environment not in envs:
+        return (f"which environment of {project}? :history {project} ENV"
+                if environment is None else
+                f"project {project} has no environment {environment!r}"
+                + _close(environment, list(envs), "environments"))
+    back_to_main(app)
+    app.push_screen(HistoryScreen(project, environment, envs[environment]))
+    return None
+
+
+def _close(word: str, names: list[str], what: str) -> str:
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    return f": did you mean {close[0]!r}?" if close else f" ({what}: {', '.join(names)})"
+
+
+def _history(app: SwarmdeckApp, argument: str) -> str | None:
+    """`:history [PROJECT [ENV]]`: without one, the environment selected in the projects
+    pane (as `h`)."""
+    words = argument.split()
+    if len(words) > 2:
+        return "too many words: :history [PROJECT [ENV]]"
+    if not words:
+        scope = main_screen(app).scope
+        if scope is None:
+            return "which project? :history PROJECT [ENV] (or select one in the projects pane)"
+        return open_history(app, scope.cluster, scope.project, scope.environment, scope.stack)
+    return open_history(app, cluster_here(app), words[0], words[1] if len(words) > 1 else None)
+
+
+def _environment_names(app: SwarmdeckApp) -> list[str]:
+    return sorted({f"{p} {e}" for p, e, _env in app.config.environments()}
+                  | set(app.config.projects))
+
+
 def _quit(app: SwarmdeckApp, _argument: str) -> str | None:
     app.exit()
     return None
@@ -314,6 +368,8 @@ for _command in (
             ("vol", "volume", "containers", "co")),
     Command("shell", "a shell in the highlighted service's task, or in SERVICE[.SLOT]'s",
             _shell, ("sh", "exec"), "[SERVICE[.SLOT]]", _service_names),
+    Command("history", "the deploy history of a project environment (d deploys a revision "
+            "again)", _history, ("hist",), "[PROJECT [ENV]]", _environment_names),
     Command("quit", "leave the console", _quit, ("q", "q!", "exit")),
 ):
     register(_command)
