@@ -1,0 +1,40 @@
+"""A slow link for the benches: a delaying TCP proxy (swarmdeck.lab.proxy, DELAY seconds each
+way) in front of lab managers' sshd, each named MANAGER-slow in an ssh config of its own that
+uses the lab's key and known_hosts (host keys checked as the lab's)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from swarmdeck.lab.lab import Lab
+from swarmdeck.lab.topology import BRIDGE_IP
+
+
+def start(lab: Lab, work: Path, ports: dict[str, int], delay: float
+          ) -> tuple[Path, list[subprocess.Popen]]:
+    """A proxy on BRIDGE_IP:PORT for each MANAGER of PORTS; returns the ssh config (the
+    lab's own included after the slow hosts) and the proxies' processes (stop() them)."""
+    procs = []
+    blocks = [f"Include {lab.ssh_config}"]
+    for manager, port in ports.items():
+        address = next(n.address for n in lab.spec().nodes() if n.name == manager)
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "swarmdeck.lab.proxy", f"{BRIDGE_IP}:{port}",
+             f"{address}:22", "--delay", str(delay)], stdout=subprocess.DEVNULL))
+        blocks.insert(0, f"Host {manager}-slow\n    HostName {BRIDGE_IP}\n    Port {port}\n"
+                         f"    HostKeyAlias {manager}\n    User root\n"
+                         f"    IdentityFile {lab.identity}\n    IdentitiesOnly yes\n"
+                         f"    UserKnownHostsFile {lab.known_hosts}\n")
+    ssh_config = work / "ssh_config"
+    ssh_config.write_text("\n".join(blocks))
+    time.sleep(0.5)  # the proxies listening
+    return ssh_config, procs
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.terminate()
+        proc.wait()
