@@ -34,7 +34,7 @@ class LocalConn:
     def __init__(self) -> None:
         self.opened: list[tuple[str, int]] = []
 
-    async def open_connection(self, host: str, port: int):
+    async def open_connection(self, host: str, port: int, **_channel):
         self.opened.append((host, port))
         return await asyncio.open_connection(host, port)
 

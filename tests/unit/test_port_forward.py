@@ -70,7 +70,7 @@ class LocalConn:
     def __init__(self) -> None:
         self.opened: list[tuple[str, int]] = []
 
-    async def open_connection(self, host: str, port: int):
+    async def open_connection(self, host: str, port: int, **_channel):
         self.opened.append((host, port))
         return await asyncio.open_connection(host, port)
 
@@ -111,7 +111,7 @@ def test_a_refused_channel_is_one_note_and_the_listener_goes_on():
         notes = []
 
         class Refusing:
-            async def open_connection(self, host, port):
+            async def open_connection(self, host, port, **_channel):
                 raise OSError(111, "Connection refused")
 
         forwarder = Forwarder(Refusing(), "10.0.0.5", 8080, label="w1", on_note=notes.append)
@@ -208,7 +208,7 @@ def test_a_channel_that_cannot_open_finds_the_task_again():
     from swarmdeck.core.port_forward import Route
 
     class Refusing:
-        async def open_connection(self, host, port):
+        async def open_connection(self, host, port, **_channel):
             raise OSError(113, "No route to host")
 
     async def run():
