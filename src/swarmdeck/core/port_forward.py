@@ -57,19 +57,27 @@ def parse_ports(text: str) -> PortSpec:
 
 
 async def container_address(engine: DockerEndpoint, container_id: str) -> str:
-    """Where the node reaches the container (raises ExecFailed when it cannot)."""
-    try:
-        container = await engine.get(f"/containers/{container_id}/json")
-    except NotFound:
+    """Where the node reaches the container (raises ExecFailed when it cannot). The
+    container and the node's docker_gwbridge are read at once: one round trip, not two."""
+    async def gwbridge() -> dict:
+        with contextlib.suppress(NotFound):
+            return await engine.get("/networks/docker_gwbridge")
+        return {}
+
+    found, bridge_net = await asyncio.gather(
+        engine.get(f"/containers/{container_id}/json"), gwbridge(), return_exceptions=True)
+    if isinstance(found, NotFound):
         raise ExecFailed(f"{engine.label}: container {container_id[:12]} is gone") from None
+    for result in (found, bridge_net):
+        if isinstance(result, BaseException):
+            raise result
+    container: dict = found  # type: ignore[assignment]
     networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
     if "host" in networks:
         return "127.0.0.1"
-    with contextlib.suppress(NotFound):
-        gwbridge = await engine.get("/networks/docker_gwbridge")
-        entry = (gwbridge.get("Containers") or {}).get(container["Id"])
-        if entry and entry.get("IPv4Address"):
-            return entry["IPv4Address"].split("/")[0]
+    entry = (bridge_net.get("Containers") or {}).get(container["Id"])  # type: ignore[union-attr]
+    if entry and entry.get("IPv4Address"):
+        return entry["IPv4Address"].split("/")[0]
     bridge = (networks.get("bridge") or {}).get("IPAddress")
     if bridge:
         return bridge
