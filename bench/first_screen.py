@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncssh
-import slow_link
+import lab_bench
 
 from swarmdeck.cli.lab import lab_dir
 from swarmdeck.core.config import load_config
@@ -87,7 +87,7 @@ def setup(lab: Lab, work: Path) -> tuple[Path, dict[str, str], list[subprocess.P
             if time.monotonic() > deadline:
                 raise SystemExit(f"bench stack on {cluster} did not converge: {out.split()}")
             time.sleep(1)
-    ssh_config, procs = slow_link.start(lab, work, dict(PROXIES.values()), DELAY)
+    ssh_config, procs = lab_bench.start(lab, work, dict(PROXIES.values()), DELAY)
     config = work / "config.toml"
     config.write_text(
         f'[ssh]\nconfig = ["{ssh_config}"]\n'
@@ -185,7 +185,7 @@ def main() -> None:
                         run_async(lambda: swarmdeck_load(config, ["prod", "staging"])),
                         args.runs)
         finally:
-            slow_link.stop(procs)
+            lab_bench.stop(procs)
             if not args.keep:
                 remove_bench(lab)
     print("\nratios:")

@@ -2,7 +2,7 @@
 
 On the lab, a bench service of its own (one httpd replica pinned to prod-m1, serving a
 SIZE MB file made in its container at start; removed at the end), through a delaying TCP
-proxy adding 50 ms of round trip in front of prod-m1's sshd (bench/slow_link.py). Both
+proxy adding 50 ms of round trip in front of prod-m1's sshd (bench/lab_bench.py). Both
 forward 127.0.0.1:PORT to the same container address, through the same node:
 
   (a) first byte: from the process's start (`swarmdeck port-forward SERVICE PORT:8080`, or
@@ -18,7 +18,6 @@ Run as root on a machine where the lab is up:  python bench/port_forward.py [--r
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
@@ -28,9 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import slow_link
+import lab_bench
 
-from swarmdeck.cli.lab import lab_dir
 from swarmdeck.lab.lab import Lab
 from swarmdeck.lab.topology import DEMO_IMAGE
 
@@ -166,18 +164,12 @@ def through_one(make_argv, runs: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help=f"runs per figure (1..{MAX_RUNS})")
-    args = parser.parse_args()
-    runs = max(1, min(args.runs, MAX_RUNS))
-    lab = Lab(lab_dir(None))
-    if lab.spec() is None:
-        raise SystemExit("no lab here: run `swarmdeck lab up` first")
+    lab, runs = lab_bench.lab_and_runs(__doc__.splitlines()[0], MAX_RUNS)
     os.environ.setdefault("XDG_STATE_HOME", "/tmp/swarmdeck-bench-state")  # the audit log
     with tempfile.TemporaryDirectory(prefix="swarmdeck-bench-") as tmp:
         work = Path(tmp)
         address = deploy(lab)
-        ssh_config, procs = slow_link.start(lab, work, {NODE: PROXY_PORT}, DELAY)
+        ssh_config, procs = lab_bench.start(lab, work, {NODE: PROXY_PORT}, DELAY)
         config = work / "config.toml"
         config.write_text(f'[ssh]\nconfig = ["{ssh_config}"]\n'
                           f'[clusters.prod]\nmanagers = ["{NODE}-slow"]\nmetrics = "off"\n')
@@ -199,7 +191,7 @@ def main() -> None:
             ours_next, ours_rate = through_one(swarmdeck, runs)
             theirs_next, theirs_rate = through_one(ssh, runs)
         finally:
-            slow_link.stop(procs)
+            lab_bench.stop(procs)
             remove(lab)
     first_ratio = ours_first / theirs_first
     rate_ratio = ours_rate / theirs_rate

@@ -244,3 +244,36 @@ async def test_pf_command_says_what_is_wrong(make_app, fleet):
         assert await wait_until(pilot, lambda: isinstance(app.screen, ForwardsScreen))
         assert "none: > on a service or a task starts one" in str(
             app.screen.query_one("#forwards", LiveTable).border_title)
+
+
+async def test_help_lists_the_keys_and_commands(make_app):
+    import io
+
+    from rich.console import Console
+
+    from swarmdeck.ui.screens.help import HelpScreen
+
+    def help_lines(app) -> list[str]:
+        console = Console(width=160, file=io.StringIO(), color_system=None)
+        console.print(app.screen.query_one("Static").content)
+        return [line.strip() for line in console.file.getvalue().splitlines()]
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        lines = help_lines(app)
+        [forward] = [line for line in lines if "service.port_forward" in line]
+        assert forward.split()[:2] == [">", "Port-forward"]
+        assert any(line.startswith(":pf|port-forward [SERVICE[.SLOT] [[LOCAL:]REMOTE]]")
+                   for line in lines)
+        assert any(line.startswith(":forwards|fw") for line in lines)
+        await pilot.press("escape")
+        await command(pilot, "tasks")
+        await pilot.press("question_mark")
+        lines = help_lines(app)
+        assert [line.split()[:2] for line in lines if "task.port_forward" in line] == \
+            [[">", "Port-forward"]]
+        assert [line.split()[:2] for line in lines if "task.shell" in line] == \
+            [["!", "Shell"]]

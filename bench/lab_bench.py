@@ -1,16 +1,30 @@
-"""A slow link for the benches: a delaying TCP proxy (swarmdeck.lab.proxy, DELAY seconds each
-way) in front of lab managers' sshd, each named MANAGER-slow in an ssh config of its own that
-uses the lab's key and known_hosts (host keys checked as the lab's)."""
+"""What the benches that run on the lab share: the lab that is up and the number of runs
+asked for (lab_and_runs), and a slow link: a delaying TCP proxy (swarmdeck.lab.proxy, DELAY
+seconds each way) in front of lab managers' sshd, each named MANAGER-slow in an ssh config of
+its own that uses the lab's key and known_hosts (host keys checked as the lab's)."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from swarmdeck.cli.lab import lab_dir
 from swarmdeck.lab.lab import Lab
 from swarmdeck.lab.topology import BRIDGE_IP
+
+
+def lab_and_runs(description: str, max_runs: int) -> tuple[Lab, int]:
+    """The lab already up (a bench never brings it up) and --runs, kept to 1..MAX_RUNS."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=int, default=5, help=f"runs per figure (1..{max_runs})")
+    args = parser.parse_args()
+    lab = Lab(lab_dir(None))
+    if lab.spec() is None:
+        raise SystemExit("no lab here: run `swarmdeck lab up` first")
+    return lab, max(1, min(args.runs, max_runs))
 
 
 def start(lab: Lab, work: Path, ports: dict[str, int], delay: float
