@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from test_console_live import wait_until
 
 from swarmdeck.core.config import load_config
 from swarmdeck.core.fleet import Fleet
@@ -90,15 +91,6 @@ def accepts(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(3)
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-async def wait_until(pilot, predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await pilot.pause(0.2)
-    return predicate()
 
 
 async def command(pilot, text: str) -> None:
