@@ -26,12 +26,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncssh
+import lab_bench
 
 from swarmdeck.cli.lab import lab_dir
 from swarmdeck.core.config import load_config
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.lab.lab import Lab
-from swarmdeck.lab.topology import BRIDGE_IP, DEMO_IMAGE, LabSpec
+from swarmdeck.lab.topology import DEMO_IMAGE, LabSpec
 
 SERVICES = 30
 REPLICAS = 2
@@ -86,19 +87,7 @@ def setup(lab: Lab, work: Path) -> tuple[Path, dict[str, str], list[subprocess.P
             if time.monotonic() > deadline:
                 raise SystemExit(f"bench stack on {cluster} did not converge: {out.split()}")
             time.sleep(1)
-    procs = []
-    ssh_config = work / "ssh_config"
-    blocks = [f"Include {lab.ssh_config}"]
-    for manager, port in PROXIES.values():
-        address = next(n.address for n in lab.spec().nodes() if n.name == manager)
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "swarmdeck.lab.proxy", f"{BRIDGE_IP}:{port}",
-             f"{address}:22", "--delay", str(DELAY)], stdout=subprocess.DEVNULL))
-        blocks.insert(0, f"Host {manager}-slow\n    HostName {BRIDGE_IP}\n    Port {port}\n"
-                         f"    HostKeyAlias {manager}\n    User root\n"
-                         f"    IdentityFile {lab.identity}\n    IdentitiesOnly yes\n"
-                         f"    UserKnownHostsFile {lab.known_hosts}\n")
-    ssh_config.write_text("\n".join(blocks))
+    ssh_config, procs = lab_bench.start(lab, work, dict(PROXIES.values()), DELAY)
     config = work / "config.toml"
     config.write_text(
         f'[ssh]\nconfig = ["{ssh_config}"]\n'
@@ -110,7 +99,6 @@ def setup(lab: Lab, work: Path) -> tuple[Path, dict[str, str], list[subprocess.P
     wrapper.parent.mkdir()
     wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {ssh_config} "$@"\n')
     wrapper.chmod(0o755)
-    time.sleep(0.5)
     env = {**os.environ, "PATH": f"{wrapper.parent}:{os.environ['PATH']}",
            "DOCKER_CONFIG": str(work / "docker-cli")}
     return config, env, procs
@@ -197,9 +185,7 @@ def main() -> None:
                         run_async(lambda: swarmdeck_load(config, ["prod", "staging"])),
                         args.runs)
         finally:
-            for p in procs:
-                p.terminate()
-                p.wait()
+            lab_bench.stop(procs)
             if not args.keep:
                 remove_bench(lab)
     print("\nratios:")

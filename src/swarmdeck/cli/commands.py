@@ -21,6 +21,9 @@ class Command(NamedTuple):  # not a dataclass: that would import inspect, 10 ms
     help: str  # the line `swarmdeck --help` shows
     runner: str  # "module:function" called with the parsed arguments, returns the exit code
     arguments: Callable[[argparse.ArgumentParser], None]  # adds the options, the description
+    # run as the process's own command line, the process ends as soon as it returns (its
+    # output flushed): no interpreter teardown (cli.main.end_now)
+    ends_at_once: bool = False
 
 
 # ---- options, one function per command (or family of commands) -----------------------------
@@ -529,7 +532,7 @@ COMMANDS: dict[str, Command] = {
     "run": Command("run a custom command of the config on a service, task, node or cluster",
                    "swarmdeck.cli.custom:run_custom", _run),
     "exec": Command("a shell or a command in a task's container",
-                    "swarmdeck.cli.exec:run_exec", _exec),
+                    "swarmdeck.cli.exec:run_exec", _exec, ends_at_once=True),
     "port-forward": Command("a local port carried to a port of a task's container",
                             "swarmdeck.cli.port_forward:run_port_forward", _port_forward),
 }

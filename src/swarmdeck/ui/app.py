@@ -23,6 +23,7 @@ from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.core.sanitize import clean
 from swarmdeck.core.transport.host_keys import CHANGED_KEYS
 from swarmdeck.ui.crash import crash_line, traceback_line
+from swarmdeck.ui.forwards import Forwards
 from swarmdeck.ui.palette import screen_actions
 from swarmdeck.ui.screens.help import HelpScreen
 from swarmdeck.ui.screens.main import MainScreen
@@ -102,6 +103,7 @@ class SwarmdeckApp(App):
         # console got around by another manager): the header keeps saying it
         self.changed_keys: dict[str, HostKeyError] = {}
         self._gc_before: tuple[int, ...] | None = None
+        self.forwards = Forwards()  # the active port-forwards, closed when the console quits
         # a crash line is printed whole, the terminal wraps it: the report's path copies as
         # one piece (rich would crop it at the width, or break it with newlines)
         self.error_console.soft_wrap = True
@@ -161,6 +163,7 @@ class SwarmdeckApp(App):
             self._unsubscribe()
         if self._unsubscribe_keys:
             self._unsubscribe_keys()
+        await self.forwards.close_all()  # before the connections they run on
         await self.fleet.close()
         if self._gc_before is not None:
             restore_garbage_collector(self._gc_before)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.sanitize import clean
 
 if TYPE_CHECKING:
@@ -265,6 +266,17 @@ def _volumes(app: SwarmdeckApp, _argument: str) -> str | None:
     return _open(app, VolumesScreen)
 
 
+def _no_service(app: SwarmdeckApp, ref: str) -> str | None:
+    """Why REF (SERVICE or SERVICE.SLOT) names no service of the current cluster, if so."""
+    base = ref.rsplit(".", 1)[0] if ref.rsplit(".", 1)[-1].isdigit() else ref
+    names = _service_names(app)
+    if ref in names or base in names:
+        return None
+    close = difflib.get_close_matches(base, names, n=1, cutoff=0.6)
+    return (f"no service {base!r} in cluster {cluster_here(app)}"
+            + (f": did you mean {close[0]!r}?" if close else ""))
+
+
 def _shell(app: SwarmdeckApp, argument: str) -> str | None:
     """A shell in SERVICE[.SLOT]'s task, else in the highlighted service's (as `!`)."""
     from swarmdeck.ui.shell import open_shell
@@ -274,12 +286,9 @@ def _shell(app: SwarmdeckApp, argument: str) -> str | None:
     if not argument:
         screen.query_one(ServicesTable).action_shell()
         return None
-    base = argument.rsplit(".", 1)[0] if argument.rsplit(".", 1)[-1].isdigit() else argument
-    names = _service_names(app)
-    if argument not in names and base not in names:
-        close = difflib.get_close_matches(base, names, n=1, cutoff=0.6)
-        return (f"no service {base!r} in cluster {cluster_here(app)}"
-                + (f": did you mean {close[0]!r}?" if close else ""))
+    problem = _no_service(app, argument)
+    if problem:
+        return problem
     cluster = cluster_here(app)
     screen.run_worker(open_shell(screen, cluster, argument), group="operations",
                       name="shell")
@@ -340,6 +349,43 @@ def _environment_names(app: SwarmdeckApp) -> list[str]:
                   | set(app.config.projects))
 
 
+def _forwards(app: SwarmdeckApp, _argument: str) -> str | None:
+    from swarmdeck.ui.screens.forwards import ForwardsScreen
+
+    if isinstance(app.screen, ForwardsScreen):
+        return None
+    app.push_screen(ForwardsScreen(cluster_here(app)))
+    return None
+
+
+def _port_forward(app: SwarmdeckApp, argument: str) -> str | None:
+    """`:pf` alone lists the forwards; `:pf SERVICE[.SLOT] [LOCAL:]REMOTE` starts one (the
+    ports asked for when not given, the replica when SERVICE has several)."""
+    from swarmdeck.core.port_forward import parse_ports
+    from swarmdeck.core.task_exec import find_service
+    from swarmdeck.ui.forwards import ask_and_forward
+
+    if not argument:
+        return _forwards(app, argument)
+    ref, _, ports = argument.partition(" ")
+    ports = ports.strip() or None
+    if ports is not None:
+        try:
+            parse_ports(ports)
+        except SwarmdeckError as exc:
+            return str(exc)
+    problem = _no_service(app, ref)
+    if problem:
+        return problem
+    cluster = cluster_here(app)
+    service = find_service(app.fleet.state(cluster), ref)[0]
+    # SERVICE alone: the replica is picked as `>` picks it; SERVICE.SLOT names it
+    named = None if ref == service.name else ref
+    app.run_worker(ask_and_forward(app.screen, cluster, service, ports, ref=named),
+                   group="operations", name="port-forward")
+    return None
+
+
 def _quit(app: SwarmdeckApp, _argument: str) -> str | None:
     app.exit()
     return None
@@ -370,6 +416,10 @@ for _command in (
             _shell, ("sh", "exec"), "[SERVICE[.SLOT]]", _service_names),
     Command("history", "the deploy history of a project environment (d deploys a revision "
             "again)", _history, ("hist",), "[PROJECT [ENV]]", _environment_names),
+    Command("pf", "list the port-forwards, or carry [LOCAL:]REMOTE of SERVICE[.SLOT]'s "
+            "task to 127.0.0.1", _port_forward, ("port-forward",),
+            "[SERVICE[.SLOT] [[LOCAL:]REMOTE]]", _service_names),
+    Command("forwards", "the console's active port-forwards", _forwards, ("fw",)),
     Command("quit", "leave the console", _quit, ("q", "q!", "exit")),
 ):
     register(_command)
