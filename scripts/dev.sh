@@ -2,7 +2,7 @@
 # One entry point for a fresh Debian 12 machine (root): installs what swarmdeck's lab and
 # tests need (apt packages, a virtualenv with the package), then runs what was asked.
 #   sh scripts/dev.sh demo    bring the demo lab up and run swarmdeck against it
-#   sh scripts/dev.sh test    run the whole test suite (unit + integration on the real lab)
+#   sh scripts/dev.sh test    ruff, mypy, then every test (unit + integration on the real lab)
 #   sh scripts/dev.sh setup   only install
 set -eu
 cd "$(dirname "$0")/.."
@@ -60,6 +60,7 @@ case "${1:-}" in
     test)
         setup
         "$VENV/bin/ruff" check src tests bench
+        "$VENV/bin/mypy"  # what it checks and how: [tool.mypy] in pyproject.toml
         "$VENV/bin/python" -m pytest -q tests
         ;;
     *)

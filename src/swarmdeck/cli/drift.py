@@ -40,7 +40,8 @@ async def _check(config, prepared):
     from swarmdeck.core.fleet import open_ops
     from swarmdeck.core.ops import drift
 
-    rows, failed = [], []
+    rows: list[drift.Drift] = []
+    failed: list[tuple[str, SwarmdeckError]] = []
     by_cluster: dict[str, list] = {}
     for p in prepared:
         by_cluster.setdefault(p.cluster, []).append(p)

@@ -48,6 +48,8 @@ async def _run(config, cluster: str, args: argparse.Namespace, types: list[str])
         since, until = times.window(args.since, args.until, now,
                                     default_since="0s" if args.follow else EVENTS_SINCE)
         until = None if args.follow else until or now
+        if inventory.session is None:  # load() connects, or raises
+            raise ConnectionLost(f"cluster {cluster} is not connected")
         docker = inventory.session.docker
         if args.follow:
             async for event in read(docker, types, since=since):
@@ -63,7 +65,8 @@ async def _run(config, cluster: str, args: argparse.Namespace, types: list[str])
         now = time.time()
         print(render.table(HEADERS, [row(e, now) for e in found], wide=(5,)))
     else:
-        print(f"no events since {_stamp(since)}", file=sys.stderr)
+        print(f"no events since {_stamp(since)}" if since is not None else "no events",
+              file=sys.stderr)
     return 0
 
 

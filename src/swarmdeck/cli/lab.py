@@ -28,7 +28,7 @@ def run_lab(args: argparse.Namespace) -> int:
     if args.action == "up":
         lab.up(make_spec(args.cluster, args.spares))
         print(f"lab ready. Try:\n  swarmdeck --config {lab.config_file} ls nodes\n"
-              f"  ssh -F {lab.ssh_config} {lab.spec().nodes()[0].name} docker node ls")
+              f"  ssh -F {lab.ssh_config} {lab.running_spec().nodes()[0].name} docker node ls")
         return 0
     if args.action == "down":
         lab.down()

@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="refuse every change (deploy, scale, node and token actions)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_Subcommands,
                                 description="without a command, the console starts")
+    assert isinstance(sub, _Subcommands)  # typeshed types it as the stock action
     for name, command in COMMANDS.items():
         sub.add_command(name, command.help, command.arguments)
     return parser
@@ -111,10 +112,10 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
     from swarmdeck.core.errors import SwarmdeckError
 
     try:
-        argv, command = split_command(list(sys.argv[1:] if argv is None else argv))
+        argv, exec_argv = split_command(list(sys.argv[1:] if argv is None else argv))
         args = build_parser().parse_args(argv)
-        if command is not None:  # exec's command after --, kept exactly as given
-            args.argv = command
+        if exec_argv is not None:  # exec's command after --, kept exactly as given
+            args.argv = exec_argv
         command = COMMANDS[args.command] if args.command else None
         module, function = (command.runner if command else CONSOLE).split(":")
         # a module failing to import is a crash too

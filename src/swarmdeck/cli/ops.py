@@ -110,6 +110,12 @@ async def _run(config: Config, cluster: str, args: argparse.Namespace) -> int:
         return await COMMANDS[args.command](ops, args)
 
 
+def _config(ops: ClusterOps) -> Config:
+    """The config the command's ops were opened with (open_ops always passes it)."""
+    assert ops.config is not None, "ClusterOps from open_ops carry their config"
+    return ops.config
+
+
 def _refuse_early(ops: ClusterOps, action: str, target: str) -> None:
     """Read-only refusals come before any question."""
     ops.check_writable(action, target)
@@ -196,7 +202,8 @@ async def _rm(ops: ClusterOps, args) -> int:
         objects = await services.stack_objects(ops, args.name)
         names = [s["Spec"]["Name"] for s in objects["services"]]
         if not any(objects.values()):
-            return await services.remove_stack(ops, args.name)  # raises: no such stack
+            print(clean(await services.remove_stack(ops, args.name)))  # raises: no such stack
+            return 0
         confirm(f"Remove stack {args.name} ({', '.join(names) or 'no services'}) from "
                 f"{ops.cluster}?", yes=args.yes, typed=args.name)
         print(clean(await services.remove_stack(ops, args.name)))
@@ -208,14 +215,14 @@ async def _node(ops: ClusterOps, args) -> int:
     from swarmdeck.core.ops import nodes
 
     action = args.node_action
-    target = getattr(args, "node", None) or getattr(args, "destination", "")
+    target = getattr(args, "node", "") or getattr(args, "destination", "")
     _refuse_early(ops, f"node {action}", target)
     if action == "add":
         from swarmdeck.core.ops import join
 
         confirm(f"Join {target} to {ops.cluster} as a {args.role}?", yes=args.yes)
         node = await join.add_node(ops, target, args.role,
-                                   settings=ssh_settings(ops.config, ops.cluster),
+                                   settings=ssh_settings(_config(ops), ops.cluster),
                                    advertise_addr=args.advertise_addr, timeout=args.timeout,
                                    progress=lambda m: print(f"  {clean(m)}", flush=True))
         host = (node.get("Description") or {}).get("Hostname", target)
@@ -227,7 +234,7 @@ async def _node(ops: ClusterOps, args) -> int:
         confirm(f"Remove node {host} from {ops.cluster} (drain, wait, demote, leave)?",
                 yes=args.yes, typed=host)
         print(clean(await nodes.remove_node(
-            ops, args.node, settings=ssh_settings(ops.config, ops.cluster),
+            ops, args.node, settings=ssh_settings(_config(ops), ops.cluster),
             user=ops.session.resolved.user, timeout=args.timeout,
             say=lambda m: print(f"  {clean(m)}", flush=True))))
         return 0

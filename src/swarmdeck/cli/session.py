@@ -74,7 +74,7 @@ def attempt_of(args: argparse.Namespace) -> tuple[str, str] | None:
         return f"remove {args.kind}", args.name
     if command == "node":
         return (f"node {args.node_action}",
-                getattr(args, "node", None) or getattr(args, "destination", ""))
+                getattr(args, "node", "") or getattr(args, "destination", ""))
     if command == "token":
         return (f"token rotate {args.role}", "") if args.token_action == "rotate" else None
     if command in ("network", "secret", "config") and args.resource_action in ("create", "rm"):

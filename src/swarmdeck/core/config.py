@@ -370,8 +370,8 @@ def _syntax_error(text: str, path: Path, exc: tomllib.TOMLDecodeError) -> Config
                            f"{message}")
     except tomlkit.exceptions.TOMLKitError as error:  # e.g. a key defined twice in a table
         m = re.search(r'Key "(.*)" already exists', str(error))
-        line = _duplicate_line(text, m.group(1)) if m else None
-        return ConfigError(f"{path}: TOML error{f' at line {line}' if line else ''}: "
+        twice = _duplicate_line(text, m.group(1)) if m else None
+        return ConfigError(f"{path}: TOML error{f' at line {twice}' if twice else ''}: "
                            f"{error}")
     return ConfigError(f"{path}: TOML syntax error: {exc}")
 

@@ -152,7 +152,7 @@ def add_cluster(path: str | Path, name: str, entry: ClusterEntry, *,
             else before + _table_text(name, entry)
     else:  # clusters written another way ([clusters] with inline tables, or replaced)
         doc = tomlkit.parse(before)
-        doc["clusters"][name] = _tomlkit_table(entry)  # type: ignore[index]
+        doc["clusters"][name] = _tomlkit_table(entry)
         after_text = tomlkit.dumps(doc)
     return _checked(path, before, after_text, expected, "cluster add", [name], entry)
 
@@ -187,7 +187,7 @@ def remove_cluster(path: str | Path, name: str) -> Edit:
                           if i not in _kept_indexes(lines, own))
     else:
         doc = tomlkit.parse(before)
-        del doc["clusters"][name]  # type: ignore[union-attr]
+        del doc["clusters"][name]
         if not doc["clusters"]:
             del doc["clusters"]
         after = tomlkit.dumps(doc)

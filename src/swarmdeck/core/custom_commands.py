@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from swarmdeck.core.config import PLACEHOLDER, CommandConfig, Config
 from swarmdeck.core.errors import SwarmdeckError, UsageError
-from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.inventory import ClusterState
+from swarmdeck.core.node_links import NodeAccess
 from swarmdeck.core.task_exec import find_node, pick_task
 
 OUTPUT_LIMIT = 1 << 20  # bytes of each stream kept for the view
@@ -85,8 +85,8 @@ def question(command: CommandConfig, where: Target, argv: list[str]) -> str:
     return f"Run {command.name} for {where.label} {place}: {shlex.join(argv)}?"
 
 
-async def run(fleet: Fleet, command: CommandConfig, where: Target, argv: list[str], *,
-              timeout: float = 300) -> Result:
+async def run(fleet: NodeAccess, command: CommandConfig, where: Target, argv: list[str],
+              *, timeout: float = 300) -> Result:
     if command.where == "local":
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
@@ -108,5 +108,9 @@ async def run(fleet: Fleet, command: CommandConfig, where: Target, argv: list[st
         raise SwarmdeckError(f"command {command.name!r} did not finish within {timeout:g}s "
                              f"on {where.values.get('node')}") from None
     status = done.exit_status if done.exit_status is not None else 255
-    return Result(status, bytes(done.stdout or b"")[:OUTPUT_LIMIT],
-                  bytes(done.stderr or b"")[:OUTPUT_LIMIT])
+    return Result(status, _raw(done.stdout)[:OUTPUT_LIMIT], _raw(done.stderr)[:OUTPUT_LIMIT])
+
+
+def _raw(data: bytes | str | None) -> bytes:
+    """Output read with encoding=None: bytes (asyncssh types it as bytes or str)."""
+    return data.encode() if isinstance(data, str) else bytes(data or b"")

@@ -128,7 +128,7 @@ def diagnose(state: ClusterState, *, now: float, facts: SwarmFacts | None = None
 
 
 def counts(findings: Iterable[Finding]) -> dict[str, int]:
-    out = dict.fromkeys(SEVERITIES, 0)
+    out: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
     for f in findings:
         out[f.severity] += 1
     return out
@@ -139,10 +139,10 @@ def _no_leader(error: SwarmdeckError | None) -> Finding | None:
     reason = str(error) if error else ""
     if not isinstance(error, NoLeader) and "does not have a leader" not in reason:
         return None
-    counted = isinstance(error, NoLeader) and error.total is not None
+    counted = error if isinstance(error, NoLeader) and error.total is not None else None
     return Finding(
         "error", "managers.quorum", "cluster",
-        error.message if counted else "quorum lost: the swarm has no leader",
+        counted.message if counted else "quorum lost: the swarm has no leader",
         f"fewer than a majority of managers are reachable, so nothing can be read or "
         f"changed ({reason})",
         "bring the lost managers back online; if they are gone for good, run `docker "
@@ -188,13 +188,13 @@ def _managers(exam: _Exam) -> Iterator[Finding]:
     rule = (f"Raft needs a majority (quorum) of managers to change anything; N managers "
             f"tolerate (N-1)/2 failures, rounded down: {n} tolerate{'s' if n == 1 else ''} "
             f"{fault_tolerance(n)}")
-    lost = ("if it is lost, running containers keep running but nothing can be scheduled, "
-            "updated or recovered")
+    if_lost = ("if it is lost, running containers keep running but nothing can be scheduled, "
+               "updated or recovered")
     if n in (1, 2):
         yield Finding(
             "warning", "managers.count", "cluster",
             f"{n} manager{'s' if n > 1 else ''}: the swarm tolerates no manager failure",
-            f"{rule}. " + (lost.capitalize() + "." if n == 1 else
+            f"{rule}. " + (if_lost.capitalize() + "." if n == 1 else
                            "With 2, losing either one loses the quorum of 2: twice the "
                            "machines that can stop the swarm, for no gain."),
             "promote workers (docker node promote NODE) or join managers to have 3 "

@@ -17,6 +17,8 @@ class SwarmdeckError(Exception):
 
     #: process exit code the CLI uses for this kind of error
     exit_code: int = 1
+    #: the Docker engine's own words, when the error is its answer (transport.docker)
+    raw: str = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

@@ -15,7 +15,7 @@ import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
-from typing import IO
+from typing import IO, Any
 
 from swarmdeck.core import local_tty
 from swarmdeck.core.audit import AuditLog
@@ -26,25 +26,30 @@ from swarmdeck.core.errors import (
     UsageError,
 )
 from swarmdeck.core.fleet import Fleet
+from swarmdeck.core.node_links import NodeAccess
 from swarmdeck.core.task_exec import ExecTarget, TaskExec, pick_task, pump
 from swarmdeck.core.transport.docker import DockerEndpoint
 
 
 @contextlib.asynccontextmanager
-async def task_access(fleet: Fleet, cluster: str, ref: str, *, node: str | None,
+async def task_access(fleet: NodeAccess, cluster: str, ref: str, *, node: str | None,
                       action: str, params: dict, read_only: str | None, audit: AuditLog,
                       fresh: bool = True) -> AsyncIterator[tuple[ExecTarget, DockerEndpoint]]:
     """The task REF names (on NODE) and its node's engine, for ACTION (exec, port-forward),
     refused when READ_ONLY (why the cluster is). One audit line with how it ended and PARAMS
     as they are then (the caller adds to them). FRESH: read the cluster first (the CLI, with
     a core Fleet); otherwise the fleet's live state is used (the console's FleetSource)."""
-    entry = {"cluster": cluster, "manager": None, "action": action, "target": ref}
+    entry: dict[str, Any] = {"cluster": cluster, "manager": None, "action": action, "target": ref}
     audit.check()  # fail closed: nothing goes unrecorded
     if read_only:
         audit.record(**entry, params=params, result="refused", error="read-only")
         raise ReadOnly(f"{action} refused: cluster {cluster} is read-only ({read_only})")
     try:
-        state = await fleet.inventory(cluster).load() if fresh else fleet.state(cluster)
+        if fresh:
+            assert isinstance(fleet, Fleet), "FRESH reads the cluster through a core Fleet"
+            state = await fleet.inventory(cluster).load()
+        else:
+            state = fleet.state(cluster)
         entry["manager"] = state.manager
         target = pick_task(state, ref, node=node)
         entry["target"] = target.replica

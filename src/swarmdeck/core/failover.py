@@ -202,7 +202,7 @@ async def candidates(configured: Sequence[Destination], reported: Iterable[str],
     hosts = [h for h in dict.fromkeys(reported) if h]
     if not hosts:
         return list(configured)
-    known = {d.host for d in configured}
+    known: set[str | None] = {d.host for d in configured}
     known |= {await _address(d, ssh) for d in configured}
     user = configured[0].user if configured else None
     return [*configured, *(Destination(user, h, None) for h in hosts if h not in known)]
@@ -285,7 +285,7 @@ async def _address(dest: Destination, ssh: SSHSettings) -> str | None:
             return str(ipaddress.ip_address(host))
         async with asyncio.timeout(PROBE_TIMEOUT):
             found = await asyncio.get_running_loop().getaddrinfo(host, None)
-        return found[0][4][0] if found else None
+        return str(found[0][4][0]) if found else None
     except Exception:  # noqa: BLE001 - a destination that does not resolve matches nothing
         return None
 

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from swarmdeck.core.config import ClusterConfig, Config
@@ -250,7 +250,7 @@ class Fleet:
 
     def follow_logs(self, name: str, services: Sequence[tuple[str, str]], *,
                     follow: bool = True, tail: int | str = 100, since: str | None = None,
-                    max_backoff: float = 30.0) -> AsyncIterator[LogLine | StreamNote]:
+                    max_backoff: float = 30.0) -> AsyncGenerator[LogLine | StreamNote, None]:
         """SERVICES' lines (every replica), merged in time order, resumed without loss or
         repeat after a drop: read from each replica's node, or (logs = "manager") from the
         manager's service stream. Their tasks must be known (loaded) when following starts;

@@ -293,8 +293,9 @@ class ClusterInventory:
                 with contextlib.suppress(asyncio.CancelledError, SwarmdeckError):
                     await part
         for part in done:
-            if part.exception() is not None:
-                raise part.exception()
+            failed = part.exception()
+            if failed is not None:
+                raise failed
         raise ConnectionLost(f"following {session.label} stopped")
 
     async def _record_backlog(self, session: ManagerSession) -> None:
@@ -540,9 +541,9 @@ async def _all_or_first_error(*calls: Awaitable[Any]) -> list[Any]:
     finally:
         for task in tasks:
             task.cancel()
-    failed = [t for t in tasks if t in done and t.exception() is not None]
-    if failed:
-        raise failed[0].exception()
+    errors = [e for t in tasks if t in done and (e := t.exception()) is not None]
+    if errors:
+        raise errors[0]
     return [t.result() for t in tasks]
 
 

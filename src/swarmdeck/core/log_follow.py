@@ -16,7 +16,7 @@ import heapq
 import itertools
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from swarmdeck.core.errors import NotFound, SwarmdeckError
@@ -102,7 +102,7 @@ async def _one_service(connect: Connect, service_id: str, name: str, out: asynci
 async def follow_logs(connect: Connect, services: Sequence[tuple[str, str]], *,
                       follow: bool = True, tail: int | str = 100, since: str | None = None,
                       max_backoff: float = 30.0, window: float = REORDER_WINDOW,
-                      ) -> AsyncIterator[LogLine | StreamNote]:
+                      ) -> AsyncGenerator[LogLine | StreamNote, None]:
     """SERVICES: (id, name) pairs. CONNECT returns a live DockerEndpoint (reconnecting, and
     moving to another manager, when the last one died)."""
     # lists of lines (what one piece of a stream held) or notes; bounded: backpressure
@@ -117,7 +117,7 @@ async def follow_logs(connect: Connect, services: Sequence[tuple[str, str]], *,
 
 
 async def merge(queue: asyncio.Queue, done: asyncio.Future, *, follow: bool,
-                window: float = REORDER_WINDOW) -> AsyncIterator[LogLine | StreamNote]:
+                window: float = REORDER_WINDOW) -> AsyncGenerator[LogLine | StreamNote, None]:
     """What the producers put on QUEUE (lists of lines, or notes), lines in timestamp
     order through a reorder window of WINDOW seconds, until DONE (the producers, gathered)
     ends; the producers are cancelled when the reader stops early."""

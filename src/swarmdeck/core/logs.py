@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -153,7 +153,7 @@ class Demuxer:
 
 async def service_log_batches(docker: DockerEndpoint, service_id: str, *,
                               follow: bool = True, tail: int | str = 100,
-                              since: str | None = None) -> AsyncIterator[list[LogLine]]:
+                              since: str | None = None) -> AsyncGenerator[list[LogLine], None]:
     """The lines of each piece the stream delivers, as one list: under a flood a piece
     holds hundreds of lines, and handing them on together keeps the per-line cost low."""
     params = {"stdout": True, "stderr": True, "timestamps": True, "details": True,

@@ -17,12 +17,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import asyncssh
 
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.inventory import ClusterState
+from swarmdeck.core.transport.session import ManagerSession
 from swarmdeck.core.transport.ssh import SSHSettings, connect
 
 # POSIX sh, builtins only in the loop (no process per container per sample).
@@ -219,7 +221,7 @@ class NodeCollector:
     def __init__(self, node_id: str, destination: Destination, ssh: SSHSettings,
                  metrics: ClusterMetrics, own_containers: Callable[[], set[str]],
                  interval: float, tunnel: Callable[[], asyncssh.SSHClientConnection | None],
-                 shared: Callable[[str], object | None] = lambda _node: None) -> None:
+                 shared: Callable[[str], ManagerSession | None] = lambda _node: None) -> None:
         """SHARED: the inventory's manager session when it is this node's (its samples then
         ride that connection, and count as the manager being heard)."""
         self.node_id = node_id
@@ -290,7 +292,7 @@ class MetricsCollector:
                  history: int = 150, via: str = "direct",
                  manager_connection: Callable[[], asyncssh.SSHClientConnection | None],
                  user: Callable[[], str | None],
-                 manager_session: Callable[[str], object | None] = lambda _node: None
+                 manager_session: Callable[[str], ManagerSession | None] = lambda _node: None
                  ) -> None:
         """Listeners learn of new points from whoever calls tick() (the fleet, once per
         interval), not from each node's samples."""
@@ -320,7 +322,7 @@ class MetricsCollector:
             tunnel = self.manager_connection if self.via == "manager" else (lambda: None)
             collector = NodeCollector(
                 node.id, destination, self.ssh, self.metrics,
-                lambda nid=node.id: self.own_containers(nid), self.interval, tunnel,
+                partial(self.own_containers, node.id), self.interval, tunnel,
                 self.manager_session)
             self._tasks[node.id] = asyncio.create_task(collector.run(),
                                                        name=f"metrics {node.hostname}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING, Protocol
 
 import asyncssh
 
@@ -21,7 +22,20 @@ from swarmdeck.core.errors import HostUnreachable, SwarmdeckError
 from swarmdeck.core.transport.docker import DockerEndpoint
 from swarmdeck.core.transport.ssh import connect
 
+if TYPE_CHECKING:
+    from swarmdeck.core.inventory import ClusterState
+
 RETRY = 10.0  # seconds before a node that could not be reached is dialled again
+
+
+class NodeAccess(Protocol):
+    """What reaching a cluster's nodes needs of a fleet: core.fleet.Fleet has it, and so
+    has the console's (ui.app.FleetSource, recorded data in tests)."""
+
+    def state(self, name: str) -> ClusterState: ...
+    async def task_engine(self, name: str, node_id: str) -> DockerEndpoint: ...
+    async def node_connection(self, name: str, node_id: str
+                              ) -> asyncssh.SSHClientConnection: ...
 
 
 class NodeLinks:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from swarmdeck.core.errors import SwarmdeckError, UsageError
-from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.models import Node
+from swarmdeck.core.node_links import NodeAccess
 from swarmdeck.core.transport.docker import DockerEndpoint
 
 SERVICE_LABEL = "com.docker.swarm.service.name"
@@ -96,7 +96,7 @@ def volume_rows(cluster: str, node: str, volumes: list[dict[str, Any]],
                    for v in volumes), key=lambda r: r.name)
 
 
-async def each_node(fleet: Fleet, cluster: str, state: ClusterState,
+async def each_node(fleet: NodeAccess, cluster: str, state: ClusterState,
                     read: Callable[[Node, DockerEndpoint], Awaitable[list[T]]],
                     only: str | None = None) -> tuple[list[T], list[NodeProblem]]:
     """READ run on every node's engine at once (ONLY: the node of that hostname or ID); the
@@ -126,8 +126,9 @@ async def each_node(fleet: Fleet, cluster: str, state: ClusterState,
     return rows, problems
 
 
-async def containers(fleet: Fleet, cluster: str, state: ClusterState, *, all_: bool = False,
-                     node: str | None = None) -> tuple[list[ContainerRow], list[NodeProblem]]:
+async def containers(fleet: NodeAccess, cluster: str, state: ClusterState, *,
+                     all_: bool = False, node: str | None = None
+                     ) -> tuple[list[ContainerRow], list[NodeProblem]]:
     async def read(n: Node, engine: DockerEndpoint) -> list[ContainerRow]:
         found = await engine.get("/containers/json", all="1" if all_ else "0")
         return container_rows(cluster, n.hostname, found or [])
@@ -135,7 +136,7 @@ async def containers(fleet: Fleet, cluster: str, state: ClusterState, *, all_: b
     return await each_node(fleet, cluster, state, read, node)
 
 
-async def volumes(fleet: Fleet, cluster: str, state: ClusterState, *,
+async def volumes(fleet: NodeAccess, cluster: str, state: ClusterState, *,
                   node: str | None = None) -> tuple[list[VolumeRow], list[NodeProblem]]:
     async def read(n: Node, engine: DockerEndpoint) -> list[VolumeRow]:
         found, used = await asyncio.gather(engine.get("/volumes"),

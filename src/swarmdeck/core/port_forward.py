@@ -71,11 +71,11 @@ async def container_address(engine: DockerEndpoint, container_id: str) -> str:
     for result in (found, bridge_net):
         if isinstance(result, BaseException):
             raise result
-    container: dict = found  # type: ignore[assignment]
+    container: dict = found
     networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
     if "host" in networks:
         return "127.0.0.1"
-    entry = (bridge_net.get("Containers") or {}).get(container["Id"])  # type: ignore[union-attr]
+    entry = (bridge_net.get("Containers") or {}).get(container["Id"])
     if entry and entry.get("IPv4Address"):
         return entry["IPv4Address"].split("/")[0]
     bridge = (networks.get("bridge") or {}).get("IPAddress")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 from swarmdeck.core import node_links
 from swarmdeck.core.errors import ConnectionLost, NotFound, SwarmdeckError
@@ -169,8 +169,9 @@ class _Replica:
         workers = [pumping, watching] if watching else [pumping]
         try:
             done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)
-            if watching in done and watching.exception() is not None:
-                raise watching.exception()  # a bug, not the node: said, not swallowed
+            failed = watching.exception() if watching in done else None
+            if failed is not None:
+                raise failed  # a bug, not the node: said, not swallowed
             await asyncio.wait({pumping})  # (stopping by itself when the node is back)
         finally:
             for worker in workers:
@@ -265,7 +266,7 @@ async def follow_replicas(inventory, links: NodeLinks, services: Sequence[tuple[
                           *, follow: bool = True, tail: int | str = 100,
                           since: str | None = None, max_backoff: float = 30.0,
                           window: float = REORDER_WINDOW
-                          ) -> AsyncIterator[LogLine | StreamNote]:
+                          ) -> AsyncGenerator[LogLine | StreamNote, None]:
     """SERVICES: (id, name) pairs, their tasks known to INVENTORY (kept live by whoever runs
     it when following). Lines of every replica merged in timestamp order, and notes."""
     follower = ReplicaFollower(inventory, links, services, follow=follow,

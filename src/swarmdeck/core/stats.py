@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 
 from swarmdeck.core.errors import SwarmdeckError, UsageError
@@ -91,8 +91,8 @@ def settled(state: ClusterState, metrics: ClusterMetrics) -> bool:
 
 
 async def follow_stats(fleet: Fleet, names: list[str], *, once: bool = False
-                       ) -> AsyncIterator[tuple[dict[str, ClusterState],
-                                                dict[str, SwarmdeckError]]]:
+                       ) -> AsyncGenerator[tuple[dict[str, ClusterState],
+                                                 dict[str, SwarmdeckError]], None]:
     """Yield (states, errors) once every chosen cluster's nodes have given a rate, then
     (unless ONCE) after each sample interval. A cluster that cannot be loaded, or whose
     metrics are off, is in errors."""

@@ -101,8 +101,8 @@ def pick_task(state: ClusterState, ref: str, *, node: str | None = None) -> Exec
     if where is not None:
         on_node = [t for t in tasks if t.node_id == where.id]
         if not any(_running(t) for t in on_node):
-            running = sorted({state.node_name(t.node_id) for t in tasks if _running(t)})
-            elsewhere = f" (it runs on {', '.join(running)})" if running else ""
+            hosts = sorted({state.node_name(t.node_id) for t in tasks if _running(t)})
+            elsewhere = f" (it runs on {', '.join(hosts)})" if hosts else ""
             raise ExecFailed(f"no running task of {_named(service, slot)} on {where.hostname}"
                              f"{elsewhere}")
         tasks = on_node

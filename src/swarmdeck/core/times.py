@@ -50,7 +50,8 @@ def window(since: str | None, until: str | None, now: float, *,
            default_since: str | None = None) -> tuple[float | None, float | None]:
     """(since, until) as unix seconds, NOW being the manager's clock: a start after NOW or
     after the end is refused (the engine would answer with an error, or nothing at all)."""
-    start = moment(since or default_since, now) if (since or default_since) else None
+    first = since or default_since
+    start = moment(first, now) if first else None
     end = moment(until, now, "until") if until else None
     if start is not None and start > now + SKEW:
         raise UsageError(f"--since {since!r} is in the future by the manager's clock "

@@ -273,8 +273,10 @@ def cluster_health(cluster: str, state: ClusterState | None,
     if state is None or not state.loaded:
         reason = error or (state.error if state else None)
         return ClusterHealth(cluster, "error" if reason else "connecting",
-                             str(reason) if reason else None,
-                             *([None] * 9))
+                             str(reason) if reason else None, manager=None, leader=None,
+                             managers_reachable=None, managers_total=None, nodes_ready=None,
+                             nodes_total=None, services_converged=None, services_total=None,
+                             stacks=None)
     leader = state.leader()
     managers = [n for n in state.nodes.values() if n.role == "manager"]
     reachable = sum(1 for n in managers if n.reachability == "reachable")

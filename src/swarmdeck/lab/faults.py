@@ -193,7 +193,8 @@ def injected(lab: Lab, name: str, kind: str, **kwargs) -> Iterator[Fault]:
 # ---- the whole lab ----------------------------------------------------------------------
 def swarm_view(lab: Lab, cluster: str) -> list[dict]:
     """`docker node ls` of the cluster from the first of its managers that answers."""
-    for node in (n for n in lab.spec().nodes() if n.cluster == cluster and n.role == "manager"):
+    for node in (n for n in lab.running_spec().nodes()
+                 if n.cluster == cluster and n.role == "manager"):
         try:
             out = lab.docker(labnode.docker_host(lab.dir, node), "node", "ls", "--format",
                              "{{json .}}", timeout=10)
@@ -207,9 +208,9 @@ def swarm_healthy(lab: Lab, cluster: str, *, active: bool = True) -> bool:
     """Every node Ready (and ACTIVE: Active, as seeded), every manager Reachable or
     Leader."""
     nodes = swarm_view(lab, cluster)
-    managers = {n.name for n in lab.spec().nodes() if n.cluster == cluster
+    managers = {n.name for n in lab.running_spec().nodes() if n.cluster == cluster
                 and n.role == "manager"}
-    wanted = len([n for n in lab.spec().nodes() if n.cluster == cluster])
+    wanted = len([n for n in lab.running_spec().nodes() if n.cluster == cluster])
     return len(nodes) == wanted and any(n["ManagerStatus"] == "Leader" for n in nodes) and all(
         n["Status"] == "Ready" and (n["Availability"] == "Active" or not active)
         and (n["Hostname"] not in managers or n["ManagerStatus"] in ("Leader", "Reachable"))
@@ -238,21 +239,22 @@ def heal(lab: Lab, *, timeout: float = 120, leaders: bool = True) -> list[str]:
     had to be restored. A lab that is not up (a later test tore it down) has nothing to
     heal."""
     restored: list[str] = []
-    if lab.spec() is None:
+    spec = lab.spec()
+    if spec is None:
         return restored
-    for node in lab.spec().nodes():
+    for node in spec.nodes():
         for kind in ("link", "sshd", "dockerd"):
             if not running(lab, node.name, kind):
                 restore(lab, Fault(node.name, kind))
                 restored.append(str(Fault(node.name, kind)))
-    for cluster in lab.spec().clusters:
+    for cluster in spec.clusters:
         for n in swarm_view(lab, cluster.name):  # a drain left behind by a failed test
             if n["Availability"] != "Active" and n["Status"] == "Ready":
                 _on_a_manager(lab, cluster.name, "node", "update", "--availability", "active",
                               n["Hostname"])
                 restored.append(f"{n['Hostname']} {n['Availability'].lower()} -> active")
         wait_swarm_healthy(lab, cluster.name, timeout)
-        first = next(n for n in lab.spec().nodes() if n.cluster == cluster.name)
+        first = next(n for n in spec.nodes() if n.cluster == cluster.name)
         if leaders and leader(lab, cluster.name) != first.name:
             now = prefer_leader(lab, cluster.name, first.name)
             restored.append(f"leader {cluster.name}: {now}")
@@ -282,7 +284,8 @@ def wait_converged(lab: Lab, cluster: str, timeout: float = 120) -> None:
 
 def _on_a_manager(lab: Lab, cluster: str, *args: str) -> str:
     error: Exception | None = None
-    for node in (n for n in lab.spec().nodes() if n.cluster == cluster and n.role == "manager"):
+    for node in (n for n in lab.running_spec().nodes()
+                 if n.cluster == cluster and n.role == "manager"):
         try:
             return lab.docker(labnode.docker_host(lab.dir, node), *args, timeout=60)
         except LabError as exc:

@@ -95,6 +95,13 @@ class Lab:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    def running_spec(self) -> LabSpec:
+        """The spec of the lab that is up; an error saying so when there is none."""
+        spec = self.spec()
+        if spec is None:
+            raise LabError(f"no lab in {self.dir}: run `swarmdeck lab up` first")
+        return spec
+
     def solo(self) -> list[str]:
         """The solo clusters added to this lab, in the order they were added."""
         try:
@@ -291,7 +298,7 @@ class Lab:
         workers = [n for n in members if n.role == "worker"]
         leader = managers[0]
         host = labnode.docker_host(self.dir, leader)
-        pool = SWARM_POOLS[[c.name for c in self.spec().clusters].index(cluster.name)]
+        pool = SWARM_POOLS[[c.name for c in self.running_spec().clusters].index(cluster.name)]
         self.say(f"swarm {cluster.name}: init on {leader.name}")
         self.docker(host, "swarm", "init", "--advertise-addr", leader.address,
                     "--listen-addr", f"{leader.address}:2377",

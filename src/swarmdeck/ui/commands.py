@@ -146,12 +146,13 @@ def _stacks(app: SwarmdeckApp, _argument: str) -> str | None:
     return None
 
 
-def _open(app: SwarmdeckApp, make: Callable[[str], Screen]) -> None:
+def _open(app: SwarmdeckApp, make: Callable[[str], Screen]) -> str | None:
     """The view MAKE builds for the cluster of the screen the command was typed on, opened
-    from the main screen (as its key there would)."""
+    from the main screen (as its key there would); nothing to say, as a handler returns."""
     cluster = cluster_here(app)  # before leaving the screen it names
     back_to_main(app)
     app.push_screen(make(cluster))
+    return None
 
 
 def _tasks(app: SwarmdeckApp, argument: str) -> str | None:
@@ -367,8 +368,8 @@ def _port_forward(app: SwarmdeckApp, argument: str) -> str | None:
 
     if not argument:
         return _forwards(app, argument)
-    ref, _, ports = argument.partition(" ")
-    ports = ports.strip() or None
+    ref, _, typed = argument.partition(" ")
+    ports = typed.strip() or None
     if ports is not None:
         try:
             parse_ports(ports)

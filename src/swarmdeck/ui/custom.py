@@ -9,7 +9,7 @@ local command hands the terminal to it instead.
 from __future__ import annotations
 
 import subprocess
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
@@ -35,7 +35,7 @@ TITLE = "command"
 
 def bind_commands(widget: Widget, scopes: tuple[str, ...]) -> None:
     """The keys of the config's commands for SCOPES, on WIDGET (action `custom(NAME)`)."""
-    app: SwarmdeckApp = widget.app  # type: ignore[assignment]
+    app = cast("SwarmdeckApp", widget.app)
     own = widget._bindings.key_to_bindings
     for command in app.config.commands:
         if command.key and command.scope in scopes:
@@ -52,7 +52,7 @@ def find(app: SwarmdeckApp, name: str) -> CommandConfig | None:
 
 async def run_command(widget: Widget, cluster: str, command: CommandConfig,
                       ref: str | None) -> None:
-    app: SwarmdeckApp = widget.app  # type: ignore[assignment]
+    app = cast("SwarmdeckApp", widget.app)
     action = f"command {command.name}"
     audit = AuditLog.default()
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual.widget import Widget
 
@@ -81,7 +81,7 @@ async def ask_and_forward(widget: Widget, cluster: str, service: Service,
                           node: str | None = None) -> None:
     """The `>` key: which replica (when more than one runs and REF does not say), which
     ports (unless PORTS), then the forward."""
-    app: SwarmdeckApp = widget.app  # type: ignore[assignment]
+    app = cast("SwarmdeckApp", widget.app)
     if ref is None:
         picked = await pick_replica(widget, cluster, service, "Port-forward")
         if picked is None:

@@ -10,7 +10,7 @@ follow.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual.widget import Widget
 
@@ -34,7 +34,7 @@ Change = Callable[[ClusterOps, Say], Awaitable[Started | str]]
 async def guard(widget: Widget, cluster: str, action: str, target: str) -> ClusterOps | None:
     """The cluster's ops, or None after telling why not (read-only: refused and audited;
     not connected: the error)."""
-    app: SwarmdeckApp = widget.app  # type: ignore[assignment]
+    app = cast("SwarmdeckApp", widget.app)
     reason = app.read_only_reason(cluster)
     audit = AuditLog.default()
     try:
@@ -123,7 +123,7 @@ async def rotate_token(widget: Widget, cluster: str) -> None:
     role = await app.push_screen_wait(PromptDialog(
         f"Rotate which join token of {cluster}? (worker or manager)", "worker",
         validate=lambda v: None if v in ("worker", "manager") else "worker or manager"))
-    if role and await app.push_screen_wait(ConfirmDialog(
+    if role is not None and await app.push_screen_wait(ConfirmDialog(
             f"Rotate the {role} join token of {cluster}? Nodes in the swarm stay; hosts not "
             "yet joined need the new token.")):
         async def change(o: ClusterOps, _say: Say) -> str:
@@ -141,7 +141,7 @@ async def deploy_environment(widget: Widget, project: str, environment: str,
     question. True once a change was made and converged."""
     from swarmdeck.core.ops import environments
 
-    app: SwarmdeckApp = widget.app  # type: ignore[assignment]
+    app = cast("SwarmdeckApp", widget.app)
     name = f"{project}/{environment}"
     again = f" (revision {revision} again)" if revision else ""
     prepared: environments.Prepared | None = None

@@ -9,7 +9,7 @@ port-forward key uses too): slot, node and state of each."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual.widget import Widget
 
@@ -34,7 +34,7 @@ async def pick_replica(widget: Widget, cluster: str, service: Service, what: str
     has more than one running replica, else the service itself (core.task_exec.pick_task
     then says what is wrong with it, and the guard refuses a read-only cluster before any
     question). None: cancelled."""
-    app: SwarmdeckApp = widget.app  # type: ignore[assignment]
+    app = cast("SwarmdeckApp", widget.app)
     state = app.fleet.state(cluster)
     running = sorted((t for t in state.tasks_of(service.id) if t.is_running),
                      key=lambda t: (t.slot or 0, state.node_name(t.node_id)))
@@ -60,24 +60,25 @@ def task_ref(state: ClusterState, service: Service, task: Task) -> tuple[str, st
 async def open_shell(widget: Widget, cluster: str, ref: str, *, node: str | None = None) -> None:
     """A shell in REF's task (SERVICE or SERVICE.SLOT, on NODE) on CLUSTER; what went wrong
     is said in a notification."""
-    app: SwarmdeckApp = widget.app  # type: ignore[assignment]
+    app = cast("SwarmdeckApp", widget.app)
     params: dict = {"command": "(shell)"}
     try:
         async with task_access(app.fleet, cluster, ref, node=node, action="exec",
                                params=params, read_only=app.read_only_reason(cluster),
                                audit=AuditLog.default(), fresh=False) as (target, engine):
-            if app.is_headless:  # no terminal to hand over
+            stdin, terminal = sys.__stdin__, sys.__stderr__
+            if app.is_headless or stdin is None or terminal is None:  # no terminal to hand over
                 raise ExecFailed("a shell needs the console to run in a terminal")
             task_exec = TaskExec(engine, target.container_id)
             command = await task_exec.shell(app.config.exec.shell, target.service.image)
             params["command"] = command
             # the console draws on stderr and reads stdin: the shell gets that terminal
             with app.suspend():
-                sys.__stderr__.write(f"swarmdeck: shell in {clean(target.replica)} on "
-                                     f"{clean(target.node.hostname)}; exit it to return\n")
-                sys.__stderr__.flush()
-                status = await run_session(task_exec, command, None, stdin=sys.__stdin__,
-                                           stdout=sys.__stderr__, stderr=sys.__stderr__,
+                terminal.write(f"swarmdeck: shell in {clean(target.replica)} on "
+                               f"{clean(target.node.hostname)}; exit it to return\n")
+                terminal.flush()
+                status = await run_session(task_exec, command, None, stdin=stdin,
+                                           stdout=terminal, stderr=terminal,
                                            label=engine.label, terminate_on_sigterm=False)
             params["exit_status"] = status
     except SwarmdeckError as exc:

@@ -45,14 +45,14 @@ def normalize_image(ref: str) -> str:
     return familiar + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
 
 
-def canonical_spec(spec: Mapping[str, Any], network_names: Mapping[str, str], *,
+def canonical_spec(given: Mapping[str, Any], network_names: Mapping[str, str], *,
                    stack_image: bool = True) -> dict[str, Any]:
     """A spec with what the server or the registry adds taken out and defaults filled in, so
     the cluster's copy and the file's compare equal when a deploy would change nothing.
     STACK_IMAGE: the image is the one the stack file named (its label) when there is one, as
     a deploy compares; False: the one the tasks run (an update outside the stack file, e.g.
     `swarmdeck update --image`, changes only that one)."""
-    spec = copy.deepcopy(dict(spec))
+    spec = copy.deepcopy(dict(given))
     labels = spec.setdefault("Labels", {}) or {}
     labels.pop(STACK_LABEL, None)
     task = spec.get("TaskTemplate") or {}
@@ -158,11 +158,11 @@ def _cpus(nano: int) -> str:
     return f"{nano / 1e9:g} CPU"
 
 
-def _bytes(size: int) -> str:
+def _bytes(size: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
             return f"{size:g} {unit}" if unit == "B" else f"{size:.4g} {unit}"
-        size /= 1024  # type: ignore[assignment]
+        size /= 1024
     return str(size)
 
 

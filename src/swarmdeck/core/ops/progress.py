@@ -142,7 +142,7 @@ def _progress(service_id: str, data: dict[str, Any] | None, base: Baseline,
     state = status.get("State") if fresh else None
     failing = sorted((t for t in mine if t.error and t.state in ("failed", "rejected")
                       and t.timestamp and t.timestamp.timestamp() >= base.since - 1),
-                     key=lambda t: t.timestamp)
+                     key=lambda t: t.timestamp.timestamp() if t.timestamp else 0.0)
     progress = ServiceProgress(service_id, spec.get("Name", service_id[:12]), running,
                                desired, state, status.get("Message", "") if fresh else "",
                                failing[-1].error if failing else "")

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from swarmdeck.core.errors import DockerAPIError, Refused, UsageError
 from swarmdeck.core.models import STACK_LABEL, Network, parse_time
@@ -62,6 +62,9 @@ class SecretRow:
     size: int | None = None
 
 
+Row = TypeVar("Row", bound=NetworkRow | SecretRow)
+
+
 @dataclass
 class Resources:
     networks: list[NetworkRow] = field(default_factory=list)
@@ -69,7 +72,9 @@ class Resources:
     configs: list[SecretRow] = field(default_factory=list)
 
     def of(self, kind: str) -> Sequence[NetworkRow | SecretRow]:
-        return {"network": self.networks, "secret": self.secrets, "config": self.configs}[kind]
+        rows: dict[str, Sequence[NetworkRow | SecretRow]] = {
+            "network": self.networks, "secret": self.secrets, "config": self.configs}
+        return rows[kind]
 
 
 def network_users(services: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
@@ -218,8 +223,7 @@ async def fetch(ops: ClusterOps, kinds: Sequence[str] = KINDS) -> Resources:
     )
 
 
-def find(rows: Sequence[NetworkRow | SecretRow], kind: str, ref: str, cluster: str
-         ) -> NetworkRow | SecretRow:
+def find(rows: Sequence[Row], kind: str, ref: str, cluster: str) -> Row:
     """By exact name, full ID or unique ID prefix; otherwise an error with a suggestion."""
     for row in rows:
         if ref in (row.name, row.id):
@@ -332,7 +336,7 @@ async def remove(ops: ClusterOps, kind: str, ref: str) -> str:
     check_removable(row, kind, ops.cluster)
 
     async def work() -> str:
-        if kind != "network":
+        if not isinstance(row, NetworkRow):  # a secret or a config
             await ops.docker.request("DELETE", f"/{kind}s/{row.id}")
         else:
             await _remove_network(ops, row)

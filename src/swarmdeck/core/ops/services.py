@@ -152,7 +152,7 @@ async def scale(ops: ClusterOps, wanted: Mapping[str, int], *,
     ops.check_writable("scale", ", ".join(wanted))
     found = await check_scales(ops, wanted, force=force)
     bases = {d["ID"]: await baseline(ops.docker, d["ID"]) for d in found}
-    parts = []
+    parts: list[str] = []
     for count, data in zip(wanted.values(), found, strict=True):
         spec = data["Spec"]
         before = spec["Mode"]["Replicated"].get("Replicas", 1)

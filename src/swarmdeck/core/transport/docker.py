@@ -317,7 +317,7 @@ class DockerEndpoint:
                      "a manager with a newer engine")
         self.api_version = version
 
-    def _api_error(self, status: int, body: bytes, method: str, path: str) -> DockerAPIError:
+    def _api_error(self, status: int, body: bytes, method: str, path: str) -> SwarmdeckError:
         try:
             message = json.loads(body).get("message", "")
         except (ValueError, AttributeError):
@@ -328,7 +328,7 @@ class DockerEndpoint:
         return error
 
     def _typed_error(self, status: int, message: str, method: str, path: str
-                     ) -> DockerAPIError:
+                     ) -> SwarmdeckError:
         if status == 503 and "not a swarm manager" in message:
             return NotAManager(
                 f"{self.label} is not a swarm manager",

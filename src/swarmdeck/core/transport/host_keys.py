@@ -14,6 +14,7 @@ import hmac
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
@@ -48,7 +49,9 @@ class ChangedKeys:
         """ERROR (or the manager errors it holds) was shown already: a changed key it
         quotes need not be said again at the end."""
         for inner in getattr(error, "errors", None) or [error]:
-            self.seen.pop(getattr(inner, "host", None), None)
+            host = getattr(inner, "host", None)
+            if host is not None:  # errors without a host quote no key
+                self.seen.pop(host, None)
 
     def warnings(self) -> list[str]:
         """One line per host (the error says what to do)."""
@@ -116,9 +119,10 @@ def trust(key: OfferedKey, *, cluster: str = "-", manager: str | None = None,
     was done. A key that differs from a known one is refused, never written."""
     audit = audit or AuditLog.default()
     path = Path(key.known_hosts).expanduser()
-    record = dict(cluster=cluster, manager=manager, action="trust host key", target=key.name,
-                  params={"key_type": key.key_type, "fingerprint": key.fingerprint,
-                          "known_hosts": str(path)})
+    record: dict[str, Any] = dict(
+        cluster=cluster, manager=manager, action="trust host key", target=key.name,
+        params={"key_type": key.key_type, "fingerprint": key.fingerprint,
+                "known_hosts": str(path)})
     offered = asyncssh.import_public_key(key.public_key)
     known = _trusted(path, key.name)
     if offered in known:

@@ -161,7 +161,7 @@ class HTTPConnection:
         the chunk-by-chunk reader."""
         buffer, pos = b"", 0
         while True:
-            pieces = []
+            pieces: list[bytes] = []
             while True:
                 eol = buffer.find(b"\n", pos)
                 if eol < 0:

@@ -6,7 +6,7 @@ command that cannot run says why in one line."""
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on
@@ -61,7 +61,7 @@ class CommandScreen(ModalScreen[str | None]):
 
     @property
     def deck(self) -> SwarmdeckApp:
-        return self.app  # type: ignore[return-value]
+        return cast("SwarmdeckApp", self.app)
 
     def action_complete(self) -> None:
         box = self.query_one(Input)

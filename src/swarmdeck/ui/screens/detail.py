@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.table import Table
 from rich.text import Text
@@ -23,6 +23,7 @@ from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.table import LiveTable
 
 if TYPE_CHECKING:
+    from swarmdeck.core.inventory import ClusterState
     from swarmdeck.ui.app import SwarmdeckApp
 
 TASK_COLUMNS = [("name", "TASK"), ("node", "NODE"), ("state", "STATE"),
@@ -73,7 +74,7 @@ class DetailScreen(Screen):
 
     @property
     def deck(self) -> SwarmdeckApp:
-        return self.app  # type: ignore[return-value]
+        return cast("SwarmdeckApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield HealthBar()
@@ -95,7 +96,7 @@ class DetailScreen(Screen):
 
         state = self.deck.fleet.state(self.cluster)
         obj = (state.services if self.kind == "service" else state.nodes).get(self.object_id)
-        title = getattr(obj, "name", None) or getattr(obj, "hostname", self.object_id)
+        title = getattr(obj, "name", "") or getattr(obj, "hostname", self.object_id)
         self.app.push_screen(ChartScreen(self.cluster, self.kind, self.object_id, title))
 
     def action_inspect(self) -> None:
@@ -111,6 +112,10 @@ class DetailScreen(Screen):
         from swarmdeck.ui.screens.task import TaskScreen
 
         self.app.push_screen(TaskScreen(self.cluster, event.row_key.value))
+
+    def fill(self, state: ClusterState) -> None:
+        """The service's or the node's own panes (each subclass)."""
+        raise NotImplementedError
 
     def refresh_data(self) -> None:
         state = self.deck.fleet.state(self.cluster)

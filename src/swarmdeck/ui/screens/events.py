@@ -13,7 +13,7 @@ filter while it is on; Esc clears it, the next Esc goes back.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import humanize
 from rich.text import Text
@@ -94,7 +94,7 @@ class EventsScreen(Screen):
 
     @property
     def deck(self) -> SwarmdeckApp:
-        return self.app  # type: ignore[return-value]
+        return cast("SwarmdeckApp", self.app)
 
     @property
     def table(self) -> LiveTable:

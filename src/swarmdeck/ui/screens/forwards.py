@@ -6,7 +6,7 @@ the highlighted one. Redrawn every second."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -58,7 +58,7 @@ class ForwardsScreen(Screen):
 
     @property
     def deck(self) -> SwarmdeckApp:
-        return self.app  # type: ignore[return-value]
+        return cast("SwarmdeckApp", self.app)
 
     @property
     def table(self) -> LiveTable:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on
@@ -62,7 +62,7 @@ class HistoryScreen(Screen):
 
     @property
     def deck(self) -> SwarmdeckApp:
-        return self.app  # type: ignore[return-value]
+        return cast("SwarmdeckApp", self.app)
 
     @property
     def table(self) -> LiveTable:

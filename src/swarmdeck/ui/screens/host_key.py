@@ -9,7 +9,7 @@ trust: the possible-attack warning shows the old and new fingerprints and what t
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on
@@ -77,7 +77,7 @@ def trust_question(key: OfferedKey) -> str:
 async def review_host_key(widget: Widget, cluster: str) -> None:
     """Show the cluster's refused host key: trust an unknown one after confirmation, or
     warn about a changed one."""
-    app: SwarmdeckApp = widget.app  # type: ignore[assignment]
+    app = cast("SwarmdeckApp", widget.app)
     problem = host_key_problem(app.fleet.state(cluster).error)
     if problem is None or problem.key is None:
         app.notify(f"cluster {cluster}: no refused host key to review", title=TITLE,

@@ -5,7 +5,7 @@ worker (core.inspect); never a secret's data."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on, work
@@ -57,7 +57,7 @@ class InspectScreen(Screen):
 
     @property
     def deck(self) -> SwarmdeckApp:
-        return self.app  # type: ignore[return-value]
+        return cast("SwarmdeckApp", self.app)
 
     @property
     def document(self) -> Document:

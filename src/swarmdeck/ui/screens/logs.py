@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on, work
@@ -35,6 +35,8 @@ from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.logview import LogView, PatternError, compile_pattern
 
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from swarmdeck.ui.app import SwarmdeckApp
 
 Item = LogLine | StreamNote
@@ -94,12 +96,12 @@ class LogsScreen(Screen):
         self._mode = ""
         self._before = ""  # the filter when the prompt opened (Esc puts it back)
         self._texts = {"filter": "", "search": "", "replica": ""}
-        self._filter_timer = None
+        self._filter_timer: Timer | None = None
         self._header: str | None = None
 
     @property
     def deck(self) -> SwarmdeckApp:
-        return self.app  # type: ignore[return-value]
+        return cast("SwarmdeckApp", self.app)
 
     @property
     def view(self) -> LogView:

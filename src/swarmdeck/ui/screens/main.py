@@ -7,7 +7,7 @@ import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import events, on, work
@@ -176,7 +176,7 @@ class _Frame:
     service_rows: list[ServiceRow]
     rows: list[tuple[str, tuple]]
     services_title: str
-    node_rows: list[tuple[str, tuple]]
+    node_rows: list[tuple[str, list]]
     nodes_title: str
     loaded_at: float | None  # of the cluster's state the frame was built from
     scoped: bool = False  # to one stack
@@ -233,7 +233,7 @@ class MainScreen(Screen):
 
     @property
     def deck(self) -> SwarmdeckApp:
-        return self.app  # type: ignore[return-value]
+        return cast("SwarmdeckApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield HealthBar(id="health")
@@ -322,8 +322,8 @@ class MainScreen(Screen):
             title = "Services · all clusters"
         else:
             stack = self.scope.stack if self.scope and self.scope.cluster == cluster else None
-            measured = self._metrics_of(cluster, state)
-            rows = [self._service_row(r.id, r, False, *measured) for r in service_rows
+            own = self._metrics_of(cluster, state)
+            rows = [self._service_row(r.id, r, False, *own) for r in service_rows
                     if stack is None or r.stack == stack]
             where = f"{cluster} / {stack}" if stack else cluster
             title = f"Services · {where}{self._stale_note(state)}"

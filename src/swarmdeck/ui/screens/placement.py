@@ -10,7 +10,7 @@ read from the cluster is made inert before it is shown.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on
@@ -163,7 +163,7 @@ class PlacementDialog(ModalScreen[list[str] | None]):
 
 async def edit_placement(widget: Widget, cluster: str, service: Service) -> None:
     """Read the service and the nodes afresh, ask, confirm, change, follow."""
-    app: SwarmdeckApp = widget.app  # type: ignore[assignment]
+    app = cast("SwarmdeckApp", widget.app)
     try:
         ops = await app.fleet.ops(cluster, read_only_flag=app.read_only)
         found = await ops_placement.survey(ops, service.id)

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import on
@@ -82,17 +82,22 @@ class ResourceTable(LiveTable):
 
     kind: ClassVar[str] = ""
 
+    @property
+    def owner(self) -> ResourcesScreen:
+        """The screen these tables live on."""
+        return cast("ResourcesScreen", self.screen)
+
     def action_create(self) -> None:
-        self.screen.start_create(self.kind)  # type: ignore[attr-defined]
+        self.owner.start_create(self.kind)
 
     def action_remove(self) -> None:
-        self.screen.start_remove(self.kind, self.selected_key)  # type: ignore[attr-defined]
+        self.owner.start_remove(self.kind, self.selected_key)
 
     def action_rotate(self) -> None:
-        self.screen.start_rotate(self.kind, self.selected_key)  # type: ignore[attr-defined]
+        self.owner.start_rotate(self.kind, self.selected_key)
 
     def action_edit(self) -> None:
-        self.screen.start_edit(self.selected_key)  # type: ignore[attr-defined]
+        self.owner.start_edit(self.selected_key)
 
 
 class NetworksTable(ResourceTable):
@@ -147,7 +152,7 @@ class ResourcesScreen(Screen):
 
     @property
     def deck(self) -> SwarmdeckApp:
-        return self.app  # type: ignore[return-value]
+        return cast("SwarmdeckApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(id="resources-title")
@@ -202,10 +207,12 @@ class ResourcesScreen(Screen):
 
     def show(self, found: Resources) -> None:
         self.resources = found
-        fill = {"network": network_cells, "secret": secret_cells, "config": config_cells}
+        # each kind's rows are of the type its function takes (Resources.of)
+        fill: dict[str, Callable[[Any], list]] = {
+            "network": network_cells, "secret": secret_cells, "config": config_cells}
         for table in self.query(ResourceTable):
             rows = found.of(table.kind)
-            table.set_rows([(r.id, fill[table.kind](r)) for r in rows])  # type: ignore[arg-type]
+            table.set_rows([(r.id, fill[table.kind](r)) for r in rows])
             table.border_title = f"{table.kind.capitalize()}s ({len(rows)})"
         self._title()
 
@@ -217,7 +224,7 @@ class ResourcesScreen(Screen):
     @on(LiveTable.RowSelected, "#configs")
     def _open_config(self, event: LiveTable.RowSelected) -> None:
         row = self.row("config", event.row_key.value)
-        if row is not None:
+        if isinstance(row, SecretRow):  # a config (None: no longer listed)
             self.run_worker(self._show_config(row), group="resources.show", exclusive=True)
 
     @on(LiveTable.RowSelected, "#secrets")

@@ -5,7 +5,7 @@ node's engine, else through the manager), read in a worker when the screen opens
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import work
@@ -54,7 +54,7 @@ class TaskScreen(Screen):
 
     @property
     def deck(self) -> SwarmdeckApp:
-        return self.app  # type: ignore[return-value]
+        return cast("SwarmdeckApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield HealthBar()

@@ -350,11 +350,11 @@ class LogView(ScrollView, can_focus=True):
     def _prefix_width(self) -> int:
         return (STAMP_WIDTH if self._timestamps else 0) + self._label_width + MARK_WIDTH
 
-    def _scroll(self, **where: float) -> None:
+    def _scroll(self, *, y: float) -> None:
         self._auto_scroll = True
         try:
             # force: the scrollbar that allows scrolling only comes with the next layout
-            self.scroll_to(**where, animate=False, force=True)
+            self.scroll_to(y=y, animate=False, force=True)
         finally:
             self._auto_scroll = False
 
@@ -701,7 +701,8 @@ class LogView(ScrollView, can_focus=True):
             return (row(head + text, prefix + e[CELLS]),)
         cuts = [*range(room, e[CELLS], room), e[CELLS]]
         indent = Segment(" " * prefix, base)
-        rows, start = [], 0
+        rows: list[Strip] = []
+        start = 0
         for part, cut in zip(Segment.divide(text, cuts), cuts, strict=True):
             rows.append(row([*(head if not rows else [indent]), *part], prefix + cut - start))
             start = cut

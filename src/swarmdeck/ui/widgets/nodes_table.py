@@ -7,7 +7,7 @@ the CLI does.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.binding import Binding
 
@@ -19,6 +19,9 @@ from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.operations import Say, guard, run_change, split_key
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
 from swarmdeck.ui.widgets.table import LiveTable
+
+if TYPE_CHECKING:
+    from swarmdeck.ui.app import SwarmdeckApp
 
 
 class NodesTable(LiveTable):
@@ -33,6 +36,10 @@ class NodesTable(LiveTable):
         Binding("x", "remove", "Remove", id="node.remove"),
     ]
 
+    @property
+    def deck(self) -> SwarmdeckApp:
+        return cast("SwarmdeckApp", self.app)
+
     def on_mount(self) -> None:
         from swarmdeck.ui.custom import bind_commands
 
@@ -42,7 +49,7 @@ class NodesTable(LiveTable):
         async def flow(cluster: str, node) -> None:
             from swarmdeck.ui.custom import find, run_command
 
-            command = find(self.app, name)  # type: ignore[arg-type]
+            command = find(self.deck, name)
             if command is not None:
                 await run_command(self, cluster, command, node.hostname)
 
@@ -53,7 +60,7 @@ class NodesTable(LiveTable):
         if picked is None:
             return None
         cluster, node_id = picked
-        node = self.app.fleet.state(cluster).nodes.get(node_id)  # type: ignore[attr-defined]
+        node = self.deck.fleet.state(cluster).nodes.get(node_id)
         return (cluster, node) if node else None
 
     def _start(self, action: str, flow: Callable[[str, Any], Awaitable[None]]) -> None:
@@ -98,7 +105,7 @@ class NodesTable(LiveTable):
         view follows the tasks until they have moved and settled."""
         from swarmdeck.core.ops import drain
 
-        state = self.app.fleet.state(cluster)  # type: ignore[attr-defined]
+        state = self.deck.fleet.state(cluster)
         plan = drain.plan_drain(state.nodes.get(node.id, node), state.nodes.values(),
                                 state.services.values(), state.tasks.values())
         question = f"Drain node {node.hostname} on {cluster}? Its tasks stop there."
@@ -120,7 +127,7 @@ class NodesTable(LiveTable):
             if self._already(node, role=role):
                 return
             ops = await guard(self, cluster, f"node {verb}", node.hostname)
-            if ops and await self.app.push_screen_wait(ConfirmDialog(
+            if ops is not None and await self.app.push_screen_wait(ConfirmDialog(
                     f"{verb.capitalize()} {node.hostname} on {cluster} to {role}?")):
                 await run_change(self, ops, f"{verb} {node.hostname}",
                                  lambda o, _s: nodes.set_role(o, node.id, role))
@@ -134,7 +141,7 @@ class NodesTable(LiveTable):
             ops = await guard(self, cluster, "node label", node.hostname)
             if ops is None:
                 return
-            state = self.app.fleet.state(cluster)  # type: ignore[attr-defined]
+            state = self.deck.fleet.state(cluster)
 
             def plan(text: str) -> node_labels.LabelPlan:
                 return node_labels.plan_labels(
@@ -178,12 +185,12 @@ class NodesTable(LiveTable):
             from swarmdeck.core.ops import nodes
 
             ops = await guard(self, cluster, "node remove", node.hostname)
-            if ops and await self.app.push_screen_wait(ConfirmDialog(
+            if ops is not None and await self.app.push_screen_wait(ConfirmDialog(
                     f"Remove {node.hostname} from {cluster}? It is drained, its tasks "
                     "move, a manager is demoted, then it leaves the swarm.",
                     typed=node.hostname, danger=True)):
                 await run_change(self, ops, f"remove {node.hostname}", lambda o, say: (
-                    nodes.remove_node(o, node.id, settings=ssh_settings(o.config, cluster),
+                    nodes.remove_node(o, node.id, settings=ssh_settings(self.deck.config, cluster),
                                       user=o.session.resolved.user, say=say)))
 
         self._start("node remove", flow)
@@ -208,11 +215,11 @@ class NodesTable(LiveTable):
                 "Role (worker or manager):", "worker",
                 validate=lambda v: None if v in ("worker", "manager") else
                 "worker or manager"))
-            if role and await self.app.push_screen_wait(ConfirmDialog(
+            if role is not None and await self.app.push_screen_wait(ConfirmDialog(
                     f"SSH into {dest} and join it to {cluster} as a {role}?")):
                 async def change(o: ClusterOps, say: Say) -> str:
                     node = await join.add_node(o, dest, role,
-                                               settings=ssh_settings(o.config, cluster),
+                                               settings=ssh_settings(self.deck.config, cluster),
                                                progress=say)
                     host = (node.get("Description") or {}).get("Hostname", dest)
                     return f"{host} joined {cluster} as a {role}: ready"

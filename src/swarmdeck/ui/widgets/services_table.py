@@ -9,7 +9,7 @@ the CLI does.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.binding import Binding
 
@@ -20,6 +20,9 @@ from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.operations import guard, run_change, split_key
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
 from swarmdeck.ui.widgets.table import LiveTable
+
+if TYPE_CHECKING:
+    from swarmdeck.ui.app import SwarmdeckApp
 
 
 def replicas_error(value: str) -> str | None:
@@ -47,6 +50,10 @@ class ServicesTable(LiveTable):
                 show=False),
     ]
 
+    @property
+    def deck(self) -> SwarmdeckApp:
+        return cast("SwarmdeckApp", self.app)
+
     def on_mount(self) -> None:
         from swarmdeck.ui.custom import bind_commands
 
@@ -56,7 +63,7 @@ class ServicesTable(LiveTable):
         async def flow(cluster: str, service) -> None:
             from swarmdeck.ui.custom import find, run_command
 
-            command = find(self.app, name)  # type: ignore[arg-type]
+            command = find(self.deck, name)
             if command is not None:
                 await run_command(self, cluster, command, service.name)
 
@@ -67,7 +74,7 @@ class ServicesTable(LiveTable):
         if picked is None:
             return None
         cluster, service_id = picked
-        service = self.app.fleet.state(cluster).services.get(service_id)  # type: ignore
+        service = self.deck.fleet.state(cluster).services.get(service_id)
         return (cluster, service) if service else None
 
     def _start(self, action: str, flow: Callable[[str, Any], Awaitable[None]]) -> None:
@@ -96,7 +103,7 @@ class ServicesTable(LiveTable):
             force = False
             try:
                 services.check_scale(service.name, service.replicas, int(value),
-                                     self.app.config.cluster(cluster).max_replicas)
+                                     self.deck.config.cluster(cluster).max_replicas)
             except SwarmdeckError as exc:  # a typo or a runaway: the number typed again
                 again = await self.app.push_screen_wait(ConfirmDialog(
                     f"{exc.message}. Type {value} again to scale anyway:", typed=value))
@@ -135,7 +142,7 @@ class ServicesTable(LiveTable):
             from swarmdeck.core.ops import services
 
             ops = await guard(self, cluster, "restart", service.name)
-            if ops and await self.app.push_screen_wait(ConfirmDialog(
+            if ops is not None and await self.app.push_screen_wait(ConfirmDialog(
                     f"Restart every task of {service.name} on {cluster}?")):
                 await run_change(self, ops, f"restart {service.name}",
                                  lambda o, _s: services.restart(o, service.name))
@@ -168,7 +175,7 @@ class ServicesTable(LiveTable):
             from swarmdeck.core.ops import services
 
             ops = await guard(self, cluster, "remove service", service.name)
-            if ops and await self.app.push_screen_wait(ConfirmDialog(
+            if ops is not None and await self.app.push_screen_wait(ConfirmDialog(
                     f"Remove service {service.name} from {cluster}? Its tasks stop.",
                     typed=service.name, danger=True)):
                 await run_change(self, ops, f"remove {service.name}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import humanize
-from rich.text import Span, Text
+from rich.text import Span
 
 from swarmdeck.core.metrics import Series
 from swarmdeck.ui.widgets.columns import Ranked
@@ -33,7 +33,7 @@ def no_value() -> Ranked:
     return Ranked("-", style="dim")  # rank None: last in any order
 
 
-def cpu_cell(series: Series | None, *, width: int = 8) -> Text:
+def cpu_cell(series: Series | None, *, width: int = 8) -> Ranked:
     if series is None or series.last is None:
         return no_value()
     values = series.cpu()
@@ -41,7 +41,7 @@ def cpu_cell(series: Series | None, *, width: int = 8) -> Text:
                        series.last.cpu)
 
 
-def mem_cell(series: Series | None, *, width: int = 8, total: int | None = None) -> Text:
+def mem_cell(series: Series | None, *, width: int = 8, total: int | None = None) -> Ranked:
     if series is None or series.last is None:
         return no_value()
     values = [float(v) for v in series.mem()]

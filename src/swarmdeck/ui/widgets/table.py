@@ -368,10 +368,11 @@ class LiveTable(ScrollView, can_focus=True):
         that show nothing stay last either way."""
         column = self.column_keys.index(self.sort_column or "")
         prepared = self._prepared
-        valued, missing = [], []
+        valued: list[str] = []
+        missing: list[str] = []
         for key in keys:
             (missing if prepared[key].sort_key(column) is None else valued).append(key)
-        valued.sort(key=lambda k: prepared[k].sort_key(column),  # type: ignore[arg-type,return-value]
+        valued.sort(key=lambda k: prepared[k].sort_key(column) or (),  # never () here
                     reverse=self.sort_reverse)
         return valued + missing
 
@@ -463,9 +464,10 @@ class LiveTable(ScrollView, can_focus=True):
                 c = fit(c, width)
                 segments = _cell_segments(c, console)
             else:
-                segments = rendered[i]
-                if segments is None:
-                    segments = rendered[i] = _cell_segments(c, console)
+                kept = rendered[i]
+                if kept is None:
+                    kept = rendered[i] = _cell_segments(c, console)
+                segments = kept
             pad = " " * (width - len(c)) if width > len(c) else ""
             right = self._column_specs[i][1].endswith(">")
             if right:

@@ -112,7 +112,7 @@ def _resources(r: Reader, v: dict[str, Any], p: KeyPath) -> dict[str, Any]:
 
 
 def _generic_resources(r: Reader, value: Any, p: KeyPath) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for i, item in enumerate(r.sequence(value, p)):
         entry = r.mapping(item, (*p, i))
         r.keys(entry, (*p, i), {"discrete_resource_spec"})

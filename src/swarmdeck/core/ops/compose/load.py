@@ -108,9 +108,10 @@ def load_compose(path: Path, env: Mapping[str, str] | None = None) -> ComposePro
 
 def _check_unique(r: Reader, data: dict[str, Any]) -> None:
     """Lists the format wants without repeats (the schema's uniqueItems)."""
-    lists = [(("services", name, key), value.get(key))
-             for name, value in (data.get("services") or {}).items() if isinstance(value, dict)
-             for key in _UNIQUE]
+    lists: list[tuple[KeyPath, Any]] = [
+        (("services", name, key), value.get(key))
+        for name, value in (data.get("services") or {}).items() if isinstance(value, dict)
+        for key in _UNIQUE]
     lists += [(("services", name, "deploy", "labels"),
                ((value.get("deploy") or {}) if isinstance(value, dict) else {}).get("labels"))
               for name, value in (data.get("services") or {}).items()]
@@ -228,7 +229,7 @@ def _file_object(r: Reader, v: dict[str, Any], p: KeyPath, workdir: Path) -> Fil
     labels = r.labels(v.get("labels"), (*p, "labels"))
     if external:
         if "file" in v:
-            r.problem((*p, "file"), f"cannot be set on an external {p[0][:-1]}")
+            r.problem((*p, "file"), f"cannot be set on an external {str(p[0])[:-1]}")
         return FileObject(name or str(p[-1]), True, labels)
     file = r.string(v.get("file"), (*p, "file"))
     if not file:
