@@ -201,9 +201,8 @@ async def _rm(ops: ClusterOps, args) -> int:
     else:
         objects = await services.stack_objects(ops, args.name)
         names = [s["Spec"]["Name"] for s in objects["services"]]
-        if not any(objects.values()):
-            print(clean(await services.remove_stack(ops, args.name)))  # raises: no such stack
-            return 0
+        if not any(objects.values()):  # never removed unasked, even if it appears now
+            raise await services.missing_stack(ops, args.name)
         confirm(f"Remove stack {args.name} ({', '.join(names) or 'no services'}) from "
                 f"{ops.cluster}?", yes=args.yes, typed=args.name)
         print(clean(await services.remove_stack(ops, args.name)))

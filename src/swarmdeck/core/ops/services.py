@@ -294,14 +294,19 @@ async def stack_objects(ops: ClusterOps, stack: str) -> dict[str, list[dict[str,
     return dict(zip(kinds, found, strict=True))
 
 
+async def missing_stack(ops: ClusterOps, stack: str) -> UsageError:
+    """The error for a stack the cluster does not have, naming the ones it has."""
+    names = await _stack_names(ops)
+    return UsageError(f"no stack {stack!r} in cluster {ops.cluster}"
+                      f"{did_you_mean(stack, names, 'stacks')}")
+
+
 async def remove_stack(ops: ClusterOps, stack: str) -> str:
     """docker stack rm: services first, then networks, configs and secrets."""
     ops.check_writable("remove stack", stack)
     objects = await stack_objects(ops, stack)
     if not any(objects.values()):
-        names = await _stack_names(ops)
-        raise UsageError(f"no stack {stack!r} in cluster {ops.cluster}"
-                         f"{did_you_mean(stack, names, 'stacks')}")
+        raise await missing_stack(ops, stack)
 
     async def work() -> str:
         removed: list[str] = []
