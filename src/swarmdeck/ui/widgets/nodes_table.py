@@ -6,8 +6,7 @@ the CLI does.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 
@@ -16,15 +15,18 @@ from swarmdeck.core.models import Node
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.sanitize import clean
-from swarmdeck.ui.operations import Say, guard, run_change, split_key
+from swarmdeck.ui.operations import Say, guard, run_change
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
-from swarmdeck.ui.widgets.table import LiveTable
+from swarmdeck.ui.widgets.object_table import ObjectTable
 
 if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
+    from swarmdeck.core.inventory import ClusterState
 
 
-class NodesTable(LiveTable):
+class NodesTable(ObjectTable):
+    KIND = "node"
+    SCOPES = ("node",)
+
     BINDINGS = [
         Binding("w", "availability('drain')", "Drain", id="node.drain"),
         Binding("v", "availability('active')", "Activate", id="node.activate"),
@@ -36,39 +38,11 @@ class NodesTable(LiveTable):
         Binding("x", "remove", "Remove", id="node.remove"),
     ]
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
+    def objects(self, state: ClusterState) -> dict[str, Any]:
+        return state.nodes
 
-    def on_mount(self) -> None:
-        from swarmdeck.ui.custom import bind_commands
-
-        bind_commands(self, ("node",))  # before the table picks its sort letters
-
-    def action_custom(self, name: str) -> None:
-        async def flow(cluster: str, node) -> None:
-            from swarmdeck.ui.custom import find, run_command
-
-            command = find(self.deck, name)
-            if command is not None:
-                await run_command(self, cluster, command, node.hostname)
-
-        self._start(f"command {name}", flow)
-
-    def _selected(self) -> tuple[str, Any] | None:
-        picked = split_key(self)
-        if picked is None:
-            return None
-        cluster, node_id = picked
-        node = self.deck.fleet.state(cluster).nodes.get(node_id)
-        return (cluster, node) if node else None
-
-    def _start(self, action: str, flow: Callable[[str, Any], Awaitable[None]]) -> None:
-        picked = self._selected()
-        if picked is None:
-            self.app.notify("no node selected", severity="warning")
-            return
-        self.run_worker(flow(*picked), group="operations", name=action)
+    def object_name(self, obj: Any) -> str:
+        return obj.hostname
 
     def _already(self, node: Node, **wanted: str) -> bool:
         """A change that would change nothing is refused before any question."""

@@ -8,8 +8,7 @@ the CLI does.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 
@@ -17,12 +16,12 @@ from swarmdeck.core.errors import NotConfirmed, SwarmdeckError
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.services import check_image
 from swarmdeck.core.sanitize import clean
-from swarmdeck.ui.operations import guard, run_change, split_key
+from swarmdeck.ui.operations import guard, run_change
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
-from swarmdeck.ui.widgets.table import LiveTable
+from swarmdeck.ui.widgets.object_table import ObjectTable
 
 if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
+    from swarmdeck.core.inventory import ClusterState
 
 
 def replicas_error(value: str) -> str | None:
@@ -37,7 +36,10 @@ def image_error(value: str) -> str | None:
     return None
 
 
-class ServicesTable(LiveTable):
+class ServicesTable(ObjectTable):
+    KIND = "service"
+    SCOPES = ("service", "task")
+
     BINDINGS = [
         Binding("s", "scale", "Scale", id="service.scale"),
         Binding("u", "update_image", "Update", id="service.update"),
@@ -50,39 +52,11 @@ class ServicesTable(LiveTable):
                 show=False),
     ]
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
+    def objects(self, state: ClusterState) -> dict[str, Any]:
+        return state.services
 
-    def on_mount(self) -> None:
-        from swarmdeck.ui.custom import bind_commands
-
-        bind_commands(self, ("service", "task"))  # before the table picks its sort letters
-
-    def action_custom(self, name: str) -> None:
-        async def flow(cluster: str, service) -> None:
-            from swarmdeck.ui.custom import find, run_command
-
-            command = find(self.deck, name)
-            if command is not None:
-                await run_command(self, cluster, command, service.name)
-
-        self._start(f"command {name}", flow)
-
-    def _selected(self) -> tuple[str, Any] | None:
-        picked = split_key(self)
-        if picked is None:
-            return None
-        cluster, service_id = picked
-        service = self.deck.fleet.state(cluster).services.get(service_id)
-        return (cluster, service) if service else None
-
-    def _start(self, action: str, flow: Callable[[str, Any], Awaitable[None]]) -> None:
-        picked = self._selected()
-        if picked is None:
-            self.app.notify("no service selected", severity="warning")
-            return
-        self.run_worker(flow(*picked), group="operations", name=action)
+    def object_name(self, obj: Any) -> str:
+        return obj.name
 
     def action_scale(self) -> None:
         async def flow(cluster: str, service) -> None:
