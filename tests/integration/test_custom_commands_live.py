@@ -23,6 +23,11 @@ scope = "node"
 run = ["echo", "{node}", "at", "{node_address}"]
 
 [[commands]]
+name = "missing"
+scope = "cluster"
+run = ["/no/such/program", "{cluster}"]
+
+[[commands]]
 name = "wipe"
 scope = "node"
 where = "node"
@@ -66,6 +71,14 @@ def test_custom_commands_on_the_lab(lab, swarmdeck, tmp_path):
     assert ("command wipe", "prod-w1", "refused") in results
     assert ("command wipe", "prod-w1", "ok") in results
     assert ("command where", "shop_web.1", "ok") in results
+
+    # a program that is not there: what to fix, exit 2, no crash; the failed run on record
+    done = swarmdeck("run", "missing", "-c", "prod", config=config)
+    assert done.returncode == 2, done.stderr
+    assert "command 'missing': cannot run '/no/such/program'" in done.stderr
+    assert "crashed" not in done.stderr and "Traceback" not in done.stderr
+    [failed] = [e for e in AuditLog.default().read() if e["action"] == "command missing"]
+    assert failed["result"] == "error" and "/no/such/program" in failed["error"]
 
     done = swarmdeck("run", "nope", "-c", "prod", config=config)
     assert done.returncode == 2 and "no custom command 'nope'" in done.stderr

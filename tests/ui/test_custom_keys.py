@@ -24,6 +24,12 @@ scope = "service"
 run = ["printf", "%s on %s\\\\033[31m\\\\n", "{service}", "{node}"]
 
 [[commands]]
+name = "gone"
+key = "ctrl+g"
+scope = "service"
+run = ["/no/such/program", "{service}"]
+
+[[commands]]
 name = "wipe"
 key = "ctrl+w"
 scope = "node"
@@ -96,3 +102,21 @@ async def test_a_dangerous_node_command_asks_and_is_refused_read_only(make_app):
         assert "node.custom.wipe" in help_text(app)
     results = [(e["cluster"], e["result"]) for e in AuditLog.default().read()]
     assert results == [("staging", "refused")]
+
+
+async def test_a_command_whose_program_is_missing_says_what_to_fix_and_is_on_record(make_app):
+    """Not a crash of the console: a notice naming the command and what to fix; the failed
+    run is audited as an error."""
+    app = make_app(config=with_commands(make_app().config))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        select(app, "#services", "shop_web")
+        await pilot.press("ctrl+g")
+        assert await wait_until(pilot, lambda: any(
+            "command 'gone': cannot run '/no/such/program'" in str(n.message)
+            for n in app._notifications))
+        assert not isinstance(app.screen, OutputScreen)
+        await pilot.press("j")  # the console goes on
+        await pilot.pause()
+    [entry] = AuditLog.default().read()
+    assert (entry["action"], entry["result"]) == ("command gone", "error")

@@ -26,6 +26,7 @@ async def _run(config, cluster: str, command, args: argparse.Namespace) -> int:
     from swarmdeck.cli.prompt import confirm
     from swarmdeck.cli.session import change_session
     from swarmdeck.core import custom_commands
+    from swarmdeck.core.errors import SwarmdeckError
     from swarmdeck.core.fleet import Fleet
 
     action = f"command {command.name}"
@@ -48,10 +49,15 @@ async def _run(config, cluster: str, command, args: argparse.Namespace) -> int:
                       **({"node": where.values["node"]} if "node" in where.values else {})}
             if command.dangerous:
                 result = await ops.guarded(action, where.label, params, work)
-            else:  # not a change: still on record, read-only or not
-                result = await work()
-                ops.record(cluster=cluster, manager=ops.manager, action=action,
-                           target=where.label, params=params, result="ok")
+            else:  # not a change: still on record, read-only or not, run or failed
+                record = dict(cluster=cluster, manager=ops.manager, action=action,
+                              target=where.label, params=params)
+                try:
+                    result = await work()
+                except SwarmdeckError as exc:
+                    ops.record(**record, result="error", error=str(exc))
+                    raise
+                ops.record(**record, result="ok")
     finally:
         await fleet.close()
     for data, stream in ((result.stdout, sys.stdout), (result.stderr, sys.stderr)):

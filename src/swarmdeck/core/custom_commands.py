@@ -15,7 +15,7 @@ import shlex
 from dataclasses import dataclass
 
 from swarmdeck.core.config import PLACEHOLDER, CommandConfig, Config
-from swarmdeck.core.errors import SwarmdeckError, UsageError
+from swarmdeck.core.errors import ConfigError, SwarmdeckError, UsageError
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.node_links import NodeAccess
 from swarmdeck.core.task_exec import find_node, pick_task
@@ -88,9 +88,12 @@ def question(command: CommandConfig, where: Target, argv: list[str]) -> str:
 async def run(fleet: NodeAccess, command: CommandConfig, where: Target, argv: list[str],
               *, timeout: float = 300) -> Result:
     if command.where == "local":
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            raise not_runnable(command, argv, exc) from None
         try:
             out, err = await asyncio.wait_for(proc.communicate(), timeout)
         except TimeoutError:
@@ -109,6 +112,15 @@ async def run(fleet: NodeAccess, command: CommandConfig, where: Target, argv: li
                              f"on {where.values.get('node')}") from None
     status = done.exit_status if done.exit_status is not None else 255
     return Result(status, _raw(done.stdout)[:OUTPUT_LIMIT], _raw(done.stderr)[:OUTPUT_LIMIT])
+
+
+def not_runnable(command: CommandConfig, argv: list[str], exc: OSError) -> ConfigError:
+    """A local command whose program cannot be started (not found, not executable)."""
+    return ConfigError(f"command {command.name!r}: cannot run {argv[0]!r} on this machine: "
+                       f"{exc.strerror or exc}",
+                       hint=f"fix `run` of [[commands]] name = {command.name!r} in the config "
+                            "(a program on PATH or a full path), or set where = \"node\" to "
+                            "run it on the node")
 
 
 def _raw(data: bytes | str | None) -> bytes:

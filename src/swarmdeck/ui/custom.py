@@ -72,12 +72,17 @@ async def run_command(widget: Widget, cluster: str, command: CommandConfig,
             return
         audit.check()
         params = {"argv": argv, "where": command.where}
-        if command.output == "terminal" and command.where == "local":
-            status = _in_terminal(app, argv)
-            result = None
-        else:
-            result = await custom_commands.run(app.fleet, command, where, argv)
-            status = result.status
+        try:
+            if command.output == "terminal" and command.where == "local":
+                status = _in_terminal(app, command, argv)
+                result = None
+            else:
+                result = await custom_commands.run(app.fleet, command, where, argv)
+                status = result.status
+        except SwarmdeckError as exc:  # a run that failed (node out of reach, timeout)
+            audit.record(cluster=cluster, manager=None, action=action, target=where.label,
+                         params=params, result="error", error=str(exc))
+            raise
         audit.record(cluster=cluster, manager=None, action=action, target=where.label,
                      params={**params, "exit_status": status}, result="ok")
     except SwarmdeckError as exc:
@@ -90,12 +95,15 @@ async def run_command(widget: Widget, cluster: str, command: CommandConfig,
     await app.push_screen(OutputScreen(f"{command.name} · {where.label}", result))
 
 
-def _in_terminal(app, argv: list[str]) -> int:
+def _in_terminal(app, command: CommandConfig, argv: list[str]) -> int:
     try:
-        with app.suspend():
-            return subprocess.run(argv, check=False).returncode
-    except SuspendNotSupported:  # no terminal to hand over (headless)
-        return subprocess.run(argv, check=False, capture_output=True).returncode
+        try:
+            with app.suspend():
+                return subprocess.run(argv, check=False).returncode
+        except SuspendNotSupported:  # no terminal to hand over (headless)
+            return subprocess.run(argv, check=False, capture_output=True).returncode
+    except OSError as exc:
+        raise custom_commands.not_runnable(command, argv, exc) from None
 
 
 class OutputScreen(Screen):
