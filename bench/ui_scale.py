@@ -6,7 +6,7 @@
 (2) The console on the live lab, idle: CPU of the app process as a share of one core
     (target < 1 %), inventory events, task reconcile and metrics included.
 
-Run as root for (2) (it brings the lab up if needed):  python bench/ui_scale.py
+Run as root for (2) (on the running lab, which it never rebuilds):  python bench/ui_scale.py
 """
 
 from __future__ import annotations
@@ -19,18 +19,17 @@ import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+from shared_lab import shared_lab
 from textual import events
 from textual.app import App
 from textual.widgets import DataTable
 
-from swarmdeck.cli.lab import lab_dir
 from swarmdeck.core.config import load_config
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.inventory import Change, ClusterState
 from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.core.models import Node, Service, Task
 from swarmdeck.lab.lab import Lab
-from swarmdeck.lab.topology import LabSpec
 from swarmdeck.ui.app import SwarmdeckApp
 from swarmdeck.ui.widgets.table import LiveTable
 
@@ -235,8 +234,7 @@ def main() -> None:
         config.chmod(0o600)
         asyncio.run(synthetic_run(config, args.presses))
     if not args.skip_lab:
-        lab = Lab(lab_dir(None), say=lambda m: print(f"lab: {m}", flush=True))
-        lab.up(lab.spec() or LabSpec())
+        lab = shared_lab()
         asyncio.run(idle_run(lab, args.idle_seconds))
 
 
