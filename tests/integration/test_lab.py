@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -76,8 +77,34 @@ def kill_like_a_crash(lab) -> int:
     return len(pids)
 
 
+def test_solo_clusters_come_and_go_beside_the_lab(lab, swarmdeck):
+    """`lab solo add` starts one-node swarms (their own address and pool) without touching the
+    lab's clusters; `lab solo rm` removes them and their namespaces."""
+    try:
+        add = lab_cli("solo", "add", "solo1", "solo2")
+        assert add.returncode == 0, add.stderr
+        ls = swarmdeck("ls", "clusters", "--json", config=lab.solo_config_file)
+        assert ls.returncode == 0, ls.stderr
+        rows = {r["cluster"]: r for r in json.loads(ls.stdout)}
+        assert set(rows) == {"solo1", "solo2"}
+        assert all(r["status"] == "ok" for r in rows.values()), rows
+        info = lab.docker_on("prod-m1", "info", "--format", "{{.Swarm.Cluster.ID}}")
+        solo = {lab.docker(f"unix://{lab.dir}/nodes/{n}-m1/run/docker.sock", "info",
+                           "--format", "{{.Swarm.Cluster.ID}}") for n in ("solo1", "solo2")}
+        assert len(solo) == 2 and info not in solo  # two swarms of their own
+        assert lab.healthy()
+        bad = lab_cli("solo", "add", "prod")
+        assert bad.returncode == 2 and "already has a cluster named 'prod'" in bad.stderr
+    finally:
+        rm = lab_cli("solo", "rm")
+    assert rm.returncode == 0, rm.stderr
+    assert not [ns for ns in system.netns_list(NETNS_PREFIX) if "solo" in ns]
+    assert lab.solo_nodes() == [] and lab.healthy()
+
+
 @pytest.mark.lab_teardown
 def test_killed_lab_is_cleared_by_up_and_down_leaves_nothing(lab):
+    lab.add_solo(["solo1"])  # a solo cluster is cleared as well
     killed = kill_like_a_crash(lab)
     assert killed > 20  # dockerds, containerds, shims, sshds, containers, the registry
     stale = what_is_left(lab.dir)

@@ -54,9 +54,12 @@ def _doctor(p: argparse.ArgumentParser) -> None:
 def _lab(p: argparse.ArgumentParser) -> None:
     p.description = ("Run real Docker Swarm clusters on this machine, one set of namespaces "
                      "(dockerd + sshd) per node. Needs root.")
-    p.add_argument("action", choices=("up", "down", "status", "env"),
+    p.add_argument("action", choices=("up", "down", "status", "env", "solo"),
                    help="up: build (idempotent); down: remove everything; status: show "
-                        "nodes; env: print the config path to use")
+                        "nodes; env: print the config path to use; solo add NAME...|rm "
+                        "[NAME...]: one-node swarms beside the lab's own (for benches)")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="for solo: add NAME... or rm [NAME...]")
     p.add_argument("--dir", metavar="DIR",
                    help="lab directory (default: $SWARMDECK_LAB_DIR or /var/lib/swarmdeck-lab)")
     p.add_argument("--cluster", metavar="NAME:MANAGERS:WORKERS", action="append",

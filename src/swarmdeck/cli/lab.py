@@ -21,6 +21,10 @@ def lab_dir(explicit: str | None) -> Path:
 
 def run_lab(args: argparse.Namespace) -> int:
     lab = Lab(lab_dir(args.dir), say=_say)
+    if args.names and args.action != "solo":
+        from swarmdeck.core.errors import UsageError
+
+        raise UsageError(f"`swarmdeck lab {args.action}` takes no names (only `lab solo` does)")
     if args.action == "up":
         lab.up(make_spec(args.cluster, args.spares))
         print(f"lab ready. Try:\n  swarmdeck --config {lab.config_file} ls nodes\n"
@@ -30,6 +34,8 @@ def run_lab(args: argparse.Namespace) -> int:
         lab.down()
         print("lab down: nothing left behind")
         return 0
+    if args.action == "solo":
+        return _solo(lab, args.names)
     if args.action == "env":
         print(f"SWARMDECK_CONFIG={lab.config_file}")
         return 0
@@ -49,6 +55,26 @@ def run_lab(args: argparse.Namespace) -> int:
     ))
     print(f"\nconfig: {lab.config_file}\nssh:    ssh -F {lab.ssh_config} NODE")
     return 0 if lab.healthy() else 1
+
+
+def _solo(lab: Lab, words: list[str]) -> int:
+    from swarmdeck.core.errors import UsageError
+
+    if not words or words[0] not in ("add", "rm"):
+        raise UsageError("usage: swarmdeck lab solo add NAME... | swarmdeck lab solo rm [NAME...]")
+    if words[0] == "add":
+        if len(words) < 2:
+            raise UsageError("swarmdeck lab solo add needs at least one NAME, e.g. solo1")
+        lab.add_solo(words[1:])
+        print(f"solo clusters up; config: {lab.solo_config_file}")
+        return 0
+    unknown = [w for w in words[1:] if w not in lab.solo()]
+    if unknown:
+        raise UsageError(f"no solo cluster {', '.join(unknown)} in this lab (it has: "
+                         f"{', '.join(n for n in lab.solo() if n) or 'none'})")
+    lab.remove_solo(words[1:] or None)
+    print("solo clusters removed")
+    return 0
 
 
 def _say(message: str) -> None:

@@ -35,6 +35,9 @@ from swarmdeck.lab.topology import (
     VETH_PREFIX,
     LabNode,
     LabSpec,
+    check_solo_names,
+    solo_node,
+    solo_pool,
 )
 
 Say = Callable[[str], None]
@@ -81,11 +84,99 @@ class Lab:
     def config_file(self) -> Path:
         return self.dir / "config.toml"
 
+    @property
+    def solo_config_file(self) -> Path:
+        """A swarmdeck config naming only the solo clusters (see add_solo)."""
+        return self.dir / "solo.toml"
+
     def spec(self) -> LabSpec | None:
         try:
             return LabSpec.from_dict(json.loads(self.state_file.read_text())["spec"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    def solo(self) -> list[str]:
+        """The solo clusters added to this lab, in the order they were added."""
+        try:
+            return list(json.loads(self.state_file.read_text()).get("solo", []))
+        except (OSError, ValueError, TypeError, AttributeError):
+            return []
+
+    def solo_nodes(self) -> list[LabNode]:
+        return [solo_node(name, i) for i, name in enumerate(self.solo()) if name]
+
+    def all_nodes(self) -> list[LabNode]:
+        spec = self.spec()
+        return (spec.nodes() if spec else []) + self.solo_nodes()
+
+    # ---- solo clusters: one-node swarms beside the lab's own ------------------------------
+    def add_solo(self, names: list[str]) -> None:
+        """Start one-node swarms NAMES in the running lab (their own netns, dockerd, sshd,
+        address pool), add them to the ssh files and write solo_config_file. The lab's own
+        clusters are not touched: tests keep running on them meanwhile."""
+        spec = self.spec()
+        if spec is None or not self.healthy():
+            raise LabError(f"no healthy lab in {self.dir}: run `swarmdeck lab up` first")
+        present = self.solo()
+        check_solo_names(names, [c.name for c in spec.clusters] + present,
+                         len([p for p in present if p]))
+        start = len(present)
+        new = [solo_node(name, start + i) for i, name in enumerate(names)]
+        self._save_solo(present + names)  # first: a failed start is still cleaned up by purge
+        try:
+            for n in new:
+                labnode.create_network(n)
+                labnode.write_files(self.dir, n, self.dir / "authorized_keys")
+            for n in new:
+                labnode.start(self.dir, n)
+            _parallel(lambda n: labnode.wait_ready(self.dir, n), new)
+            self._write_ssh_files(self.all_nodes())
+            _parallel(lambda n: self._init_solo(n, start + new.index(n)), new)
+        except BaseException as exc:
+            self.say(f"adding solo clusters failed ({exc}); removing them")
+            self.remove_solo(names)
+            raise
+        self._write_solo_config()
+        self.say(f"solo clusters up: {', '.join(names)} (config {self.solo_config_file})")
+
+    def remove_solo(self, names: list[str] | None = None) -> None:
+        """Stop solo clusters NAMES (all when None) and remove their namespaces."""
+        present = self.solo()
+        gone = present if names is None else [n for n in present if n in names]
+        nodes = [solo_node(name, present.index(name)) for name in gone]
+        _parallel(lambda n: labnode.stop(self.dir, n), nodes)
+        for n in nodes:
+            system.run(["ip", "netns", "del", n.netns], check=False)
+            system.run(["ip", "link", "del", n.veth], check=False)
+            shutil.rmtree(labnode.NodeDirs(self.dir, n).root, ignore_errors=True)
+        # the others keep their index (and so their address and pool)
+        kept = [name if name not in gone else "" for name in present]
+        while kept and not kept[-1]:
+            kept.pop()
+        self._save_solo(kept)
+        self._write_ssh_files(self.all_nodes())
+        self._write_solo_config()
+
+    def _save_solo(self, names: list[str]) -> None:
+        state = json.loads(self.state_file.read_text())
+        state["solo"] = names
+        _write_atomic(self.state_file, json.dumps(state))
+
+    def _init_solo(self, n: LabNode, index: int) -> None:
+        host = labnode.docker_host(self.dir, n)
+        self.docker(host, "swarm", "init", "--advertise-addr", n.address,
+                    "--listen-addr", f"{n.address}:2377",
+                    "--default-addr-pool", solo_pool(index),
+                    "--default-addr-pool-mask-length", "24")
+        self._wait_nodes_ready(host, 1, n.cluster or n.name)
+
+    def _write_solo_config(self) -> None:
+        lines = ["# swarmdeck config for the lab's solo clusters, written by "
+                 "`swarmdeck lab solo add`.", "[ssh]", f'config = ["{self.ssh_config}"]', ""]
+        for n in self.solo_nodes():
+            if n.cluster:
+                lines += [f"[clusters.{n.cluster}]", f'managers = ["{n.name}"]', ""]
+        _write_atomic(self.solo_config_file, "\n".join(lines), mode=0o600)
 
     # ---- up ----------------------------------------------------------------------------
     def up(self, spec: LabSpec) -> None:
@@ -157,8 +248,9 @@ class Lab:
             "    StrictHostKeyChecking yes\n"
             "    ServerAliveInterval 15\n"
         )
-        self.known_hosts.write_text("\n".join(known) + "\n")
-        self.ssh_config.write_text("\n\n".join(blocks) + "\n")
+        # atomically: tests and consoles read these files while solo clusters come and go
+        _write_atomic(self.known_hosts, "\n".join(known) + "\n")
+        _write_atomic(self.ssh_config, "\n\n".join(blocks) + "\n")
 
     # ---- registry and image ------------------------------------------------------------
     def _start_registry(self) -> None:
@@ -326,11 +418,11 @@ class Lab:
 
     # ---- status ------------------------------------------------------------------------
     def status(self) -> list[NodeStatus]:
-        spec = self.spec()
-        if spec is None:
+        """Every node's state, the solo clusters' nodes last."""
+        if self.spec() is None:
             return []
         out = []
-        for n in spec.nodes():
+        for n in self.all_nodes():
             d = labnode.NodeDirs(self.dir, n)
             netns = Path(f"/var/run/netns/{n.netns}").exists()
             dockerd_pid = system.read_pid(d.dockerd_pid)
@@ -348,7 +440,10 @@ class Lab:
         return out
 
     def healthy(self) -> bool:
-        states = self.status()
+        """The lab's own clusters and spares are up (solo clusters do not count: a bench may
+        be adding or removing them)."""
+        solo = set(self.solo())
+        states = [s for s in self.status() if s.node.cluster not in solo]
         return bool(states) and all(
             s.netns and s.dockerd and s.sshd
             and (s.swarm == "active" or (s.node.role == "spare" and s.swarm == "inactive"))
@@ -363,9 +458,7 @@ class Lab:
     def purge(self) -> None:
         """Remove every trace of a lab, running or killed: processes, containers, cgroups,
         namespaces, veths, the bridge, the iptables rule, mounts and the lab directory."""
-        spec = self.spec()
-        if spec is not None:
-            _parallel(lambda n: labnode.stop(self.dir, n), spec.nodes())
+        _parallel(lambda n: labnode.stop(self.dir, n), self.all_nodes())
         pids: set[int] = set()
         namespaces = system.netns_list(NETNS_PREFIX)
         for ns in namespaces:
@@ -410,6 +503,14 @@ class Lab:
             found.append(f"directory {self.dir}")
             found += [f"process {p}" for p in system.pids_mentioning(str(self.dir))]
         return found
+
+
+def _write_atomic(path: Path, text: str, mode: int | None = None) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    if mode is not None:
+        tmp.chmod(mode)
+    tmp.replace(path)
 
 
 def _parallel(fn: Callable, items: Iterable) -> None:

@@ -25,6 +25,9 @@ CGROUP_PARENT = "swarmdeck-lab"
 NODE_BRIDGE_IP = "10.213.250.1/24"
 NODE_ADDRESS_POOL = "10.213.224.0/19"
 SWARM_POOLS = ["10.213.64.0/18", "10.213.128.0/18", "10.213.192.0/19"]
+# Solo clusters (one-node swarms added to a running lab, e.g. for the ten-cluster bench):
+# addresses .100 up, overlays in 10.213.16.0/22, 10.213.20.0/22, ... (below every other pool).
+MAX_SOLO = 10
 
 DEFAULT_CLUSTERS = (("prod", 3, 2), ("staging", 1, 1))
 DEFAULT_SPARES = 2
@@ -120,6 +123,29 @@ def make_spec(cluster_options: list[str] | None, spares: int | None) -> LabSpec:
     if len(spec.nodes()) > 200:
         raise UsageError("too many lab nodes: at most 200")
     return spec
+
+
+def solo_node(name: str, index: int) -> LabNode:
+    """The one node of solo cluster NAME, the INDEXth solo cluster of the lab."""
+    return LabNode(f"{name}-m1", f"{SUBNET_PREFIX}.{100 + index}", name, "manager")
+
+
+def solo_pool(index: int) -> str:
+    return f"10.213.{16 + 4 * index}.0/22"
+
+
+def check_solo_names(names: list[str], taken: list[str], existing: int) -> None:
+    for name in names:
+        if not _NAME.match(name):
+            raise UsageError(f"bad solo cluster name {name!r}: a short lowercase name "
+                             "(a letter, then up to 7 letters or digits), e.g. solo1")
+        if name in taken:
+            raise UsageError(f"the lab already has a cluster named {name!r}")
+    if len(set(names)) != len(names):
+        raise UsageError("each solo cluster needs a different name")
+    if existing + len(names) > MAX_SOLO:
+        raise UsageError(f"the lab runs at most {MAX_SOLO} solo clusters "
+                         f"({existing} already up)")
 
 
 def default_lab_dir() -> Path:
