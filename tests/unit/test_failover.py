@@ -406,7 +406,7 @@ async def test_the_manager_that_went_silent_is_tried_last(monkeypatch):
     inventory = ClusterInventory("prod", [m1, m2, m3], SSHSettings())
     tried: list[list[Destination]] = []
 
-    async def connect_first(cluster, targets, ssh, socket_path):
+    async def connect_first(cluster, targets, ssh, socket_path, early=()):
         tried.append(list(targets))
         return object()
 

@@ -32,11 +32,16 @@ from swarmdeck.core.events import BACKLOG, EVENT_TYPES, ClusterEvent, EventLog
 from swarmdeck.core.events import read as read_events
 from swarmdeck.core.models import Network, Node, Service, Stack, SwarmInfo, Task
 from swarmdeck.core.transport.docker import DEFAULT_SOCKET
-from swarmdeck.core.transport.session import ManagerSession
+from swarmdeck.core.transport.session import ManagerSession, Read
 from swarmdeck.core.transport.ssh import SSHSettings
 
 log = logging.getLogger(__name__)
 MANAGER_RECHECK = 10.0  # seconds between node re-reads while a manager or node is down
+# what a load reads, in one parallel round (sent with the connection's checks when it opens)
+LOAD_READS: tuple[Read, ...] = (
+    ("/info", {}), ("/nodes", {}), ("/services", {}), ("/tasks", {}),
+    ("/networks", {"filters": {"scope": ["swarm"]}}),
+)
 
 
 @dataclass(frozen=True)
@@ -190,9 +195,10 @@ class ClusterInventory:
                 log.exception("inventory listener failed")
 
     # ---- connecting --------------------------------------------------------------------
-    async def connect(self) -> ManagerSession:
+    async def connect(self, early: Sequence[Read] = ()) -> ManagerSession:
         """The open session, or one to the first manager that answers: the configured ones
-        in order, then those the swarm reported at the last load (see core.failover)."""
+        in order, then those the swarm reported at the last load (see core.failover).
+        EARLY: reads to send as a new session opens (the load's)."""
         async with self._connecting:  # callers at once (the loop, an operation) share one
             if self.session and not self.session.closed:
                 return self.session
@@ -203,7 +209,7 @@ class ClusterInventory:
                 targets.remove(self._lost_manager)
                 targets.append(self._lost_manager)
             self.session = await failover.connect_first(self.name, targets, self.ssh,
-                                                        self.socket_path)
+                                                        self.socket_path, early)
             return self.session
 
     async def explain(self, error: SwarmdeckError) -> SwarmdeckError:
@@ -230,16 +236,11 @@ class ClusterInventory:
     async def load(self) -> ClusterState:
         """Connect if needed and fetch everything in one parallel round."""
         try:
-            session = await self.connect()
+            session = await self.connect(LOAD_READS)
             self.state.manager = session.label  # the one in use, even while it cannot load
             info_raw, nodes, services, tasks, networks = await failover.ask_swarm(
-                session, _all_or_first_error(
-                    session.docker.get("/info"),
-                    session.docker.get("/nodes"),
-                    session.docker.get("/services"),
-                    session.docker.get("/tasks"),
-                    session.docker.get("/networks", filters={"scope": ["swarm"]}),
-                ))
+                session, _all_or_first_error(*(session.get(path, **params)
+                                               for path, params in LOAD_READS)))
             info = SwarmInfo.from_api(info_raw)
             failover.check_manager(session.label, info)
             self.swarm_managers = failover.swarm_managers(info_raw) or self.swarm_managers
