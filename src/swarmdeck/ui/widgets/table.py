@@ -45,24 +45,34 @@ Cell = str | Text
 Row = tuple[str, Sequence[Cell]]
 
 
-def safe(value: object) -> Text:
-    """Text objects are built by us from sanitized parts; anything else is sanitized here."""
-    return value if isinstance(value, Text) else Text(cell(value))
+def safe(value: object) -> Cell:
+    """Text objects are built by us from sanitized parts; anything else is sanitized here,
+    and stays a str: a Text is made only for what is styled (rich's constructor strips
+    control codes once more, a third of a 5000-row table's first build)."""
+    return value if isinstance(value, Text) else cell(value)
 
 
-def fit(text: Text, limit: int) -> Text:
+def plain_of(value: Cell) -> str:
+    return value.plain if isinstance(value, Text) else value
+
+
+def fit(text: Cell, limit: int) -> Cell:
     """TEXT, or its first LIMIT - 1 characters and "…" (its styles kept)."""
     if len(text) <= limit:
         return text
+    if isinstance(text, str):
+        return text[:limit - 1] + "…"
     cut = text[:limit - 1]
     cut.append("…")
     return cut
 
 
-def _cell_segments(text: Text, console) -> list[Segment]:
+def _cell_segments(text: Cell, console) -> list[Segment]:
     """TEXT's segments: its own style under each span's. Spans that follow each other (a
     sparkline then its value, the cells views build) are cut directly; overlapping ones
     go through rich's general render."""
+    if isinstance(text, str):
+        return [Segment(text)] if text else []
     plain, spans = text.plain, sorted(text.spans, key=lambda s: s.start)
     base = console.get_style(text.style) if text.style else None
     if any(a.end > b.start for a, b in zip(spans, spans[1:], strict=False)):
@@ -104,7 +114,7 @@ class _Prepared:
 
     __slots__ = ("source", "cells", "whole", "text", "rendered", "keys")
 
-    def __init__(self, source: Sequence[Cell], cells: tuple[Text, ...],
+    def __init__(self, source: Sequence[Cell], cells: tuple[Cell, ...],
                  whole: tuple[str, ...]) -> None:
         self.source = source
         self.cells = cells
@@ -227,7 +237,8 @@ class LiveTable(ScrollView, can_focus=True):
         return dict(self._letters)
 
     def get_cell(self, row_key: str, column_key: str) -> Text:
-        return self._prepared[row_key].cells[self.column_keys.index(column_key)]
+        value = self._prepared[row_key].cells[self.column_keys.index(column_key)]
+        return value if isinstance(value, Text) else Text(value)
 
     @property
     def selected_key(self) -> str | None:
@@ -270,7 +281,7 @@ class LiveTable(ScrollView, can_focus=True):
                 if cached is None or len(cached.source) != len(cells):
                     whole = [safe(c) for c in cells]
                     fresh = _Prepared(cells, tuple(map(fit, whole, limits)),
-                                      tuple(c.plain for c in whole))
+                                      tuple(map(plain_of, whole)))
                     same = 0
                 else:  # unchanged cells keep their sanitized text and their segments
                     kept = [_same_cell(a, b) for a, b in zip(cached.source, cells, strict=True)]
@@ -279,7 +290,8 @@ class LiveTable(ScrollView, can_focus=True):
                     fresh = _Prepared(cells, tuple(
                         cached.cells[i] if r is None else fit(r, limits[i])
                         for i, r in enumerate(redone)), tuple(
-                        cached.whole[i] if r is None else r.plain for i, r in enumerate(redone)))
+                        cached.whole[i] if r is None else plain_of(r)
+                        for i, r in enumerate(redone)))
                     fresh.rendered = [cached.rendered[i] if keep else None
                                       for i, keep in enumerate(kept)]
                     same = sum(kept)
@@ -446,7 +458,7 @@ class LiveTable(ScrollView, can_focus=True):
             self.post_message(self.RowHighlighted(self, self.cursor_row, key))
 
     # ---- drawing -------------------------------------------------------------------------
-    def _strip(self, cells: Sequence[Text], rendered: list[list[Segment] | None],
+    def _strip(self, cells: Sequence[Cell], rendered: list[list[Segment] | None],
                style: Style) -> Strip:
         """One line in the row's STYLE: each cell rendered once and kept in RENDERED, padded
         to the column widths. Runs of plain text (unstyled cells, padding, gaps) become one
