@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from rich.segment import Segment
 from rich.style import Style
@@ -112,12 +113,13 @@ class _Prepared:
     """One row's cells, sanitized once and cut to their column's limit, with the text the
     filter searches (each cell whole: a row is found by what its cut cell does not show)."""
 
-    __slots__ = ("source", "cells", "whole", "text", "rendered", "keys")
+    __slots__ = ("source", "cells", "whole", "text", "rendered", "keys", "lengths")
 
     def __init__(self, source: Sequence[Cell], cells: tuple[Cell, ...],
                  whole: tuple[str, ...]) -> None:
         self.source = source
         self.cells = cells
+        self.lengths = tuple(map(len, cells))  # the columns' widths take the largest
         self.whole = whole
         self.rendered: list[list[Segment] | None] = [None] * len(cells)  # per cell, lazily
         self.text = " ".join(whole).lower()
@@ -323,11 +325,12 @@ class LiveTable(ScrollView, can_focus=True):
         if self.sort_column in self.column_keys:
             self._visible = self._sorted(self._visible)
         # widths from the rows shown now: another cluster's or filter's never stay
-        widths = [len(label) for label in self._header_labels()]
-        for key in self._visible:
-            for i, c in enumerate(self._prepared[key].cells):
-                if len(c) > widths[i]:
-                    widths[i] = len(c)
+        # column by column, in C (5000 rows: 20 ms a refresh as a loop); rows of the columns
+        # before a switch (set_columns lays out before the new rows come) may be shorter
+        prepared = self._prepared
+        labels = [len(label) for label in self._header_labels()]
+        widths = [max(column) for column in zip_longest(
+            labels, *(prepared[k].lengths for k in self._visible), fillvalue=0)][:len(labels)]
         shown, widths = self._fit(widths)
         if (shown, widths) != (self._shown, self._widths):
             self._shown, self._widths = shown, widths
