@@ -11,7 +11,7 @@ interleaved, best of the runs:
       holds every service (headless, 160x50), and the console's RSS then (VmRSS, VmHWM)
 
 Targets: (g) no slower than docker service ls; (h) <= 1.5 s and RSS <= 150 MB.
---src DIR runs swarmdeck from DIR/src (another checkout: the figures before a change).
+--before CHECKOUT also times swarmdeck run from CHECKOUT/src (the code before a change).
 Run as root, on the running lab (never rebuilt):  python bench/big_cluster.py [--runs N]
 """
 
@@ -26,7 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from first_screen import docker_process, floor_process, race, ratio_line
+from first_screen import (
+    before_cases,
+    docker_process,
+    floor_process,
+    race,
+    ratio_line,
+    swarmdeck_process,
+)
 from shared_lab import shared_lab
 
 from swarmdeck.lab import node as labnode
@@ -115,13 +122,9 @@ def setup(lab: Lab, work: Path, services: int, running: int) -> tuple[Path, Path
     return config, ssh_config, {"env": env, **proxy}
 
 
-def swarmdeck_env(src: Path | None) -> dict[str, str]:
-    if src is None:
-        return dict(os.environ)
-    return {**os.environ, "PYTHONPATH": str(src / "src")}
-
-
-def console_first_screen(config: Path, want: int, env: dict[str, str]) -> tuple[float, dict]:
+def console_first_screen(config: Path, want: int, src: Path | None = None
+                         ) -> tuple[float, dict]:
+    env = {**os.environ, "PYTHONPATH": str(src / "src")} if src else None
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CONSOLE_PROBE, str(config), str(want)],
                           env=env, capture_output=True, text=True, timeout=120)
@@ -138,12 +141,12 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--running", type=int, default=5,
                         help="services with one replica (the others have 0)")
-    parser.add_argument("--src", type=Path, help="run swarmdeck from this checkout's src/")
+    parser.add_argument("--before", type=Path, metavar="CHECKOUT",
+                        help="also time swarmdeck run from CHECKOUT/src (e.g. main)")
     args = parser.parse_args()
     services = max(1, min(args.services, MAX_SERVICES))
     running = max(0, min(args.running, 10, services))
     lab = shared_lab()
-    env = swarmdeck_env(args.src)
     with tempfile.TemporaryDirectory(prefix="swarmdeck-bench-") as tmp:
         work = Path(tmp)
         proxy = None
@@ -154,25 +157,28 @@ def main() -> None:
                  f"{where['address']}:22", "--delay", str(DELAY)], stdout=subprocess.DEVNULL)
             time.sleep(0.5)
             host = where["name"]
-            print(f"\n{services} services over a {DELAY * 2000:.0f} ms RTT link"
-                  + (f", swarmdeck from {args.src}" if args.src else ""))
-            swarmdeck = [sys.executable, "-m", "swarmdeck", "--config", str(config)]
+            print(f"\n{services} services over a {DELAY * 2000:.0f} ms RTT link")
             times = race({
                 "(g) floor process: connect + GET /services?status=true":
                     floor_process(ssh_config, host, "/services?status=true"),
                 "(g) docker service ls": docker_process(where["env"], host, "service", "ls"),
-                "(g) swarmdeck ls services": lambda: subprocess.run(
-                    [*swarmdeck, "ls", "services"], env=env, check=True, capture_output=True),
+                "(g) swarmdeck ls services": swarmdeck_process(config, "ls", "services"),
+                **before_cases(args.before, {"(g) swarmdeck ls services": swarmdeck_process(
+                    config, "ls", "services", src=args.before)}),
             }, args.runs)
-            g_floor, g_docker, g_ls = times.values()
-            firsts, rss = [], {}
-            for _ in range(max(1, min(args.runs, 5))):
-                elapsed, rss = console_first_screen(config, services, env)
-                firsts.append(elapsed)
-            first = min(firsts)
-            print(f"  (h) console first full screen, best of {len(firsts)}: {first:.3f}s "
-                  f"(all: {', '.join(f'{t:.2f}' for t in firsts)}); RSS then "
-                  f"{rss['VmRSS']} MB, peak {rss['VmHWM']} MB")
+            g_floor, g_docker, g_ls = list(times.values())[:3]
+            rounds = max(1, min(args.runs, 5))
+            for src in [None, args.before] if args.before else [None]:
+                firsts, rss = [], {}
+                for _ in range(rounds):
+                    elapsed, rss = console_first_screen(config, services, src)
+                    firsts.append(elapsed)
+                print(f"  (h) console first full screen{f' [before: {src}]' if src else ''}, "
+                      f"best of {rounds}: {min(firsts):.3f}s (all: "
+                      f"{', '.join(f'{t:.2f}' for t in firsts)}); RSS then {rss['VmRSS']} MB,"
+                      f" peak {rss['VmHWM']} MB")
+                if src is None:
+                    first, ours = min(firsts), rss
         finally:
             if proxy is not None:
                 proxy.terminate()
@@ -183,8 +189,8 @@ def main() -> None:
                      g_ls <= g_docker))
     print(ratio_line("(g) ls services / floor process", g_ls / g_floor, "", True))
     print(f"  (h) console first screen {first:.2f}s  target <= {CONSOLE_TARGET}s  "
-          f"{'ok' if first <= CONSOLE_TARGET else 'MISSED'}; RSS {rss['VmHWM']} MB peak  "
-          f"target <= {RSS_TARGET} MB  {'ok' if rss['VmHWM'] <= RSS_TARGET else 'MISSED'}")
+          f"{'ok' if first <= CONSOLE_TARGET else 'MISSED'}; RSS {ours['VmHWM']} MB peak  "
+          f"target <= {RSS_TARGET} MB  {'ok' if ours['VmHWM'] <= RSS_TARGET else 'MISSED'}")
 
 
 if __name__ == "__main__":

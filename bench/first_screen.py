@@ -195,9 +195,20 @@ def floor_process(ssh_config: Path, host: str, *paths: str) -> Callable[[], None
     return lambda: subprocess.run(argv, check=True, capture_output=True)
 
 
-def swarmdeck_process(config: Path, *args: str) -> Callable[[], None]:
+def swarmdeck_process(config: Path, *args: str, src: Path | None = None
+                      ) -> Callable[[], None]:
+    """SRC: run swarmdeck from this checkout's src/ (the code before a change)."""
     argv = [sys.executable, "-m", "swarmdeck", "--config", str(config), *args]
-    return lambda: subprocess.run(argv, check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": str(src / "src")} if src else None
+    return lambda: subprocess.run(argv, check=True, capture_output=True, env=env)
+
+
+def before_cases(before: Path | None, cases: dict[str, Callable[[], None]]
+                 ) -> dict[str, Callable[[], None]]:
+    """CASES as run from the checkout BEFORE, labelled so (none without it)."""
+    if before is None:
+        return {}
+    return {f"{label} [before: {before}]": fn for label, fn in cases.items()}
 
 
 def docker_process(env: dict[str, str], host: str, *args: str) -> Callable[[], None]:
@@ -240,6 +251,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="leave the bench stacks deployed")
+    parser.add_argument("--before", type=Path, metavar="CHECKOUT",
+                        help="also time the ls processes run from CHECKOUT/src (e.g. main)")
     args = parser.parse_args()
     lab = shared_lab()
     with tempfile.TemporaryDirectory(prefix="swarmdeck-bench-") as tmp:
@@ -275,8 +288,13 @@ def main() -> None:
                     docker_process(env, host, "service", "ps", *ids),
                 "(f) swarmdeck ls tasks":
                     swarmdeck_process(config, "ls", "tasks", "--cluster", "prod"),
+                **before_cases(args.before, {
+                    "(e) swarmdeck ls services": swarmdeck_process(
+                        config, "ls", "services", "--cluster", "prod", src=args.before),
+                    "(f) swarmdeck ls tasks": swarmdeck_process(
+                        config, "ls", "tasks", "--cluster", "prod", src=args.before)}),
             }, args.runs)
-            e_floor, e_docker, e_ls, f_docker, f_ls = times.values()
+            e_floor, e_docker, e_ls, f_docker, f_ls = list(times.values())[:5]
         finally:
             for p in procs:
                 p.terminate()

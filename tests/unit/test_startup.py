@@ -102,6 +102,9 @@ def test_ls_fails_fast_without_the_ui(tmp_path, config):
     # the console's samplers and log readers: the fleet imports them where they start
     assert not {"swarmdeck.core.metrics", "swarmdeck.core.log_follow", "swarmdeck.core.logs",
                 "swarmdeck.core.node_links", "swarmdeck.core.replica_logs"} & modules
+    # nor what only a service short of replicas (the image checks), a size or exec needs
+    assert not {"swarmdeck.core.doctor_images", "swarmdeck.core.placement", "humanize",
+                "swarmdeck.core.transport.hijack"} & modules
     assert not any(m.split(".")[0] == "textual" or m.startswith("swarmdeck.ui")
                    for m in modules)
 
