@@ -30,6 +30,7 @@ from first_screen import (
     before_cases,
     docker_process,
     floor_process,
+    python_env,
     race,
     ratio_line,
     swarmdeck_process,
@@ -124,7 +125,7 @@ def setup(lab: Lab, work: Path, services: int, running: int) -> tuple[Path, Path
 
 def console_first_screen(config: Path, want: int, src: Path | None = None
                          ) -> tuple[float, dict]:
-    env = {**os.environ, "PYTHONPATH": str(src / "src")} if src else None
+    env = python_env(src)
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CONSOLE_PROBE, str(config), str(want)],
                           env=env, capture_output=True, text=True, timeout=120)
@@ -169,6 +170,7 @@ def main() -> None:
             g_floor, g_docker, g_ls = list(times.values())[:3]
             rounds = max(1, min(args.runs, 5))
             for src in [None, args.before] if args.before else [None]:
+                console_first_screen(config, services, src)  # not counted: bytecode
                 firsts, rss = [], {}
                 for _ in range(rounds):
                     elapsed, rss = console_first_screen(config, services, src)

@@ -189,18 +189,32 @@ asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3:]))
 """
 
 
+PYCACHE = Path(tempfile.gettempdir()) / f"swarmdeck-bench-pycache-{os.getuid()}"
+
+
+def python_env(src: Path | None = None) -> dict[str, str]:
+    """A Python process's environment as for an installed swarmdeck: its bytecode cached
+    (pip compiles it on install; a PYTHONDONTWRITEBYTECODE=1 here would have every run
+    compile swarmdeck's own sources again, ~60 ms), in a directory of the bench's own rather
+    than in the checkouts. SRC: swarmdeck from that checkout's src/."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    if src is not None:
+        env["PYTHONPATH"] = str(src / "src")
+    return env
+
+
 def floor_process(ssh_config: Path, host: str, *paths: str) -> Callable[[], None]:
     """The floor as a process: the interpreter, asyncssh, a connect and the GETs."""
     argv = [sys.executable, "-c", FLOOR_PROCESS, host, str(ssh_config), *paths]
-    return lambda: subprocess.run(argv, check=True, capture_output=True)
+    return lambda: subprocess.run(argv, check=True, capture_output=True, env=python_env())
 
 
 def swarmdeck_process(config: Path, *args: str, src: Path | None = None
                       ) -> Callable[[], None]:
     """SRC: run swarmdeck from this checkout's src/ (the code before a change)."""
     argv = [sys.executable, "-m", "swarmdeck", "--config", str(config), *args]
-    env = {**os.environ, "PYTHONPATH": str(src / "src")} if src else None
-    return lambda: subprocess.run(argv, check=True, capture_output=True, env=env)
+    return lambda: subprocess.run(argv, check=True, capture_output=True, env=python_env(src))
 
 
 def before_cases(before: Path | None, cases: dict[str, Callable[[], None]]
@@ -224,7 +238,10 @@ def service_ids(env: dict[str, str], host: str) -> list[str]:
 
 def race(cases: dict[str, Callable[[], None]], runs: int) -> dict[str, float]:
     """Each case as a process, RUNS rounds interleaved (a machine that gets busier slows
-    every case alike): the best of each, printed with its median."""
+    every case alike), after one round not counted (bytecode, page cache): the best of
+    each, printed with its median."""
+    for fn in cases.values():
+        fn()
     times: dict[str, list[float]] = {label: [] for label in cases}
     for _ in range(runs):
         for label, fn in cases.items():
