@@ -52,15 +52,19 @@ CONSOLE_PROBE = """
 import asyncio, json, sys
 from swarmdeck.core.config import load_config
 from swarmdeck.core.fleet import Fleet
-from swarmdeck.ui.app import SwarmdeckApp
+try:  # as `swarmdeck` starts the console: the cluster dialled while Textual is imported
+    from swarmdeck.cli.console import start_app
+except ImportError:  # a checkout from before start_app
+    async def start_app(fleet, start_cluster):
+        from swarmdeck.ui.app import SwarmdeckApp
+        return SwarmdeckApp(fleet.config, fleet)
 
 def status():
     fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
     return {k: int(fields[k].split()[0]) // 1024 for k in ("VmRSS", "VmHWM")}
 
 async def main(path, want):
-    config = load_config(path)
-    app = SwarmdeckApp(config, Fleet(config))
+    app = await start_app(Fleet(load_config(path)), None)
     async with app.run_test(size=(160, 50)) as pilot:
         for _ in range(6000):  # 60 s at most
             tables = app.screen.query("#services")

@@ -174,6 +174,7 @@ class ClusterInventory:
         self._retry = asyncio.Event()
         self._connecting = asyncio.Lock()
         self._closed = False
+        self._first_load: asyncio.Future[ClusterState] | None = None  # see load_early
         self.swarm_managers: dict[str, str] = {}  # node ID -> host, as the swarm lists them
         self.server_time: float | None = None  # the manager's clock at the last load
         self._lost_manager: Destination | None = None  # the manager whose session was lost
@@ -441,13 +442,22 @@ class ClusterInventory:
         self.state.connected = False
 
     # ---- running for a long time -------------------------------------------------------
+    def load_early(self) -> None:
+        """Start the first load now (the console dials while Textual is imported); run()
+        takes it as its own first load. On the running loop."""
+        if self._first_load is None:
+            self._first_load = asyncio.ensure_future(self.load())
+            self._first_load.add_done_callback(
+                lambda f: f.cancelled() or f.exception())  # run() raises it, if it runs
+
     async def run(self, *, max_backoff: float = 30.0) -> None:
         """Load and follow forever, reconnecting with backoff and jitter after a loss."""
         delay = FIRST_RETRY
         while not self._closed:
             loaded: float | None = None
             try:
-                await self.load()
+                first, self._first_load = self._first_load, None
+                await (first if first is not None else self.load())
                 loaded = time.monotonic()
                 await self.follow()
             except SwarmdeckError as exc:
