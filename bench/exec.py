@@ -15,13 +15,13 @@ Run as root on a machine where the lab is up:  python bench/exec.py [--runs N]
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
 import time
 
-from swarmdeck.cli.lab import lab_dir
+import lab_bench
+
 from swarmdeck.lab.lab import Lab
 
 SERVICE = "shop_web"
@@ -67,13 +67,7 @@ def best(argv: list[str], runs: int, *, expect: bytes | None, first: bool) -> fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help=f"runs per figure (1..{MAX_RUNS})")
-    args = parser.parse_args()
-    runs = max(1, min(args.runs, MAX_RUNS))
-    lab = Lab(lab_dir(None))
-    if lab.spec() is None:
-        raise SystemExit("no lab here: run `swarmdeck lab up` first")
+    lab, runs = lab_bench.lab_and_runs(__doc__.splitlines()[0], MAX_RUNS)
     node, container = first_replica(lab)
     env_state = os.environ.setdefault("XDG_STATE_HOME", "/tmp/swarmdeck-bench-state")
     swarmdeck = [sys.executable, "-m", "swarmdeck", "--config", str(lab.config_file), "exec",

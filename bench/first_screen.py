@@ -33,12 +33,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncssh
+import lab_bench
 from shared_lab import shared_lab
 
 from swarmdeck.core.config import load_config
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.lab.lab import Lab
-from swarmdeck.lab.topology import BRIDGE_IP, DEMO_IMAGE
+from swarmdeck.lab.topology import DEMO_IMAGE
 
 SERVICES = 30
 REPLICAS = 2
@@ -93,19 +94,7 @@ def setup(lab: Lab, work: Path) -> tuple[Path, dict[str, str], list[subprocess.P
             if time.monotonic() > deadline:
                 raise SystemExit(f"bench stack on {cluster} did not converge: {out.split()}")
             time.sleep(1)
-    procs = []
-    ssh_config = work / "ssh_config"
-    blocks = [f"Include {lab.ssh_config}"]
-    for manager, port in PROXIES.values():
-        address = next(n.address for n in lab.spec().nodes() if n.name == manager)
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "swarmdeck.lab.proxy", f"{BRIDGE_IP}:{port}",
-             f"{address}:22", "--delay", str(DELAY)], stdout=subprocess.DEVNULL))
-        blocks.insert(0, f"Host {manager}-slow\n    HostName {BRIDGE_IP}\n    Port {port}\n"
-                         f"    HostKeyAlias {manager}\n    User root\n"
-                         f"    IdentityFile {lab.identity}\n    IdentitiesOnly yes\n"
-                         f"    UserKnownHostsFile {lab.known_hosts}\n")
-    ssh_config.write_text("\n".join(blocks))
+    ssh_config, procs = lab_bench.start(lab, work, dict(PROXIES.values()), DELAY)
     config = work / "config.toml"
     config.write_text(
         f'[ssh]\nconfig = ["{ssh_config}"]\n'
@@ -117,7 +106,6 @@ def setup(lab: Lab, work: Path) -> tuple[Path, dict[str, str], list[subprocess.P
     wrapper.parent.mkdir()
     wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F {ssh_config} "$@"\n')
     wrapper.chmod(0o755)
-    time.sleep(0.5)
     env = {**os.environ, "PATH": f"{wrapper.parent}:{os.environ['PATH']}",
            "DOCKER_CONFIG": str(work / "docker-cli")}
     return config, env, procs
@@ -313,9 +301,7 @@ def main() -> None:
             }, args.runs)
             e_floor, e_docker, e_ls, f_docker, f_ls = list(times.values())[:5]
         finally:
-            for p in procs:
-                p.terminate()
-                p.wait()
+            lab_bench.stop(procs)
             if not args.keep:
                 remove_bench(lab)
     print("\nratios:")

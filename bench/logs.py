@@ -389,6 +389,9 @@ class SyntheticFleet:
     async def run(self, name: str) -> None:
         await self.stopped.wait()
 
+    def show(self, names) -> None:
+        pass  # one cluster, always shown
+
     async def logs(self, name: str, service_id: str, *, tail=100, follow=True):
         await self.stopped.wait()
         if False:  # an async generator that yields nothing

@@ -18,6 +18,8 @@ from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.placement import place
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# the digest of the image the recorded lab services run
+DIGEST = "sha256:63c050b12b8f6fae04fe34b29064ec71d76208858c5d7dc7d29badb20e933b93"
 
 
 class FakeDocker:
@@ -33,6 +35,7 @@ class FakeDocker:
         self.info: dict = load("info")
         self.networks: list[dict] = load("networks")
         self.posts: list[tuple[str, str, dict, dict]] = []  # (kind, name, params, body)
+        self.configs: list[dict] = []  # none recorded: tests add them (the deploy history)
 
     # ---- lookups -------------------------------------------------------------------------
     def node(self, ref: str) -> dict:
@@ -53,11 +56,17 @@ class FakeDocker:
         if path == "/nodes":
             return copy.deepcopy(self.nodes)
         if path == "/services":
-            return copy.deepcopy(self.services)
+            return copy.deepcopy(self._services(params.get("filters")))
+        if path == "/secrets":
+            return []
         if path == "/networks":
             return copy.deepcopy(self.networks)
         if path == "/info":
             return copy.deepcopy(self.info)
+        if path == "/configs":
+            return copy.deepcopy(self._configs(params.get("filters")))
+        if parts[0] == "configs":
+            return copy.deepcopy(next(c for c in self.configs if c["ID"] == parts[1]))
         if path == "/tasks":
             return copy.deepcopy(self._tasks(params.get("filters")))
         if parts[0] == "nodes":
@@ -65,6 +74,12 @@ class FakeDocker:
         if parts[0] == "services":
             return copy.deepcopy(self.service(parts[1]))
         raise NotFound(path)
+
+    def _configs(self, filters) -> list[dict]:
+        return _filtered(self.configs, filters)
+
+    def _services(self, filters) -> list[dict]:
+        return _filtered(self.services, filters)
 
     def _tasks(self, filters) -> list[dict]:
         if isinstance(filters, str):
@@ -82,6 +97,18 @@ class FakeDocker:
     # ---- writes --------------------------------------------------------------------------
     async def request(self, method: str, path: str, *, params=None, body=None, headers=None):
         await asyncio.sleep(0)
+        if path.startswith("/distribution/"):  # the registry knows the image the lab runs
+            return {"Descriptor": {"digest": DIGEST}, "Platforms": [
+                {"architecture": "amd64", "os": "linux"}]}
+        if path == "/configs/create":
+            made = {"ID": f"cfg{len(self.configs) + 1}", "Spec": copy.deepcopy(body),
+                    "Version": {"Index": 1}}
+            self.configs.append(made)
+            self.posts.append(("configs", body["Name"], {}, copy.deepcopy(body)))
+            return {"ID": made["ID"]}
+        if method == "DELETE" and path.startswith("/configs/"):
+            self.configs = [c for c in self.configs if c["ID"] != path.rsplit("/", 1)[1]]
+            return None
         kind, ref, verb = path.strip("/").split("/")
         target = self.node(ref) if kind == "nodes" else self.service(ref)
         if (params or {}).get("version") != target["Version"]["Index"]:
@@ -127,6 +154,16 @@ class FakeDocker:
                 moved["Status"] = {"State": "pending", "Message": "pending",
                                    "Err": "no suitable node"}
             self.tasks.append(moved)
+
+
+def _filtered(objects: list[dict], filters) -> list[dict]:
+    """By label (KEY=VALUE) and name, as the engine filters them."""
+    wanted = json.loads(filters) if isinstance(filters, str) else filters or {}
+    labels = [w.partition("=") for w in wanted.get("label", [])]
+    names = wanted.get("name")
+    return [o for o in objects
+            if all((o["Spec"].get("Labels") or {}).get(k) == v for k, _, v in labels)
+            and (names is None or o["Spec"]["Name"] in names)]
 
 
 def install(fleet, config) -> dict[str, FakeDocker]:

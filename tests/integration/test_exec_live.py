@@ -200,7 +200,12 @@ def test_the_consoles_key_opens_a_shell_and_comes_back(lab):
         term.send(SERVICE + "\r")
         time.sleep(1)
         term.send("!")
-        term.expect(f"swarmdeck: shell in {SERVICE}.", timeout=30)
+        # its replicas are asked for (slot, node, state): the second one
+        slot, node = running_replicas(lab)[1]
+        term.expect(f"slot {slot}  on {node}  running", timeout=30)
+        time.sleep(0.3)
+        term.send("\x1b[B\r")  # down, Enter
+        term.expect(f"swarmdeck: shell in {SERVICE}.{slot} on {node}", timeout=30)
         term.expect("# ", timeout=20)
         start = len(term.output)
         term.send("sleep 3; echo hi-$((6*7))\r")  # the console's 2 s metrics tick passes

@@ -20,6 +20,7 @@ NODE = "staging-m1"
 def compose(version: str, replicas: int) -> str:
     return (f'version: "3.8"\nservices:\n  app:\n    image: {IMAGE}\n'
             f'    command: ["sleep", "3600"]\n    environment:\n      VERSION: "{version}"\n'
+            '    stop_grace_period: 1s\n'  # sleep ignores SIGTERM: each update waits this
             f'    deploy:\n      replicas: {replicas}\n')
 
 

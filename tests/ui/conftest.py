@@ -50,6 +50,7 @@ class RecordedFleet:
         self.stopped = asyncio.Event()
         self.log_requests: list[tuple[str, str]] = []
         self.collected: dict[str, SimpleNamespace] = {}
+        self.added: list[str] = []
 
     @property
     def names(self) -> list[str]:
@@ -62,12 +63,20 @@ class RecordedFleet:
         self.listeners.append(listener)
         return lambda: self.listeners.remove(listener)
 
+    def show(self, names) -> None:
+        self.shown = list(names)  # the clusters the console says it looks at
+
     def emit(self, cluster: str, kind: str = "services") -> None:
         for listener in list(self.listeners):
             listener(Change(cluster, kind))
 
     async def run(self, name: str) -> None:
         await self.stopped.wait()
+
+    def add_cluster(self, name: str, cluster) -> None:
+        """A cluster added while the console runs: nothing recorded of it, not loaded."""
+        self.states[name] = ClusterState(name)
+        self.added.append(name)
 
     async def logs(self, name: str, service_id: str, *, tail=100, follow=True):
         self.log_requests.append((name, service_id))

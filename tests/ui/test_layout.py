@@ -357,3 +357,18 @@ async def test_a_narrower_column_keeps_the_virtual_width_while_the_columns_fit(m
         services.set_filter("shop_w")
         assert services.column_widths["name"] == len("shop_worker") < wide
         assert services.virtual_size.width == before == services.scrollable_content_region.width
+
+
+async def test_the_console_tells_the_fleet_which_clusters_are_on_screen(make_app, fleet):
+    """The clusters off screen go to the background (no samplers, no polling): the screen
+    says which ones it shows as the cluster changes, and all of them under A."""
+    app = make_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await ready(pilot)
+        assert fleet.shown == ["prod"]
+        await pilot.press("c")
+        assert fleet.shown == ["staging"]
+        await pilot.press("A")  # every cluster's services in one table
+        assert set(fleet.shown) == set(fleet.names)
+        await pilot.press("A")
+        assert fleet.shown == ["staging"]

@@ -59,11 +59,17 @@ def notified(app, text: str) -> bool:
     return any(text in n.message for n in app._notifications)
 
 
-async def test_the_key_finds_the_first_running_replica_on_its_node(make_app, fleet):
+async def test_the_key_asks_which_replica_and_finds_it_on_its_node(make_app, fleet):
+    from swarmdeck.ui.screens.dialogs import PickDialog
+
     asked = fake_engines(fleet)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await press_on(app, pilot, "shop_web", "!")
+        # two replicas run: which one, by slot, node and state (the first is highlighted)
+        assert await wait_until(pilot, lambda: isinstance(app.screen, PickDialog))
+        assert [line.split("  ")[0] for _v, line in app.screen.choices] == ["slot 1", "slot 2"]
+        await pilot.press("enter")
         # headless: there is no terminal to hand over, said once the task is found
         assert await wait_until(pilot, lambda: notified(
             app, "a shell needs the console to run in a terminal"))

@@ -122,3 +122,13 @@ def test_logs_screen_sizes(snap_compare, make_app, size):
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=full_logs)
+
+
+def test_main_screen_with_the_log_pane_following(snap_compare, make_app):
+    """The everyday screen with a service's lines in the log pane (shop_worker: the
+    recording holds its lines), replicas tagged service.slot@node."""
+    async def worker(pilot):
+        await pilot.press("G")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(160, 50), run_before=worker)

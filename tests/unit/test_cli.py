@@ -90,3 +90,15 @@ def test_every_command_says_what_is_wrong_but_usable_in_the_config(argv, tmp_pat
     err = capsys.readouterr().err
     assert f"swarmdeck: warning: {path} can be read or written by other users" in err
     assert f"chmod 600 {path}" in err and "unknown cluster 'stage'" in err
+
+
+def test_deploy_pull_with_a_revision_is_refused_before_connecting(tmp_path, capsys):
+    path = tmp_path / "c.toml"
+    path.write_text('[clusters.prod]\nmanagers = ["nowhere.invalid"]\n'
+                    '[projects.shop.environments.prod]\ncluster = "prod"\nstack = "shop"\n'
+                    f'compose = "{tmp_path / "stack.yml"}"\n')
+    path.chmod(0o600)
+    assert main(["--config", str(path), "deploy", "shop", "--revision", "1", "--pull"]) == 2
+    err = capsys.readouterr().err
+    assert "--pull and --revision: a revision runs the image digests it ran" in err
+    assert "Traceback" not in err

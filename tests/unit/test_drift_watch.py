@@ -73,3 +73,30 @@ def test_the_mark_follows_the_inventory_and_the_file(tmp_path):
     (tmp_path / "stack.yml").write_text("services: [broken")
     os.utime(tmp_path / "stack.yml", (stat.st_atime, stat.st_mtime + 20))
     assert watch.drifted("shop", "prod", state_with([changed])) is None  # not known
+
+
+def test_the_mark_and_the_preview_leave_out_what_the_engine_is_too_old_for(tmp_path):
+    """A field the engine's API is too old for (oom_score_adj needs 1.46) is dropped by the
+    engine: the service runs without it. The preview calls that unchanged, and so must the
+    tree's mark (it used to mark the environment drifted while `swarmdeck drift` said in
+    sync)."""
+    from swarmdeck.core.ops.deploy_preview import StackState, build_preview
+
+    (tmp_path / "pw.txt").write_text("x")
+    config, _ = setup(tmp_path)
+    (tmp_path / "stack.yml").write_text(COMPOSE.replace("    secrets: [pw]\n",
+                                                        "    oom_score_adj: 100\n")
+                                        .replace('"3.8"', '"3.13"'))
+    plan = environments.prepare(config, "shop", "prod").plan
+    running = copy.deepcopy(plan.services["web"])
+    running["TaskTemplate"]["ContainerSpec"].pop("OomScoreAdj")  # as a 1.41 engine keeps it
+    state = state_with([running])
+    state.api_version = "1.41"
+
+    shown = build_preview("prod", plan, StackState({"shop_web": {"Spec": running}}, [], {},
+                                                   {}, "1.41"), prune=False)
+    assert [s.action for s in shown.services] == ["unchanged"]
+    assert DriftWatch(config).drifted("shop", "prod", state) is False
+
+    state.api_version = "1.46"  # an engine that takes it: the running spec lacks it, drift
+    assert DriftWatch(config).drifted("shop", "prod", state) is True

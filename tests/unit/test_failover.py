@@ -6,11 +6,10 @@ following within seconds."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
-from swarmdeck.core import failover
+from swarmdeck.core import failover, loop_clock
 from swarmdeck.core import inventory as inv
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.destinations import Destination
@@ -27,6 +26,10 @@ from swarmdeck.core.models import Node
 from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.transport.ssh import SSHSettings
 from swarmdeck.core.views import cluster_health
+
+# A virtual clock (looptime): the sleeps, timeouts, heartbeats and backoffs below take no
+# real time and do not depend on the machine's load; loop_clock.now() reads the same clock.
+pytestmark = pytest.mark.looptime
 
 IDS = {"m1": "id1", "m2": "id2", "m3": "id3", "10.0.0.13": "id3"}
 MEMBERS = [{"NodeID": "id1", "Addr": "10.0.0.11:2377"}, {"NodeID": "id2", "Addr": "10.0.0.12:2377"},
@@ -61,7 +64,7 @@ class FakeSession:
         self.last_heard = 0.0
 
     def heard(self) -> None:
-        self.last_heard = time.monotonic()
+        self.last_heard = loop_clock.now()
 
     async def close(self, *, abort: bool = False) -> None:
         self.closed = True
@@ -100,26 +103,26 @@ async def test_the_first_manager_is_preferred(monkeypatch):
 async def test_a_silent_manager_costs_the_stagger_not_the_timeout(monkeypatch):
     inventory, opened, _ = cluster({"m1": float("inf"), "m2": 0.01, "m3": 0.01},
                                    monkeypatch)
-    started = time.monotonic()
+    started = loop_clock.now()
     session = await inventory.connect()
-    assert session.host == "m2" and time.monotonic() - started < 1.0
+    assert session.host == "m2" and loop_clock.now() - started < 1.0
     assert opened == ["m1", "m2"]
 
 
 async def test_a_refused_manager_moves_on_at_once(monkeypatch):
     inventory, opened, _ = cluster({"m1": None, "m2": 0.01}, monkeypatch, stagger=5)
-    started = time.monotonic()
+    started = loop_clock.now()
     assert (await inventory.connect()).host == "m2"
-    assert time.monotonic() - started < 0.5
+    assert loop_clock.now() - started < 0.5
 
 
 async def test_a_manager_whose_dockerd_is_dead_is_passed_over(monkeypatch):
     # its sshd lets us in; the session must still not be the one chosen
     inventory, opened, sessions = cluster({"m1": "no docker", "m2": 0.01}, monkeypatch,
                                           stagger=5)
-    started = time.monotonic()
+    started = loop_clock.now()
     assert (await inventory.connect()).host == "m2"
-    assert time.monotonic() - started < 0.5
+    assert loop_clock.now() - started < 0.5
     assert sessions[0].host == "m1" and sessions[0].closed
 
 
@@ -208,16 +211,17 @@ class SilentDocker:
         await asyncio.sleep(3600)
 
 
-async def test_a_silent_link_ends_the_following_within_the_ping_timeout(monkeypatch):
-    monkeypatch.setattr(failover, "HEARTBEAT", 0.1)
-    monkeypatch.setattr(failover, "HEARTBEAT_CHECK", 0.05)
-    monkeypatch.setattr(failover, "PING_TIMEOUT", 0.3)
+async def test_a_silent_link_ends_the_following_within_the_ping_timeout():
     session = FakeSession("m1")
+    session.heard()
     session.docker = SilentDocker()
-    started = time.monotonic()
+    started = loop_clock.now()
     with pytest.raises(ConnectionLost, match="m1 stopped answering"):
         await failover.heartbeat(session)
-    assert time.monotonic() - started < 1.0
+    # silent HEARTBEAT, then a ping unanswered PING_TIMEOUT: the product's figures
+    took = loop_clock.now() - started
+    assert failover.HEARTBEAT + failover.PING_TIMEOUT <= took \
+        <= failover.HEARTBEAT + failover.PING_TIMEOUT + failover.HEARTBEAT_CHECK + 0.01
 
 
 class SlowInfoDocker(FakeDocker):
@@ -258,10 +262,10 @@ async def test_the_first_error_of_a_load_does_not_wait_for_the_slow_requests():
     async def fails():
         raise NoLeader(503, "no leader")
 
-    started = time.monotonic()
+    started = loop_clock.now()
     with pytest.raises(NoLeader):
         await inv._all_or_first_error(asyncio.sleep(3600), fails())
-    assert time.monotonic() - started < 0.5
+    assert loop_clock.now() - started < 0.5
 
 
 async def test_before_any_load_the_configured_managers_are_counted(monkeypatch):
@@ -289,7 +293,7 @@ async def test_reconnecting_backs_off_exponentially_with_jitter(monkeypatch):
     tries: list[float] = []
 
     async def load():
-        tries.append(time.monotonic())
+        tries.append(loop_clock.now())
         raise HostUnreachable("ssh to m1: connection refused")
 
     inventory.load = load
@@ -343,6 +347,31 @@ async def test_tasks_are_polled_only_while_nothing_else_watches_them(monkeypatch
         pump.cancel()
 
 
+async def test_a_cluster_in_the_background_reads_tasks_only_when_asked(monkeypatch):
+    """Nobody looks at it: no task polling at all (not even the watched safety net), a read
+    on each event that asks; shown again, a read at once and polling as before."""
+    inventory = inv.ClusterInventory("prod", [Destination(None, "m1", None)], SSHSettings(),
+                                     task_refresh=0.05)
+    session = FakeSession("m1")
+    session.docker = docker = TasksDocker()
+    inventory.session = session
+    inventory.background(True)
+    pump = asyncio.create_task(inventory._reconcile_tasks())
+    try:
+        await asyncio.sleep(0.2)  # the first read finds the tasks still
+        settled = docker.reads
+        await asyncio.sleep(0.4)  # eight task_refresh periods: not one read
+        assert docker.reads == settled <= 2
+        inventory.tasks_due()  # an event asks
+        await asyncio.sleep(0.45)
+        assert docker.reads == settled + 1
+        inventory.background(False)  # shown again: read at once, then polled
+        await asyncio.sleep(0.45)
+        assert docker.reads >= settled + 3
+    finally:
+        pump.cancel()
+
+
 class CountingDocker(FakeDocker):
     def __init__(self) -> None:
         super().__init__("m1", True)
@@ -353,40 +382,52 @@ class CountingDocker(FakeDocker):
         return await super().get(path, **params)
 
 
-async def test_no_ping_while_the_manager_is_heard_from(monkeypatch):
+async def test_no_ping_while_the_manager_is_heard_from():
     """Samples or events arriving on the connection are proof enough; once they stop, the
-    manager is pinged."""
-    monkeypatch.setattr(failover, "HEARTBEAT", 0.2)
-    monkeypatch.setattr(failover, "HEARTBEAT_CHECK", 0.02)
+    manager is pinged, once per HEARTBEAT of silence."""
     session = FakeSession("m1")
     session.docker = docker = CountingDocker()
     beat = asyncio.create_task(failover.heartbeat(session))
     try:
-        for _ in range(20):  # 0.6 s of data arriving every 30 ms
+        for _ in range(60):  # a minute of data arriving every second
             session.heard()
-            await asyncio.sleep(0.03)
+            await asyncio.sleep(1.0)
         assert docker.pings == 0
-        await asyncio.sleep(0.5)  # silence: pinged, about every HEARTBEAT
-        assert 1 <= docker.pings <= 3
+        await asyncio.sleep(10 * failover.HEARTBEAT + 0.1)  # silence: a ping per HEARTBEAT
+        assert docker.pings == 10
     finally:
         beat.cancel()
 
 
-async def test_no_ping_while_samples_come_at_the_default_interval(monkeypatch):
+async def test_a_cluster_in_the_background_is_pinged_at_its_own_slower_pace():
+    session = FakeSession("m1")
+    session.docker = docker = CountingDocker()
+    pace = [inv.BACKGROUND_HEARTBEAT]
+    beat = asyncio.create_task(failover.heartbeat(session, lambda: pace[0]))
+    try:
+        session.heard()
+        await asyncio.sleep(inv.BACKGROUND_HEARTBEAT - 0.1)
+        assert docker.pings == 0  # silent nearly 30 s: not yet
+        await asyncio.sleep(5 * inv.BACKGROUND_HEARTBEAT)
+        assert docker.pings == 5  # then one ping per 30 s of silence
+        pace[0] = failover.HEARTBEAT  # shown again: the short pace applies within HEARTBEAT
+        await asyncio.sleep(failover.HEARTBEAT + 0.1)
+        assert docker.pings == 6
+    finally:
+        beat.cancel()
+
+
+async def test_no_ping_while_samples_come_at_the_default_interval():
     """The manager's own metrics samples come a little over the sample interval apart (the
-    sampler sleeps the interval after each sample): they alone keep it from being pinged.
-    Time runs 2x faster here, the proportions are the product's."""
+    sampler sleeps the interval after each sample): they alone keep it from being pinged."""
     from swarmdeck.core.config import MetricsConfig
 
-    speed = 2  # (not faster: a sleep's lateness does not shrink with it)
-    monkeypatch.setattr(failover, "HEARTBEAT", failover.HEARTBEAT / speed)
-    monkeypatch.setattr(failover, "HEARTBEAT_CHECK", failover.HEARTBEAT_CHECK / speed)
-    gap = MetricsConfig().interval * 1.05 / speed  # a sample's time to gather and travel
+    gap = MetricsConfig().interval * 1.05  # a sample's time to gather and travel
     session = FakeSession("m1")
     session.docker = docker = CountingDocker()
     beat = asyncio.create_task(failover.heartbeat(session))
     try:
-        for _ in range(4):
+        for _ in range(100):
             session.heard()
             await asyncio.sleep(gap)
         assert docker.pings == 0

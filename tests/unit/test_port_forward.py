@@ -70,7 +70,7 @@ class LocalConn:
     def __init__(self) -> None:
         self.opened: list[tuple[str, int]] = []
 
-    async def open_connection(self, host: str, port: int):
+    async def open_connection(self, host: str, port: int, **_channel):
         self.opened.append((host, port))
         return await asyncio.open_connection(host, port)
 
@@ -111,7 +111,7 @@ def test_a_refused_channel_is_one_note_and_the_listener_goes_on():
         notes = []
 
         class Refusing:
-            async def open_connection(self, host, port):
+            async def open_connection(self, host, port, **_channel):
                 raise OSError(111, "Connection refused")
 
         forwarder = Forwarder(Refusing(), "10.0.0.5", 8080, label="w1", on_note=notes.append)
@@ -125,3 +125,108 @@ def test_a_refused_channel_is_one_note_and_the_listener_goes_on():
     notes, closed = asyncio.run(run())
     assert closed == b""
     assert notes == ["connection to 10.0.0.5:8080 from w1 failed: Connection refused"]
+
+
+class TaskEngine:
+    """A node's engine that knows which containers run."""
+
+    def __init__(self, running: set[str]) -> None:
+        self.running = running
+        self.asked: list[str] = []
+
+    async def get(self, path: str, **_params):
+        container = path.split("/")[2]
+        self.asked.append(container)
+        return {"Id": container, "State": {"Running": container in self.running}}
+
+
+async def _tagged(tag: bytes):
+    async def serve(reader, writer):
+        await reader.read()
+        writer.write(tag)
+        writer.close()
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def _fetch(port: int) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"hi")
+    writer.write_eof()
+    data = await reader.read()
+    writer.close()
+    return data
+
+
+def test_a_replaced_task_is_found_again_and_new_connections_go_to_it():
+    """The old container stopped: its engine says so while the channel opens, and the next
+    connections go to the task found again; bytes and connections are counted."""
+    from swarmdeck.core.port_forward import Route
+
+    async def run():
+        old_server, port = await _tagged(b"old")
+        new_server = await asyncio.start_server(
+            lambda r, w: _answer(r, w, b"new"), "127.0.0.2", port)
+        engine = TaskEngine({"c-old"})
+        old = Route(LocalConn(), "127.0.0.1", "w1", "web.1", "c-old", engine)
+        new = Route(LocalConn(), "127.0.0.2", "w2", "web.1", "c-new", engine)
+        found: list[Route] = []
+        notes: list[str] = []
+
+        async def reroute():
+            found.append(new)
+            return new
+
+        forwarder = Forwarder(old, port=port, reroute=reroute, on_note=notes.append)
+        local = await forwarder.listen(0)
+        answers = [await _fetch(local)]
+        engine.running = {"c-new"}  # `docker service update --force`
+        answers += [await _fetch(local), await _fetch(local)]
+        await forwarder.close()
+        old_server.close()
+        new_server.close()
+        return answers, found, notes, forwarder
+
+    answers, found, notes, forwarder = asyncio.run(run())
+    assert answers == [b"old", b"new", b"new"]
+    assert len(found) == 1  # found again once, then used as it is
+    assert notes == [f"web.1 was replaced: now forwarding to web.1 127.0.0.2:"
+                     f"{forwarder.port} on w2"]
+    assert (forwarder.total, forwarder.open) == (3, 0)
+    assert (forwarder.bytes_out, forwarder.bytes_in) == (6, 9)
+    assert forwarder.summary() == "3 connections, 9 bytes in, 6 bytes out"
+
+
+async def _answer(reader, writer, tag: bytes) -> None:
+    await reader.read()
+    writer.write(tag)
+    writer.close()
+
+
+def test_a_channel_that_cannot_open_finds_the_task_again():
+    """The node's link is gone (the channel fails) though nothing said the task stopped."""
+    from swarmdeck.core.port_forward import Route
+
+    class Refusing:
+        async def open_connection(self, host, port, **_channel):
+            raise OSError(113, "No route to host")
+
+    async def run():
+        server, port = await _tagged(b"there")
+        engine = TaskEngine({"c1"})
+        old = Route(Refusing(), "10.0.0.5", "w1", "web.1", "c1", engine)
+        new = Route(LocalConn(), "127.0.0.1", "w2", "web.1", "c2", engine)
+
+        async def reroute():
+            return new
+
+        forwarder = Forwarder(old, port=port, reroute=reroute)
+        local = await forwarder.listen(0)
+        answer = await _fetch(local)
+        await forwarder.close()
+        server.close()
+        return answer, forwarder.route
+
+    answer, route = asyncio.run(run())
+    assert answer == b"there"
+    assert route.node == "w2"

@@ -21,6 +21,9 @@ class Command(NamedTuple):  # not a dataclass: that would import inspect, 10 ms
     help: str  # the line `swarmdeck --help` shows
     runner: str  # "module:function" called with the parsed arguments, returns the exit code
     arguments: Callable[[argparse.ArgumentParser], None]  # adds the options, the description
+    # run as the process's own command line, the process ends as soon as it returns (its
+    # output flushed): no interpreter teardown (cli.main.end_now)
+    ends_at_once: bool = False
 
 
 # ---- options, one function per command (or family of commands) -----------------------------
@@ -223,6 +226,11 @@ def _deploy(p: argparse.ArgumentParser) -> None:
     p.add_argument("--revision", type=int, metavar="N",
                    help="deploy revision N of the environment's history again (see "
                         "`swarmdeck history`), not the compose file")
+    p.add_argument("--pull", action="store_true",
+                   help="resolve every image's tag to the digest its registry holds now and "
+                        "show old -> new per service; only the services whose digest changed "
+                        "are updated (nothing when none did). Every deploy resolves tags so; "
+                        "--pull says it and names what moves")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--detach", "-d", action="store_true",
                    help="return once applied, without following the services")
@@ -431,6 +439,46 @@ def _port_forward(p: argparse.ArgumentParser) -> None:
     p.add_argument("--node", metavar="NODE", help="the task on this node (hostname or ID)")
 
 
+def _init(p: argparse.ArgumentParser) -> None:
+    p.description = ("Write a first config: the docker contexts over ssh:// and the Hosts of "
+                     "the ssh config are asked (in parallel) whether they answer as a swarm "
+                     "manager; the managers of one swarm make one cluster. Asks which to keep, "
+                     "then writes config.toml (mode 0600). Refused when a config exists: add "
+                     "to it with `swarmdeck cluster add`.")
+    p.add_argument("--yes", "-y", action="store_true",
+                   help="keep every swarm found, without asking")
+    p.add_argument("--ssh-config", metavar="PATH", action="append",
+                   help="read the hosts from this ssh config, and write it as [ssh] config "
+                        "(repeatable; default: ~/.ssh/config, not written)")
+    p.add_argument("--timeout", type=float, default=5, metavar="SECONDS",
+                   help="how long each candidate gets to answer (default 5)")
+
+
+def _cluster(p: argparse.ArgumentParser) -> None:
+    p.description = ("Add or remove a [clusters.NAME] table of the config file; its comments, "
+                     "blank lines and order are kept. The swarm itself is not changed.")
+    actions = p.add_subparsers(dest="cluster_action", metavar="ACTION", required=True)
+    a = actions.add_parser("add", help="add a cluster, once a manager of it answers")
+    a.add_argument("name")
+    where = a.add_mutually_exclusive_group(required=True)
+    where.add_argument("--manager", "-m", metavar="DEST", action="append",
+                       help="a manager: ssh alias, [user@]host[:port] (repeatable, in the "
+                            "order to try them)")
+    where.add_argument("--context", metavar="NAME", help="a docker context over ssh://")
+    a.add_argument("--read-only", action="store_true", dest="mark_read_only",
+                   help="write read_only = true: every change to it is refused")
+    a.add_argument("--force", action="store_true",
+                   help="replace a cluster of that name (under the same comments)")
+    a.add_argument("--no-check", action="store_true",
+                   help="write it without asking the manager (offline edits)")
+    a.add_argument("--timeout", type=float, default=10, metavar="SECONDS",
+                   help="how long a manager gets to answer (default 10)")
+    a = actions.add_parser("rm", help="remove a cluster from the config (asks first)")
+    a.add_argument("name")
+    a.add_argument("--yes", "-y", action="store_true",
+                   help="do not ask for confirmation (needed without a terminal)")
+
+
 # ---- the table, in the order `swarmdeck --help` lists them ---------------------------------
 _OPS = "swarmdeck.cli.ops:run_ops"  # the changes share one runner (it also routes resources
 # and placement to their modules)
@@ -439,6 +487,10 @@ COMMANDS: dict[str, Command] = {
                   "swarmdeck.cli.ls:run_ls", _ls),
     "doctor": Command("check clusters for faults and fragile setups",
                       "swarmdeck.cli.doctor:run_doctor", _doctor),
+    "init": Command("write a first config from the swarm managers this machine reaches",
+                    "swarmdeck.cli.clusters:run_init", _init),
+    "cluster": Command("add or remove a cluster in the config file (comments kept)",
+                       "swarmdeck.cli.clusters:run_cluster", _cluster),
     "lab": Command("the demo and test lab: real swarms on this machine",
                    "swarmdeck.cli.lab:run_lab", _lab),
     "logs": Command("logs of a service or a whole stack, every replica",
@@ -480,7 +532,7 @@ COMMANDS: dict[str, Command] = {
     "run": Command("run a custom command of the config on a service, task, node or cluster",
                    "swarmdeck.cli.custom:run_custom", _run),
     "exec": Command("a shell or a command in a task's container",
-                    "swarmdeck.cli.exec:run_exec", _exec),
+                    "swarmdeck.cli.exec:run_exec", _exec, ends_at_once=True),
     "port-forward": Command("a local port carried to a port of a task's container",
                             "swarmdeck.cli.port_forward:run_port_forward", _port_forward),
 }

@@ -25,7 +25,7 @@ async def _run(config, args, env: str, env_config) -> int:
 
     ops = await open_ops(config, env_config.cluster, read_only_flag=True)
     try:
-        found = await history.with_images(ops, await history.revisions(ops, env_config.stack))
+        found = [kept.revision for kept in await history.stored(ops, env_config.stack)]
     finally:
         await ops.session.close()
     if args.json:
@@ -39,12 +39,7 @@ async def _run(config, args, env: str, env_config) -> int:
         return 0
     print(render.table(["REVISION", "TIME", "USER", "COMMIT", "IMAGES"],
                        [[r.revision, r.time, r.user, r.commit or "-",
-                         ", ".join(f"{k}={_short(v)}" for k, v in sorted(r.images.items()))]
+                         history.images_text(r.images)]
                         for r in found], right=(0,), wide=(4,)))
     return 0
 
-
-def _short(image: str) -> str:
-    name, _, digest = image.partition("@")
-    return f"{name.rsplit('/', 1)[-1]}@{digest.split(':', 1)[-1][:12]}" if digest else \
-        name.rsplit("/", 1)[-1]

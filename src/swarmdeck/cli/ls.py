@@ -123,7 +123,8 @@ def no_clusters_error(config: Config) -> ConfigError:
         return ConfigError(f"no clusters configured in {where}. Docker contexts over SSH "
                            f"found, add one to the config: {offers}")
     return ConfigError(f"no clusters configured in {where}",
-                       hint="add a [clusters.NAME] section with managers = [\"user@host\"]; "
+                       hint="`swarmdeck init` finds the swarm managers this machine reaches, "
+                            "`swarmdeck cluster add NAME --manager user@host` adds one; "
                             "config.example.toml documents every key")
 
 

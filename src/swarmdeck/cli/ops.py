@@ -47,6 +47,9 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
     from swarmdeck.core.ops.deploy import DeployProgress
 
     if args.revision is not None:
+        if args.pull:
+            raise UsageError("--pull and --revision: a revision runs the image digests it "
+                             "ran; give one of them")
         if args.revision < 1:
             raise UsageError(f"--revision {args.revision}: revisions count from 1")
         env, env_config = environments.prepare_revision(config, args.project, args.env)
@@ -69,6 +72,8 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
             shown = await environments.preview(ops, prepared, prune=args.prune,
                                                registry_auth=auth)
             print(clean_lines(shown.lines()))
+            if args.pull:
+                print(clean(_pulled(shown)))
             if shown.problems:
                 raise UsageError(f"deploy of {prepared.project}/{prepared.environment} refused:"
                                  f" {len(shown.problems)} problem(s) above; nothing changed")
@@ -89,6 +94,15 @@ def _deploy(config: Config, args: argparse.Namespace) -> int:
             return await follow(ops, started, args)
 
     return asyncio.run(run())
+
+
+def _pulled(shown) -> str:
+    """`deploy --pull`: what the registry lookups moved."""
+    moved = [s.name for s in shown.services if any(f.field == "image digest" for f in s.fields)]
+    if not moved:
+        return "pull: every image resolved in its registry: the running digests are current"
+    return (f"pull: every image resolved in its registry: {len(moved)} service(s) move to a new "
+            f"digest ({', '.join(moved)})")
 
 
 async def _run(config: Config, cluster: str, args: argparse.Namespace) -> int:

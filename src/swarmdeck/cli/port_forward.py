@@ -40,16 +40,19 @@ async def _forward(fleet, cluster: str, args: argparse.Namespace, ports,
                    read_only: str | None) -> int:
     from swarmdeck.core.audit import AuditLog
     from swarmdeck.core.exec_session import task_access
-    from swarmdeck.core.port_forward import Forwarder, container_address
+    from swarmdeck.core.port_forward import Forwarder, route_to, task_router
 
     params: dict = {"remote_port": ports.remote}
     async with task_access(fleet, cluster, args.target, node=args.node,
                            action="port-forward", params=params, audit=AuditLog.default(),
                            read_only=read_only) as (target, engine):
-        address = await container_address(engine, target.container_id)
-        forwarder = Forwarder(engine.conn, address, ports.remote, label=target.node.hostname,
+        route = await route_to(target, engine)
+        address = route.address
+        forwarder = Forwarder(route, port=ports.remote,
                               on_note=lambda line: print(f"swarmdeck: {clean(line)}",
-                                                         file=sys.stderr, flush=True))
+                                                         file=sys.stderr, flush=True),
+                              reroute=task_router(fleet, cluster, args.target, node=args.node,
+                                                  fresh=True))
         local = await forwarder.listen(ports.local)
         params.update(local_port=local, address=address)
         print(f"forwarding 127.0.0.1:{local} -> {clean(target.replica)} "
@@ -74,5 +77,5 @@ async def _forward(fleet, cluster: str, args: argparse.Namespace, ports,
 
             raise ConnectionLost(f"lost connection to {engine.label}: nothing is forwarded "
                                  "any more")
-        print("swarmdeck: stopped forwarding", file=sys.stderr)
+        print(f"swarmdeck: stopped forwarding ({forwarder.summary()})", file=sys.stderr)
     return 0

@@ -12,6 +12,7 @@ from swarmdeck.cli.render import load_config
 from swarmdeck.core.config import Config
 from swarmdeck.core.destinations import Destination, parse_destination
 from swarmdeck.core.errors import AuthenticationFailed, ConfigError, HostKeyError
+from swarmdeck.core.fleet import ssh_settings
 from swarmdeck.core.sanitize import clean
 from swarmdeck.core.transport.host_keys import OfferedKey, trust
 from swarmdeck.core.transport.ssh import SSHSettings, connect
@@ -25,7 +26,7 @@ def run_trust(args: argparse.Namespace) -> int:
     cluster = args.cluster or _cluster_listing(config, dest)
     if cluster is not None:
         config.cluster(cluster)  # an unknown name fails here, with a did-you-mean
-    key = asyncio.run(_offered(dest, _settings(config, cluster)))
+    key = asyncio.run(_offered(dest, ssh_settings(config, cluster)))
     if isinstance(key, str):
         print(clean(key))
         return 0
@@ -71,13 +72,3 @@ def _cluster_listing(config: Config, dest: Destination) -> str | None:
                and dest.user in (None, m.user) for m in managers):
             return name
     return None
-
-
-def _settings(config: Config, cluster: str | None) -> SSHSettings:
-    from swarmdeck.core.fleet import ssh_settings
-
-    if cluster is not None:
-        return ssh_settings(config, cluster)
-    ssh = config.ssh
-    return SSHSettings(config_files=tuple(ssh.config) if ssh.config else None,
-                       connect_timeout=ssh.connect_timeout)

@@ -129,7 +129,7 @@ THEMES = ("ansi-dark", "ansi-light", "atom-one-dark", "atom-one-light", "catppuc
 
 def _theme(value: str) -> str:
     if value not in THEMES:
-        raise ValueError(f"unknown theme {value!r}" + (_did_you_mean(value, THEMES) or
+        raise ValueError(f"unknown theme {value!r}" + (did_you_mean(value, THEMES) or
                                                         f" (themes: {', '.join(THEMES)})"))
     return value
 
@@ -184,7 +184,7 @@ class ClusterConfig(_Section):
         ctx = contexts.get(self.context or "")
         if ctx is None:
             raise ConfigError(f"docker context {self.context!r} does not exist"
-                              f"{_did_you_mean(self.context or '', usable)} ({listing})")
+                              f"{did_you_mean(self.context or '', usable)} ({listing})")
         if ctx.ssh_destination is None:
             raise ConfigError(f"docker context {self.context!r} points at {ctx.host}, which is "
                               f"not an ssh:// host ({listing})")
@@ -243,7 +243,7 @@ class Config(_Section):
         if name in self.clusters:
             return self.clusters[name]
         known = ", ".join(self.clusters) or "none"
-        raise ConfigError(f"unknown cluster {name!r}{_did_you_mean(name, self.clusters)} "
+        raise ConfigError(f"unknown cluster {name!r}{did_you_mean(name, self.clusters)} "
                           f"(configured in {self.path}: {known})")
 
     def environments(self) -> Iterator[tuple[str, str, EnvironmentConfig]]:
@@ -310,6 +310,18 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"config file {path} cannot be read: permission denied") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    config = parse_config(text, path)
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        config._warnings.append(f"{path} can be read or written by other users (mode "
+                                f"{stat.filemode(mode)}): run chmod 600 {path}")
+    return config
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """TEXT checked as the config file at PATH would be (relative paths are PATH's
+    directory's): what load_config reads, and what an edit is checked with before it is
+    written."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -333,7 +345,7 @@ def load_config(path: str | Path) -> Config:
             loc = ["projects", project, "environments", env_name, "cluster"]
             raise ConfigError(
                 f"{_dotted(loc)} in {path}: unknown cluster {environment.cluster!r}"
-                f"{_did_you_mean(environment.cluster, config.clusters)} (configured clusters: "
+                f"{did_you_mean(environment.cluster, config.clusters)} (configured clusters: "
                 f"{', '.join(config.clusters) or 'none'})"
                 + (f" (line {line})" if (line := lines.of(loc)) else ""))
         environment.compose = _resolve(environment.compose, path.parent)
@@ -342,10 +354,6 @@ def load_config(path: str | Path) -> Config:
         cluster.ssh_config = _resolve_all(cluster.ssh_config, path.parent)
         cluster._problem = _managers_problem(name, cluster, path, lines)
     config._path, config._text, config._exists = path, text, True
-    mode = path.stat().st_mode
-    if mode & 0o077:
-        config._warnings.append(f"{path} can be read or written by other users (mode "
-                                f"{stat.filemode(mode)}): run chmod 600 {path}")
     return config
 
 
@@ -448,7 +456,7 @@ def _explain(error: Mapping[str, Any], path: Path, lines: _Lines) -> str:
         key, section = str(loc[-1]), _dotted(loc[:-1])
         table = f"[{section}]" if section else "the top level"
         valid = _fields_at(loc[:-1])
-        hint = _did_you_mean(key, valid) or f"; valid keys: {', '.join(valid) or 'none'}"
+        hint = did_you_mean(key, valid) or f"; valid keys: {', '.join(valid) or 'none'}"
         return f"unknown key {key!r} in {table} of {path}{hint}{where}"
     if "[key]" in loc:
         parent = loc[:loc.index("[key]") - 1]
@@ -504,7 +512,7 @@ def _fields_at(loc: list[Any]) -> list[str]:
     return list(model.model_fields)
 
 
-_HEADER = re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$")
+HEADER = re.compile(r"^\s*\[\[?([^\]]+)\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_.\"' -]+?)\s*=")
 
 
@@ -512,14 +520,14 @@ def _keys(text: str) -> Iterator[tuple[int, list[str], bool]]:
     """(line number, dotted key, is a [table] header) for each line that defines something."""
     table: list[str] = []
     for number, line in enumerate(text.splitlines(), 1):
-        if m := _HEADER.match(line):
-            table = _dotted_parts(m.group(1))
+        if m := HEADER.match(line):
+            table = dotted_parts(m.group(1))
             yield number, table, True
         elif m := _KEY.match(line):
-            yield number, table + _dotted_parts(m.group(1)), False
+            yield number, table + dotted_parts(m.group(1)), False
 
 
-def _dotted_parts(key: str) -> list[str]:
+def dotted_parts(key: str) -> list[str]:
     """a."b.c".d -> [a, b.c, d]: a quoted part (a registry address) keeps its dots."""
     return [p.strip().strip("\"'") for p in re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+', key)]
 
@@ -556,7 +564,7 @@ def _duplicate_line(text: str, key: str) -> int | None:
     return None
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f": did you mean {match[0]!r}?" if match else ""
 

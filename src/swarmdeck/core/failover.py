@@ -17,10 +17,10 @@ import asyncio
 import contextlib
 import dataclasses
 import ipaddress
-import time
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from swarmdeck.core import loop_clock
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import (
     ConnectionLost,
@@ -167,17 +167,21 @@ async def ask_swarm(session: ManagerSession, call: Awaitable[T]) -> T:
                         f"{SWARM_TIMEOUT:g}s", method="GET")
 
 
-async def heartbeat(session: ManagerSession) -> None:
-    """Ping the manager once it has been silent HEARTBEAT seconds, until it stops answering
-    (ConnectionLost): a cut link sends no error, it only goes silent, and SSH keepalives
-    take ~30 s to tell. What arrives anyway (events, the node's metrics samples on the same
-    connection) counts as an answer: an idle console sends no ping while samples flow."""
+async def heartbeat(session: ManagerSession,
+                    pace: Callable[[], float] = lambda: HEARTBEAT) -> None:
+    """Ping the manager once it has been silent PACE() seconds (HEARTBEAT; longer for a
+    cluster in the background), until it stops answering (ConnectionLost): a cut link sends
+    no error, it only goes silent, and SSH keepalives take ~30 s to tell. What arrives
+    anyway (events, the node's metrics samples on the same connection) counts as an answer:
+    an idle console sends no ping while samples flow."""
     while True:
-        silent = time.monotonic() - session.last_heard
-        if silent < HEARTBEAT:
-            # look again when the silence would reach HEARTBEAT, not sooner: an idle
-            # console wakes once per sample interval here, not once a second
-            await asyncio.sleep(max(HEARTBEAT - silent, HEARTBEAT_CHECK))
+        silent = loop_clock.now() - session.last_heard
+        every = pace()
+        if silent < every:
+            # look again when the silence would reach the pace, not sooner (an idle console
+            # wakes once per sample interval here, not once a second), and at least every
+            # HEARTBEAT: a pace that shortens (the cluster is shown again) applies soon
+            await asyncio.sleep(max(min(every - silent, HEARTBEAT), HEARTBEAT_CHECK))
             continue
         try:
             async with asyncio.timeout(PING_TIMEOUT):

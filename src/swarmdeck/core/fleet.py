@@ -12,9 +12,9 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
-from swarmdeck.core.config import Config
+from swarmdeck.core.config import ClusterConfig, Config
 from swarmdeck.core.errors import ConnectionLost, SwarmdeckError
-from swarmdeck.core.inventory import Change, ClusterInventory, ClusterState, Listener
+from swarmdeck.core.inventory import ClusterInventory, ClusterState, Listener
 from swarmdeck.core.transport.session import Read
 from swarmdeck.core.transport.ssh import SSHSettings
 
@@ -27,15 +27,18 @@ if TYPE_CHECKING:
     from swarmdeck.core.ops.base import (
         ClusterOps,  # imported where used: `swarmdeck ls` and the changes sample and read none
     )
+    from swarmdeck.core.signals import ClusterSignals
     from swarmdeck.core.task_logs import TaskLines
     from swarmdeck.core.transport.docker import DockerEndpoint
 
 log = logging.getLogger(__name__)
 
 
-def ssh_settings(config: Config, cluster: str) -> SSHSettings:
+def ssh_settings(config: Config, cluster: str | None) -> SSHSettings:
+    """How CLUSTER's managers are reached (None: a host of no cluster yet, as [ssh] says)."""
     ssh = config.ssh
-    files = config.clusters[cluster].ssh_config or ssh.config
+    files = (config.clusters[cluster].ssh_config if cluster is not None else None) \
+        or ssh.config
     return SSHSettings(
         config_files=tuple(str(p) for p in files) if files else None,
         connect_timeout=ssh.connect_timeout,
@@ -64,6 +67,11 @@ class Fleet:
         self.inventories: dict[str, ClusterInventory] = {}
         self.collectors: dict[str, MetricsCollector] = {}
         self.links: dict[str, NodeLinks] = {}
+        self.shown: set[str] | None = None  # None: every cluster is looked at (see show())
+        self._pausing: set[asyncio.Future] = set()
+        self.signals: dict[str, ClusterSignals] = {}  # of the clusters running with metrics
+        # each listener and how to stop it hearing each cluster (a cluster added later too)
+        self._listeners: list[tuple[Listener, list[Callable[[], None]]]] = []
 
     def inventory(self, name: str) -> ClusterInventory:
         if name not in self.inventories:
@@ -107,40 +115,80 @@ class Fleet:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Listen to every cluster's changes; returns the function that stops listening."""
         stops = [self.inventory(n).subscribe(listener) for n in self.names]
+        entry = (listener, stops)
+        self._listeners.append(entry)
 
         def unsubscribe() -> None:
             for stop in stops:
                 stop()
+            if entry in self._listeners:
+                self._listeners.remove(entry)
 
         return unsubscribe
 
+    def add_cluster(self, name: str, cluster: ClusterConfig) -> None:
+        """A cluster added to the config while the fleet runs (the console's `:ctx add`):
+        every listener hears it too; run(NAME) keeps it live."""
+        self.config.clusters[name] = cluster
+        inventory = self.inventory(name)
+        for listener, stops in self._listeners:
+            stops.append(inventory.subscribe(listener))
+
     async def run(self, name: str) -> None:
         """Keep one cluster's inventory live (load, follow, reconnect) and, unless the
-        cluster says metrics = "off", its nodes' metrics, until closed."""
+        cluster says metrics = "off", its nodes' metrics, until closed. How the two tell
+        each other what changed: core.signals."""
+        from swarmdeck.core.signals import ClusterSignals
+
         inventory = self.inventory(name)
+        inventory.background(self.shown is not None and name not in self.shown)
         cluster = self.config.clusters[name]
         if cluster.metrics == "off":
             await inventory.run()
             return
         collector = self.metrics(name)
+        collector.paused = inventory.in_background  # off screen from the start: no samplers
+        signals = self.signals[name] = ClusterSignals(inventory, collector)
+        signals.connect()
 
-        def on_change(change: Change) -> None:
-            if change.kind in ("loaded", "nodes"):
-                collector.sync()
+        def tick_failed(exc: Exception) -> None:
+            from swarmdeck.core.crash import report
 
-        stop = inventory.subscribe(on_change)
-        # the samplers see every node's containers come and go: tasks are re-read on that
-        collector.metrics.on_containers_changed = lambda _node: inventory.tasks_due()
-        inventory.tasks_watched = collector.watches_all_nodes
-        ticker = asyncio.create_task(self._tick(name, collector))
+            log.error("cluster %s: %s", name, report(
+                exc, context="internal error in the metrics aggregation"))
+
+        ticker = asyncio.create_task(signals.tick_forever(tick_failed))
         try:
             await inventory.run()
         finally:
-            stop()
-            inventory.tasks_watched = lambda: False
-            collector.metrics.on_containers_changed = None
+            signals.disconnect()
+            self.signals.pop(name, None)
             ticker.cancel()
             await collector.close()
+
+    def show(self, names: Iterable[str]) -> None:
+        """The clusters somebody looks at now (the console's screen). The others go to the
+        background: one connection and their event stream each, no metrics samplers (their
+        node connections close, and those logs opened once nothing uses them), no task
+        polling. Shown again, they re-read their tasks and sample at once (core.signals)."""
+        shown = set(names)
+        if shown == self.shown:
+            return
+        self.shown = shown
+        for name in self.names:
+            behind = name not in shown
+            signals = self.signals.get(name)
+            pending = []
+            if signals is None:  # not running yet, or without metrics
+                self.inventory(name).background(behind)
+            else:
+                pending.append(signals.background(behind))
+            if behind and name in self.links:  # the node connections logs left open
+                pending.append(asyncio.ensure_future(self.links[name].close_idle()))
+            for future in pending:
+                if future is not None:
+                    self._pausing.add(future)
+                    future.add_done_callback(self._pausing.discard)
 
     def reconnect(self, name: str) -> None:
         """Try the cluster's managers again now rather than after the backoff (a host key
@@ -176,20 +224,6 @@ class Fleet:
                 manager_session=manager_session,
             )
         return self.collectors[name]
-
-    async def _tick(self, name: str, collector: MetricsCollector) -> None:
-        """Aggregate service histories once per interval and tell listeners."""
-        inventory = self.inventory(name)
-        while True:
-            await asyncio.sleep(collector.interval)
-            try:
-                collector.tick()
-            except Exception as exc:  # noqa: BLE001 - the next tick may do better; say it
-                from swarmdeck.core.crash import report
-
-                log.error("cluster %s: %s", name, report(
-                    exc, context="internal error in the metrics aggregation"))
-            inventory.notify("metrics")
 
     async def ops(self, name: str, *, read_only_flag: bool = False):
         """A ClusterOps on the cluster's live manager session (connecting if needed)."""
@@ -259,6 +293,7 @@ class Fleet:
                                        from_nodes=self.config.clusters[name].logs == "nodes")
 
     async def close(self) -> None:
+        await asyncio.gather(*self._pausing, return_exceptions=True)
         await asyncio.gather(*(inv.close() for inv in self.inventories.values()),
                              *(links.close() for links in self.links.values()),
                              return_exceptions=True)

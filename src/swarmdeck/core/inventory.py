@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from swarmdeck.core import failover
+from swarmdeck.core import failover, loop_clock
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import (
     ConnectionLost,
@@ -62,6 +62,7 @@ class ClusterState:
     tasks: dict[str, Task] = field(default_factory=dict)
     networks: dict[str, Network] = field(default_factory=dict)
     info: SwarmInfo | None = None
+    api_version: str | None = None  # the manager engine's (some spec fields need a newer one)
     manager: str | None = None  # label of the manager we are connected to
     loaded_at: float | None = None  # time.time() of the last full or event update
     # time.time() the live link was lost (None while connected): the data was true until
@@ -152,6 +153,9 @@ NO_LEADER_RETRY = 5.0  # the most to wait between tries while a reachable manage
 # seconds between task re-reads while every node's containers are watched (its metrics
 # sampler reports them): a change there asks for the re-read, this is only the safety net
 WATCHED_TASK_REFRESH = 30.0
+# A cluster kept in the background (the console shows another): no task re-read but on its
+# events, and a liveness ping only after this much silence (see failover.heartbeat)
+BACKGROUND_HEARTBEAT = 30.0
 CONTAINER_ACTIONS = ("start", "die", "destroy", "oom")  # container events that move a task
 
 
@@ -171,6 +175,8 @@ class ClusterInventory:
         # samplers): the task re-read then waits for those reports instead of polling
         self.tasks_watched: Callable[[], bool] = lambda: False
         self._tasks_moving = True
+        # nobody is looking at this cluster now (the console shows another): see background()
+        self.in_background = False
         self._retry = asyncio.Event()
         self._connecting = asyncio.Lock()
         self._closed = False
@@ -255,6 +261,7 @@ class ClusterInventory:
             raise error from None
         st = self.state
         st.info = info
+        st.api_version = getattr(session.docker, "api_version", None)
         st.manager = session.label
         st.nodes = {n.id: n for n in map(Node.from_api, nodes)}
         st.services = {s.id: s for s in map(Service.from_api, services)}
@@ -277,7 +284,7 @@ class ClusterInventory:
         # failed (no leader any more), or the manager stopped answering pings (link cut)
         parts = [asyncio.create_task(coro, name=f"{self.name}-{what}") for what, coro in (
             ("events", self._apply_events(session)), ("tasks", self._reconcile_tasks()),
-            ("heartbeat", failover.heartbeat(session)),
+            ("heartbeat", failover.heartbeat(session, self._heartbeat_pace)),
             ("managers", self._recheck_managers(session)))]
         try:
             done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_COMPLETED)
@@ -320,7 +327,7 @@ class ClusterInventory:
         since = self.server_time
         resumed = False
         while True:
-            opened = time.monotonic()
+            opened = loop_clock.now()
             try:
                 async for event in read_events(session.docker, EVENT_TYPES, since=since):
                     session.heard()
@@ -334,7 +341,7 @@ class ClusterInventory:
                     f"event stream from {session.label} ended")
             except ConnectionLost as exc:
                 lost = exc
-            if session.closed or time.monotonic() - opened < REOPEN_AFTER:
+            if session.closed or loop_clock.now() - opened < REOPEN_AFTER:
                 raise lost
             log.info("cluster %s: event stream closed (%s); opened again", self.name, lost)
             resumed = True
@@ -406,12 +413,29 @@ class ClusterInventory:
         """Ask for a task re-read soon (a service, node or container changed)."""
         self._tasks_due.set()
 
+    def background(self, flag: bool) -> None:
+        """FLAG: nobody looks at this cluster for now. It then keeps its one connection and
+        its event stream (services, nodes and networks stay current) but re-reads tasks only
+        when an event asks for it, and pings only after BACKGROUND_HEARTBEAT s of silence.
+        Brought back to the foreground, it re-reads its tasks at once."""
+        if flag == self.in_background:
+            return
+        self.in_background = flag
+        if not flag:
+            self.tasks_due()
+
+    def _heartbeat_pace(self) -> float:
+        return BACKGROUND_HEARTBEAT if self.in_background else failover.HEARTBEAT
+
     async def _reconcile_tasks(self) -> None:
         while True:
             # while tasks move (the last read changed some), keep looking every
-            # task_refresh; once they are still and watched, only the safety net is left
-            wait = max(self.task_refresh, WATCHED_TASK_REFRESH) \
+            # task_refresh; once they are still and watched, only the safety net is left;
+            # in the background, only events ask (no timer)
+            wait: float | None = max(self.task_refresh, WATCHED_TASK_REFRESH) \
                 if self.tasks_watched() and not self._tasks_moving else self.task_refresh
+            if self.in_background and not self._tasks_moving:
+                wait = None
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that comes
             # as the wait ends, and follow() then waited for this pump forever
             with contextlib.suppress(TimeoutError):
@@ -458,7 +482,7 @@ class ClusterInventory:
             try:
                 first, self._first_load = self._first_load, None
                 await (first if first is not None else self.load())
-                loaded = time.monotonic()
+                loaded = loop_clock.now()
                 await self.follow()
             except SwarmdeckError as exc:
                 self.state.error = await self.explain(exc)
@@ -468,7 +492,7 @@ class ClusterInventory:
                 self.state.error = unexpected_error(self.name, exc)
             # a connection that held a while starts the backoff over; one that fails again
             # at once keeps doubling it (no tight loop of loads)
-            if loaded is not None and time.monotonic() - loaded > STEADY:
+            if loaded is not None and loop_clock.now() - loaded > STEADY:
                 delay = FIRST_RETRY
             if self._closed:
                 return

@@ -303,6 +303,7 @@ class MetricsCollector:
         self.manager_session = manager_session
         self.user = user
         self._tasks: dict[str, asyncio.Task] = {}
+        self.paused = False  # no samplers while nobody looks at the cluster (see pause())
 
     def own_containers(self, node_id: str) -> set[str]:
         return {t.container_id for t in self.state.tasks.values()
@@ -310,6 +311,8 @@ class MetricsCollector:
 
     def sync(self) -> None:
         """Match collectors to the nodes the inventory knows (call on node changes)."""
+        if self.paused:
+            return
         for node in self.state.nodes.values():
             if node.id in self._tasks or not node.address or node.status == "down":
                 continue
@@ -334,6 +337,17 @@ class MetricsCollector:
         up = [n.id for n in self.state.nodes.values() if n.status != "down"]
         return bool(up) and all(seen.get(n, 0.0) >= fresh and n not in self.metrics.problems
                                 for n in up)
+
+    async def pause(self) -> None:
+        """Stop sampling (and close the nodes' connections) until resume(); the histories
+        are kept, with a gap where nothing was sampled."""
+        self.paused = True
+        await self.close()
+
+    def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            self.sync()
 
     async def close(self) -> None:
         for task in self._tasks.values():

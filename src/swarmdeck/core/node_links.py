@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 import asyncssh
 
+from swarmdeck.core import loop_clock
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import HostUnreachable, SwarmdeckError
 from swarmdeck.core.transport.docker import DockerEndpoint
@@ -46,12 +46,12 @@ class NodeLinks:
             if held is not None and not held[0].is_closed():
                 return held[1]
             failed = self._failed.get(node_id)
-            if failed is not None and time.monotonic() - failed[0] < RETRY:
+            if failed is not None and loop_clock.now() - failed[0] < RETRY:
                 raise failed[1]
             try:
                 conn, endpoint = await self._dial(node_id, session)
             except SwarmdeckError as exc:
-                self._failed[node_id] = (time.monotonic(), exc)
+                self._failed[node_id] = (loop_clock.now(), exc)
                 raise
             self._failed.pop(node_id, None)
             self._conns[node_id] = (conn, endpoint)
@@ -89,9 +89,32 @@ class NodeLinks:
         if held is not None:
             held[0].abort()
 
+    async def close_idle(self, wait: float = 2.0) -> None:
+        """Close the node connections nothing uses now: a cluster in the background keeps
+        none. A connection still carrying a channel after its endpoint's kept-alive ones
+        are closed (a log stream, a shell, a port-forward) stays. WAIT: how long the closed
+        channels get to finish closing (one round trip each)."""
+        for _conn, endpoint in self._conns.values():
+            endpoint.drop_idle()
+        deadline = loop_clock.now() + wait
+        while any(_open_channels(conn) for conn, _ in self._conns.values()) \
+                and loop_clock.now() < deadline:
+            await asyncio.sleep(0.05)
+        for node_id, (conn, _endpoint) in list(self._conns.items()):
+            if _open_channels(conn) == 0:
+                del self._conns[node_id]
+                conn.close()
+
     async def close(self) -> None:
         conns, self._conns = list(self._conns.values()), {}
         for conn, endpoint in conns:
             with contextlib.suppress(Exception):
                 await endpoint.close()
             conn.close()
+
+
+def _open_channels(conn: asyncssh.SSHClientConnection) -> int:
+    """Channels open on CONN (asyncssh keeps no public count; when it cannot be read, the
+    connection counts as in use and is kept)."""
+    channels = getattr(conn, "_channels", None)
+    return len(channels) if isinstance(channels, dict) else 1

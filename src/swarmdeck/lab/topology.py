@@ -27,7 +27,7 @@ NODE_ADDRESS_POOL = "10.213.224.0/19"
 SWARM_POOLS = ["10.213.64.0/18", "10.213.128.0/18", "10.213.192.0/19"]
 # Solo clusters (one-node swarms added to a running lab, e.g. for the ten-cluster bench):
 # addresses .100 up, overlays in 10.213.16.0/22, 10.213.20.0/22, ... (below every other pool).
-MAX_SOLO = 10
+MAX_SOLO = 12
 
 DEFAULT_CLUSTERS = (("prod", 3, 2), ("staging", 1, 1))
 DEFAULT_SPARES = 2

@@ -15,7 +15,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from swarmdeck.core.config import Config
+from swarmdeck.core.config import ClusterConfig, Config
 from swarmdeck.core.crash import EXIT_CODE
 from swarmdeck.core.errors import HostKeyError
 from swarmdeck.core.inventory import ClusterState, Listener
@@ -23,6 +23,7 @@ from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.core.sanitize import clean
 from swarmdeck.core.transport.host_keys import CHANGED_KEYS
 from swarmdeck.ui.crash import crash_line, traceback_line
+from swarmdeck.ui.forwards import Forwards
 from swarmdeck.ui.palette import screen_actions
 from swarmdeck.ui.screens.help import HelpScreen
 from swarmdeck.ui.screens.main import MainScreen
@@ -40,6 +41,8 @@ class FleetSource(Protocol):
     def subscribe(self, listener: Listener): ...
     async def run(self, name: str) -> None: ...
     def reconnect(self, name: str) -> None: ...
+    def show(self, names: Iterable[str]) -> None: ...
+    def add_cluster(self, name: str, cluster: ClusterConfig) -> None: ...
     async def ops(self, name: str, *, read_only_flag: bool = False): ...
     def logs(self, name: str, service_id: str, *, tail: int | str = 100): ...
     def metrics(self, name: str): ...
@@ -100,6 +103,7 @@ class SwarmdeckApp(App):
         # console got around by another manager): the header keeps saying it
         self.changed_keys: dict[str, HostKeyError] = {}
         self._gc_before: tuple[int, ...] | None = None
+        self.forwards = Forwards()  # the active port-forwards, closed when the console quits
         # a crash line is printed whole, the terminal wraps it: the report's path copies as
         # one piece (rich would crop it at the width, or break it with newlines)
         self.error_console.soft_wrap = True
@@ -119,6 +123,13 @@ class SwarmdeckApp(App):
         if cfg and cfg.read_only:
             return f"read_only = true for [clusters.{cluster}] in the config"
         return None
+
+    def add_cluster(self, name: str, cluster: ClusterConfig) -> None:
+        """A cluster just written to the config (`:ctx add`): in the fleet, followed live."""
+        self.config.clusters[name] = cluster
+        self.fleet.add_cluster(name, cluster)
+        self.run_worker(self.fleet.run(name), name=f"inventory {name}", group="inventory",
+                        exit_on_error=False)
 
     def on_mount(self) -> None:
         self._apply_keymap()
@@ -152,6 +163,7 @@ class SwarmdeckApp(App):
             self._unsubscribe()
         if self._unsubscribe_keys:
             self._unsubscribe_keys()
+        await self.forwards.close_all()  # before the connections they run on
         await self.fleet.close()
         if self._gc_before is not None:
             restore_garbage_collector(self._gc_before)

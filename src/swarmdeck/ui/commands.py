@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.sanitize import clean
 
 if TYPE_CHECKING:
@@ -209,6 +210,9 @@ def _cluster_names(app: SwarmdeckApp) -> list[str]:
 
 def _switch(app: SwarmdeckApp, argument: str) -> str | None:
     names = app.fleet.names
+    word, _, rest = argument.partition(" ")
+    if word == "add" and (rest.strip() or "add" not in names):
+        return _add_cluster(app, rest.split())
     if not argument:
         return f"which cluster? :ctx NAME ({', '.join(names)})"
     if argument not in names:
@@ -221,10 +225,56 @@ def _switch(app: SwarmdeckApp, argument: str) -> str | None:
     return None
 
 
+def _add_cluster(app: SwarmdeckApp, words: list[str]) -> str | None:
+    """`:ctx add NAME DEST [DEST...]`: written to the config as `swarmdeck cluster add` does
+    (once a manager answers), then followed here like the others."""
+    from swarmdeck.core.config_edit import ClusterEntry, add_cluster
+    from swarmdeck.core.errors import SwarmdeckError
+
+    if len(words) < 2:
+        return "usage: :ctx add NAME DEST [DEST...] (DEST: a manager, ssh alias or user@host)"
+    name, managers = words[0], tuple(words[1:])
+    try:  # a name taken, a bad destination, a config that does not load: said at once
+        edit = add_cluster(app.config.path, name, ClusterEntry(managers=managers))
+    except SwarmdeckError as exc:
+        return str(exc)
+
+    async def check_and_write() -> None:
+        from swarmdeck.core.config import parse_config
+        from swarmdeck.core.discovery import answering_manager
+
+        try:
+            found = await answering_manager(edit)
+            edit.write()
+        except SwarmdeckError as exc:
+            app.notify(clean(str(exc)), title=f"cluster {name} not added", severity="error",
+                       timeout=15)
+            return
+        app.add_cluster(name, parse_config(edit.after, edit.path).clusters[name])
+        back_to_main(app).switch_cluster(name)
+        app.notify(clean(f"{found}; added to {edit.path}"), title=f"cluster {name} added",
+                   timeout=5)
+
+    app.notify(clean(f"asking {', '.join(managers)}..."), title=f"cluster {name}", timeout=3)
+    app.run_worker(check_and_write(), name=f"add cluster {name}", group="config")
+    return None
+
+
 def _volumes(app: SwarmdeckApp, _argument: str) -> str | None:
     from swarmdeck.ui.screens.volumes import VolumesScreen
 
     return _open(app, VolumesScreen)
+
+
+def _no_service(app: SwarmdeckApp, ref: str) -> str | None:
+    """Why REF (SERVICE or SERVICE.SLOT) names no service of the current cluster, if so."""
+    base = ref.rsplit(".", 1)[0] if ref.rsplit(".", 1)[-1].isdigit() else ref
+    names = _service_names(app)
+    if ref in names or base in names:
+        return None
+    close = difflib.get_close_matches(base, names, n=1, cutoff=0.6)
+    return (f"no service {base!r} in cluster {cluster_here(app)}"
+            + (f": did you mean {close[0]!r}?" if close else ""))
 
 
 def _shell(app: SwarmdeckApp, argument: str) -> str | None:
@@ -236,15 +286,103 @@ def _shell(app: SwarmdeckApp, argument: str) -> str | None:
     if not argument:
         screen.query_one(ServicesTable).action_shell()
         return None
-    base = argument.rsplit(".", 1)[0] if argument.rsplit(".", 1)[-1].isdigit() else argument
-    names = _service_names(app)
-    if argument not in names and base not in names:
-        close = difflib.get_close_matches(base, names, n=1, cutoff=0.6)
-        return (f"no service {base!r} in cluster {cluster_here(app)}"
-                + (f": did you mean {close[0]!r}?" if close else ""))
+    problem = _no_service(app, argument)
+    if problem:
+        return problem
     cluster = cluster_here(app)
     screen.run_worker(open_shell(screen, cluster, argument), group="operations",
                       name="shell")
+    return None
+
+
+def open_history(app: SwarmdeckApp, cluster: str, project: str | None,
+                 environment: str | None, stack: str | None = None) -> str | None:
+    """The deploy history of PROJECT's ENVIRONMENT (or of the environment deploying STACK on
+    CLUSTER), opened from the main screen; what is wrong, if anything."""
+    from swarmdeck.ui.screens.history import HistoryScreen
+
+    config = app.config
+    if project is None and stack:
+        found = [(p, e) for p, e, env in config.environments()
+                 if env.cluster == cluster and env.stack == stack]
+        if not found:
+            return (f"stack {stack} on {cluster} is not a project environment of the config: "
+                    "swarmdeck keeps a history only of the environments it deploys")
+        project, environment = found[0]
+    if project not in config.projects:
+        return (f"no project {project!r} in the config"
+                + _close(project or "", list(config.projects), "projects"))
+    envs = config.projects[project].environments
+    if environment is None and len(envs) == 1:
+        environment = next(iter(envs))
+    if environment not in envs:
+        return (f"which environment of {project}? :history {project} ENV"
+                if environment is None else
+                f"project {project} has no environment {environment!r}"
+                + _close(environment, list(envs), "environments"))
+    back_to_main(app)
+    app.push_screen(HistoryScreen(project, environment, envs[environment]))
+    return None
+
+
+def _close(word: str, names: list[str], what: str) -> str:
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    return f": did you mean {close[0]!r}?" if close else f" ({what}: {', '.join(names)})"
+
+
+def _history(app: SwarmdeckApp, argument: str) -> str | None:
+    """`:history [PROJECT [ENV]]`: without one, the environment selected in the projects
+    pane (as `h`)."""
+    words = argument.split()
+    if len(words) > 2:
+        return "too many words: :history [PROJECT [ENV]]"
+    if not words:
+        scope = main_screen(app).scope
+        if scope is None:
+            return "which project? :history PROJECT [ENV] (or select one in the projects pane)"
+        return open_history(app, scope.cluster, scope.project, scope.environment, scope.stack)
+    return open_history(app, cluster_here(app), words[0], words[1] if len(words) > 1 else None)
+
+
+def _environment_names(app: SwarmdeckApp) -> list[str]:
+    return sorted({f"{p} {e}" for p, e, _env in app.config.environments()}
+                  | set(app.config.projects))
+
+
+def _forwards(app: SwarmdeckApp, _argument: str) -> str | None:
+    from swarmdeck.ui.screens.forwards import ForwardsScreen
+
+    if isinstance(app.screen, ForwardsScreen):
+        return None
+    app.push_screen(ForwardsScreen(cluster_here(app)))
+    return None
+
+
+def _port_forward(app: SwarmdeckApp, argument: str) -> str | None:
+    """`:pf` alone lists the forwards; `:pf SERVICE[.SLOT] [LOCAL:]REMOTE` starts one (the
+    ports asked for when not given, the replica when SERVICE has several)."""
+    from swarmdeck.core.port_forward import parse_ports
+    from swarmdeck.core.task_exec import find_service
+    from swarmdeck.ui.forwards import ask_and_forward
+
+    if not argument:
+        return _forwards(app, argument)
+    ref, _, ports = argument.partition(" ")
+    ports = ports.strip() or None
+    if ports is not None:
+        try:
+            parse_ports(ports)
+        except SwarmdeckError as exc:
+            return str(exc)
+    problem = _no_service(app, ref)
+    if problem:
+        return problem
+    cluster = cluster_here(app)
+    service = find_service(app.fleet.state(cluster), ref)[0]
+    # SERVICE alone: the replica is picked as `>` picks it; SERVICE.SLOT names it
+    named = None if ref == service.name else ref
+    app.run_worker(ask_and_forward(app.screen, cluster, service, ports, ref=named),
+                   group="operations", name="port-forward")
     return None
 
 
@@ -270,12 +408,18 @@ for _command in (
     Command("doctor", "what is broken or fragile in the cluster", _doctor, ("dr",)),
     Command("logs", "the full log view of the highlighted service, or of SERVICE", _logs,
             ("log",), "[SERVICE]", _service_names),
-    Command("ctx", "switch to another cluster of the config", _switch, ("cluster", "context"),
-            "NAME", _cluster_names),
+    Command("ctx", "switch to another cluster of the config; add NAME DEST... adds one to it",
+            _switch, ("cluster", "context"), "NAME | add NAME DEST...", _cluster_names),
     Command("volumes", "every volume and container of every node", _volumes,
             ("vol", "volume", "containers", "co")),
     Command("shell", "a shell in the highlighted service's task, or in SERVICE[.SLOT]'s",
             _shell, ("sh", "exec"), "[SERVICE[.SLOT]]", _service_names),
+    Command("history", "the deploy history of a project environment (d deploys a revision "
+            "again)", _history, ("hist",), "[PROJECT [ENV]]", _environment_names),
+    Command("pf", "list the port-forwards, or carry [LOCAL:]REMOTE of SERVICE[.SLOT]'s "
+            "task to 127.0.0.1", _port_forward, ("port-forward",),
+            "[SERVICE[.SLOT] [[LOCAL:]REMOTE]]", _service_names),
+    Command("forwards", "the console's active port-forwards", _forwards, ("fw",)),
     Command("quit", "leave the console", _quit, ("q", "q!", "exit")),
 ):
     register(_command)

@@ -133,38 +133,54 @@ async def rotate_token(widget: Widget, cluster: str) -> None:
         await run_change(widget, ops, f"rotate the {role} token of {cluster}", change)
 
 
-async def deploy_environment(widget: Widget, project: str, environment: str) -> None:
+async def deploy_environment(widget: Widget, project: str, environment: str,
+                             revision: int | None = None) -> bool:
     """The `d` key on a project environment: check the compose file, preview, ask, apply,
-    follow until the services converge."""
+    follow until the services converge. REVISION: deploy that revision of the history kept
+    on the cluster again instead (the history view's `d`), through the same preview and
+    question. True once a change was made and converged."""
     from swarmdeck.core.ops import environments
 
     app: SwarmdeckApp = widget.app  # type: ignore[assignment]
+    name = f"{project}/{environment}"
+    again = f" (revision {revision} again)" if revision else ""
+    prepared: environments.Prepared | None = None
     try:
-        prepared = environments.prepare(app.config, project, environment)
+        if revision is None:
+            prepared = environments.prepare(app.config, project, environment)
+            cluster, stack = prepared.cluster, prepared.stack
+        else:  # the plan is the one stored on the cluster, read once connected
+            environment, env_config = environments.prepare_revision(app.config, project,
+                                                                     environment)
+            cluster, stack = env_config.cluster, env_config.stack
     except SwarmdeckError as exc:
         problems = getattr(exc, "problems", None) or [str(exc)]
-        await app.push_screen(_failed_view(f"deploy {project}/{environment}", problems))
-        return
-    ops = await guard(widget, prepared.cluster, "deploy", prepared.stack)
+        await app.push_screen(_failed_view(f"deploy {name}", problems))
+        return False
+    ops = await guard(widget, cluster, "deploy", stack)
     if ops is None:
-        return
+        return False
     try:
+        if prepared is None:
+            prepared = await environments.revision_plan(ops, project, environment, env_config,
+                                                        revision or 0)
         shown = await environments.preview(ops, prepared)
     except SwarmdeckError as exc:
         app.notify(clean(f"deploy preview failed: {exc}"), severity="error", timeout=8)
-        return
+        return False
     if shown.problems:
-        await app.push_screen(_failed_view(f"deploy {project}/{environment}", shown.lines()))
-        return
+        await app.push_screen(_failed_view(f"deploy {name}", shown.lines()))
+        return False
     if not shown.changed:
-        app.notify(f"{project}/{environment}: stack {prepared.stack} is up to date, "
-                   "nothing to change", timeout=4)
-        return
-    if await app.push_screen_wait(ConfirmDialog(
-            f"Deploy {project}/{environment} as stack {prepared.stack} on "
-            f"{prepared.cluster}?", details=shown.lines())):
-        await run_change(widget, ops, f"deploy {project}/{environment}",
-                         lambda o, _s: environments.deploy(o, prepared, shown))
+        app.notify(f"{name}: revision {revision} is what runs now, nothing to change"
+                   if revision else f"{name}: stack {stack} is up to date, nothing to change",
+                   timeout=4)
+        return False
+    if not await app.push_screen_wait(ConfirmDialog(
+            f"Deploy {name}{again} as stack {stack} on {cluster}?", details=shown.lines())):
+        return False
+    return await run_change(widget, ops, f"deploy {name}{again}",
+                            lambda o, _s: environments.deploy(o, prepared, shown))
 
 
 def _failed_view(title: str, lines: list[str]) -> OperationScreen:

@@ -1,7 +1,10 @@
 """A shell in a task from the console: the console steps aside (Textual's suspend: the
 terminal as it was before the console started), the shell gets the terminal as
 `swarmdeck exec` gives it, and the console comes back when the shell ends. The same guard
-as the CLI: read-only refuses, one audit line per attempt."""
+as the CLI: read-only refuses, one audit line per attempt.
+
+A service with more than one running replica asks which first (pick_replica, which the
+port-forward key uses too): slot, node and state of each."""
 
 from __future__ import annotations
 
@@ -13,13 +16,45 @@ from textual.widget import Widget
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.errors import ExecFailed, SwarmdeckError
 from swarmdeck.core.exec_session import run_session, task_access
+from swarmdeck.core.inventory import ClusterState
+from swarmdeck.core.models import Service, Task
 from swarmdeck.core.sanitize import clean
 from swarmdeck.core.task_exec import TaskExec
+from swarmdeck.ui.screens.dialogs import PickDialog
 
 if TYPE_CHECKING:
     from swarmdeck.ui.app import SwarmdeckApp
 
 TITLE = "shell"
+
+
+async def pick_replica(widget: Widget, cluster: str, service: Service, what: str
+                       ) -> tuple[str, str | None] | None:
+    """(REF, NODE) of the task to use for WHAT ("a shell"): asked in a picker when SERVICE
+    has more than one running replica, else the service itself (core.task_exec.pick_task
+    then says what is wrong with it, and the guard refuses a read-only cluster before any
+    question). None: cancelled."""
+    app: SwarmdeckApp = widget.app  # type: ignore[assignment]
+    state = app.fleet.state(cluster)
+    running = sorted((t for t in state.tasks_of(service.id) if t.is_running),
+                     key=lambda t: (t.slot or 0, state.node_name(t.node_id)))
+    if len(running) < 2 or app.is_read_only(cluster):
+        return service.name, None
+    slotted = service.mode.startswith("replicated")
+    choices = [(str(i), f"{f'slot {t.slot}' if slotted else 'task'}  on "
+                        f"{state.node_name(t.node_id)}  {t.state}  {(t.container_id or '')[:12]}")
+               for i, t in enumerate(running)]
+    picked = await app.push_screen_wait(PickDialog(
+        f"{what} in which replica of {service.name} on {cluster}?", choices))
+    return None if picked is None else task_ref(state, service, running[int(picked)])
+
+
+def task_ref(state: ClusterState, service: Service, task: Task) -> tuple[str, str | None]:
+    """(REF, NODE) naming TASK as pick_task takes it: SERVICE.SLOT, or SERVICE on NODE for a
+    global service's task."""
+    if task.slot is not None and service.mode.startswith("replicated"):
+        return f"{service.name}.{task.slot}", None
+    return service.name, state.node_name(task.node_id)
 
 
 async def open_shell(widget: Widget, cluster: str, ref: str, *, node: str | None = None) -> None:

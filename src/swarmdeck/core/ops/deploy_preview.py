@@ -122,6 +122,18 @@ def engine_drops(spec: Mapping[str, Any], api_version: str | None
     return kept, dropped
 
 
+def declared_changes(running: Mapping[str, Any], declared: Mapping[str, Any],
+                     network_names: Mapping[str, str], api_version: str | None
+                     ) -> list[FieldChange]:
+    """How a service's DECLARED spec (the file's) differs from its RUNNING one, as a deploy
+    sees it: both made canonical, and the fields an engine of API_VERSION drops left out of
+    the declared one (the engine would run it without them: not a difference). The one
+    comparison the preview, `swarmdeck drift` and the projects tree's mark share."""
+    kept, _dropped = engine_drops(declared, api_version)
+    return field_changes(canonical_spec(running, network_names),
+                         canonical_spec(kept, network_names))
+
+
 # an image as deployed: its reference pinned by digest (when the registry answered), and the
 # platforms it exists for
 ResolvedImage = tuple[str, list[dict[str, str]]]
@@ -221,8 +233,8 @@ def build_preview(cluster: str, plan: StackPlan, state: StackState, prune: bool,
         if current is None:
             changes.append(ServiceChange(spec["Name"], "create", spec_summary(spec)))
             continue
-        found = field_changes(canonical_spec(current["Spec"], names),
-                              canonical_spec(spec, names))
+        found = declared_changes(current["Spec"], plan.services[key], names,
+                                 state.api_version)
         moved = _moved_tag(spec, current["Spec"], images or {})
         found = [moved, *found] if moved else found
         changes.append(ServiceChange(spec["Name"], "update" if found else "unchanged",

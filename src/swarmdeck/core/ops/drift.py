@@ -8,6 +8,7 @@ under the stack's name that the file no longer has.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,12 @@ from typing import Any
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.inventory import ClusterState
-from swarmdeck.core.ops import environments
+from swarmdeck.core.models import split_image
+from swarmdeck.core.ops import environments, history
 from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.ops.compose import StackPlan
-from swarmdeck.core.ops.deploy_diff import canonical_spec, field_changes
+from swarmdeck.core.ops.deploy_diff import FieldChange
+from swarmdeck.core.ops.deploy_preview import declared_changes
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,9 @@ _VERSIONED = re.compile(r"-v\d+$")  # a rotated secret's or config's version (co
 
 
 def _unversioned(spec: dict[str, Any]) -> dict[str, Any]:
-    """SPEC with rotated secret and config names taken back to their family's: a rotation
-    is not drift (the next deploy keeps the newest version, by design)."""
+    """A copy of SPEC with rotated secret and config names taken back to their family's: a
+    rotation is not drift (the next deploy keeps the newest version, by design)."""
+    spec = copy.deepcopy(spec)
     container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
     for key, name_key in (("Secrets", "SecretName"), ("Configs", "ConfigName")):
         for ref in container.get(key) or []:
@@ -71,18 +75,59 @@ def _unversioned(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+@dataclass(frozen=True)
+class Against:
+    """One service of a plan against what runs: `update` (CHANGES: running -> planned),
+    `unchanged`, `create` (not running) or `remove` (runs under the stack, not planned)."""
+
+    service: str
+    action: str
+    changes: tuple[FieldChange, ...] = ()
+
+
+def against_running(plan: StackPlan, state: ClusterState) -> list[Against]:
+    """How the stack as the inventory holds it differs from PLAN, service by service, as the
+    deploy preview compares (deploy_preview.declared_changes, the engine's API version
+    included). No request: what the console already follows. A rotated secret or config is
+    no difference. Digests are compared when both sides name one (a revision's plan pins
+    them; a compose file's tags do not: resolving those needs the registry, which
+    `swarmdeck drift` asks)."""
+    running = {s.name: s for s in state.services.values() if s.stack == plan.stack}
+    names = {n.id: n.name for n in state.networks.values()}
+    out = []
+    for key in sorted(plan.services):
+        spec = plan.services[key]
+        current = running.get(spec["Name"])
+        if current is None:
+            out.append(Against(spec["Name"], "create"))
+            continue
+        found = declared_changes(_unversioned(current.raw_spec), _unversioned(spec), names,
+                                 state.api_version)
+        old, new = (split_image(((s.get("TaskTemplate") or {}).get("ContainerSpec") or {})
+                                .get("Image", ""))[1] for s in (current.raw_spec, spec))
+        if old and new and old != new:
+            found.insert(0, FieldChange("image digest", old, new,
+                                        f"image digest: {old[:19]}… -> {new[:19]}…"))
+        out.append(Against(spec["Name"], "update" if found else "unchanged", tuple(found)))
+    planned = {spec["Name"] for spec in plan.services.values()}
+    out += [Against(name, "remove") for name in sorted(set(running) - planned)]
+    return out
+
+
 def drifted_from_state(plan: StackPlan, state: ClusterState) -> bool:
     """Whether the stack as the inventory holds it differs from PLAN (the file's specs):
-    services missing or extra, or a field of one. No request: what the console already
-    follows. Image digests are not compared (that needs the registry: `swarmdeck drift`)."""
-    running = {s.name: s for s in state.services.values() if s.stack == plan.stack}
-    planned = {spec["Name"]: spec for spec in plan.services.values()}
-    if set(running) != set(planned):
-        return True
-    names = {n.id: n.name for n in state.networks.values()}
-    return any(field_changes(_unversioned(canonical_spec(running[name].raw_spec, names)),
-                             _unversioned(canonical_spec(spec, names)))
-               for name, spec in planned.items())
+    services missing or extra, or a field of one (against_running)."""
+    return any(a.action != "unchanged" for a in against_running(plan, state))
+
+
+def running_revision(kept: list[history.Stored], state: ClusterState) -> int | None:
+    """The newest revision that is what runs now (specs and digests), None when none is
+    (changed by hand since, or deployed from a file with other content)."""
+    for one in reversed(kept):
+        if one.plan is not None and all(a.action == "unchanged"
+                                        for a in against_running(one.plan, state)):
+            return one.revision.revision
+    return None
 
 
 class DriftWatch:
@@ -119,7 +164,7 @@ class DriftWatch:
             return None
         inputs = (mtime, tuple(sorted((s.id, id(s.raw_spec)) for s in state.services.values()
                                       if s.stack == env.stack)),
-                  tuple(sorted(state.networks)))
+                  tuple(sorted(state.networks)), state.api_version)
         done = self._results.get(key)
         if done is None or done[0] != inputs:
             done = self._results[key] = (inputs, drifted_from_state(plan, state))

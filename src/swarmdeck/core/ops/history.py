@@ -24,6 +24,7 @@ from typing import Any
 from swarmdeck.core.errors import UsageError
 from swarmdeck.core.ops.base import ClusterOps
 from swarmdeck.core.ops.compose import StackPlan
+from swarmdeck.core.ops.deploy_diff import MASKED_NAMES
 from swarmdeck.core.ops.services import STACK_LABEL
 
 KEEP = 10  # revisions kept per stack; older ones are removed as new ones come
@@ -54,6 +55,18 @@ class Revision:
         out = asdict(self)
         out.pop("config_id")
         return out
+
+
+def short_image(image: str) -> str:
+    """`reg:5000/team/web:1.2@sha256:abcdef...` -> `web:1.2@abcdef012345`: a table's cell."""
+    name, _, digest = image.partition("@")
+    return f"{name.rsplit('/', 1)[-1]}@{digest.split(':', 1)[-1][:12]}" if digest else \
+        name.rsplit("/", 1)[-1]
+
+
+def images_text(images: dict[str, str]) -> str:
+    """`app=web:1.2@abcdef012345, db=...`: a revision's images in one cell."""
+    return ", ".join(f"{k}={short_image(v)}" for k, v in sorted(images.items())) or "-"
 
 
 def config_name(stack: str, revision: int) -> str:
@@ -122,12 +135,58 @@ async def revisions(ops: ClusterOps, stack: str) -> list[Revision]:
     return sorted(out, key=lambda r: r.revision)
 
 
-async def with_images(ops: ClusterOps, found: list[Revision]) -> list[Revision]:
-    """FOUND with each revision's images (one read per revision, in parallel)."""
+@dataclass
+class Stored:
+    """A revision as kept, read whole: its plan is None when it was written in a format this
+    swarmdeck does not read."""
+
+    revision: Revision
+    plan: StackPlan | None
+
+
+async def stored(ops: ClusterOps, stack: str) -> list[Stored]:
+    """The stack's revisions with their images and plans (one read per revision, in
+    parallel), oldest first."""
+    found = await revisions(ops, stack)
     data = await asyncio.gather(*(_data(ops, r) for r in found))
+    out = []
     for rev, record in zip(found, data, strict=True):
         rev.images = dict(record.get("images") or {})
-    return found
+        out.append(Stored(rev, _plan_of(record, rev.images)))
+    return out
+
+
+def _plan_of(record: dict[str, Any], images: dict[str, str]) -> StackPlan | None:
+    if record.get("format") != FORMAT or "plan" not in record:
+        return None
+    return plan_from(record["plan"], images)
+
+
+def document(kept: Stored) -> dict[str, Any]:
+    """What the console shows of a revision: when, who, the images, and each service's
+    spec as it was deployed, environment values whose names say secret masked."""
+    rev = kept.revision
+    out: dict[str, Any] = {"revision": rev.revision, "stack": rev.stack,
+                           "project": rev.project, "environment": rev.environment,
+                           "time": rev.time, "user": rev.user, "commit": rev.commit,
+                           "images": rev.images}
+    if kept.plan is None:
+        out["services"] = "written in a format this swarmdeck does not read"
+        return out
+    services = json.loads(json.dumps(kept.plan.services))
+    for spec in services.values():
+        container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+        container["Env"] = [_masked(e) for e in container.get("Env") or []] or None
+        if container["Env"] is None:
+            container.pop("Env")
+    out["services"] = services
+    out["secrets"] = sorted({*kept.plan.secrets, *kept.plan.external_secrets})
+    return out
+
+
+def _masked(entry: str) -> str:
+    name, sep, _value = entry.partition("=")
+    return f"{name}=****" if sep and MASKED_NAMES.search(name) else entry
 
 
 async def _data(ops: ClusterOps, rev: Revision) -> dict[str, Any]:
@@ -143,11 +202,22 @@ async def stored_plan(ops: ClusterOps, stack: str, revision: int) -> tuple[Revis
         raise UsageError(f"stack {stack} has no revision {revision} on cluster {ops.cluster}",
                          hint=f"revisions kept: {kept} (swarmdeck history PROJECT)")
     record = await _data(ops, rev)
-    if record.get("format") != FORMAT or "plan" not in record:
+    rev.images = dict(record.get("images") or {})
+    plan = _plan_of(record, rev.images)
+    if plan is None:
         raise UsageError(f"revision {revision} of stack {stack} was written in a format this "
                          "swarmdeck does not read")
-    rev.images = dict(record.get("images") or {})
-    return rev, plan_from(record["plan"], rev.images)
+    return rev, plan
+
+
+def config_spec(rev: Revision, plan: StackPlan) -> dict[str, Any]:
+    """The swarm config that keeps REV (deploying PLAN)."""
+    body = {"format": FORMAT, **rev.row(), "plan": plan_record(plan)}
+    labels = {L_STACK: plan.stack, L_REVISION: str(rev.revision), L_PROJECT: rev.project,
+              L_ENVIRONMENT: rev.environment, L_TIME: rev.time, L_USER: rev.user,
+              **({L_COMMIT: rev.commit} if rev.commit else {})}
+    return {"Name": config_name(plan.stack, rev.revision), "Labels": labels,
+            "Data": base64.b64encode(json.dumps(body, sort_keys=True).encode()).decode()}
 
 
 async def record(ops: ClusterOps, plan: StackPlan, *, project: str, environment: str,
@@ -164,13 +234,7 @@ async def record(ops: ClusterOps, plan: StackPlan, *, project: str, environment:
     rev = Revision(number, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), who(),
                    git_commit(compose) if compose else None, project, environment,
                    plan.stack, images)
-    body = {"format": FORMAT, **rev.row(), "plan": plan_record(plan)}
-    labels = {L_STACK: plan.stack, L_REVISION: str(number), L_PROJECT: project,
-              L_ENVIRONMENT: environment, L_TIME: rev.time, L_USER: rev.user,
-              **({L_COMMIT: rev.commit} if rev.commit else {})}
-    made = await ops.docker.request("POST", "/configs/create", body={
-        "Name": config_name(plan.stack, number), "Labels": labels,
-        "Data": base64.b64encode(json.dumps(body, sort_keys=True).encode()).decode()})
+    made = await ops.docker.request("POST", "/configs/create", body=config_spec(rev, plan))
     rev.config_id = made["ID"]
     for old in found[:max(len(found) + 1 - KEEP, 0)]:
         await ops.docker.request("DELETE", f"/configs/{old.config_id}")

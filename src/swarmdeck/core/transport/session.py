@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import asyncssh
 
+from swarmdeck.core import loop_clock
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import ConnectionLost, TransportError
 from swarmdeck.core.transport.docker import DEFAULT_SOCKET, DockerEndpoint
@@ -28,7 +28,7 @@ class ManagerSession:
         self.docker = DockerEndpoint(conn, resolved.label, socket_path)
         # when something last arrived from the manager (monotonic): the liveness check
         # pings only after a silence
-        self.last_heard = time.monotonic()
+        self.last_heard = loop_clock.now()
         self._early: dict[str, asyncio.Future[Any]] = {}
 
     def send_early(self, reads: Iterable[Read]) -> None:
@@ -56,7 +56,7 @@ class ManagerSession:
 
     def heard(self) -> None:
         """Something arrived from the manager just now."""
-        self.last_heard = time.monotonic()
+        self.last_heard = loop_clock.now()
 
     @classmethod
     async def open(cls, destination: Destination, settings: SSHSettings,

@@ -1,5 +1,6 @@
-"""Modal questions: a confirmation (removals: type the name) and a one-line prompt with
-validation. Both answer through dismiss(): None means cancelled."""
+"""Modal questions: a confirmation (removals: type the name), a one-line prompt with
+validation and a choice among a few lines. Each answers through dismiss(): None (or False)
+means cancelled."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
 from swarmdeck.core.sanitize import clean, clean_lines
 
@@ -161,6 +163,34 @@ class PromptDialog(ModalScreen[str | None]):
             self.query_one("#error", Static).update(Text(clean(error), style="bold red"))
             return
         self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PickDialog(ModalScreen[str | None]):
+    """One of CHOICES, (value, line) pairs: ↑/↓ and Enter pick, Esc cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+
+    def __init__(self, question: str, choices: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.question = question
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(clean_lines(self.question)), classes="question")
+            yield OptionList(*(Option(Text(clean(line)), id=value)
+                               for value, line in self.choices), id="choices")
+            yield Static(Text("Enter picks, Esc cancels", style="dim"))
+
+    def on_mount(self) -> None:
+        self.query_one("#choices").focus()
+
+    @on(OptionList.OptionSelected, "#choices")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -189,6 +189,7 @@ class MainScreen(Screen):
         Binding("c", "next_cluster", "Cluster", id="cluster.next"),
         Binding("A", "all_clusters", "All clusters", id="services.all_clusters"),
         Binding("d", "deploy", "Deploy", id="project.deploy"),
+        Binding("h", "history", "Deploy history", id="project.history", show=False),
         Binding("D", "doctor", "Doctor", id="cluster.doctor", show=False),
         Binding("e", "events", "Events", id="cluster.events", show=False),
         Binding("n", "resources", "Networks, secrets, configs", id="cluster.resources",
@@ -284,6 +285,9 @@ class MainScreen(Screen):
 
     def refresh_now(self) -> None:
         """Build and apply on the spot (first screen, scope changes)."""
+        fleet = self.deck.fleet
+        # the clusters off screen go to the background: no samplers, no polling
+        fleet.show(fleet.names if self.all_clusters else [self.cluster])
         self._frame_seq += 1
         self._apply(self._build(self._frame_seq, self._snapshot()))
 
@@ -570,6 +574,20 @@ class MainScreen(Screen):
             return
         self.run_worker(deploy_environment(self, node.project, node.environment or ""),
                         group="operations")
+
+    def action_history(self) -> None:
+        """`h` on a project environment (or its stack): its deploy history."""
+        from swarmdeck.ui.commands import open_history
+
+        node = self.scope
+        if node is None:
+            self.notify("select a project environment in the projects pane to see its deploy "
+                        "history", severity="warning")
+            return
+        problem = open_history(self.deck, node.cluster, node.project, node.environment,
+                               node.stack)
+        if problem:
+            self.notify(problem, severity="warning")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "trust_host":

@@ -1,6 +1,7 @@
 """`:tasks`: every task of a cluster (`docker service ps` of all services at once): its
 service.slot, node, state, desired state, error, age and container. `f` keeps only the tasks
-that are not running, `/` filters as you type; Enter opens a task, `y` inspects it."""
+that are not running, `/` filters as you type; Enter opens a task, `y` inspects it, `!` opens
+a shell in it and `>` carries one of its ports to a local port."""
 
 from __future__ import annotations
 
@@ -52,6 +53,9 @@ class TasksScreen(Screen):
         Binding("slash", "filter", "Filter", id="tasks.filter"),
         Binding("f", "not_running", "Not running", id="tasks.not_running"),
         Binding("y", "inspect", "Inspect", id="inspect"),
+        Binding("exclamation_mark", "shell", "Shell", id="task.shell", show=False),
+        Binding("greater_than_sign", "port_forward", "Port-forward", id="task.port_forward",
+                show=False),
         Binding("question_mark", "app.help", "Help", id="help"),
     ]
     DEFAULT_CSS = """
@@ -147,3 +151,34 @@ class TasksScreen(Screen):
         from swarmdeck.ui.screens.inspect import inspect_row
 
         inspect_row(self, self.table, "task")
+
+    def _highlighted_task(self):
+        """(service, REF, NODE) of the highlighted task, else None (said)."""
+        from swarmdeck.ui.shell import task_ref
+
+        state = self.deck.fleet.state(self.cluster)
+        key = self.table.selected_key
+        task = state.tasks.get(key) if key else None
+        service = state.services.get(task.service_id) if task else None
+        if task is None or service is None:
+            self.app.notify("no task selected", severity="warning")
+            return None
+        return (service, *task_ref(state, service, task))
+
+    def action_shell(self) -> None:
+        from swarmdeck.ui.shell import open_shell
+
+        picked = self._highlighted_task()
+        if picked is not None:
+            _service, ref, node = picked
+            self.run_worker(open_shell(self, self.cluster, ref, node=node),
+                            group="operations", name="shell")
+
+    def action_port_forward(self) -> None:
+        from swarmdeck.ui.forwards import ask_and_forward
+
+        picked = self._highlighted_task()
+        if picked is not None:
+            service, ref, node = picked
+            self.run_worker(ask_and_forward(self, self.cluster, service, ref=ref, node=node),
+                            group="operations", name="port-forward")

@@ -1,5 +1,6 @@
 """The services table and its keys: scale, update image, restart, roll back, remove, place,
-and a shell in the service's first running task (`!`).
+a shell in one of the service's running tasks (`!`) and a port of one carried to a local
+port (`>`).
 
 Each goes through ui.operations (guard, then a question, then run_change) and core.ops, as
 the CLI does.
@@ -42,6 +43,8 @@ class ServicesTable(LiveTable):
         Binding("x", "remove", "Remove", id="service.remove"),
         Binding("P", "placement", "Placement", id="service.pin", show=False),
         Binding("exclamation_mark", "shell", "Shell", id="service.shell", show=False),
+        Binding("greater_than_sign", "port_forward", "Port-forward", id="service.port_forward",
+                show=False),
     ]
 
     def on_mount(self) -> None:
@@ -175,11 +178,21 @@ class ServicesTable(LiveTable):
 
     def action_shell(self) -> None:
         async def flow(cluster: str, service) -> None:
-            from swarmdeck.ui.shell import open_shell
+            from swarmdeck.ui.shell import open_shell, pick_replica
 
-            await open_shell(self, cluster, service.name)
+            picked = await pick_replica(self, cluster, service, "A shell")
+            if picked is not None:
+                await open_shell(self, cluster, picked[0], node=picked[1])
 
         self._start("shell", flow)
+
+    def action_port_forward(self) -> None:
+        async def flow(cluster: str, service) -> None:
+            from swarmdeck.ui.forwards import ask_and_forward
+
+            await ask_and_forward(self, cluster, service)
+
+        self._start("port-forward", flow)
 
     def action_placement(self) -> None:
         from swarmdeck.ui.screens.placement import edit_placement

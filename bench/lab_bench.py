@@ -1,0 +1,54 @@
+"""What the benches that run on the lab share: the lab that is up and the number of runs
+asked for (lab_and_runs), and a slow link: a delaying TCP proxy (swarmdeck.lab.proxy, DELAY
+seconds each way) in front of lab managers' sshd, each named MANAGER-slow in an ssh config of
+its own that uses the lab's key and known_hosts (host keys checked as the lab's)."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from swarmdeck.cli.lab import lab_dir
+from swarmdeck.lab.lab import Lab
+from swarmdeck.lab.topology import BRIDGE_IP
+
+
+def lab_and_runs(description: str, max_runs: int) -> tuple[Lab, int]:
+    """The lab already up (a bench never brings it up) and --runs, kept to 1..MAX_RUNS."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=int, default=5, help=f"runs per figure (1..{max_runs})")
+    args = parser.parse_args()
+    lab = Lab(lab_dir(None))
+    if lab.spec() is None:
+        raise SystemExit("no lab here: run `swarmdeck lab up` first")
+    return lab, max(1, min(args.runs, max_runs))
+
+
+def start(lab: Lab, work: Path, ports: dict[str, int], delay: float
+          ) -> tuple[Path, list[subprocess.Popen]]:
+    """A proxy on BRIDGE_IP:PORT for each MANAGER of PORTS; returns the ssh config (the
+    lab's own included after the slow hosts) and the proxies' processes (stop() them)."""
+    procs = []
+    blocks = [f"Include {lab.ssh_config}"]
+    for manager, port in ports.items():
+        address = next(n.address for n in lab.spec().nodes() if n.name == manager)
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "swarmdeck.lab.proxy", f"{BRIDGE_IP}:{port}",
+             f"{address}:22", "--delay", str(delay)], stdout=subprocess.DEVNULL))
+        blocks.insert(0, f"Host {manager}-slow\n    HostName {BRIDGE_IP}\n    Port {port}\n"
+                         f"    HostKeyAlias {manager}\n    User root\n"
+                         f"    IdentityFile {lab.identity}\n    IdentitiesOnly yes\n"
+                         f"    UserKnownHostsFile {lab.known_hosts}\n")
+    ssh_config = work / "ssh_config"
+    ssh_config.write_text("\n".join(blocks))
+    time.sleep(0.5)  # the proxies listening
+    return ssh_config, procs
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.terminate()
+        proc.wait()

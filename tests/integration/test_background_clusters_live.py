@@ -1,0 +1,100 @@
+"""A cluster the console does not show costs one SSH connection and no polling; shown, it
+samples its nodes and reads its tasks at once. Counted by the kernel (this process's TCP
+connections to each node's sshd) and at the Docker API (the requests made to each cluster)."""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from pathlib import Path
+
+from swarmdeck.core.config import load_config
+from swarmdeck.core.fleet import Fleet
+from swarmdeck.core.transport.docker import DockerEndpoint
+from swarmdeck.ui.app import SwarmdeckApp
+from swarmdeck.ui.widgets.table import LiveTable
+
+
+def own_ssh_connections(address: str) -> int:
+    """Established TCP connections of this process to ADDRESS:22 (other processes on the
+    machine, such as another console, are not counted)."""
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    want = "".join(f"{int(part):02X}" for part in reversed(address.split("."))) + ":0016"
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[2] == want and fields[3] == "01" and fields[9] in inodes:
+            count += 1
+    return count
+
+
+async def wait_until(pilot, predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await pilot.pause(0.2)
+    return predicate()
+
+
+async def test_a_cluster_off_screen_holds_one_connection_and_is_not_polled(lab, monkeypatch):
+    nodes = {n.name: n.address for n in lab.spec().nodes()}
+    staging_m1, staging_w1 = nodes["staging-m1"], nodes["staging-w1"]
+    requests: collections.Counter[tuple[str, str]] = collections.Counter()
+    staging_reads: list[float] = []  # when staging's tasks were read
+    real_request = DockerEndpoint.request
+
+    async def counted(endpoint, method, path, **kw):
+        cluster = "staging" if "staging" in endpoint.label else "other"
+        requests[(cluster, path)] += 1
+        if (cluster, path) == ("staging", "/tasks"):
+            staging_reads.append(time.monotonic())
+        return await real_request(endpoint, method, path, **kw)
+
+    def still_for(seconds: float) -> bool:
+        return bool(staging_reads) and time.monotonic() - staging_reads[-1] > seconds
+
+    monkeypatch.setattr(DockerEndpoint, "request", counted)
+    config = load_config(lab.config_file)
+    app = SwarmdeckApp(config, Fleet(config), start_cluster="prod")
+    async with app.run_test(size=(160, 50)) as pilot:
+        fleet = app.fleet
+        assert await wait_until(pilot, lambda: fleet.state("prod").loaded
+                                and fleet.state("staging").loaded, 30)
+        # staging is off screen: its manager's one connection, none to its worker
+        assert fleet.shown == {"prod"}
+        assert own_ssh_connections(staging_m1) == 1
+        assert own_ssh_connections(staging_w1) == 0
+        # ... and no polling: once its tasks are still (a first read finds them all new,
+        # the next one still), they are not read while nothing happens there; in the
+        # foreground, unwatched, they would be read every task_refresh (5 s)
+        assert await wait_until(pilot, lambda: still_for(config.inventory.task_refresh + 0.5),
+                                30), "staging's tasks kept moving (is something changing it?)"
+        before = len(staging_reads)
+        await pilot.pause(config.inventory.task_refresh + 1)
+        assert len(staging_reads) == before
+
+        await pilot.press("c")  # staging on screen: its worker is sampled, tasks read
+        assert app.screen.cluster == "staging" and fleet.shown == {"staging"}
+        assert await wait_until(pilot, lambda: own_ssh_connections(staging_w1) == 1, 15)
+        assert await wait_until(pilot, lambda: len(staging_reads) > before, 5)
+        services = app.screen.query_one("#services", LiveTable)
+        assert await wait_until(pilot, lambda: services.row_count > 0, 10)
+        # the samples reach the screen: the staging worker's CPU is measured again
+        assert await wait_until(
+            pilot, lambda: fleet.metrics("staging").metrics.sampled_at.get(
+                next(n.id for n in fleet.state("staging").nodes.values()
+                     if n.hostname == "staging-w1"), 0) > time.monotonic() - 10, 15)
+
+        await pilot.press("c")  # back to prod: the worker's connection closes again
+        assert fleet.shown == {"prod"}
+        assert await wait_until(pilot, lambda: own_ssh_connections(staging_w1) == 0, 15)
+        assert own_ssh_connections(staging_m1) == 1
