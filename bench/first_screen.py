@@ -8,8 +8,15 @@ adds 50 ms of round trip in front of each manager's sshd, in one run:
   (c) swarmdeck's inventory load, in-process and as a `swarmdeck ls` process
   (d) swarmdeck loading 2 clusters at once vs one
 
-Targets: (c) in-process within 1.3x of (b) and >= 6x faster than (a); (d) within 1.2x.
-Run as root (it brings the lab up if needed):  python bench/first_screen.py [--runs N]
+and as processes (what a user or a script waits for), interleaved, best of the runs:
+
+  (e) `swarmdeck ls services` against the floor process (python, asyncssh, connect, the API
+      GETs of a service listing: /services?status=true) and `docker service ls`
+  (f) `swarmdeck ls tasks` against `docker service ps` of every service
+
+Targets: (c) in-process within 1.3x of (b) and >= 6x faster than (a); (d) within 1.2x;
+(e) <= 1.2x the floor process; (f) >= 3x faster than docker.
+Run as root, on the running lab (never rebuilt):  python bench/first_screen.py [--runs N]
 """
 
 from __future__ import annotations
@@ -27,12 +34,12 @@ from pathlib import Path
 
 import asyncssh
 import lab_bench
+from shared_lab import shared_lab
 
-from swarmdeck.cli.lab import lab_dir
 from swarmdeck.core.config import load_config
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.lab.lab import Lab
-from swarmdeck.lab.topology import DEMO_IMAGE, LabSpec
+from swarmdeck.lab.topology import DEMO_IMAGE
 
 SERVICES = 30
 REPLICAS = 2
@@ -151,6 +158,95 @@ async def swarmdeck_load(config_path: Path, clusters: list[str]) -> None:
         await fleet.close()
 
 
+FLOOR_PROCESS = """
+import asyncio, sys
+import asyncssh
+
+async def main(host, ssh_config, paths):
+    async with asyncssh.connect(host, config=[ssh_config]) as conn:
+        async def get(path):
+            reader, writer = await conn.open_unix_connection("/var/run/docker.sock")
+            writer.write(f"GET {path} HTTP/1.0\\r\\nHost: docker\\r\\n\\r\\n".encode())
+            data = await reader.read()
+            writer.close()
+            assert data.startswith(b"HTTP/1.0 200"), data[:100]
+            return data
+        await asyncio.gather(*(get(p) for p in paths))
+
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3:]))
+"""
+
+
+PYCACHE = Path(tempfile.gettempdir()) / f"swarmdeck-bench-pycache-{os.getuid()}"
+
+
+def python_env(src: Path | None = None) -> dict[str, str]:
+    """A Python process's environment as for an installed swarmdeck: its bytecode cached
+    (pip compiles it on install; a PYTHONDONTWRITEBYTECODE=1 here would have every run
+    compile swarmdeck's own sources again, ~60 ms), in a directory of the bench's own rather
+    than in the checkouts. SRC: swarmdeck from that checkout's src/."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    if src is not None:
+        env["PYTHONPATH"] = str(src / "src")
+    return env
+
+
+def floor_process(ssh_config: Path, host: str, *paths: str) -> Callable[[], None]:
+    """The floor as a process: the interpreter, asyncssh, a connect and the GETs."""
+    argv = [sys.executable, "-c", FLOOR_PROCESS, host, str(ssh_config), *paths]
+    return lambda: subprocess.run(argv, check=True, capture_output=True, env=python_env())
+
+
+def swarmdeck_process(config: Path, *args: str, src: Path | None = None
+                      ) -> Callable[[], None]:
+    """SRC: run swarmdeck from this checkout's src/ (the code before a change)."""
+    argv = [sys.executable, "-m", "swarmdeck", "--config", str(config), *args]
+    return lambda: subprocess.run(argv, check=True, capture_output=True, env=python_env(src))
+
+
+def before_cases(before: Path | None, cases: dict[str, Callable[[], None]]
+                 ) -> dict[str, Callable[[], None]]:
+    """CASES as run from the checkout BEFORE, labelled so (none without it)."""
+    if before is None:
+        return {}
+    return {f"{label} [before: {before}]": fn for label, fn in cases.items()}
+
+
+def docker_process(env: dict[str, str], host: str, *args: str) -> Callable[[], None]:
+    argv = ["docker", "-H", f"ssh://{host}", *args]
+    return lambda: subprocess.run(argv, env=env, check=True, capture_output=True)
+
+
+def service_ids(env: dict[str, str], host: str) -> list[str]:
+    out = subprocess.run(["docker", "-H", f"ssh://{host}", "service", "ls", "-q"], env=env,
+                         check=True, capture_output=True, text=True).stdout
+    return out.split()
+
+
+def race(cases: dict[str, Callable[[], None]], runs: int) -> dict[str, float]:
+    """Each case as a process, RUNS rounds interleaved (a machine that gets busier slows
+    every case alike), after one round not counted (bytecode, page cache): the best of
+    each, printed with its median."""
+    for fn in cases.values():
+        fn()
+    times: dict[str, list[float]] = {label: [] for label in cases}
+    for _ in range(runs):
+        for label, fn in cases.items():
+            started = time.perf_counter()
+            fn()
+            times[label].append(time.perf_counter() - started)
+    print(f"as processes, {runs} interleaved rounds (best, median):")
+    for label, values in times.items():
+        print(f"  {label:<58} best {min(values):6.3f}s  median {statistics.median(values):6.3f}s",
+              flush=True)
+    return {label: min(values) for label, values in times.items()}
+
+
+def ratio_line(label: str, value: float, target: str, ok: bool) -> str:
+    return f"  {label:<40} {value:6.2f}x   target {target:<8} {'ok' if ok else 'MISSED'}"
+
+
 def run_async(make: Callable[[], Awaitable[None]]) -> Callable[[], None]:
     return lambda: asyncio.run(make())
 
@@ -160,9 +256,10 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="leave the bench stacks deployed")
+    parser.add_argument("--before", type=Path, metavar="CHECKOUT",
+                        help="also time the ls processes run from CHECKOUT/src (e.g. main)")
     args = parser.parse_args()
-    lab = Lab(lab_dir(None), say=lambda m: print(f"lab: {m}", flush=True))
-    lab.up(lab.spec() or LabSpec())
+    lab = shared_lab()
     with tempfile.TemporaryDirectory(prefix="swarmdeck-bench-") as tmp:
         work = Path(tmp)
         config, env, procs = setup(lab, work)
@@ -184,6 +281,25 @@ def main() -> None:
             d = measure("(d) swarmdeck loading prod + staging at once",
                         run_async(lambda: swarmdeck_load(config, ["prod", "staging"])),
                         args.runs)
+            host = f"{PROXIES['prod'][0]}-slow"
+            ids = service_ids(env, host)
+            times = race({
+                "(e) floor process: connect + GET /services?status=true":
+                    floor_process(ssh_config, host, "/services?status=true"),
+                "(e) docker service ls": docker_process(env, host, "service", "ls"),
+                "(e) swarmdeck ls services":
+                    swarmdeck_process(config, "ls", "services", "--cluster", "prod"),
+                f"(f) docker service ps (all {len(ids)} services)":
+                    docker_process(env, host, "service", "ps", *ids),
+                "(f) swarmdeck ls tasks":
+                    swarmdeck_process(config, "ls", "tasks", "--cluster", "prod"),
+                **before_cases(args.before, {
+                    "(e) swarmdeck ls services": swarmdeck_process(
+                        config, "ls", "services", "--cluster", "prod", src=args.before),
+                    "(f) swarmdeck ls tasks": swarmdeck_process(
+                        config, "ls", "tasks", "--cluster", "prod", src=args.before)}),
+            }, args.runs)
+            e_floor, e_docker, e_ls, f_docker, f_ls = list(times.values())[:5]
         finally:
             lab_bench.stop(procs)
             if not args.keep:
@@ -196,6 +312,12 @@ def main() -> None:
     print(f"  (a)/(c') docker CLI vs ls process {a / cp:5.1f}x")
     print(f"  (d)/(c)  2 clusters vs 1          {d / c:5.2f}x   target <= 1.20  "
           f"{'ok' if d / c <= 1.2 else 'MISSED'}")
+    print(ratio_line("(e) ls services / floor process", e_ls / e_floor, "<= 1.20",
+                     e_ls / e_floor <= 1.2))
+    print(ratio_line("(e) ls services / docker service ls", e_ls / e_docker, "<= 1.00",
+                     e_ls <= e_docker))
+    print(ratio_line("(f) docker service ps / ls tasks", f_docker / f_ls, ">= 3",
+                     f_docker / f_ls >= 3))
 
 
 if __name__ == "__main__":

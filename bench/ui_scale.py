@@ -6,7 +6,7 @@
 (2) The console on the live lab, idle: CPU of the app process as a share of one core
     (target < 1 %), inventory events, task reconcile and metrics included.
 
-Run as root for (2) (it brings the lab up if needed):  python bench/ui_scale.py
+Run as root for (2) (on the running lab, which it never rebuilds):  python bench/ui_scale.py
 """
 
 from __future__ import annotations
@@ -19,27 +19,28 @@ import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+from shared_lab import shared_lab
 from textual import events
 from textual.app import App
 from textual.widgets import DataTable
 
-from swarmdeck.cli.lab import lab_dir
 from swarmdeck.core.config import load_config
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.inventory import Change, ClusterState
 from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.core.models import Node, Service, Task
 from swarmdeck.lab.lab import Lab
-from swarmdeck.lab.topology import LabSpec
 from swarmdeck.ui.app import SwarmdeckApp
 from swarmdeck.ui.widgets.table import LiveTable
 
-SERVICES, TASKS_PER_SERVICE, NODES = 1000, 3, 50
+SERVICES, TASKS_PER_SERVICE, NODES = 1000, 3, 50  # SERVICES: the default of --services
+MAX_SERVICES = 20000
+FIRST_SCREEN_TARGET = {1000: 1.5, 5000: 2.5}  # seconds, by size
 UPDATES_PER_SECOND = 50
 SIZE = (160, 50)
 
 
-def synthetic_state(seed: int = 7) -> ClusterState:
+def synthetic_state(services: int, seed: int = 7) -> ClusterState:
     rng = random.Random(seed)
     state = ClusterState("big")
     for i in range(NODES):
@@ -48,7 +49,7 @@ def synthetic_state(seed: int = 7) -> ClusterState:
                     status="ready", leader=i == 0, reachability="reachable" if i < 3 else None,
                     address=f"10.0.{i // 250}.{i % 250}", engine_version="27.0.0")
         state.nodes[node.id] = node
-    for i in range(SERVICES):
+    for i in range(services):
         stack = f"stack{i // 10:03d}"
         service = Service(id=f"svc{i:04d}", name=f"{stack}_svc{i:04d}", stack=stack,
                           mode="replicated", replicas=TASKS_PER_SERVICE,
@@ -64,8 +65,8 @@ def synthetic_state(seed: int = 7) -> ClusterState:
 
 
 class SyntheticFleet:
-    def __init__(self) -> None:
-        self.states = {"big": synthetic_state()}
+    def __init__(self, services: int) -> None:
+        self.states = {"big": synthetic_state(services)}
         self.listeners = []
         self.stopped = asyncio.Event()
         self.collected = {"big": type("C", (), {"metrics": ClusterMetrics()})()}
@@ -120,6 +121,13 @@ class SyntheticFleet:
         return changes
 
 
+def rss() -> str:
+    fields = dict(line.split(":", 1)
+                  for line in Path("/proc/self/status").read_text().splitlines())
+    return (f"VmRSS {int(fields['VmRSS'].split()[0]) // 1024} MB, "
+            f"peak VmHWM {int(fields['VmHWM'].split()[0]) // 1024} MB")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
@@ -158,32 +166,36 @@ async def keystrokes(app, pilot, presses: int) -> list[float]:
 class FloorApp(App):
     """The floor: Textual's own DataTable with as many rows, nothing else, no updates."""
 
+    def __init__(self, rows: int) -> None:
+        super().__init__()
+        self.rows = rows
+
     def compose(self):
         yield DataTable(cursor_type="row", id="services")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns(*(f"COLUMN {i}" for i in range(10)))
-        for i in range(SERVICES):
+        for i in range(self.rows):
             table.add_row(*(f"value {i}-{j}" for j in range(10)))
 
 
-async def floor_run(presses: int) -> list[float]:
-    app = FloorApp()
+async def floor_run(presses: int, rows: int) -> list[float]:
+    app = FloorApp(rows)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.5)
         return await keystrokes(app, pilot, presses)
 
 
-async def synthetic_run(config_path: Path, presses: int) -> None:
-    floor = await floor_run(presses)
-    fleet = SyntheticFleet()
+async def synthetic_run(config_path: Path, presses: int, services: int) -> None:
+    floor = await floor_run(presses, services)
+    fleet = SyntheticFleet(services)
     config = load_config(config_path)
     started = time.perf_counter()
     app = SwarmdeckApp(config, fleet)
     async with app.run_test(size=SIZE) as pilot:
         while not app.screen.query("#services") or \
-                app.screen.query_one("#services", LiveTable).row_count < SERVICES:
+                app.screen.query_one("#services", LiveTable).row_count < services:
             await pilot.pause(0.01)
         first = time.perf_counter() - started
         churn = asyncio.create_task(fleet.churn(UPDATES_PER_SECOND))
@@ -192,9 +204,13 @@ async def synthetic_run(config_path: Path, presses: int) -> None:
         fleet.stopped.set()
         changes = await churn
     p95, floor95 = percentile(latencies, 95), percentile(floor, 95)
-    print(f"  time to first screen ({SERVICES} services, {SERVICES * TASKS_PER_SERVICE} "
-          f"tasks, {NODES} nodes): {first * 1000:7.0f} ms")
-    print(f"  floor: Textual's DataTable alone, {SERVICES} rows, no updates: "
+    target = FIRST_SCREEN_TARGET.get(services)
+    print(f"  time to first screen ({services} services, {services * TASKS_PER_SERVICE} "
+          f"tasks, {NODES} nodes): {first * 1000:7.0f} ms"
+          + (f"  (target <= {target:g} s: {'ok' if first <= target else 'MISSED'})"
+             if target else ""))
+    print(f"  RSS of this process after the first screen and the keys: {rss()}")
+    print(f"  floor: Textual's DataTable alone, {services} rows, no updates: "
           f"p50 {statistics.median(floor):5.1f} ms, p95 {floor95:5.1f} ms")
     print(f"  keystroke-to-render while {UPDATES_PER_SECOND} task changes/s flow "
           f"({presses} keys, {changes} changes): p50 {statistics.median(latencies):5.1f} ms, "
@@ -230,16 +246,19 @@ def main() -> None:
     parser.add_argument("--presses", type=int, default=200)
     parser.add_argument("--idle-seconds", type=float, default=30)
     parser.add_argument("--skip-lab", action="store_true", help="only the synthetic part")
+    parser.add_argument("--services", type=int, default=SERVICES,
+                        help=f"synthetic services ({TASKS_PER_SERVICE} tasks each; default "
+                             f"{SERVICES}, at most {MAX_SERVICES})")
     args = parser.parse_args()
     print("console at scale:")
     with TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.toml"
         config.write_text('[clusters.big]\nmanagers = ["big-m1"]\n')
         config.chmod(0o600)
-        asyncio.run(synthetic_run(config, args.presses))
+        asyncio.run(synthetic_run(config, args.presses,
+                                  max(1, min(args.services, MAX_SERVICES))))
     if not args.skip_lab:
-        lab = Lab(lab_dir(None), say=lambda m: print(f"lab: {m}", flush=True))
-        lab.up(lab.spec() or LabSpec())
+        lab = shared_lab()
         asyncio.run(idle_run(lab, args.idle_seconds))
 
 

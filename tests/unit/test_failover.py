@@ -447,7 +447,7 @@ async def test_the_manager_that_went_silent_is_tried_last(monkeypatch):
     inventory = ClusterInventory("prod", [m1, m2, m3], SSHSettings())
     tried: list[list[Destination]] = []
 
-    async def connect_first(cluster, targets, ssh, socket_path):
+    async def connect_first(cluster, targets, ssh, socket_path, early=()):
         tried.append(list(targets))
         return object()
 
@@ -457,3 +457,45 @@ async def test_the_manager_that_went_silent_is_tried_last(monkeypatch):
     inventory._lost_manager = m1
     await inventory.connect()
     assert tried == [[m1, m2, m3], [m2, m3, m1]]
+
+
+class RoundTripDocker(FakeDocker):
+    """A manager 50 ms away: every answer takes one round trip."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(host, True)
+        self.asked: list[str] = []
+
+    async def get(self, path: str, **params):
+        self.asked.append(path)
+        await asyncio.sleep(0.05)
+        if path in ("/_ping", "/info"):
+            return await super().get(path)
+        return [{"asked": path}]
+
+
+async def test_a_load_on_a_fresh_connection_waits_one_round_trip_not_three(monkeypatch):
+    """The load's reads go out with the connection's ping and /info, not after them; each
+    early answer serves the load once, and a later read asks the manager again."""
+    from swarmdeck.core.transport.session import ManagerSession
+    from swarmdeck.core.transport.ssh import Resolved
+
+    docker = RoundTripDocker("m1")
+
+    async def open_(dest, ssh, socket_path):
+        session = ManagerSession(dest, object(), Resolved("m1", "m1", 22, "root", (), None))
+        session.docker = docker
+        return session
+
+    monkeypatch.setattr(failover.ManagerSession, "open", staticmethod(open_))
+    started = loop_clock.now()
+    session, info = await failover.open_manager(
+        Destination(None, "m1", None), SSHSettings(), "/run/docker.sock",
+        early=[("/nodes", {}), ("/tasks", {})])
+    assert info is not None and info.node_id == "id1"
+    nodes, tasks = await asyncio.gather(session.get("/nodes"), session.get("/tasks"))
+    assert (nodes, tasks) == ([{"asked": "/nodes"}], [{"asked": "/tasks"}])
+    assert loop_clock.now() - started == pytest.approx(0.05, abs=0.01)  # one round trip
+    assert sorted(docker.asked) == ["/_ping", "/info", "/nodes", "/tasks"]
+    assert await session.get("/nodes") == [{"asked": "/nodes"}]
+    assert docker.asked[-1] == "/nodes" and len(docker.asked) == 5  # asked anew

@@ -43,7 +43,7 @@ from swarmdeck.core.placement import place
 from swarmdeck.core.sanitize import clean_lines
 from swarmdeck.core.views import ClusterHealth
 from swarmdeck.ui.widgets.health import health_text
-from swarmdeck.ui.widgets.table import safe
+from swarmdeck.ui.widgets.table import plain_of, safe
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 LAB_STACKS = Path(__file__).parents[2] / "src" / "swarmdeck" / "lab" / "stacks"
@@ -283,7 +283,7 @@ def test_console_header(cluster, error, leader, manager):
 
 @given(nasty)
 def test_table_cells(value):
-    assert_inert(safe(value).plain)
+    assert_inert(plain_of(safe(value)))
 
 
 @settings(max_examples=25, deadline=None,

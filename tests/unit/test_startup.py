@@ -27,11 +27,19 @@ from swarmdeck.core.ops.resources import KINDS
 HEAVY = ("asyncssh", "cryptography", "pydantic", "textual", "rich", "tomlkit", "yaml")
 
 # runs `swarmdeck ARGS...` as `python -m swarmdeck` does, then writes the top-level names of
-# the modules loaded (at exit, so after SystemExit too) to the file named first
+# the modules loaded (at exit, so after SystemExit too, and before the os._exit of a command
+# that ends at once) to the file named first
 WRAPPER = """
-import atexit, json, runpy, sys
+import atexit, json, os, runpy, sys
 out, sys.argv = sys.argv[1], ["swarmdeck", *sys.argv[2:]]
-atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+def report():
+    open(out, "w").write(json.dumps(sorted(sys.modules)))
+atexit.register(report)
+_exit = os._exit
+def exit_now(code):
+    report()
+    _exit(code)
+os._exit = exit_now
 runpy.run_module("swarmdeck", run_name="__main__", alter_sys=True)
 """
 
@@ -102,6 +110,9 @@ def test_ls_fails_fast_without_the_ui(tmp_path, config):
     # the console's samplers and log readers: the fleet imports them where they start
     assert not {"swarmdeck.core.metrics", "swarmdeck.core.log_follow", "swarmdeck.core.logs",
                 "swarmdeck.core.node_links", "swarmdeck.core.replica_logs"} & modules
+    # nor what only a service short of replicas (the image checks), a size or exec needs
+    assert not {"swarmdeck.core.doctor_images", "swarmdeck.core.placement", "humanize",
+                "swarmdeck.core.transport.hijack"} & modules
     assert not any(m.split(".")[0] == "textual" or m.startswith("swarmdeck.ui")
                    for m in modules)
 

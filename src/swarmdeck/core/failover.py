@@ -31,7 +31,7 @@ from swarmdeck.core.errors import (
     SwarmdeckError,
 )
 from swarmdeck.core.models import SwarmInfo
-from swarmdeck.core.transport.session import ManagerSession
+from swarmdeck.core.transport.session import ManagerSession, Read
 from swarmdeck.core.transport.ssh import SSHSettings, resolve
 
 T = TypeVar("T")
@@ -61,38 +61,49 @@ def check_manager(label: str, info: SwarmInfo) -> None:
         hint="point the cluster at a manager of an existing swarm")
 
 
-async def open_manager(dest: Destination, ssh: SSHSettings, socket_path: str
-                       ) -> tuple[ManagerSession, SwarmInfo | None]:
+async def open_manager(dest: Destination, ssh: SSHSettings, socket_path: str,
+                       early: Sequence[Read] = ()) -> tuple[ManagerSession, SwarmInfo | None]:
     """An SSH session whose Docker API answers, and what /info says of it. /info waits for
     the swarm's leader (up to 20 s while there is none): when it is that slow the session
     is kept without it (None) and the load says what is wrong; when it answers, a node that
-    is not a manager is refused here, so that the next one is tried."""
+    is not a manager is refused here, so that the next one is tried. The ping, /info and
+    EARLY (the reads of the load that asked for the session) go out at once."""
     session = await ManagerSession.open(dest, ssh, socket_path)
+    if early:
+        session.send_early(early)
+    info_answer = asyncio.ensure_future(session.docker.get("/info"))
     try:
         async with asyncio.timeout(ssh.connect_timeout):
             await session.docker.get("/_ping")
     except TimeoutError:
-        await session.close(abort=True)
+        await _drop(session, info_answer)
         raise DockerUnavailable(f"{session.label}: the Docker API did not answer within "
                                 f"{ssh.connect_timeout:g}s") from None
     except BaseException:
-        await session.close(abort=True)
+        await _drop(session, info_answer)
         raise
     info = None
     try:
         async with asyncio.timeout(INFO_GRACE):
-            info = SwarmInfo.from_api(await session.docker.get("/info"))
+            info = SwarmInfo.from_api(await info_answer)
         check_manager(session.label, info)
     except TimeoutError:
         pass  # a manager without a leader: reachable all the same
     except BaseException:
-        await session.close(abort=True)
+        await _drop(session, info_answer)
         raise
     return session, info
 
 
+async def _drop(session: ManagerSession, answer: asyncio.Future) -> None:
+    answer.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await answer
+    await session.close(abort=True)
+
+
 async def connect_first(cluster: str, destinations: Sequence[Destination], ssh: SSHSettings,
-                        socket_path: str) -> ManagerSession:
+                        socket_path: str, early: Sequence[Read] = ()) -> ManagerSession:
     """Connect to the first manager that answers, in order, without waiting out a dead one:
     the next is tried after CONNECT_STAGGER seconds (or at once when one fails), and the
     first to answer wins; the others are closed."""
@@ -104,7 +115,7 @@ async def connect_first(cluster: str, destinations: Sequence[Destination], ssh: 
         while winner is None and (waiting or pending):
             if waiting:
                 dest = waiting.pop(0)
-                pending.add(asyncio.create_task(open_manager(dest, ssh, socket_path),
+                pending.add(asyncio.create_task(open_manager(dest, ssh, socket_path, early),
                                                 name=f"connect {dest}"))
             done, pending = await asyncio.wait(
                 pending, timeout=CONNECT_STAGGER if waiting else None,

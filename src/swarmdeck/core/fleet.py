@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 from swarmdeck.core.config import ClusterConfig, Config
 from swarmdeck.core.errors import ConnectionLost, SwarmdeckError
 from swarmdeck.core.inventory import ClusterInventory, ClusterState, Listener
+from swarmdeck.core.transport.session import Read
 from swarmdeck.core.transport.ssh import SSHSettings
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class _Misconfigured(ClusterInventory):
         super().__init__(name, [], ssh)
         self.error = error
 
-    async def connect(self) -> NoReturn:
+    async def connect(self, early: Sequence[Read] = ()) -> NoReturn:
         raise self.error
 
 

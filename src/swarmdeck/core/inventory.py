@@ -32,11 +32,16 @@ from swarmdeck.core.events import BACKLOG, EVENT_TYPES, ClusterEvent, EventLog
 from swarmdeck.core.events import read as read_events
 from swarmdeck.core.models import Network, Node, Service, Stack, SwarmInfo, Task
 from swarmdeck.core.transport.docker import DEFAULT_SOCKET
-from swarmdeck.core.transport.session import ManagerSession
+from swarmdeck.core.transport.session import ManagerSession, Read
 from swarmdeck.core.transport.ssh import SSHSettings
 
 log = logging.getLogger(__name__)
 MANAGER_RECHECK = 10.0  # seconds between node re-reads while a manager or node is down
+# what a load reads, in one parallel round (sent with the connection's checks when it opens)
+LOAD_READS: tuple[Read, ...] = (
+    ("/info", {}), ("/nodes", {}), ("/services", {}), ("/tasks", {}),
+    ("/networks", {"filters": {"scope": ["swarm"]}}),
+)
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,7 @@ class ClusterInventory:
         self._retry = asyncio.Event()
         self._connecting = asyncio.Lock()
         self._closed = False
+        self._first_load: asyncio.Future[ClusterState] | None = None  # see load_early
         self.swarm_managers: dict[str, str] = {}  # node ID -> host, as the swarm lists them
         self.server_time: float | None = None  # the manager's clock at the last load
         self._lost_manager: Destination | None = None  # the manager whose session was lost
@@ -196,9 +202,10 @@ class ClusterInventory:
                 log.exception("inventory listener failed")
 
     # ---- connecting --------------------------------------------------------------------
-    async def connect(self) -> ManagerSession:
+    async def connect(self, early: Sequence[Read] = ()) -> ManagerSession:
         """The open session, or one to the first manager that answers: the configured ones
-        in order, then those the swarm reported at the last load (see core.failover)."""
+        in order, then those the swarm reported at the last load (see core.failover).
+        EARLY: reads to send as a new session opens (the load's)."""
         async with self._connecting:  # callers at once (the loop, an operation) share one
             if self.session and not self.session.closed:
                 return self.session
@@ -209,7 +216,7 @@ class ClusterInventory:
                 targets.remove(self._lost_manager)
                 targets.append(self._lost_manager)
             self.session = await failover.connect_first(self.name, targets, self.ssh,
-                                                        self.socket_path)
+                                                        self.socket_path, early)
             return self.session
 
     async def explain(self, error: SwarmdeckError) -> SwarmdeckError:
@@ -236,16 +243,11 @@ class ClusterInventory:
     async def load(self) -> ClusterState:
         """Connect if needed and fetch everything in one parallel round."""
         try:
-            session = await self.connect()
+            session = await self.connect(LOAD_READS)
             self.state.manager = session.label  # the one in use, even while it cannot load
             info_raw, nodes, services, tasks, networks = await failover.ask_swarm(
-                session, _all_or_first_error(
-                    session.docker.get("/info"),
-                    session.docker.get("/nodes"),
-                    session.docker.get("/services"),
-                    session.docker.get("/tasks"),
-                    session.docker.get("/networks", filters={"scope": ["swarm"]}),
-                ))
+                session, _all_or_first_error(*(session.get(path, **params)
+                                               for path, params in LOAD_READS)))
             info = SwarmInfo.from_api(info_raw)
             failover.check_manager(session.label, info)
             self.swarm_managers = failover.swarm_managers(info_raw) or self.swarm_managers
@@ -465,13 +467,22 @@ class ClusterInventory:
         self.state.connected = False
 
     # ---- running for a long time -------------------------------------------------------
+    def load_early(self) -> None:
+        """Start the first load now (the console dials while Textual is imported); run()
+        takes it as its own first load. On the running loop."""
+        if self._first_load is None:
+            self._first_load = asyncio.ensure_future(self.load())
+            self._first_load.add_done_callback(
+                lambda f: f.cancelled() or f.exception())  # run() raises it, if it runs
+
     async def run(self, *, max_backoff: float = 30.0) -> None:
         """Load and follow forever, reconnecting with backoff and jitter after a loss."""
         delay = FIRST_RETRY
         while not self._closed:
             loaded: float | None = None
             try:
-                await self.load()
+                first, self._first_load = self._first_load, None
+                await (first if first is not None else self.load())
                 loaded = loop_clock.now()
                 await self.follow()
             except SwarmdeckError as exc:

@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-import humanize
-
-from swarmdeck.core import doctor_images
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import NoLeader, SwarmdeckError
 from swarmdeck.core.inventory import ClusterState
+from swarmdeck.core.models import Service, Task
 
 
 @dataclass(frozen=True)
@@ -137,7 +135,11 @@ def compact_age(seconds: float) -> str:
 
 def human_size(nbytes: int) -> str:
     """Bytes for people (binary units), "-" when unknown."""
-    return humanize.naturalsize(nbytes, binary=True) if nbytes else "-"
+    if not nbytes:
+        return "-"
+    import humanize  # here: `ls services` prints no size
+
+    return humanize.naturalsize(nbytes, binary=True)
 
 
 def service_rows(cluster: str, state: ClusterState, *, stack: str | None = None
@@ -155,9 +157,17 @@ def service_rows(cluster: str, state: ClusterState, *, stack: str | None = None
             completed=state.completed(s, tasks) if s.mode.endswith("job") else None,
             ports=[str(p) for p in s.ports], update_state=s.update_state,
             created_at=s.created_at, updated_at=s.updated_at,
-            pull_failing=running < desired and doctor_images.pull_blocked(s, tasks),
+            pull_failing=running < desired and _pull_blocked(s, tasks),
         ))
     return rows
+
+
+def _pull_blocked(service: Service, tasks: list[Task]) -> bool:
+    # imported here: the doctor's image checks (placement, registries) matter only for a
+    # service short of replicas, and `ls services` of a converged swarm does without them
+    from swarmdeck.core import doctor_images
+
+    return doctor_images.pull_blocked(service, tasks)
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ class SwarmdeckApp(App):
         self.read_only = read_only
         self.start_cluster = start_cluster or fleet.names[0]
         self.theme = config.ui.theme  # checked against Textual's themes when it was loaded
-        self._refresh_pending = False
+        self._refresh_pending: asyncio.TimerHandle | None = None
         self._unsubscribe = None
         self._unsubscribe_keys: Callable[[], None] | None = None
         # hosts whose key CHANGED, met on any path while the console runs (even one the
@@ -196,17 +196,23 @@ class SwarmdeckApp(App):
             return  # a metrics tick of a cluster that is not on screen changes nothing seen
         if change.kind == "events":
             return  # only the events view shows them, and it listens for itself
-        if not self._refresh_pending:
-            self._refresh_pending = True
-            # a plain loop timer: a Textual timer is a task of its own, started every time
-            asyncio.get_running_loop().call_later(REFRESH_DELAY, self._refresh_screens)
+        # a cluster shown that has just loaded is drawn at once (the first screen waits for
+        # nothing); other changes wait a moment, to be drawn together
+        at_once = change.kind == "loaded" and self._shows(change.cluster)
+        if self._refresh_pending is not None:
+            if not at_once:
+                return
+            self._refresh_pending.cancel()
+        # a plain loop timer: a Textual timer is a task of its own, started every time
+        self._refresh_pending = asyncio.get_running_loop().call_later(
+            0 if at_once else REFRESH_DELAY, self._refresh_screens)
 
     def _shows(self, cluster: str) -> bool:
         return any(getattr(screen, "cluster", None) == cluster
                    or getattr(screen, "all_clusters", False) for screen in self.screen_stack)
 
     def _refresh_screens(self) -> None:
-        self._refresh_pending = False
+        self._refresh_pending = None
         if not self.is_running:
             return  # the app ended while the redraw was pending
         for screen in self.screen_stack:

@@ -15,7 +15,7 @@ import json
 import shlex
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
@@ -30,7 +30,6 @@ from swarmdeck.core.errors import (
     SwarmdeckError,
     WriteInterrupted,
 )
-from swarmdeck.core.transport.hijack import Hijacked, UpgradeParser, upgrade_request
 from swarmdeck.core.transport.http import (
     BLOCK,
     HTTPConnection,
@@ -38,6 +37,9 @@ from swarmdeck.core.transport.http import (
     build_path,
     json_lines,
 )
+
+if TYPE_CHECKING:
+    from swarmdeck.core.transport.hijack import Hijacked
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 # Docker Engine 20.10: swarm jobs, and the oldest engine the lab runs and the tests check
@@ -273,6 +275,8 @@ class DockerEndpoint:
         the channel carries the process's bytes both ways from then on. Any other answer
         raises the engine's error. One stream of one process, which may carry a lot (a file
         piped out): the full channel window."""
+        from swarmdeck.core.transport.hijack import Hijacked, UpgradeParser, upgrade_request
+
         http = await self._open(CHANNEL_WINDOW)
         reader, writer = http.reader, http.writer
         parser = UpgradeParser()

@@ -455,9 +455,11 @@ class MainScreen(Screen):
         node: ProjectNode | None = event.node.data
         if node is None:
             return
-        self.scope = node if node.kind in ("environment", "stack") else None
-        self.cluster = node.cluster
-        self.all_clusters = False
+        scope = node if node.kind in ("environment", "stack") else None
+        if self._applied_seq and (scope, node.cluster, False) == (
+                self.scope, self.cluster, self.all_clusters):
+            return  # the tree put its cursor on what is shown (the first screen's cluster)
+        self.scope, self.cluster, self.all_clusters = scope, node.cluster, False
         self.refresh_now()
 
     @on(LiveTable.RowHighlighted, "#services")
