@@ -30,12 +30,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from swarmdeck.cli.lab import lab_dir
+from shared_lab import shared_lab
+
 from swarmdeck.core.config import load_config
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.transport.docker import DockerEndpoint
 from swarmdeck.lab.lab import Lab
-from swarmdeck.lab.topology import BRIDGE_IP, DEMO_IMAGE, LabSpec
+from swarmdeck.lab.topology import BRIDGE_IP, DEMO_IMAGE
 from swarmdeck.ui.app import SwarmdeckApp
 from swarmdeck.ui.widgets.table import LiveTable
 
@@ -213,8 +214,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="leave the ten clusters up")
     args = parser.parse_args()
     runs, idle_seconds = max(1, min(args.runs, MAX_RUNS)), max(5.0, min(args.idle, 300.0))
-    lab = Lab(lab_dir(None), say=lambda m: print(f"lab: {m}", flush=True))
-    lab.up(lab.spec() or LabSpec())
+    lab = shared_lab()
     with tempfile.TemporaryDirectory(prefix="swarmdeck-bench-") as tmp:
         procs: list[subprocess.Popen] = []
         try:
