@@ -372,6 +372,30 @@ async def test_a_cluster_in_the_background_reads_tasks_only_when_asked(monkeypat
         pump.cancel()
 
 
+async def test_in_the_background_not_even_the_safety_net_reads_tasks():
+    """With the product's figures on the virtual clock: watched or not, a still cluster in
+    the background reads no task in ten minutes; in the foreground the watched safety net
+    reads them every WATCHED_TASK_REFRESH."""
+    inventory = inv.ClusterInventory("prod", [Destination(None, "m1", None)], SSHSettings())
+    session = FakeSession("m1")
+    session.docker = docker = TasksDocker()
+    inventory.session = session
+    inventory.tasks_watched = lambda: True
+    pump = asyncio.create_task(inventory._reconcile_tasks())
+    try:
+        await asyncio.sleep(2 * inventory.task_refresh)  # a first read, a second finds it still
+        assert not inventory.tasks_moving
+        inventory.background(True)
+        settled = docker.reads
+        await asyncio.sleep(600)
+        assert docker.reads == settled
+        inventory.background(False)  # shown: read at once, then the safety net's pace
+        await asyncio.sleep(1 + 3 * inv.WATCHED_TASK_REFRESH)
+        assert docker.reads == settled + 1 + 3
+    finally:
+        pump.cancel()
+
+
 class CountingDocker(FakeDocker):
     def __init__(self) -> None:
         super().__init__("m1", True)

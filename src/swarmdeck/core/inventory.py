@@ -170,7 +170,9 @@ class ClusterInventory:
         self.state = ClusterState(name)
         self.session: ManagerSession | None = None
         self._listeners: list[Listener] = []
-        self._tasks_due = asyncio.Event()
+        self._tasks_due = asyncio.Event()  # a task read is asked for
+        self._wake = asyncio.Event()  # the task pump should look again (asked, or new pace)
+        self._repaced = False  # the cluster went to the background or came back
         # true while something else reports every node's container changes (the metrics
         # samplers): the task re-read then waits for those reports instead of polling
         self.tasks_watched: Callable[[], bool] = lambda: False
@@ -413,6 +415,13 @@ class ClusterInventory:
     def tasks_due(self) -> None:
         """Ask for a task re-read soon (a service, node or container changed)."""
         self._tasks_due.set()
+        self._wake.set()
+
+    @property
+    def tasks_moving(self) -> bool:
+        """Did the last task read find changes (then tasks are read again every
+        task_refresh until they are still, in the background too)?"""
+        return self._tasks_moving
 
     def background(self, flag: bool) -> None:
         """FLAG: nobody looks at this cluster for now. It then keeps its one connection and
@@ -422,6 +431,8 @@ class ClusterInventory:
         if flag == self.in_background:
             return
         self.in_background = flag
+        self._repaced = True  # a timer set at the old pace is dropped
+        self._wake.set()
         if not flag:
             self.tasks_due()
 
@@ -439,9 +450,15 @@ class ClusterInventory:
                 wait = None
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that comes
             # as the wait ends, and follow() then waited for this pump forever
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await self._tasks_due.wait()
+            if not (self._tasks_due.is_set() or self._repaced):
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
+            self._wake.clear()
+            if self._repaced and not self._tasks_due.is_set():
+                self._repaced = False
+                continue  # the pace changed: wait again at the new one, no read
+            self._repaced = False
             if self._tasks_due.is_set():
                 await asyncio.sleep(0.3)  # let a burst of service events settle first
                 self._tasks_due.clear()
