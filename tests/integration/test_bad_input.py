@@ -100,7 +100,8 @@ ROWS = [
         r"config file \S+config\.toml cannot be read: permission denied", unreadable,
         prefix=NO_OVERRIDE),
     Row("no-clusters", ("ls", "nodes"), 2,
-        r"no clusters configured in \S+ \(add a \[clusters\.NAME\] section with managers",
+        r"no clusters configured in \S+ \(add a \[clusters\.NAME\] section with managers "
+        r".*`swarmdeck init`.*`swarmdeck cluster add NAME --manager user@host`",
         lambda c: toml(c, "")),
     Row("bad-destination", ("ls", "nodes"), 2,
         r"destination 'root@prod-m1:99999': port '99999' is not a number from 1 to 65535; "

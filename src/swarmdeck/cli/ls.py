@@ -123,9 +123,10 @@ def no_clusters_error(config: Config) -> ConfigError:
         return ConfigError(f"no clusters configured in {where}. Docker contexts over SSH "
                            f"found, add one to the config: {offers}")
     return ConfigError(f"no clusters configured in {where}",
-                       hint="`swarmdeck init` finds the swarm managers this machine reaches, "
-                            "`swarmdeck cluster add NAME --manager user@host` adds one; "
-                            "config.example.toml documents every key")
+                       hint="add a [clusters.NAME] section with managers = [\"user@host\"], "
+                            "or let `swarmdeck init` find the swarm managers this machine "
+                            "reaches, or `swarmdeck cluster add NAME --manager user@host` add "
+                            "one; config.example.toml documents every key")
 
 
 # ---- rows: core.views computes them; JSON is their fields, tables format them ----------
