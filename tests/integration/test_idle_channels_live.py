@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import subprocess
 import time
 
@@ -117,13 +118,29 @@ async def test_an_idle_console_answers_its_first_keys_truly(lab, idle_config):
                                     30)
             inventory = app.fleet.inventory("idle")
             seen: list[str] = []
-            idle_until = time.monotonic() + 3 * IDLE + 2
-            while time.monotonic() < idle_until:
-                seen.append(_header(app))
-                await pilot.pause(0.25)
+            reopened = _Reopened()
+            logger = logging.getLogger("swarmdeck.core.inventory")
+            level = logger.level
+            logger.setLevel(logging.INFO)
+            logger.addHandler(reopened)
+            try:
+                idle_until = time.monotonic() + 3 * IDLE + 2
+                while time.monotonic() < idle_until:
+                    seen.append(_header(app))
+                    await pilot.pause(0.25)
+            finally:
+                logger.removeHandler(reopened)
+                logger.setLevel(level)
             assert not [h for h in seen if "STALE" in h], [h for h in seen if "STALE" in h]
-            pool = inventory.session.docker._idle
-            assert pool and all(http.closed_by_peer() for http, _ in pool)  # really closed
+            # really closed by the server: the quiet event stream (opened again at once), and
+            # every pooled channel quiet longer than the server allows (a request made in the
+            # spell, e.g. a task re-read after another test's container ended, leaves a
+            # younger one open: not what this test is about)
+            assert reopened.count >= 1, "the server never closed the quiet event stream"
+            now = time.monotonic()
+            quiet = [http for http, since in inventory.session.docker._idle
+                     if now - since > IDLE + 1]
+            assert all(http.closed_by_peer() for http in quiet)
 
             assert select(app, "#services", "shop_worker")
             await pilot.press("s")
@@ -147,3 +164,15 @@ async def test_an_idle_console_answers_its_first_keys_truly(lab, idle_config):
     finally:
         await asyncio.to_thread(lab.docker_on, "prod-m1", "service", "scale", "--detach",
                                 f"shop_worker={before}")
+
+
+class _Reopened(logging.Handler):
+    """Counts the inventory's "event stream closed ...; opened again" lines."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "opened again" in record.getMessage():
+            self.count += 1

@@ -197,8 +197,10 @@ class SwarmdeckApp(App):
         if change.kind == "events":
             return  # only the events view shows them, and it listens for itself
         # a cluster shown that has just loaded is drawn at once (the first screen waits for
-        # nothing); other changes wait a moment, to be drawn together
-        at_once = change.kind == "loaded" and self._shows(change.cluster)
+        # nothing), and so is one that has just lost its link (STALE is never held back, even
+        # when the next manager answers a moment later); other changes wait a moment, to be
+        # drawn together
+        at_once = change.kind in ("loaded", "connection") and self._shows(change.cluster)
         if self._refresh_pending is not None:
             if not at_once:
                 return
