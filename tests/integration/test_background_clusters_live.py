@@ -68,8 +68,9 @@ async def test_a_cluster_off_screen_holds_one_connection_and_is_not_polled(lab, 
                                 and fleet.state("staging").loaded, 30)
         # staging is off screen: its manager's one connection, none to its worker
         assert fleet.shown == {"prod"}
-        assert own_ssh_connections(staging_m1) == 1
-        assert own_ssh_connections(staging_w1) == 0
+        assert await wait_until(pilot, lambda: own_ssh_connections(staging_m1) == 1
+                                and own_ssh_connections(staging_w1) == 0, 10), (
+            own_ssh_connections(staging_m1), own_ssh_connections(staging_w1))
         # ... and no polling: once its tasks are still (the last read found no change),
         # they are not read again while nothing happens there; in the foreground, unwatched,
         # they would be read every task_refresh (5 s). An event there (an earlier test's

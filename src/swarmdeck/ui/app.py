@@ -136,6 +136,9 @@ class SwarmdeckApp(App):
         self._apply_keymap()
         self._unsubscribe = self.fleet.subscribe(self._on_change)
         self._unsubscribe_keys = CHANGED_KEYS.subscribe(self._on_changed_key)
+        # the cluster shown first is said before any cluster starts: the others begin in the
+        # background (no sampler connection is opened to be closed a moment later)
+        self.fleet.show([self.start_cluster])
         for name in self.fleet.names:
             self.run_worker(self.fleet.run(name), name=f"inventory {name}",
                             group="inventory", exit_on_error=False)
