@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 import uuid
 
 from test_console_live import wait_until
@@ -85,17 +86,25 @@ async def test_a_secrets_inspect_holds_no_data(lab):
 
 
 async def test_tasks_and_a_tasks_own_lines(lab):
-    listed = await asyncio.to_thread(
-        lab.docker_on, "prod-m1", "service", "ps", "shop_worker", "--no-trunc", "--format",
-        "{{.ID}} {{.Node}}")
-    expected = dict(line.split() for line in listed.splitlines() if line.strip())
+    def docker_tasks() -> dict[str, str]:
+        listed = lab.docker_on("prod-m1", "service", "ps", "shop_worker", "--no-trunc",
+                               "--format", "{{.ID}} {{.Node}}")
+        return dict(line.split() for line in listed.splitlines() if line.strip())
+
+    expected = await asyncio.to_thread(docker_tasks)
     app = console(lab)
     async with app.run_test(size=SIZE) as pilot:
         assert await wait_until(pilot, lambda: select(app, "#services", "shop_worker"), 20)
         await command(pilot, "tasks /shop_worker")
         assert await wait_until(pilot, lambda: isinstance(app.screen, TasksScreen), 10)
         table = app.screen.table
-        assert await wait_until(pilot, lambda: set(table.rows) == set(expected), 20)
+        # docker's list is read again while they differ: an earlier test's scale may still
+        # be adding or pruning tasks (the two lists are compared as of the same moment)
+        deadline = time.monotonic() + 20
+        while set(table.rows) != set(expected) and time.monotonic() < deadline:
+            await pilot.pause(0.5)
+            expected = await asyncio.to_thread(docker_tasks)
+        assert set(table.rows) == set(expected), (sorted(table.rows), sorted(expected))
         for key in table.rows:
             assert table.get_cell(key, "node").plain == expected[key]
         running = next(k for k in table.rows if table.get_cell(k, "state").plain == "running")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 import asyncssh
@@ -103,21 +104,23 @@ class NodeLinks:
         if held is not None:
             held[0].abort()
 
-    async def close_idle(self, wait: float = 2.0) -> None:
+    async def close_idle(self, wait: float = 10.0,
+                         still: Callable[[], bool] = lambda: True) -> None:
         """Close the node connections nothing uses now: a cluster in the background keeps
-        none. A connection still carrying a channel after its endpoint's kept-alive ones
-        are closed (a log stream, a shell, a port-forward) stays. WAIT: how long the closed
-        channels get to finish closing (one round trip each)."""
-        for _conn, endpoint in self._conns.values():
-            endpoint.drop_idle()
+        none. Each closes as soon as it carries no channel but its endpoint's kept-alive ones
+        (a log stream that is being stopped gets WAIT seconds to end); one still in use after
+        that (a shell, a port-forward) stays. STILL: false once the cluster is shown again,
+        which ends the closing."""
         deadline = loop_clock.now() + wait
-        while any(_open_channels(conn) for conn, _ in self._conns.values()) \
-                and loop_clock.now() < deadline:
-            await asyncio.sleep(0.05)
-        for node_id, (conn, _endpoint) in list(self._conns.items()):
-            if _open_channels(conn) == 0:
-                del self._conns[node_id]
-                conn.close()
+        while self._conns and still():
+            for node_id, (conn, endpoint) in list(self._conns.items()):
+                endpoint.drop_idle()  # a request may have put one back meanwhile
+                if _open_channels(conn) == 0:
+                    del self._conns[node_id]
+                    conn.close()
+            if not self._conns or loop_clock.now() > deadline:
+                return
+            await asyncio.sleep(0.1)
 
     async def close(self) -> None:
         conns, self._conns = list(self._conns.values()), {}
