@@ -34,7 +34,7 @@ def start(lab: Lab, work: Path, ports: dict[str, int], delay: float
     procs = []
     blocks = [f"Include {lab.ssh_config}"]
     for manager, port in ports.items():
-        address = next(n.address for n in lab.spec().nodes() if n.name == manager)
+        address = next(n.address for n in lab.all_nodes() if n.name == manager)
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "swarmdeck.lab.proxy", f"{BRIDGE_IP}:{port}",
              f"{address}:22", "--delay", str(delay)], stdout=subprocess.DEVNULL))

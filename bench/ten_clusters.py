@@ -30,13 +30,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import lab_bench
 from shared_lab import shared_lab
 
 from swarmdeck.core.config import load_config
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.transport.docker import DockerEndpoint
 from swarmdeck.lab.lab import Lab
-from swarmdeck.lab.topology import BRIDGE_IP, DEMO_IMAGE
+from swarmdeck.lab.topology import DEMO_IMAGE
 from swarmdeck.ui.app import SwarmdeckApp
 from swarmdeck.ui.widgets.table import LiveTable
 
@@ -70,27 +71,16 @@ def setup(lab: Lab, work: Path) -> tuple[Path, Path, list[subprocess.Popen]]:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{cluster}: services did not converge in 120 s")
             time.sleep(0.5)
-    procs, blocks = [], [f"Include {lab.ssh_config}"]
-    for i, cluster in enumerate(CLUSTERS):
-        node = nodes[cluster]
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "swarmdeck.lab.proxy", f"{BRIDGE_IP}:{FIRST_PORT + i}",
-             f"{node.address}:22", "--delay", str(DELAY)], stdout=subprocess.DEVNULL))
-        blocks.insert(0, f"Host {cluster}-slow\n    HostName {BRIDGE_IP}\n"
-                         f"    Port {FIRST_PORT + i}\n    HostKeyAlias {node.name}\n"
-                         f"    User root\n    IdentityFile {lab.identity}\n"
-                         f"    IdentitiesOnly yes\n    UserKnownHostsFile {lab.known_hosts}\n")
-    ssh_config = work / "ssh_config"
-    ssh_config.write_text("\n".join(blocks))
+    ssh_config, procs = lab_bench.start(
+        lab, work, {nodes[c].name: FIRST_PORT + i for i, c in enumerate(CLUSTERS)}, DELAY)
 
     def config(clusters: list[str], name: str) -> Path:
         path = work / name
         path.write_text(f'[ssh]\nconfig = ["{ssh_config}"]\n' + "".join(
-            f'[clusters.{c}]\nmanagers = ["{c}-slow"]\n' for c in clusters))
+            f'[clusters.{c}]\nmanagers = ["{c}-m1-slow"]\n' for c in clusters))
         path.chmod(0o600)
         return path
 
-    time.sleep(0.5)
     return config(CLUSTERS, "ten.toml"), config(CLUSTERS[:1], "one.toml"), procs
 
 

@@ -9,6 +9,8 @@ import os
 import time
 from pathlib import Path
 
+from test_console_live import wait_until
+
 from swarmdeck.core.config import load_config
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.transport.docker import DockerEndpoint
@@ -34,15 +36,6 @@ def own_ssh_connections(address: str) -> int:
         if fields[2] == want and fields[3] == "01" and fields[9] in inodes:
             count += 1
     return count
-
-
-async def wait_until(pilot, predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await pilot.pause(0.2)
-    return predicate()
 
 
 async def test_a_cluster_off_screen_holds_one_connection_and_is_not_polled(lab, monkeypatch):
