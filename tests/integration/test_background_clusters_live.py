@@ -101,5 +101,9 @@ async def test_a_cluster_off_screen_holds_one_connection_and_is_not_polled(lab, 
 
         await pilot.press("c")  # back to prod: the worker's connection closes again
         assert fleet.shown == {"prod"}
-        assert await wait_until(pilot, lambda: own_ssh_connections(staging_w1) == 0, 15)
+        assert await wait_until(pilot, lambda: own_ssh_connections(staging_w1) == 0, 15), (
+            "still open to staging-w1:", own_ssh_connections(staging_w1),
+            "node links:", {node: len(getattr(conn, "_channels", {}))
+                            for node, (conn, _) in fleet.node_links("staging")._conns.items()},
+            "samplers:", list(fleet.metrics("staging")._tasks))
         assert own_ssh_connections(staging_m1) == 1

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -185,15 +184,11 @@ class Fleet:
             else:
                 pending.append(signals.background(behind))
             if behind and name in self.links:  # the node connections logs left open
-                pending.append(asyncio.ensure_future(self.links[name].close_idle(
-                    still=functools.partial(self._behind, name))))
+                self.links[name].reap()
             for future in pending:
                 if future is not None:
                     self._pausing.add(future)
                     future.add_done_callback(self._pausing.discard)
-
-    def _behind(self, name: str) -> bool:
-        return self.shown is not None and name not in self.shown
 
     def reconnect(self, name: str) -> None:
         """Try the cluster's managers again now rather than after the backoff (a host key

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 import asyncssh
@@ -27,6 +26,8 @@ if TYPE_CHECKING:
     from swarmdeck.core.inventory import ClusterState
 
 RETRY = 10.0  # seconds before a node that could not be reached is dialled again
+REAP_QUICK = 10.0  # seconds a cluster sent to the background is looked at every 0.1 s
+REAP_SLOW = 2.0  # then, while a connection is still in use, every this many seconds
 
 
 class NodeAccess(Protocol):
@@ -48,6 +49,7 @@ class NodeLinks:
         self._conns: dict[str, tuple[asyncssh.SSHClientConnection, DockerEndpoint]] = {}
         self._failed: dict[str, tuple[float, SwarmdeckError]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._reaper: asyncio.Future | None = None
 
     async def engine(self, node_id: str, session) -> DockerEndpoint:
         """The Docker API of NODE_ID's engine (raises SwarmdeckError saying why not).
@@ -70,6 +72,8 @@ class NodeLinks:
                 raise
             self._failed.pop(node_id, None)
             self._conns[node_id] = (conn, endpoint)
+            if self.inventory.in_background:  # closed again once its user is done
+                self.reap()
             return endpoint
 
     async def connection(self, node_id: str, session) -> asyncssh.SSHClientConnection:
@@ -104,25 +108,33 @@ class NodeLinks:
         if held is not None:
             held[0].abort()
 
-    async def close_idle(self, wait: float = 10.0,
-                         still: Callable[[], bool] = lambda: True) -> None:
-        """Close the node connections nothing uses now: a cluster in the background keeps
-        none. Each closes as soon as it carries no channel but its endpoint's kept-alive ones
-        (a log stream that is being stopped gets WAIT seconds to end); one still in use after
-        that (a shell, a port-forward) stays. STILL: false once the cluster is shown again,
-        which ends the closing."""
-        deadline = loop_clock.now() + wait
-        while self._conns and still():
+    def reap(self) -> None:
+        """The cluster is in the background (its inventory says so): close its node
+        connections as soon as nothing uses them. Each closes once it carries no channel but
+        its endpoint's kept-alive ones; one in use (a shell, a port-forward, a log stream
+        still ending) is looked at again until it is free. A connection opened while the
+        cluster stays in the background is reaped the same way; shown again, the reaping
+        stops. Only this process's own bookkeeping is read: nothing is sent."""
+        if self._reaper is None or self._reaper.done():
+            self._reaper = asyncio.ensure_future(self._reap())
+
+    async def _reap(self) -> None:
+        started = loop_clock.now()
+        while self._conns and self.inventory.in_background:
             for node_id, (conn, endpoint) in list(self._conns.items()):
                 endpoint.drop_idle()  # a request may have put one back meanwhile
                 if _open_channels(conn) == 0:
                     del self._conns[node_id]
                     conn.close()
-            if not self._conns or loop_clock.now() > deadline:
+            if not self._conns:
                 return
-            await asyncio.sleep(0.1)
+            # a stream being stopped ends within moments; a shell may take hours
+            quick = loop_clock.now() - started < REAP_QUICK
+            await asyncio.sleep(0.1 if quick else REAP_SLOW)
 
     async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
         conns, self._conns = list(self._conns.values()), {}
         for conn, endpoint in conns:
             with contextlib.suppress(Exception):

@@ -400,8 +400,10 @@ async def _each_service(fleet, cluster: str, services: Sequence[tuple[str, str]]
 
     async def pump(service_id: str, name: str) -> None:
         try:
-            async for line in fleet.logs(cluster, service_id, tail=tail):
-                await queue.put(line)
+            async with contextlib.aclosing(fleet.logs(cluster, service_id,
+                                                      tail=tail)) as lines:
+                async for line in lines:
+                    await queue.put(line)
         except SwarmdeckError as exc:
             await queue.put(StreamNote(f"{name}: log stream lost ({exc})", service_id))
         finally:

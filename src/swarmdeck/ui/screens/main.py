@@ -695,11 +695,16 @@ class MainScreen(Screen):
         slots = {t.id: f"{service.name}.{t.slot}" if t.slot else service.name
                  for t in state.tasks_of(service_id)}
         try:
-            async for line in self.deck.fleet.logs(cluster, service_id, tail=50):
-                if isinstance(line, StreamNote):
-                    pane.note(line.text, style="yellow" if line.level != "info" else "dim")
-                    continue
-                tag = slots.get(line.task_id or "", service.name)
-                pane.add(line, tag, state.node_name(line.node_id))
+            # closed at once when the worker is cancelled (another row, another cluster):
+            # left to the garbage collector, the stream and its node connection would live on
+            async with contextlib.aclosing(self.deck.fleet.logs(cluster, service_id,
+                                                                tail=50)) as lines:
+                async for line in lines:
+                    if isinstance(line, StreamNote):
+                        pane.note(line.text,
+                                  style="yellow" if line.level != "info" else "dim")
+                        continue
+                    tag = slots.get(line.task_id or "", service.name)
+                    pane.add(line, tag, state.node_name(line.node_id))
         except SwarmdeckError as exc:
             pane.note(f"log stream stopped: {exc}", style="bold red")
