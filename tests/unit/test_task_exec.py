@@ -350,11 +350,11 @@ class FakeFleet:
 async def _access(fleet, audit, *, read_only=None, ref="shop_web", fail=None):
     params: dict = {"command": ["hostname"]}
     async with task_access(fleet, "prod", ref, node=None, action="exec", params=params,
-                           read_only=read_only, audit=audit, fresh=False) as (target, _engine):
+                           read_only=read_only, audit=audit, fresh=False) as found:
         if fail is not None:
             raise fail
         params["exit_status"] = 0
-        return target
+        return found.target
 
 
 def test_access_is_audited_with_node_container_and_command(tmp_path):

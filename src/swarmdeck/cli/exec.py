@@ -28,25 +28,34 @@ def run_exec(args: argparse.Namespace) -> int:
 
 
 async def _run(config: Config, cluster: str, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from swarmdeck.core.exec_session import run_session, task_access
     from swarmdeck.core.fleet import Fleet
     from swarmdeck.core.ops.base import read_only_reason
     from swarmdeck.core.task_exec import TaskExec
+    from swarmdeck.core.task_hint import TaskHints
 
     params: dict = {"command": list(args.argv) or "(shell)"}
     if args.user:
         params["user"] = args.user
     fleet = Fleet(config)
+    hints = TaskHints.default(config.path, cluster, args.target, args.node)
     try:
         async with task_access(fleet, cluster, args.target, node=args.node, action="exec",
                                params=params, audit=AuditLog.default(),
-                               read_only=read_only_reason(config, cluster, args.read_only)
-                               ) as (target, engine):
+                               read_only=read_only_reason(config, cluster, args.read_only),
+                               hints=hints) as found:
+            target, engine = found.target, found.engine
             task_exec = TaskExec(engine, target.container_id)
             command = list(args.argv)
             if not command:
-                command = await task_exec.shell(config.exec.shell, target.service.image)
+                known = found.hint.shell if found.hint is not None else None
+                command = await task_exec.shell(config.exec.shell, target.service.image,
+                                                known=known)
                 params["command"] = command
+                if found.hint is not None and known is None and not config.exec.shell:
+                    hints.remember(replace(found.hint, shell=command))
             status = await run_session(task_exec, command, args.user, stdin=sys.stdin,
                                        stdout=sys.stdout, stderr=sys.stderr,
                                        label=engine.label)

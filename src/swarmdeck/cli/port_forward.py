@@ -41,12 +41,15 @@ async def _forward(fleet, cluster: str, args: argparse.Namespace, ports,
     from swarmdeck.core.audit import AuditLog
     from swarmdeck.core.exec_session import task_access
     from swarmdeck.core.port_forward import Forwarder, route_to, task_router
+    from swarmdeck.core.task_hint import TaskHints
 
     params: dict = {"remote_port": ports.remote}
+    hints = TaskHints.default(fleet.config.path, cluster, args.target, args.node)
     async with task_access(fleet, cluster, args.target, node=args.node,
                            action="port-forward", params=params, audit=AuditLog.default(),
-                           read_only=read_only) as (target, engine):
-        route = await route_to(target, engine)
+                           read_only=read_only, hints=hints) as found:
+        target, engine = found.target, found.engine
+        route = await route_to(target, engine, found.container)
         address = route.address
         forwarder = Forwarder(route, port=ports.remote,
                               on_note=lambda line: print(f"swarmdeck: {clean(line)}",

@@ -272,6 +272,11 @@ def state_dir(env: Mapping[str, str] | None = None) -> Path:
         / "swarmdeck"
 
 
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """$XDG_CACHE_HOME/swarmdeck (default ~/.cache/swarmdeck); not created here."""
+    return _xdg("XDG_CACHE_HOME", ".cache", os.environ if env is None else env) / "swarmdeck"
+
+
 def _home(env: Mapping[str, str]) -> Path:
     return Path(env.get("HOME") or Path.home())
 

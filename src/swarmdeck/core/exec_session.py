@@ -20,25 +20,27 @@ from typing import IO, Any
 from swarmdeck.core import local_tty
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.errors import (
-    ExecFailed,
     ReadOnly,
     SwarmdeckError,
     UsageError,
 )
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.node_links import NodeAccess
-from swarmdeck.core.task_exec import ExecTarget, TaskExec, pick_task, pump
-from swarmdeck.core.transport.docker import DockerEndpoint
+from swarmdeck.core.task_exec import TaskExec, pick_task, pump
+from swarmdeck.core.task_hint import Located, TaskHints, engine_of, locate
 
 
 @contextlib.asynccontextmanager
 async def task_access(fleet: NodeAccess, cluster: str, ref: str, *, node: str | None,
                       action: str, params: dict, read_only: str | None, audit: AuditLog,
-                      fresh: bool = True) -> AsyncIterator[tuple[ExecTarget, DockerEndpoint]]:
+                      fresh: bool = True, hints: TaskHints | None = None
+                      ) -> AsyncIterator[Located]:
     """The task REF names (on NODE) and its node's engine, for ACTION (exec, port-forward),
     refused when READ_ONLY (why the cluster is). One audit line with how it ended and PARAMS
     as they are then (the caller adds to them). FRESH: read the cluster first (the CLI, with
-    a core Fleet); otherwise the fleet's live state is used (the console's FleetSource)."""
+    a core Fleet), or use HINTS, the task's last placement, once the node's engine confirms
+    it (core.task_hint); otherwise the fleet's live state is used (the console's
+    FleetSource)."""
     entry: dict[str, Any] = {"cluster": cluster, "manager": None, "action": action, "target": ref}
     audit.check()  # fail closed: nothing goes unrecorded
     if read_only:
@@ -47,19 +49,22 @@ async def task_access(fleet: NodeAccess, cluster: str, ref: str, *, node: str | 
     try:
         if fresh:
             assert isinstance(fleet, Fleet), "FRESH reads the cluster through a core Fleet"
-            state = await fleet.inventory(cluster).load()
+            found = await locate(fleet, cluster, ref, node=node, hints=hints)
+            target = found.target
         else:
             state = fleet.state(cluster)
-        entry["manager"] = state.manager
-        target = pick_task(state, ref, node=node)
+            entry["manager"] = state.manager
+            target = pick_task(state, ref, node=node)
+            found = None
+        if found is not None:
+            entry["manager"] = found.manager
+            if found.manager is None:  # no manager was asked: its node's engine confirmed it
+                params["found_by"] = "placement hint"
         entry["target"] = target.replica
         params.update(node=target.node.hostname, container=target.container_id[:12])
-        try:
-            engine = await fleet.task_engine(cluster, target.node.id)
-        except SwarmdeckError as exc:
-            raise ExecFailed(f"{target.replica} runs on {target.node.hostname}, which "
-                             f"cannot be reached: {exc}") from None
-        yield target, engine
+        if found is None:
+            found = Located(target, await engine_of(fleet, cluster, target), None)
+        yield found
     except BaseException as exc:
         _record_end(audit, entry, params, exc)
         raise

@@ -84,6 +84,21 @@ class NodeLinks:
         await self.engine(node_id, session)
         return self._conns[node_id][0]
 
+    def adopt(self, node_id: str, conn: asyncssh.SSHClientConnection,
+              endpoint: DockerEndpoint) -> None:
+        """Keep CONN, already open to NODE_ID (core.task_hint dialled it), as that node's
+        connection: the next use of the node takes it instead of dialling, and close()
+        closes it."""
+        held = self._conns.get(node_id)
+        if held is not None and held[0] is not conn:
+            held[0].close()
+        self._conns[node_id] = (conn, endpoint)
+        self._failed.pop(node_id, None)
+
+    def dials_for(self, node_id: str) -> bool:
+        """Does NODE_ID need a connection of its own (it is not the manager's node)?"""
+        return not self._managers_own(node_id)
+
     def _managers_own(self, node_id: str) -> bool:
         """NODE_ID is the connected manager's own node: its session serves it."""
         info = self.inventory.state.info

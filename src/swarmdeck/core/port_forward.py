@@ -56,16 +56,22 @@ def parse_ports(text: str) -> PortSpec:
     return PortSpec(local, remote)
 
 
-async def container_address(engine: DockerEndpoint, container_id: str) -> str:
+async def container_address(engine: DockerEndpoint, container_id: str,
+                            inspected: dict | None = None) -> str:
     """Where the node reaches the container (raises ExecFailed when it cannot). The
-    container and the node's docker_gwbridge are read at once: one round trip, not two."""
+    container (unless INSPECTED holds it, read just now) and the node's docker_gwbridge are
+    read at once: one round trip, not two."""
     async def gwbridge() -> dict:
         with contextlib.suppress(NotFound):
             return await engine.get("/networks/docker_gwbridge")
         return {}
 
-    found, bridge_net = await asyncio.gather(
-        engine.get(f"/containers/{container_id}/json"), gwbridge(), return_exceptions=True)
+    async def container() -> dict:
+        if inspected is not None:
+            return inspected
+        return await engine.get(f"/containers/{container_id}/json")
+
+    found, bridge_net = await asyncio.gather(container(), gwbridge(), return_exceptions=True)
     if isinstance(found, NotFound):
         raise ExecFailed(f"{engine.label}: container {container_id[:12]} is gone") from None
     for result in (found, bridge_net):
@@ -97,9 +103,10 @@ class Route:
     engine: DockerEndpoint | None = None
 
 
-async def route_to(target, engine: DockerEndpoint) -> Route:
-    """The route to TARGET's container (a core.task_exec.ExecTarget) through ENGINE."""
-    address = await container_address(engine, target.container_id)
+async def route_to(target, engine: DockerEndpoint, inspected: dict | None = None) -> Route:
+    """The route to TARGET's container (a core.task_exec.ExecTarget) through ENGINE
+    (INSPECTED: the container as ENGINE described it just now, if it did)."""
+    address = await container_address(engine, target.container_id, inspected)
     return Route(engine.conn, address, target.node.hostname, target.replica,
                  target.container_id, engine)
 

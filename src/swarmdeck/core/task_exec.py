@@ -159,10 +159,14 @@ class TaskExec:
             raise
         return True
 
-    async def shell(self, configured: str | None, image: str) -> list[str]:
-        """The shell to start: CONFIGURED ([exec] shell), else bash, else sh."""
+    async def shell(self, configured: str | None, image: str,
+                    known: list[str] | None = None) -> list[str]:
+        """The shell to start: CONFIGURED ([exec] shell), else KNOWN (the one found in this
+        same container before), else bash, else sh."""
         if configured:
             return shlex.split(configured)
+        if known:
+            return list(known)
         for program in ("bash", "sh"):
             if await self.has(program):
                 return [program]

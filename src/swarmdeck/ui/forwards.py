@@ -122,9 +122,10 @@ async def run_forward(app: SwarmdeckApp, cluster: str, ref: str, ports: PortSpec
     try:
         async with task_access(app.fleet, cluster, ref, node=node, action="port-forward",
                                params=params, read_only=app.read_only_reason(cluster),
-                               audit=AuditLog.default(), fresh=False) as (target, engine):
+                               audit=AuditLog.default(), fresh=False) as found:
             assert ports is not None
-            route = await route_to(target, engine)
+            target = found.target
+            route = await route_to(target, found.engine)
             forwarder = Forwarder(
                 route, port=ports.remote,
                 on_note=lambda line: say(line, severity="warning", timeout=6),

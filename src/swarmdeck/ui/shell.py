@@ -65,7 +65,8 @@ async def open_shell(widget: Widget, cluster: str, ref: str, *, node: str | None
     try:
         async with task_access(app.fleet, cluster, ref, node=node, action="exec",
                                params=params, read_only=app.read_only_reason(cluster),
-                               audit=AuditLog.default(), fresh=False) as (target, engine):
+                               audit=AuditLog.default(), fresh=False) as found:
+            target, engine = found.target, found.engine
             stdin, terminal = sys.__stdin__, sys.__stderr__
             if app.is_headless or stdin is None or terminal is None:  # no terminal to hand over
                 raise ExecFailed("a shell needs the console to run in a terminal")

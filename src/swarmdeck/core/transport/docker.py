@@ -92,15 +92,14 @@ class DockerEndpoint:
         self.socket_path = socket_path
         self.via = "stream-local"  # or "dial-stdio" where forwarding is forbidden
         self._idle: list[tuple[HTTPConnection, float]] = []  # (channel, idle since)
+        self._spare: list[asyncio.Future[HTTPConnection]] = []  # opened ahead (prewarm)
         self.api_version: str | None = None  # from the first answer's Api-Version header
 
     # ---- channels ----------------------------------------------------------------------
     async def _open(self, window: int = CHANNEL_WINDOW) -> HTTPConnection:
         if self.via == "stream-local":
             try:
-                reader, writer = await self.conn.open_unix_connection(self.socket_path,
-                                                                      window=window)
-                return HTTPConnection(reader, writer)
+                return await self._open_unix(window)
             except asyncssh.ChannelOpenError as exc:
                 if self.conn.is_closed():  # the connection is gone, not the socket
                     raise self._lost(exc) from None
@@ -117,6 +116,35 @@ class DockerEndpoint:
         except _LOST as exc:
             raise self._lost(exc) from None
         return HTTPConnection(proc.stdout, proc.stdin)
+
+    def prewarm(self, count: int) -> None:
+        """Open COUNT channels now, in the background, for the next fresh ones (a write, a
+        hijacked start): a channel's opening is a round trip those need not wait for when it
+        overlaps another request's. A spare that failed to open is not reported: the
+        request that wanted it opens its own. The spares are never used for reads, nor twice."""
+        if self.via != "stream-local":
+            return
+        for _ in range(count):
+            spare = asyncio.ensure_future(self._open_unix(CHANNEL_WINDOW))
+            spare.add_done_callback(_quiet)
+            self._spare.append(spare)
+
+    async def _open_unix(self, window: int) -> HTTPConnection:
+        reader, writer = await self.conn.open_unix_connection(self.socket_path, window=window)
+        return HTTPConnection(reader, writer)
+
+    async def _fresh(self) -> HTTPConnection:
+        """A channel nothing has used: a spare opened ahead, or a new one."""
+        while self._spare:
+            spare = self._spare.pop(0)
+            try:
+                http = await spare
+            except (asyncio.CancelledError, *_LOST):
+                continue
+            if not http.closed_by_peer():
+                return http
+            http.close()
+        return await self._open()
 
     async def _diagnose(self, reason: str) -> DockerUnavailable | None:
         """Why was the socket channel refused? None: the socket is fine (forwarding is not)."""
@@ -156,8 +184,10 @@ class DockerEndpoint:
         engine closes a keep-alive connection it has not heard from in 5 minutes (its
         ReadHeaderTimeout), and an idle console would then send its next request into a
         dead channel. FRESH: a new channel whatever the pool holds (writes)."""
+        if fresh:
+            return await self._fresh()
         now = time.monotonic()
-        while self._idle and not fresh:
+        while self._idle:
             http, since = self._idle.pop()
             if now - since < MAX_IDLE_AGE and not http.closed_by_peer():
                 return http
@@ -277,7 +307,7 @@ class DockerEndpoint:
         piped out): the full channel window."""
         from swarmdeck.core.transport.hijack import Hijacked, UpgradeParser, upgrade_request
 
-        http = await self._open(CHANNEL_WINDOW)
+        http = await self._fresh()
         reader, writer = http.reader, http.writer
         parser = UpgradeParser()
         try:
@@ -354,3 +384,14 @@ class DockerEndpoint:
 
     async def close(self) -> None:
         self.drop_idle()
+        spares, self._spare = self._spare, []
+        for spare in spares:
+            spare.cancel()
+            if spare.done() and not spare.cancelled() and spare.exception() is None:
+                spare.result().close()
+
+
+def _quiet(spare: asyncio.Future) -> None:
+    """A spare channel that could not be opened is not worth a warning."""
+    if not spare.cancelled():
+        spare.exception()

@@ -1,0 +1,324 @@
+"""Where a task's container ran the last time `exec` or `port-forward` found it: a placement
+hint, so that the next call dials that node at once, beside the manager rather than after it.
+
+A hint is never taken on its word. The node's own engine is asked for the container
+(GET /containers/{id}/json) and it is used only when that engine says it is there, running,
+and carries the swarm labels of the hinted task: its service's name and ID, its task ID, its
+node's ID. Anything else (the container gone or stopped, another task's, the node out of
+reach, a hint older than MAX_AGE, a hint file that is unreadable, damaged or not the user's
+own) and the manager's answer decides, as without a hint; that answer becomes the next hint.
+So a hint can make a call faster, never make it act on a container that is not running the
+task now. What it can do is keep to the replica chosen last time while that one runs, when a
+lower slot has come back since: it is trusted for MAX_AGE after a manager chose it.
+
+The hints live in $XDG_CACHE_HOME/swarmdeck/task-hints.json, written 0600 in a 0700
+directory (a file with any other owner or mode is ignored, not read), keyed by the config
+file, the cluster, the target as typed and --node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import stat
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from swarmdeck.core.config import cache_dir
+from swarmdeck.core.destinations import Destination
+
+if TYPE_CHECKING:
+    import asyncssh
+
+    from swarmdeck.core.fleet import Fleet
+    from swarmdeck.core.node_links import NodeAccess
+    from swarmdeck.core.task_exec import ExecTarget
+    from swarmdeck.core.transport.docker import DockerEndpoint
+
+MAX_AGE = 30 * 60.0  # seconds a manager's choice is trusted (checked on the node each time)
+MAX_HINTS = 100  # the oldest are dropped past this many
+FILE_NAME = "task-hints.json"
+SERVICE_ID = "com.docker.swarm.service.id"
+SERVICE_NAME = "com.docker.swarm.service.name"
+TASK_ID = "com.docker.swarm.task.id"
+NODE_ID = "com.docker.swarm.node.id"
+
+
+@dataclass(frozen=True)
+class TaskHint:
+    """What a manager answered last: the task, its container, its node and how that node
+    was reached (USER@HOST:PORT, the manager's own destination for a task on it)."""
+    user: str | None
+    host: str
+    port: int | None
+    node_id: str
+    hostname: str
+    service_id: str
+    service: str
+    mode: str
+    image: str
+    task_id: str
+    slot: int | None
+    container_id: str
+    saved_at: float
+    shell: list[str] | None = None  # the shell found in that container, once one was started
+
+    @property
+    def destination(self) -> Destination:
+        return Destination(self.user, self.host, self.port)
+
+    @classmethod
+    def of(cls, target: ExecTarget, destination: Destination,
+           shell: list[str] | None = None) -> TaskHint:
+        return cls(destination.user, destination.host, destination.port, target.node.id,
+                   target.node.hostname, target.service.id, target.service.name,
+                   target.service.mode, target.service.image, target.task.id,
+                   target.task.slot, target.container_id, time.time(), shell)
+
+    @classmethod
+    def from_json(cls, data: Any) -> TaskHint | None:
+        """The hint DATA holds, or None when it is not one (a damaged or older file)."""
+        names = {f.name for f in fields(cls)}
+        if not isinstance(data, dict) or not names - {"shell"} <= data.keys():
+            return None
+        try:
+            return cls(**{k: v for k, v in data.items() if k in names})
+        except TypeError:
+            return None
+
+    def target(self) -> ExecTarget:
+        """The task as the hint names it (running: its node's engine said so just now)."""
+        from swarmdeck.core.models import Node, Service, Task
+        from swarmdeck.core.task_exec import ExecTarget
+
+        node = Node(id=self.node_id, hostname=self.hostname, role="", availability="",
+                    status="ready", address=self.host)
+        service = Service(id=self.service_id, name=self.service, mode=self.mode,
+                          image=self.image)
+        task = Task(id=self.task_id, service_id=self.service_id, node_id=self.node_id,
+                    slot=self.slot, state="running", desired_state="running",
+                    container_id=self.container_id)
+        return ExecTarget(service, task, node)
+
+
+def refuted(container: Mapping[str, Any], hint: TaskHint) -> str | None:
+    """Why the node's engine's answer for the hinted container (its inspect JSON) does not
+    confirm the hint, or None when it does: the container runs, and its swarm labels are
+    the hinted task's."""
+    if not (container.get("State") or {}).get("Running"):
+        return "the container is not running"
+    labels = (container.get("Config") or {}).get("Labels") or {}
+    expected = {SERVICE_ID: hint.service_id, SERVICE_NAME: hint.service,
+                TASK_ID: hint.task_id, NODE_ID: hint.node_id}
+    for label, value in expected.items():
+        if labels.get(label) != value:
+            return f"its label {label} is {labels.get(label)!r}, not {value!r}"
+    return None
+
+
+class TaskHints:
+    """The hint of one target (KEY) in the user's hint file at PATH."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path = path
+        self.key = key
+
+    @classmethod
+    def default(cls, config_path: Path, cluster: str, ref: str, node: str | None,
+                env: Mapping[str, str] | None = None) -> TaskHints:
+        key = json.dumps([str(config_path.expanduser().absolute()), cluster, ref, node or ""])
+        return cls(cache_dir(env) / FILE_NAME, key)
+
+    def recall(self, now: float | None = None) -> TaskHint | None:
+        """The hint for this target, or None (none, too old, or a file not to be trusted)."""
+        hint = TaskHint.from_json(self._read().get(self.key))
+        now = time.time() if now is None else now
+        if hint is None or not 0 <= now - hint.saved_at <= MAX_AGE:
+            return None
+        return hint
+
+    def remember(self, hint: TaskHint) -> None:
+        """Keep HINT for this target (best effort: a cache that cannot be written is none)."""
+        hints = self._read()
+        hints.pop(self.key, None)
+        hints[self.key] = asdict(hint)
+        for key in list(hints)[:-MAX_HINTS]:
+            del hints[key]
+        self._write(hints)
+
+    def forget(self) -> None:
+        hints = self._read()
+        if hints.pop(self.key, None) is not None:
+            self._write(hints)
+
+    def _read(self) -> dict[str, Any]:
+        """The file's hints; nothing when it is missing, damaged, not a regular file, or
+        readable or writable by anyone but its owner, this user."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return {}
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() \
+                    or st.st_mode & 0o077:
+                return {}
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                data = json.loads(fh.read(1 << 20))
+        except (OSError, ValueError):
+            return {}
+        finally:
+            os.close(fd)
+        return data if isinstance(data, dict) else {}
+
+    def _write(self, hints: dict[str, Any]) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                os.write(fd, json.dumps(hints).encode())
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+@dataclass
+class Located:
+    """The task to use and its node's engine; MANAGER: the manager that answered (None when
+    the hint, checked on the node, was enough)."""
+    target: ExecTarget
+    engine: DockerEndpoint
+    manager: str | None
+    hint: TaskHint | None = None  # the hint used, or the one the manager's answer became
+    container: dict[str, Any] | None = None  # the node's inspect of it, when read
+
+
+@dataclass
+class _Checked:
+    conn: asyncssh.SSHClientConnection
+    engine: DockerEndpoint
+    container: dict[str, Any] | None  # None: the engine did not confirm the hint
+    node_id: str | None  # the node the engine's answer says it is (None: it said nothing)
+
+
+async def locate(fleet: Fleet, cluster: str, ref: str, *, node: str | None,
+                 hints: TaskHints | None) -> Located:
+    """REF's task (on NODE) and its node's engine. With a hint, its node is dialled and its
+    container checked there while the manager is asked; a confirmed hint wins, otherwise the
+    manager's answer decides (reusing the hinted node's connection when the task is on that
+    node). The manager's answer is remembered as the next hint. Errors are the manager
+    path's: a hint that fails is dropped, never reported."""
+    from swarmdeck.core.task_exec import pick_task
+
+    inventory = fleet.inventory(cluster)
+    hint = hints.recall() if hints is not None else None
+    direct = fleet.config.clusters[cluster].metrics != "manager"  # nodes dialled directly
+    loading = asyncio.ensure_future(inventory.load())
+    checking = asyncio.ensure_future(_check(fleet, cluster, hint)) \
+        if hint is not None and direct else None
+    try:
+        if checking is not None:
+            await asyncio.wait({loading, checking}, return_when=asyncio.FIRST_COMPLETED)
+            checked = checking.result() if checking.done() else None
+            if checked is not None and checked.container is not None:
+                assert hint is not None
+                await _cancel(loading)
+                fleet.node_links(cluster).adopt(hint.node_id, checked.conn, checked.engine)
+                return Located(hint.target(), checked.engine, None, hint, checked.container)
+        state = await loading
+        target = pick_task(state, ref, node=node)
+        if checking is not None:
+            assert hint is not None
+            await _reuse(fleet, cluster, target, hint, checking)
+        engine = await engine_of(fleet, cluster, target)
+    except BaseException:
+        await _cancel(loading)
+        if checking is not None:
+            await _cancel(checking)
+        raise
+    found = None
+    session = inventory.session
+    if hints is not None and direct and session is not None:
+        own = state.info is not None and state.info.node_id == target.node.id
+        way = session.destination if own else \
+            Destination(session.resolved.user, target.node.address, None)
+        same = hint is not None and hint.container_id == target.container_id
+        found = TaskHint.of(target, way, hint.shell if same and hint is not None else None)
+        hints.remember(found)
+    return Located(target, engine, state.manager, found)
+
+
+async def engine_of(fleet: NodeAccess, cluster: str, target: ExecTarget) -> DockerEndpoint:
+    """TARGET's node's engine, or ExecFailed saying which node cannot be reached and why."""
+    from swarmdeck.core.errors import ExecFailed, SwarmdeckError
+
+    try:
+        return await fleet.task_engine(cluster, target.node.id)
+    except SwarmdeckError as exc:
+        raise ExecFailed(f"{target.replica} runs on {target.node.hostname}, which "
+                         f"cannot be reached: {exc}") from None
+
+
+async def _check(fleet: Fleet, cluster: str, hint: TaskHint) -> _Checked | None:
+    """HINT's node dialled and asked for its container; None when the node cannot be
+    reached or its engine cannot be asked."""
+    from swarmdeck.core.errors import NotFound, SwarmdeckError
+    from swarmdeck.core.transport.docker import DockerEndpoint
+    from swarmdeck.core.transport.ssh import connect
+
+    inventory = fleet.inventory(cluster)
+    try:
+        conn, resolved = await connect(hint.destination, inventory.ssh)
+    except SwarmdeckError:
+        return None
+    engine = DockerEndpoint(conn, f"{hint.hostname} ({resolved.label})", inventory.socket_path)
+    engine.prewarm(2)  # for the exec's create and start, or a forward's first connection
+    try:
+        container = await engine.get(f"/containers/{hint.container_id}/json")
+    except NotFound:
+        container = None
+    except SwarmdeckError:
+        conn.close()
+        return None
+    except BaseException:
+        conn.close()
+        raise
+    if container is None:
+        return _Checked(conn, engine, None, None)
+    confirmed = refuted(container, hint) is None
+    node_id = ((container.get("Config") or {}).get("Labels") or {}).get(NODE_ID)
+    return _Checked(conn, engine, container if confirmed else None, node_id)
+
+
+async def _reuse(fleet: Fleet, cluster: str, target: ExecTarget, hint: TaskHint,
+                 checking: asyncio.Future[_Checked | None]) -> None:
+    """The manager answered first, or the hint was wrong: the hinted node's connection
+    serves the task when the task is on that node (its engine said so: the container's
+    node label), else it is closed."""
+    links = fleet.node_links(cluster)
+    if target.node.id != hint.node_id or not links.dials_for(target.node.id):
+        await _cancel(checking)
+        return
+    checked = await checking  # the dial the task's engine needs anyway
+    if checked is None:
+        return
+    if checked.node_id == target.node.id:
+        links.adopt(target.node.id, checked.conn, checked.engine)
+    else:
+        checked.conn.close()
+
+
+async def _cancel(future: asyncio.Future) -> None:
+    future.cancel()
+    with contextlib.suppress(BaseException):
+        result = await future
+        if isinstance(result, _Checked):
+            result.conn.close()
