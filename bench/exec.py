@@ -1,24 +1,32 @@
 """How long until a command in a task has run: `swarmdeck exec` against ssh + the docker CLI.
 
-On the lab, for the first running replica of shop_web:
+On the lab, for the first running replica of shop_web, every prod node behind a delaying
+proxy adding 50 ms of round trip (bench/lab_bench.py; its address too, since exec dials a
+task's node at the address the swarm reports):
 
-  (a) `swarmdeck exec shop_web -- true`: a new process that finds the task (manager
-      connection, one parallel fetch), dials the task's node, creates and starts the exec
-      through that engine's API and reads its exit status
-  (b) `ssh NODE docker exec CONTAINER true`, with the node and container already known
-      (the lab's ssh config, key and known_hosts)
+  (a) `swarmdeck exec shop_web -- CMD`, a new process each time:
+      cold    no placement hint: the manager is asked, then the task's node dialled
+      hinted  the hint the previous call left (core.task_hint): the node is dialled at once
+              and the container checked on its engine, beside the manager
+  (b) `ssh NODE-slow docker exec CONTAINER CMD`, the node and container already known
+  (c) with --against PYTHON: another install's `swarmdeck exec` (say main's), cold and
+      hinted alike, in the same rounds (a before/after pair)
 
-Both are timed from the start of the process to its end (`true` prints nothing), and to the
-first byte on stdout for `hostname`. Best of N runs (1 to 20).
-Run as root on a machine where the lab is up:  python bench/exec.py [--runs N]
+Timed from the start of the process to its end for `true`, and to the first byte on stdout
+for `hostname`. The runs of each round are interleaved (one of each in turn); best and
+median of N rounds. Target: swarmdeck no slower than ssh + docker exec.
+Run as root on a machine where the lab is up:  python bench/exec.py [--runs N] [--against PY]
 """
 
 from __future__ import annotations
 
-import os
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import lab_bench
 
@@ -26,6 +34,8 @@ from swarmdeck.lab.lab import Lab
 
 SERVICE = "shop_web"
 MAX_RUNS = 20
+DELAY = 0.025  # each way: 50 ms round trip
+FIRST_PORT = 2221  # the proxies' ports, one per prod node
 
 
 def first_replica(lab: Lab) -> tuple[str, str]:
@@ -44,12 +54,12 @@ def first_replica(lab: Lab) -> tuple[str, str]:
     return node, container
 
 
-def timed(argv: list[str], *, expect: bytes | None) -> tuple[float, float]:
+def timed(argv: list[str], env: dict[str, str], *, expect: bytes | None) -> tuple[float, float]:
     """(seconds to the first byte on stdout, seconds to the end) of one run of ARGV."""
     started = time.perf_counter()
     # unbuffered: the first byte read must not pull the rest away from communicate()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, bufsize=0)
+                            stderr=subprocess.PIPE, bufsize=0, env=env)
     assert proc.stdout is not None
     first = proc.stdout.read(1)
     first_at = time.perf_counter() - started
@@ -62,26 +72,53 @@ def timed(argv: list[str], *, expect: bytes | None) -> tuple[float, float]:
     return (first_at if first else ended), ended
 
 
-def best(argv: list[str], runs: int, *, expect: bytes | None, first: bool) -> float:
-    return min(timed(argv, expect=expect)[0 if first else 1] for _ in range(runs))
-
-
 def main() -> None:
-    lab, runs = lab_bench.lab_and_runs(__doc__.splitlines()[0], MAX_RUNS)
+    lab, runs, against = lab_bench.lab_and_runs(__doc__.splitlines()[0], MAX_RUNS)
     node, container = first_replica(lab)
-    env_state = os.environ.setdefault("XDG_STATE_HOME", "/tmp/swarmdeck-bench-state")
-    swarmdeck = [sys.executable, "-m", "swarmdeck", "--config", str(lab.config_file), "exec",
-                 SERVICE, "-c", "prod", "--"]
-    ssh = ["ssh", "-F", str(lab.ssh_config), node, "docker", "exec", container]
-    print(f"{SERVICE}: node {node}, container {container[:12]}; best of {runs} runs "
-          f"(audit log under {env_state})")
-    for command, expect, first in ((["true"], None, False),
-                                   (["hostname"], container[:12].encode(), True)):
-        what = "to the end" if not first else "to the first output"
-        ours = best(swarmdeck + command, runs, expect=expect, first=first)
-        theirs = best(ssh + command, runs, expect=expect, first=first)
-        print(f"{' '.join(command):9s} {what:20s} swarmdeck exec {ours * 1000:7.0f} ms   "
-              f"ssh + docker exec {theirs * 1000:7.0f} ms   ratio {ours / theirs:.2f}x")
+    prod = [n.name for n in lab.all_nodes() if n.name.startswith("prod-")]
+    with tempfile.TemporaryDirectory(prefix="swarmdeck-bench-") as tmp:
+        work = Path(tmp)
+        ssh_config, procs = lab_bench.start(
+            lab, work, {name: FIRST_PORT + i for i, name in enumerate(prod)}, DELAY,
+            by_address=True)
+        config = work / "config.toml"
+        config.write_text(f'[ssh]\nconfig = ["{ssh_config}"]\n'
+                          f'[clusters.prod]\nmanagers = ["prod-m1-slow"]\nmetrics = "off"\n')
+        config.chmod(0o600)
+        cache = work / "cache"
+        env = lab_bench.child_env(XDG_CACHE_HOME=str(cache))
+        pythons = {"swarmdeck": sys.executable} | ({"against": against} if against else {})
+        try:
+            print(f"{SERVICE}: node {node}, container {container[:12]}; {DELAY * 2000:.0f} ms "
+                  f"RTT to every node; {runs} rounds (best / median)")
+            for command, expect, first in ((["true"], None, False),
+                                           (["hostname"], container[:12].encode(), True)):
+                rows: dict[str, list[float]] = {}
+                ssh = ["ssh", "-F", str(ssh_config), f"{node}-slow", "docker", "exec",
+                       container, *command]
+                for _ in range(runs):
+                    rows.setdefault("ssh + docker exec", []).append(
+                        timed(ssh, env, expect=expect)[0 if first else 1])
+                    for name, python in pythons.items():
+                        argv = [python, "-m", "swarmdeck", "--config", str(config), "exec",
+                                SERVICE, "-c", "prod", "--", *command]
+                        shutil.rmtree(cache, ignore_errors=True)
+                        rows.setdefault(f"{name} cold", []).append(
+                            timed(argv, env, expect=expect)[0 if first else 1])
+                        rows.setdefault(f"{name} hinted", []).append(
+                            timed(argv, env, expect=expect)[0 if first else 1])
+                base = min(rows["ssh + docker exec"])
+                what = "to the first output" if first else "to the end"
+                print(f"{' '.join(command)} ({what}):")
+                for name, times in rows.items():
+                    ratio = min(times) / base
+                    verdict = "" if name.startswith("ssh") else \
+                        f"   target <= 1.00  {'ok' if ratio <= 1.0 else 'MISSED'}"
+                    print(f"  {name:20s} {min(times) * 1000:6.0f} ms / "
+                          f"{statistics.median(times) * 1000:6.0f} ms   ratio {ratio:.2f}x"
+                          f"{verdict}")
+        finally:
+            lab_bench.stop(procs)
 
 
 if __name__ == "__main__":

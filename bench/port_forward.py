@@ -7,7 +7,10 @@ forward 127.0.0.1:PORT to the same container address, through the same node:
 
   (a) first byte: from the process's start (`swarmdeck port-forward SERVICE PORT:8080`, or
       `ssh -N -L PORT:ADDRESS:8080 prod-m1-slow`) to the first byte of an HTTP answer through
-      the fresh forward (the local port polled until it accepts)
+      the fresh forward (the local port polled until it accepts). swarmdeck cold: no
+      placement hint (the manager is asked first); hinted: the one the previous run left
+      (core.task_hint). With --against PYTHON, another install's (say main's) in the same
+      rounds, interleaved
   (a') the same on a new connection through a forward already up (what each further
       connection costs)
   (b) throughput: one GET of the SIZE MB file through a forward already up
@@ -19,8 +22,9 @@ Run as root on a machine where the lab is up:  python bench/port_forward.py [--r
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +42,7 @@ PROXY_PORT = 2203
 DELAY = 0.025  # each way: 50 ms round trip
 SIZE_MB = 32
 MAX_RUNS = 10
+ENV: dict[str, str] = {}  # the timed processes' (lab_bench.child_env), set by main()
 
 
 def free_port() -> int:
@@ -112,7 +117,7 @@ def get(port: int, path: str, *, first_only: bool, timeout: float = 30) -> int:
 
 def start_forward(argv: list[str]) -> subprocess.Popen:
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, env=ENV)
 
 
 def end(proc: subprocess.Popen) -> None:
@@ -124,18 +129,15 @@ def end(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def first_byte(make_argv, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        port = free_port()
-        started = time.perf_counter()
-        proc = start_forward(make_argv(port))
-        try:
-            get(port, "/index.html", first_only=True)
-            times.append(time.perf_counter() - started)
-        finally:
-            end(proc)
-    return min(times)
+def first_byte(make_argv) -> float:
+    port = free_port()
+    started = time.perf_counter()
+    proc = start_forward(make_argv(port))
+    try:
+        get(port, "/index.html", first_only=True)
+        return time.perf_counter() - started
+    finally:
+        end(proc)
 
 
 def through_one(make_argv, runs: int) -> tuple[float, float]:
@@ -164,10 +166,11 @@ def through_one(make_argv, runs: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    lab, runs = lab_bench.lab_and_runs(__doc__.splitlines()[0], MAX_RUNS)
-    os.environ.setdefault("XDG_STATE_HOME", "/tmp/swarmdeck-bench-state")  # the audit log
+    lab, runs, against = lab_bench.lab_and_runs(__doc__.splitlines()[0], MAX_RUNS)
     with tempfile.TemporaryDirectory(prefix="swarmdeck-bench-") as tmp:
         work = Path(tmp)
+        cache = work / "cache"
+        ENV.update(lab_bench.child_env(XDG_CACHE_HOME=str(cache)))
         address = deploy(lab)
         ssh_config, procs = lab_bench.start(lab, work, {NODE: PROXY_PORT}, DELAY)
         config = work / "config.toml"
@@ -175,29 +178,42 @@ def main() -> None:
                           f'[clusters.prod]\nmanagers = ["{NODE}-slow"]\nmetrics = "off"\n')
         config.chmod(0o600)
 
-        def swarmdeck(port: int) -> list[str]:
-            return [sys.executable, "-m", "swarmdeck", "--config", str(config),
-                    "port-forward", SERVICE, f"{port}:8080", "-c", "prod"]
+        def swarmdeck(python: str):
+            def argv(port: int) -> list[str]:
+                return [python, "-m", "swarmdeck", "--config", str(config),
+                        "port-forward", SERVICE, f"{port}:8080", "-c", "prod"]
+            return argv
 
         def ssh(port: int) -> list[str]:
             return ["ssh", "-F", str(ssh_config), "-N", "-o", "ExitOnForwardFailure=yes",
                     "-L", f"127.0.0.1:{port}:{address}:8080", f"{NODE}-slow"]
 
+        pythons = {"swarmdeck": sys.executable} | ({"against": against} if against else {})
+        firsts: dict[str, list[float]] = {}
         try:
             print(f"{SERVICE} on {NODE} at {address}:8080, {DELAY * 2000:.0f} ms RTT link; "
-                  f"best of {runs} runs")
-            ours_first = first_byte(swarmdeck, runs)
-            theirs_first = first_byte(ssh, runs)
-            ours_next, ours_rate = through_one(swarmdeck, runs)
+                  f"{runs} rounds (best / median)")
+            for _ in range(runs):
+                firsts.setdefault("ssh -L", []).append(first_byte(ssh))
+                for name, python in pythons.items():
+                    shutil.rmtree(cache, ignore_errors=True)
+                    firsts.setdefault(f"{name} cold", []).append(first_byte(swarmdeck(python)))
+                    firsts.setdefault(f"{name} hinted", []).append(
+                        first_byte(swarmdeck(python)))
+            ours_next, ours_rate = through_one(swarmdeck(sys.executable), runs)
             theirs_next, theirs_rate = through_one(ssh, runs)
         finally:
             lab_bench.stop(procs)
             remove(lab)
-    first_ratio = ours_first / theirs_first
+    base = min(firsts["ssh -L"])
+    print("  first byte (process start -> HTTP answer):")
+    for name, times in firsts.items():
+        ratio = min(times) / base
+        verdict = "" if name == "ssh -L" else \
+            f"   target <= 1.20  {'ok' if ratio <= 1.2 else 'MISSED'}"
+        print(f"    {name:18s} {min(times) * 1000:6.0f} ms / {statistics.median(times) * 1000:6.0f}"
+              f" ms   ratio {ratio:.2f}x{verdict}")
     rate_ratio = ours_rate / theirs_rate
-    print(f"  first byte (process start -> HTTP answer)  swarmdeck {ours_first * 1000:6.0f} ms"
-          f"   ssh -L {theirs_first * 1000:6.0f} ms   ratio {first_ratio:.2f}x   target <= 1.20"
-          f"  {'ok' if first_ratio <= 1.2 else 'MISSED'}")
     print(f"  first byte, new connection, forward up   swarmdeck {ours_next * 1000:6.0f} ms"
           f"   ssh -L {theirs_next * 1000:6.0f} ms   ratio {ours_next / theirs_next:.2f}x")
     print(f"  throughput ({SIZE_MB} MB GET)                  swarmdeck {ours_rate:6.1f} MB/s"

@@ -10,7 +10,7 @@ import json
 import os
 import stat
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,6 +22,7 @@ from swarmdeck.core.errors import HostUnreachable, NotFound
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.models import Node, Service, SwarmInfo, Task
 from swarmdeck.core.task_hint import MAX_AGE, TaskHint, TaskHints, locate, refuted
+from swarmdeck.core.transport.ssh import SSHSettings
 
 WEB = Service(id="sid-web", name="shop_web", mode="replicated", replicas=2, image="demo:1")
 
@@ -46,9 +47,14 @@ def cluster_state(web1_on: str = "w1", web1_task: str = "t1") -> ClusterState:
                         info=SwarmInfo(node_id="id-m1"), manager="m1 (root@10.0.0.1:22)")
 
 
+SETTINGS = SSHSettings(config_files=("/etc/ssh_config",))
+AS_STORED = json.loads(json.dumps(asdict(SETTINGS)))  # as the file gives it back
+
+
 def hint(on: str = "w1", task: str = "t1", **changes) -> TaskHint:
-    base = TaskHint("root", NODES[on].address, None, f"id-{on}", on, WEB.id, WEB.name,
-                    WEB.mode, WEB.image, task, 1, f"c-{task}", saved_at=time.time())
+    base = TaskHint("prod", "root", NODES[on].address, None, AS_STORED, "/sock",
+                    f"id-{on}", on, WEB.id, WEB.name, WEB.mode, WEB.image, task, 1,
+                    f"c-{task}", saved_at=time.time())
     return replace(base, **changes)
 
 
@@ -206,7 +212,7 @@ class FakeFleet:
         session = SimpleNamespace(destination=Destination(None, "m1-alias"),
                                   resolved=SimpleNamespace(user="root"))
         self.config = SimpleNamespace(clusters={"prod": SimpleNamespace(metrics=metrics)})
-        self._inventory = SimpleNamespace(load=self._load, ssh=None, socket_path="/sock",
+        self._inventory = SimpleNamespace(load=self._load, ssh=SETTINGS, socket_path="/sock",
                                           session=session)
 
     def inventory(self, name: str):
@@ -344,3 +350,28 @@ def test_no_hint_is_used_or_kept_when_nodes_are_reached_through_the_manager(hint
     fleet = FakeFleet(cluster_state(), metrics="manager")
     found = _locate(fleet, hints)
     assert found.manager is not None and nodes.dials == []
+
+
+def test_a_hint_made_with_other_settings_is_not_used(hints, nodes):
+    """The config changed since (another ssh config, or the hint is another cluster's):
+    the hint is not dialled, the manager decides."""
+    h = hint(ssh=AS_STORED | {"config_files": ["/elsewhere"]})
+    hints.remember(h)
+    FakeEndpoint.containers = {"10.0.0.2": inspect(h)}
+    fleet = FakeFleet(cluster_state())
+    found = _locate(fleet, hints)
+    assert found.manager is not None and nodes.dials == []
+    assert hints.recall().ssh == AS_STORED  # the manager's answer, with today's settings
+
+
+def test_an_early_check_is_used_when_the_config_agrees(hints, nodes):
+    """exec and port-forward start the check before the config is read (cli.early)."""
+    h = hint()
+    FakeEndpoint.containers = {"10.0.0.2": inspect(h)}
+    fleet = FakeFleet(cluster_state())
+
+    async def run():
+        early = (h, task_hint.check(h))
+        return await locate(fleet, "prod", "shop_web", node=None, hints=hints, early=early)
+    found = asyncio.run(run())
+    assert found.manager is None and nodes.dials == ["10.0.0.2"]

@@ -9,43 +9,43 @@ import argparse
 import asyncio
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from swarmdeck.cli.render import load_config
-from swarmdeck.core.audit import AuditLog
-from swarmdeck.core.config import Config
+from swarmdeck.cli import early as early_start
+
+if TYPE_CHECKING:
+    from swarmdeck.core.config import Config
+    from swarmdeck.core.task_hint import TaskHint, TaskHints
 
 
 def run_exec(args: argparse.Namespace) -> int:
-    from swarmdeck.cli.session import pick_cluster
-
-    config = load_config(args.config)
-    cluster = pick_cluster(config, args.cluster)
     try:
-        return asyncio.run(_run(config, cluster, args))
+        return early_start.run(args, lambda config, cluster, hints, early: _run(
+            config, cluster, args, hints, early))
     except asyncio.CancelledError:  # SIGTERM during a session (the terminal is restored)
         print("swarmdeck: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
 
 
-async def _run(config: Config, cluster: str, args: argparse.Namespace) -> int:
+async def _run(config: Config, cluster: str, args: argparse.Namespace, hints: TaskHints,
+               early: tuple[TaskHint, asyncio.Future] | None) -> int:
     from dataclasses import replace
 
+    from swarmdeck.core.audit import AuditLog
     from swarmdeck.core.exec_session import run_session, task_access
     from swarmdeck.core.fleet import Fleet
     from swarmdeck.core.ops.base import read_only_reason
     from swarmdeck.core.task_exec import TaskExec
-    from swarmdeck.core.task_hint import TaskHints
 
     params: dict = {"command": list(args.argv) or "(shell)"}
     if args.user:
         params["user"] = args.user
     fleet = Fleet(config)
-    hints = TaskHints.default(config.path, cluster, args.target, args.node)
     try:
         async with task_access(fleet, cluster, args.target, node=args.node, action="exec",
                                params=params, audit=AuditLog.default(),
                                read_only=read_only_reason(config, cluster, args.read_only),
-                               hints=hints) as found:
+                               hints=hints, early=early) as found:
             target, engine = found.target, found.engine
             task_exec = TaskExec(engine, target.container_id)
             command = list(args.argv)

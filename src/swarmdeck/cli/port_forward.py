@@ -8,46 +8,48 @@ import argparse
 import asyncio
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from swarmdeck.cli.render import load_config
-from swarmdeck.core.config import Config
+from swarmdeck.cli import early as early_start
 from swarmdeck.core.sanitize import clean
+
+if TYPE_CHECKING:
+    from swarmdeck.core.config import Config
+    from swarmdeck.core.task_hint import TaskHint, TaskHints
 
 
 def run_port_forward(args: argparse.Namespace) -> int:
-    from swarmdeck.cli.session import pick_cluster
     from swarmdeck.core.port_forward import parse_ports
 
     ports = parse_ports(args.ports)  # bad input before any connection
-    config = load_config(args.config)
-    cluster = pick_cluster(config, args.cluster)
-    return asyncio.run(_run(config, cluster, args, ports))
+    return early_start.run(args, lambda config, cluster, hints, early: _run(
+        config, cluster, args, ports, hints, early))
 
 
-async def _run(config: Config, cluster: str, args: argparse.Namespace, ports) -> int:
+async def _run(config: Config, cluster: str, args: argparse.Namespace, ports,
+               hints: TaskHints, early: tuple[TaskHint, asyncio.Future] | None) -> int:
     from swarmdeck.core.fleet import Fleet
     from swarmdeck.core.ops.base import read_only_reason
 
     fleet = Fleet(config)
     try:
         return await _forward(fleet, cluster, args, ports,
-                              read_only_reason(config, cluster, args.read_only))
+                              read_only_reason(config, cluster, args.read_only), hints, early)
     finally:
         await fleet.close()
 
 
 async def _forward(fleet, cluster: str, args: argparse.Namespace, ports,
-                   read_only: str | None) -> int:
+                   read_only: str | None, hints: TaskHints,
+                   early: tuple[TaskHint, asyncio.Future] | None) -> int:
     from swarmdeck.core.audit import AuditLog
     from swarmdeck.core.exec_session import task_access
     from swarmdeck.core.port_forward import Forwarder, route_to, task_router
-    from swarmdeck.core.task_hint import TaskHints
 
     params: dict = {"remote_port": ports.remote}
-    hints = TaskHints.default(fleet.config.path, cluster, args.target, args.node)
     async with task_access(fleet, cluster, args.target, node=args.node,
                            action="port-forward", params=params, audit=AuditLog.default(),
-                           read_only=read_only, hints=hints) as found:
+                           read_only=read_only, hints=hints, early=early) as found:
         target, engine = found.target, found.engine
         route = await route_to(target, engine, found.container)
         address = route.address

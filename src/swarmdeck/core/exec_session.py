@@ -27,29 +27,35 @@ from swarmdeck.core.errors import (
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.node_links import NodeAccess
 from swarmdeck.core.task_exec import TaskExec, pick_task, pump
-from swarmdeck.core.task_hint import Located, TaskHints, engine_of, locate
+from swarmdeck.core.task_hint import Located, TaskHint, TaskHints, discard, engine_of, locate
 
 
 @contextlib.asynccontextmanager
 async def task_access(fleet: NodeAccess, cluster: str, ref: str, *, node: str | None,
                       action: str, params: dict, read_only: str | None, audit: AuditLog,
-                      fresh: bool = True, hints: TaskHints | None = None
+                      fresh: bool = True, hints: TaskHints | None = None,
+                      early: tuple[TaskHint, asyncio.Future] | None = None
                       ) -> AsyncIterator[Located]:
     """The task REF names (on NODE) and its node's engine, for ACTION (exec, port-forward),
     refused when READ_ONLY (why the cluster is). One audit line with how it ended and PARAMS
     as they are then (the caller adds to them). FRESH: read the cluster first (the CLI, with
     a core Fleet), or use HINTS, the task's last placement, once the node's engine confirms
-    it (core.task_hint); otherwise the fleet's live state is used (the console's
-    FleetSource)."""
+    it (core.task_hint; EARLY: its check, started before the config was read); otherwise
+    the fleet's live state is used (the console's FleetSource)."""
     entry: dict[str, Any] = {"cluster": cluster, "manager": None, "action": action, "target": ref}
-    audit.check()  # fail closed: nothing goes unrecorded
-    if read_only:
-        audit.record(**entry, params=params, result="refused", error="read-only")
-        raise ReadOnly(f"{action} refused: cluster {cluster} is read-only ({read_only})")
+    try:
+        audit.check()  # fail closed: nothing goes unrecorded
+        if read_only:
+            audit.record(**entry, params=params, result="refused", error="read-only")
+            raise ReadOnly(f"{action} refused: cluster {cluster} is read-only ({read_only})")
+    except BaseException:
+        if early is not None:  # dialled before the config said no: closed unused
+            await discard(early[1])
+        raise
     try:
         if fresh:
             assert isinstance(fleet, Fleet), "FRESH reads the cluster through a core Fleet"
-            found = await locate(fleet, cluster, ref, node=node, hints=hints)
+            found = await locate(fleet, cluster, ref, node=node, hints=hints, early=early)
             target = found.target
         else:
             state = fleet.state(cluster)

@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from swarmdeck.core.config import cache_dir
 from swarmdeck.core.destinations import Destination
+from swarmdeck.core.paths import cache_dir
 
 if TYPE_CHECKING:
     import asyncssh
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from swarmdeck.core.node_links import NodeAccess
     from swarmdeck.core.task_exec import ExecTarget
     from swarmdeck.core.transport.docker import DockerEndpoint
+    from swarmdeck.core.transport.ssh import SSHSettings
 
 MAX_AGE = 30 * 60.0  # seconds a manager's choice is trusted (checked on the node each time)
 MAX_HINTS = 100  # the oldest are dropped past this many
@@ -51,11 +52,16 @@ NODE_ID = "com.docker.swarm.node.id"
 
 @dataclass(frozen=True)
 class TaskHint:
-    """What a manager answered last: the task, its container, its node and how that node
-    was reached (USER@HOST:PORT, the manager's own destination for a task on it)."""
+    """What a manager of CLUSTER answered last: the task, its container, its node and how
+    that node was reached (USER@HOST:PORT, the manager's own destination for a task on it,
+    with SSH, the SSH settings then, and the Docker socket's path): enough to dial it and
+    ask its engine before the config is even read (the config's settings must then agree)."""
+    cluster: str
     user: str | None
     host: str
     port: int | None
+    ssh: dict[str, Any]
+    socket_path: str
     node_id: str
     hostname: str
     service_id: str
@@ -72,10 +78,28 @@ class TaskHint:
     def destination(self) -> Destination:
         return Destination(self.user, self.host, self.port)
 
+    @property
+    def settings(self) -> SSHSettings:
+        from swarmdeck.core.transport.ssh import SSHSettings
+
+        files = self.ssh.get("config_files")
+        return SSHSettings(**{**self.ssh, "config_files": None if files is None
+                              else tuple(files)})
+
+    def fits(self, cluster: str, settings: SSHSettings, socket_path: str) -> bool:
+        """Was the hint made for CLUSTER as the config now has it?"""
+        try:
+            return (self.cluster, self.settings, self.socket_path) == \
+                (cluster, settings, socket_path)
+        except TypeError:  # settings of another version
+            return False
+
     @classmethod
-    def of(cls, target: ExecTarget, destination: Destination,
-           shell: list[str] | None = None) -> TaskHint:
-        return cls(destination.user, destination.host, destination.port, target.node.id,
+    def of(cls, cluster: str, target: ExecTarget, destination: Destination,
+           settings: SSHSettings, socket_path: str, shell: list[str] | None = None
+           ) -> TaskHint:
+        return cls(cluster, destination.user, destination.host, destination.port,
+                   asdict(settings), socket_path, target.node.id,
                    target.node.hostname, target.service.id, target.service.name,
                    target.service.mode, target.service.image, target.task.id,
                    target.task.slot, target.container_id, time.time(), shell)
@@ -209,28 +233,44 @@ class _Checked:
     node_id: str | None  # the node the engine's answer says it is (None: it said nothing)
 
 
+def check(hint: TaskHint) -> asyncio.Future[_Checked | None]:
+    """Dial HINT's node and ask its engine for the hinted container, in the background
+    (from the hint alone: this may start before the config is read)."""
+    return asyncio.ensure_future(_check(hint))
+
+
 async def locate(fleet: Fleet, cluster: str, ref: str, *, node: str | None,
-                 hints: TaskHints | None) -> Located:
+                 hints: TaskHints | None,
+                 early: tuple[TaskHint, asyncio.Future[_Checked | None]] | None = None
+                 ) -> Located:
     """REF's task (on NODE) and its node's engine. With a hint, its node is dialled and its
-    container checked there while the manager is asked; a confirmed hint wins, otherwise the
-    manager's answer decides (reusing the hinted node's connection when the task is on that
-    node). The manager's answer is remembered as the next hint. Errors are the manager
-    path's: a hint that fails is dropped, never reported."""
+    container checked there while the manager is asked (EARLY: a hint and its check()
+    started before the config was read, used when the config agrees with it); a confirmed
+    hint wins, otherwise the manager's answer decides (reusing the hinted node's connection
+    when the task is on that node). The manager's answer is remembered as the next hint.
+    Errors are the manager path's: a hint that fails is dropped, never reported."""
     from swarmdeck.core.task_exec import pick_task
 
     inventory = fleet.inventory(cluster)
-    hint = hints.recall() if hints is not None else None
     direct = fleet.config.clusters[cluster].metrics != "manager"  # nodes dialled directly
+    hint, checking = early if early is not None else \
+        (hints.recall() if hints is not None else None, None)
+    if hint is not None and not (direct and hint.fits(cluster, inventory.ssh,
+                                                      inventory.socket_path)):
+        hint = None
+        if checking is not None:
+            await discard(checking)
+            checking = None
+    if hint is not None and checking is None:
+        checking = check(hint)
     loading = asyncio.ensure_future(inventory.load())
-    checking = asyncio.ensure_future(_check(fleet, cluster, hint)) \
-        if hint is not None and direct else None
     try:
         if checking is not None:
             await asyncio.wait({loading, checking}, return_when=asyncio.FIRST_COMPLETED)
             checked = checking.result() if checking.done() else None
             if checked is not None and checked.container is not None:
                 assert hint is not None
-                await _cancel(loading)
+                await discard(loading)
                 fleet.node_links(cluster).adopt(hint.node_id, checked.conn, checked.engine)
                 return Located(hint.target(), checked.engine, None, hint, checked.container)
         state = await loading
@@ -240,9 +280,9 @@ async def locate(fleet: Fleet, cluster: str, ref: str, *, node: str | None,
             await _reuse(fleet, cluster, target, hint, checking)
         engine = await engine_of(fleet, cluster, target)
     except BaseException:
-        await _cancel(loading)
+        await discard(loading)
         if checking is not None:
-            await _cancel(checking)
+            await discard(checking)
         raise
     found = None
     session = inventory.session
@@ -251,7 +291,8 @@ async def locate(fleet: Fleet, cluster: str, ref: str, *, node: str | None,
         way = session.destination if own else \
             Destination(session.resolved.user, target.node.address, None)
         same = hint is not None and hint.container_id == target.container_id
-        found = TaskHint.of(target, way, hint.shell if same and hint is not None else None)
+        found = TaskHint.of(cluster, target, way, inventory.ssh, inventory.socket_path,
+                            hint.shell if same and hint is not None else None)
         hints.remember(found)
     return Located(target, engine, state.manager, found)
 
@@ -267,19 +308,18 @@ async def engine_of(fleet: NodeAccess, cluster: str, target: ExecTarget) -> Dock
                          f"cannot be reached: {exc}") from None
 
 
-async def _check(fleet: Fleet, cluster: str, hint: TaskHint) -> _Checked | None:
+async def _check(hint: TaskHint) -> _Checked | None:
     """HINT's node dialled and asked for its container; None when the node cannot be
     reached or its engine cannot be asked."""
     from swarmdeck.core.errors import NotFound, SwarmdeckError
     from swarmdeck.core.transport.docker import DockerEndpoint
     from swarmdeck.core.transport.ssh import connect
 
-    inventory = fleet.inventory(cluster)
     try:
-        conn, resolved = await connect(hint.destination, inventory.ssh)
-    except SwarmdeckError:
+        conn, resolved = await connect(hint.destination, hint.settings)
+    except (SwarmdeckError, TypeError):  # TypeError: settings of another version
         return None
-    engine = DockerEndpoint(conn, f"{hint.hostname} ({resolved.label})", inventory.socket_path)
+    engine = DockerEndpoint(conn, f"{hint.hostname} ({resolved.label})", hint.socket_path)
     engine.prewarm(2)  # for the exec's create and start, or a forward's first connection
     try:
         container = await engine.get(f"/containers/{hint.container_id}/json")
@@ -305,7 +345,7 @@ async def _reuse(fleet: Fleet, cluster: str, target: ExecTarget, hint: TaskHint,
     node label), else it is closed."""
     links = fleet.node_links(cluster)
     if target.node.id != hint.node_id or not links.dials_for(target.node.id):
-        await _cancel(checking)
+        await discard(checking)
         return
     checked = await checking  # the dial the task's engine needs anyway
     if checked is None:
@@ -316,7 +356,8 @@ async def _reuse(fleet: Fleet, cluster: str, target: ExecTarget, hint: TaskHint,
         checked.conn.close()
 
 
-async def _cancel(future: asyncio.Future) -> None:
+async def discard(future: asyncio.Future) -> None:
+    """Stop FUTURE (a check(), or the manager's load) and close the connection it made."""
     future.cancel()
     with contextlib.suppress(BaseException):
         result = await future
