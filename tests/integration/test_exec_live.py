@@ -84,6 +84,62 @@ def test_a_command_runs_in_the_replica_on_its_own_node(lab):
     assert entry["params"]["exit_status"] == 0 and entry["user"]
 
 
+def _full_id(lab, node: str, short: str) -> str:
+    return lab.docker_on(node, "inspect", "--format", "{{.Id}}", short).strip()
+
+
+def test_a_placement_hint_is_checked_on_its_node_and_a_stale_one_changes_nothing(lab):
+    """The first exec leaves a hint (core.task_hint); the next one uses it, its node's engine
+    having confirmed the container. A stale hint, pointing at another node and a container
+    that really runs there (another replica's), is refuted by that node's engine: the
+    command runs in the replica the manager names, and the hint is put right."""
+    from dataclasses import replace
+
+    from swarmdeck.core.task_hint import TaskHints
+
+    replicas = running_replicas(lab)
+    assert len(replicas) >= 2, replicas
+    (first_slot, first_node), (_slot, other_node) = replicas[0], \
+        next(r for r in replicas if r[1] != replicas[0][1])
+    expected = containers_on(lab, first_node)[0]
+    cold = run(lab, "exec", SERVICE, "-c", "prod", "--", "hostname")
+    assert cold.stdout.decode().strip() == expected, cold.stderr
+    assert "found_by" not in audit_lines()[-1]["params"]
+    hints = TaskHints.default(lab.config_file, "prod", SERVICE, None)
+    hint = hints.recall()
+    assert hint is not None and hint.container_id.startswith(expected)
+    assert (hints.path.stat().st_mode & 0o777) == 0o600
+
+    hinted = run(lab, "exec", SERVICE, "-c", "prod", "--", "hostname")
+    assert hinted.stdout.decode().strip() == expected, hinted.stderr
+    entry = audit_lines()[-1]
+    assert (entry["target"], entry["result"], entry["params"]["found_by"],
+            entry["params"]["container"]) == (f"{SERVICE}.{first_slot}", "ok",
+                                              "placement hint", expected)
+
+    # read-only: refused with a hint as without one, nothing run
+    refused = run(lab, "--read-only", "exec", SERVICE, "-c", "prod", "--", "hostname")
+    assert refused.returncode == 1 and refused.stdout == b""
+
+    other = next(n for n in lab.all_nodes() if n.name == other_node)
+    other_container = _full_id(lab, other_node, containers_on(lab, other_node)[0])
+    hints.remember(replace(hint, host=other.address, port=None, hostname=other_node,
+                           container_id=other_container))
+    stale = run(lab, "exec", SERVICE, "-c", "prod", "--", "hostname")
+    assert stale.returncode == 0, stale.stderr
+    assert stale.stdout.decode().strip() == expected  # not the other replica's
+    entry = audit_lines()[-1]
+    assert entry["manager"] and "found_by" not in entry["params"]
+    assert entry["params"]["container"] == expected
+    assert hints.recall().container_id.startswith(expected)  # put right
+
+    # pointed at a node where the container is not at all: the same
+    hints.remember(replace(hint, host=other.address, port=None, hostname=other_node))
+    gone = run(lab, "exec", SERVICE, "-c", "prod", "--", "hostname")
+    assert gone.stdout.decode().strip() == expected, gone.stderr
+    assert "found_by" not in audit_lines()[-1]["params"]
+
+
 def test_exit_status_and_streams_pass_through(lab):
     result = run(lab, "exec", SERVICE, "-c", "prod", "--", "sh", "-c",
                  "echo to-out; echo to-err >&2; echo more-out; exit 7")
