@@ -260,3 +260,37 @@ async def test_an_error_without_a_status_does_not_break_the_retry_check():
     endpoint, _calls = scripted([(503, b'{"message":"This node is not a swarm manager."}')])
     with pytest.raises(NotAManager):
         await endpoint.get("/nodes")
+
+
+async def test_spare_channels_opened_ahead_carry_writes_once_each_and_never_reads():
+    """prewarm (a hinted exec): channels opened while the container is checked serve the
+    exec's create and start; each carries one write, a read never takes one."""
+    import asyncio
+
+    server = ChannelServer()
+    endpoint = DockerEndpoint(server, "m1")
+    endpoint.prewarm(2)
+    await asyncio.sleep(0.01)
+    assert len(server.channels) == 2
+    await endpoint.get("/containers/c1/json")
+    assert len(server.channels) == 3  # the read opened its own
+    first, second = server.channels[:2]
+    await endpoint.request("POST", "/containers/c1/exec", body={})
+    await endpoint.request("POST", "/exec/e1/start", body={})
+    assert len(server.channels) == 3  # the spares served the writes
+    assert (first.reader.at_eof(), second.reader.at_eof()) == (False, False)
+    await endpoint.request("POST", "/exec/e2/start", body={})
+    assert len(server.channels) == 4  # none left: a new one, never the idle read channel
+
+
+async def test_a_spare_the_server_closed_is_not_used():
+    import asyncio
+
+    server = ChannelServer()
+    endpoint = DockerEndpoint(server, "m1")
+    endpoint.prewarm(1)
+    await asyncio.sleep(0.01)
+    server.channels[0].server_closes()
+    await endpoint.request("POST", "/containers/c1/exec", body={})
+    assert "POST lost" not in server.log and len(server.channels) == 2
+    await endpoint.close()
