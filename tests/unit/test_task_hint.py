@@ -1,7 +1,7 @@
-"""The placement hint of `exec` and `port-forward` (core.task_hint): the hint file is the
-user's only and anything odd about it means no hint; a hint is used only when the hinted
-node's own engine confirms the container (running, the hinted task's swarm labels), and
-otherwise the manager's answer decides and becomes the next hint."""
+"""The placement hint of `exec` and `port-forward` (core.task_hint, core.task_locate): the
+hint file is the user's only and anything odd about it means no hint; a hint is used only
+when the hinted node's own engine confirms the container (running, the hinted task's swarm
+labels), and otherwise the manager's answer decides and becomes the next hint."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import HostUnreachable, NotFound
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.models import Node, Service, SwarmInfo, Task
-from swarmdeck.core.task_hint import MAX_AGE, TaskHint, TaskHints, locate, refuted
+from swarmdeck.core.task_hint import MAX_AGE, TaskHint, TaskHints, refuted
+from swarmdeck.core.task_locate import HintCheck, locate
 from swarmdeck.core.transport.ssh import SSHSettings
 
 WEB = Service(id="sid-web", name="shop_web", mode="replicated", replicas=2, image="demo:1")
@@ -255,17 +256,19 @@ def nodes(monkeypatch):
     return SimpleNamespace(dials=dials, down=down)
 
 
-def _locate(fleet: FakeFleet, hints: TaskHints | None, *, manager_first: bool = False):
+def _locate(fleet: FakeFleet, hints: TaskHints | None, *, manager_first: bool = False,
+            ahead=None):
     async def run():
         if manager_first:
             FakeEndpoint.gate = asyncio.Event()
             fleet.loaded.set()
             job = asyncio.ensure_future(locate(fleet, "prod", "shop_web", node=None,
-                                               hints=hints))
+                                               hints=hints, ahead=ahead))
             await asyncio.sleep(0.01)
             FakeEndpoint.gate.set()
             return await job
-        job = asyncio.ensure_future(locate(fleet, "prod", "shop_web", node=None, hints=hints))
+        job = asyncio.ensure_future(locate(fleet, "prod", "shop_web", node=None, hints=hints,
+                                           ahead=ahead))
         await asyncio.sleep(0.01)  # the hint's check answers first, when it can
         fleet.loaded.set()
         return await job
@@ -371,7 +374,35 @@ def test_an_early_check_is_used_when_the_config_agrees(hints, nodes):
     fleet = FakeFleet(cluster_state())
 
     async def run():
-        early = (h, task_hint.check(h))
+        early = HintCheck(h)
         return await locate(fleet, "prod", "shop_web", node=None, hints=hints, early=early)
     found = asyncio.run(run())
     assert found.manager is None and nodes.dials == ["10.0.0.2"]
+
+
+def test_work_sent_ahead_is_used_only_once_the_hint_is_confirmed(hints, nodes):
+    """The exec's create goes out beside the check (it starts nothing by itself); its
+    result is handed over only with a confirmed hint."""
+    sent: list[tuple[str, str]] = []
+
+    async def ahead(engine, container_id):
+        sent.append((engine.conn.host, container_id))
+        return "exec-1"
+
+    async def confirmed():
+        fleet = FakeFleet(cluster_state())  # the manager does not answer
+        found = await locate(fleet, "prod", "shop_web", node=None, hints=hints, ahead=ahead)
+        return found, await found.ahead
+
+    h = hint()
+    hints.remember(h)
+    FakeEndpoint.containers = {"10.0.0.2": inspect(h)}
+    found, exec_id = asyncio.run(confirmed())
+    assert found.manager is None and exec_id == "exec-1"
+    assert sent == [("10.0.0.2", "c-t1")]
+
+    sent.clear()
+    hints.remember(hint(on="w2", task="t-old"))  # stale: no such container on w2
+    found = _locate(FakeFleet(cluster_state()), hints, ahead=ahead)
+    assert found.manager is not None and found.ahead is None
+    assert found.target.container_id == "c-t1"

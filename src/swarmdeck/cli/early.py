@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from swarmdeck.core.config import Config
 
-# BODY(config, cluster, hints, early): early is (the hint, its check) or None
+# BODY(config, cluster, hints, early): early is the hint's HintCheck, or None
 Body = Callable[..., Awaitable[int]]
 SWITCH_INTERVAL = 0.001  # s: the loop's turn for an SSH packet while the imports run
 
@@ -34,19 +34,20 @@ def run(args: argparse.Namespace, body: Body) -> int:
 
 async def _start(args: argparse.Namespace, body: Body) -> int:
     from swarmdeck.core.paths import config_path
-    from swarmdeck.core.task_hint import TaskHints, check, discard
+    from swarmdeck.core.task_hint import TaskHints
+    from swarmdeck.core.task_locate import HintCheck
 
     hints = TaskHints.default(config_path(args.config), args.cluster or "", args.target,
                               args.node)
     hint = hints.recall()
-    early = (hint, check(hint)) if hint is not None else None
+    early = HintCheck(hint) if hint is not None else None
     interval = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         config, cluster = await asyncio.to_thread(_configured, args)
     except BaseException:
         if early is not None:
-            await discard(early[1])
+            await early.discard()
         raise
     finally:
         sys.setswitchinterval(interval)

@@ -15,7 +15,8 @@ from swarmdeck.cli import early as early_start
 
 if TYPE_CHECKING:
     from swarmdeck.core.config import Config
-    from swarmdeck.core.task_hint import TaskHint, TaskHints
+    from swarmdeck.core.task_hint import TaskHints
+    from swarmdeck.core.task_locate import HintCheck
 
 
 def run_exec(args: argparse.Namespace) -> int:
@@ -28,11 +29,11 @@ def run_exec(args: argparse.Namespace) -> int:
 
 
 async def _run(config: Config, cluster: str, args: argparse.Namespace, hints: TaskHints,
-               early: tuple[TaskHint, asyncio.Future] | None) -> int:
+               early: HintCheck | None) -> int:
     from dataclasses import replace
 
     from swarmdeck.core.audit import AuditLog
-    from swarmdeck.core.exec_session import run_session, task_access
+    from swarmdeck.core.exec_session import run_session, session_mode, task_access
     from swarmdeck.core.fleet import Fleet
     from swarmdeck.core.ops.base import read_only_reason
     from swarmdeck.core.task_exec import TaskExec
@@ -40,12 +41,19 @@ async def _run(config: Config, cluster: str, args: argparse.Namespace, hints: Ta
     params: dict = {"command": list(args.argv) or "(shell)"}
     if args.user:
         params["user"] = args.user
+    ahead = None
+    if args.argv:  # the exec is created beside a hint's check (started only once confirmed)
+        tty, stdin_open = session_mode(sys.stdin, sys.stdout)
+
+        def ahead(engine, container_id: str):
+            return TaskExec(engine, container_id).create(list(args.argv), tty=tty,
+                                                         stdin=stdin_open, user=args.user)
     fleet = Fleet(config)
     try:
         async with task_access(fleet, cluster, args.target, node=args.node, action="exec",
                                params=params, audit=AuditLog.default(),
                                read_only=read_only_reason(config, cluster, args.read_only),
-                               hints=hints, early=early) as found:
+                               hints=hints, early=early, ahead=ahead) as found:
             target, engine = found.target, found.engine
             task_exec = TaskExec(engine, target.container_id)
             command = list(args.argv)
@@ -58,7 +66,7 @@ async def _run(config: Config, cluster: str, args: argparse.Namespace, hints: Ta
                     hints.remember(replace(found.hint, shell=command))
             status = await run_session(task_exec, command, args.user, stdin=sys.stdin,
                                        stdout=sys.stdout, stderr=sys.stderr,
-                                       label=engine.label)
+                                       label=engine.label, created=found.ahead)
             params["exit_status"] = status
             return status
     finally:

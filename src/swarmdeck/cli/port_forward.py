@@ -15,7 +15,8 @@ from swarmdeck.core.sanitize import clean
 
 if TYPE_CHECKING:
     from swarmdeck.core.config import Config
-    from swarmdeck.core.task_hint import TaskHint, TaskHints
+    from swarmdeck.core.task_hint import TaskHints
+    from swarmdeck.core.task_locate import HintCheck
 
 
 def run_port_forward(args: argparse.Namespace) -> int:
@@ -27,7 +28,7 @@ def run_port_forward(args: argparse.Namespace) -> int:
 
 
 async def _run(config: Config, cluster: str, args: argparse.Namespace, ports,
-               hints: TaskHints, early: tuple[TaskHint, asyncio.Future] | None) -> int:
+               hints: TaskHints, early: HintCheck | None) -> int:
     from swarmdeck.core.fleet import Fleet
     from swarmdeck.core.ops.base import read_only_reason
 
@@ -41,7 +42,7 @@ async def _run(config: Config, cluster: str, args: argparse.Namespace, ports,
 
 async def _forward(fleet, cluster: str, args: argparse.Namespace, ports,
                    read_only: str | None, hints: TaskHints,
-                   early: tuple[TaskHint, asyncio.Future] | None) -> int:
+                   early: HintCheck | None) -> int:
     from swarmdeck.core.audit import AuditLog
     from swarmdeck.core.exec_session import task_access
     from swarmdeck.core.port_forward import Forwarder, route_to, task_router

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import IO, Any
 
 from swarmdeck.core import local_tty
@@ -27,21 +27,23 @@ from swarmdeck.core.errors import (
 from swarmdeck.core.fleet import Fleet
 from swarmdeck.core.node_links import NodeAccess
 from swarmdeck.core.task_exec import TaskExec, pick_task, pump
-from swarmdeck.core.task_hint import Located, TaskHint, TaskHints, discard, engine_of, locate
+from swarmdeck.core.task_hint import TaskHints
+from swarmdeck.core.task_locate import Ahead, HintCheck, Located, engine_of, locate
 
 
 @contextlib.asynccontextmanager
 async def task_access(fleet: NodeAccess, cluster: str, ref: str, *, node: str | None,
                       action: str, params: dict, read_only: str | None, audit: AuditLog,
                       fresh: bool = True, hints: TaskHints | None = None,
-                      early: tuple[TaskHint, asyncio.Future] | None = None
+                      early: HintCheck | None = None, ahead: Ahead | None = None
                       ) -> AsyncIterator[Located]:
     """The task REF names (on NODE) and its node's engine, for ACTION (exec, port-forward),
     refused when READ_ONLY (why the cluster is). One audit line with how it ended and PARAMS
     as they are then (the caller adds to them). FRESH: read the cluster first (the CLI, with
     a core Fleet), or use HINTS, the task's last placement, once the node's engine confirms
-    it (core.task_hint; EARLY: its check, started before the config was read); otherwise
-    the fleet's live state is used (the console's FleetSource)."""
+    it (core.task_locate; EARLY: its check, started before the config was read; AHEAD:
+    work sent beside it); otherwise the fleet's live state is used (the console's
+    FleetSource)."""
     entry: dict[str, Any] = {"cluster": cluster, "manager": None, "action": action, "target": ref}
     try:
         audit.check()  # fail closed: nothing goes unrecorded
@@ -50,12 +52,13 @@ async def task_access(fleet: NodeAccess, cluster: str, ref: str, *, node: str | 
             raise ReadOnly(f"{action} refused: cluster {cluster} is read-only ({read_only})")
     except BaseException:
         if early is not None:  # dialled before the config said no: closed unused
-            await discard(early[1])
+            await early.discard()
         raise
     try:
         if fresh:
             assert isinstance(fleet, Fleet), "FRESH reads the cluster through a core Fleet"
-            found = await locate(fleet, cluster, ref, node=node, hints=hints, early=early)
+            found = await locate(fleet, cluster, ref, node=node, hints=hints, early=early,
+                                 ahead=ahead)
             target = found.target
         else:
             state = fleet.state(cluster)
@@ -89,17 +92,25 @@ def _record_end(audit: AuditLog, entry: dict, params: dict, exc: BaseException) 
         audit.record(**entry, params=params, result=result, error=error)  # error says it
 
 
+def session_mode(stdin: IO, stdout: IO) -> tuple[bool, bool]:
+    """(a TTY, input given to the process) for a session on these streams: a TTY when both
+    are terminals; without one, input only when some is piped in (a terminal's input is
+    not passed to a process without a TTY, as docker exec without -i)."""
+    interactive = stdin.isatty() and stdout.isatty()
+    return interactive, interactive or not (stdin.isatty() or _closed(stdin))
+
+
 async def run_session(task_exec: TaskExec, command: list[str], user: str | None, *,
                       stdin: IO, stdout: IO, stderr: IO, label: str,
-                      terminate_on_sigterm: bool = True) -> int:
+                      terminate_on_sigterm: bool = True,
+                      created: Awaitable[str] | None = None) -> int:
     """Run COMMAND in the container on these streams; returns its exit status. A TTY when
     STDIN and STDOUT are terminals. TERMINATE_ON_SIGTERM: SIGTERM ends the session (and
-    raises CancelledError) rather than the process (the CLI; the console has its own)."""
-    interactive = stdin.isatty() and stdout.isatty()
-    # without a terminal, input is given to the process only when some is piped in (a
-    # terminal's input is not passed to a process without a TTY, as docker exec without -i)
-    stdin_open = interactive or not (stdin.isatty() or _closed(stdin))
-    exec_id = await task_exec.create(command, tty=interactive, stdin=stdin_open, user=user)
+    raises CancelledError) rather than the process (the CLI; the console has its own).
+    CREATED: the exec's ID, when it was created ahead (with these streams' session_mode)."""
+    interactive, stdin_open = session_mode(stdin, stdout)
+    exec_id = await created if created is not None else \
+        await task_exec.create(command, tty=interactive, stdin=stdin_open, user=user)
     out_fd, err_fd, in_fd = stdout.fileno(), stderr.fileno(), stdin.fileno()
     source = local_tty.chunks(in_fd) if stdin_open else None
     if not interactive:

@@ -18,7 +18,6 @@ file, the cluster, the target as typed and --node.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -33,12 +32,7 @@ from swarmdeck.core.destinations import Destination
 from swarmdeck.core.paths import cache_dir
 
 if TYPE_CHECKING:
-    import asyncssh
-
-    from swarmdeck.core.fleet import Fleet
-    from swarmdeck.core.node_links import NodeAccess
     from swarmdeck.core.task_exec import ExecTarget
-    from swarmdeck.core.transport.docker import DockerEndpoint
     from swarmdeck.core.transport.ssh import SSHSettings
 
 MAX_AGE = 30 * 60.0  # seconds a manager's choice is trusted (checked on the node each time)
@@ -212,154 +206,3 @@ class TaskHints:
             os.replace(tmp, self.path)
         with contextlib.suppress(OSError):
             tmp.unlink()
-
-
-@dataclass
-class Located:
-    """The task to use and its node's engine; MANAGER: the manager that answered (None when
-    the hint, checked on the node, was enough)."""
-    target: ExecTarget
-    engine: DockerEndpoint
-    manager: str | None
-    hint: TaskHint | None = None  # the hint used, or the one the manager's answer became
-    container: dict[str, Any] | None = None  # the node's inspect of it, when read
-
-
-@dataclass
-class _Checked:
-    conn: asyncssh.SSHClientConnection
-    engine: DockerEndpoint
-    container: dict[str, Any] | None  # None: the engine did not confirm the hint
-    node_id: str | None  # the node the engine's answer says it is (None: it said nothing)
-
-
-def check(hint: TaskHint) -> asyncio.Future[_Checked | None]:
-    """Dial HINT's node and ask its engine for the hinted container, in the background
-    (from the hint alone: this may start before the config is read)."""
-    return asyncio.ensure_future(_check(hint))
-
-
-async def locate(fleet: Fleet, cluster: str, ref: str, *, node: str | None,
-                 hints: TaskHints | None,
-                 early: tuple[TaskHint, asyncio.Future[_Checked | None]] | None = None
-                 ) -> Located:
-    """REF's task (on NODE) and its node's engine. With a hint, its node is dialled and its
-    container checked there while the manager is asked (EARLY: a hint and its check()
-    started before the config was read, used when the config agrees with it); a confirmed
-    hint wins, otherwise the manager's answer decides (reusing the hinted node's connection
-    when the task is on that node). The manager's answer is remembered as the next hint.
-    Errors are the manager path's: a hint that fails is dropped, never reported."""
-    from swarmdeck.core.task_exec import pick_task
-
-    inventory = fleet.inventory(cluster)
-    direct = fleet.config.clusters[cluster].metrics != "manager"  # nodes dialled directly
-    hint, checking = early if early is not None else \
-        (hints.recall() if hints is not None else None, None)
-    if hint is not None and not (direct and hint.fits(cluster, inventory.ssh,
-                                                      inventory.socket_path)):
-        hint = None
-        if checking is not None:
-            await discard(checking)
-            checking = None
-    if hint is not None and checking is None:
-        checking = check(hint)
-    loading = asyncio.ensure_future(inventory.load())
-    try:
-        if checking is not None:
-            await asyncio.wait({loading, checking}, return_when=asyncio.FIRST_COMPLETED)
-            checked = checking.result() if checking.done() else None
-            if checked is not None and checked.container is not None:
-                assert hint is not None
-                await discard(loading)
-                fleet.node_links(cluster).adopt(hint.node_id, checked.conn, checked.engine)
-                return Located(hint.target(), checked.engine, None, hint, checked.container)
-        state = await loading
-        target = pick_task(state, ref, node=node)
-        if checking is not None:
-            assert hint is not None
-            await _reuse(fleet, cluster, target, hint, checking)
-        engine = await engine_of(fleet, cluster, target)
-    except BaseException:
-        await discard(loading)
-        if checking is not None:
-            await discard(checking)
-        raise
-    found = None
-    session = inventory.session
-    if hints is not None and direct and session is not None:
-        own = state.info is not None and state.info.node_id == target.node.id
-        way = session.destination if own else \
-            Destination(session.resolved.user, target.node.address, None)
-        same = hint is not None and hint.container_id == target.container_id
-        found = TaskHint.of(cluster, target, way, inventory.ssh, inventory.socket_path,
-                            hint.shell if same and hint is not None else None)
-        hints.remember(found)
-    return Located(target, engine, state.manager, found)
-
-
-async def engine_of(fleet: NodeAccess, cluster: str, target: ExecTarget) -> DockerEndpoint:
-    """TARGET's node's engine, or ExecFailed saying which node cannot be reached and why."""
-    from swarmdeck.core.errors import ExecFailed, SwarmdeckError
-
-    try:
-        return await fleet.task_engine(cluster, target.node.id)
-    except SwarmdeckError as exc:
-        raise ExecFailed(f"{target.replica} runs on {target.node.hostname}, which "
-                         f"cannot be reached: {exc}") from None
-
-
-async def _check(hint: TaskHint) -> _Checked | None:
-    """HINT's node dialled and asked for its container; None when the node cannot be
-    reached or its engine cannot be asked."""
-    from swarmdeck.core.errors import NotFound, SwarmdeckError
-    from swarmdeck.core.transport.docker import DockerEndpoint
-    from swarmdeck.core.transport.ssh import connect
-
-    try:
-        conn, resolved = await connect(hint.destination, hint.settings)
-    except (SwarmdeckError, TypeError):  # TypeError: settings of another version
-        return None
-    engine = DockerEndpoint(conn, f"{hint.hostname} ({resolved.label})", hint.socket_path)
-    engine.prewarm(2)  # for the exec's create and start, or a forward's first connection
-    try:
-        container = await engine.get(f"/containers/{hint.container_id}/json")
-    except NotFound:
-        container = None
-    except SwarmdeckError:
-        conn.close()
-        return None
-    except BaseException:
-        conn.close()
-        raise
-    if container is None:
-        return _Checked(conn, engine, None, None)
-    confirmed = refuted(container, hint) is None
-    node_id = ((container.get("Config") or {}).get("Labels") or {}).get(NODE_ID)
-    return _Checked(conn, engine, container if confirmed else None, node_id)
-
-
-async def _reuse(fleet: Fleet, cluster: str, target: ExecTarget, hint: TaskHint,
-                 checking: asyncio.Future[_Checked | None]) -> None:
-    """The manager answered first, or the hint was wrong: the hinted node's connection
-    serves the task when the task is on that node (its engine said so: the container's
-    node label), else it is closed."""
-    links = fleet.node_links(cluster)
-    if target.node.id != hint.node_id or not links.dials_for(target.node.id):
-        await discard(checking)
-        return
-    checked = await checking  # the dial the task's engine needs anyway
-    if checked is None:
-        return
-    if checked.node_id == target.node.id:
-        links.adopt(target.node.id, checked.conn, checked.engine)
-    else:
-        checked.conn.close()
-
-
-async def discard(future: asyncio.Future) -> None:
-    """Stop FUTURE (a check(), or the manager's load) and close the connection it made."""
-    future.cancel()
-    with contextlib.suppress(BaseException):
-        result = await future
-        if isinstance(result, _Checked):
-            result.conn.close()
