@@ -45,14 +45,15 @@ async def _forward(fleet, cluster: str, args: argparse.Namespace, ports,
                    early: HintCheck | None) -> int:
     from swarmdeck.core.audit import AuditLog
     from swarmdeck.core.exec_session import task_access
-    from swarmdeck.core.port_forward import Forwarder, route_to, task_router
+    from swarmdeck.core.port_forward import Forwarder, gwbridge, route_to, task_router
 
     params: dict = {"remote_port": ports.remote}
     async with task_access(fleet, cluster, args.target, node=args.node,
                            action="port-forward", params=params, audit=AuditLog.default(),
-                           read_only=read_only, hints=hints, early=early) as found:
+                           read_only=read_only, hints=hints, early=early,
+                           ahead=gwbridge) as found:  # read beside a hint's check
         target, engine = found.target, found.engine
-        route = await route_to(target, engine, found.container)
+        route = await route_to(target, engine, found.container, found.ahead)
         address = route.address
         forwarder = Forwarder(route, port=ports.remote,
                               on_note=lambda line: print(f"swarmdeck: {clean(line)}",

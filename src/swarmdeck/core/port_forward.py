@@ -56,22 +56,26 @@ def parse_ports(text: str) -> PortSpec:
     return PortSpec(local, remote)
 
 
-async def container_address(engine: DockerEndpoint, container_id: str,
-                            inspected: dict | None = None) -> str:
-    """Where the node reaches the container (raises ExecFailed when it cannot). The
-    container (unless INSPECTED holds it, read just now) and the node's docker_gwbridge are
-    read at once: one round trip, not two."""
-    async def gwbridge() -> dict:
-        with contextlib.suppress(NotFound):
-            return await engine.get("/networks/docker_gwbridge")
-        return {}
+async def gwbridge(engine: DockerEndpoint, _container_id: str = "") -> dict:
+    """The node's docker_gwbridge network ({} where it has none)."""
+    with contextlib.suppress(NotFound):
+        return await engine.get("/networks/docker_gwbridge")
+    return {}
 
+
+async def container_address(engine: DockerEndpoint, container_id: str,
+                            inspected: dict | None = None,
+                            bridge: Awaitable[dict] | None = None) -> str:
+    """Where the node reaches the container (raises ExecFailed when it cannot). The
+    container and the node's docker_gwbridge are read at once: one round trip, not two
+    (none when INSPECTED holds the container and BRIDGE the network, read just now)."""
     async def container() -> dict:
         if inspected is not None:
             return inspected
         return await engine.get(f"/containers/{container_id}/json")
 
-    found, bridge_net = await asyncio.gather(container(), gwbridge(), return_exceptions=True)
+    found, bridge_net = await asyncio.gather(container(), bridge or gwbridge(engine),
+                                             return_exceptions=True)
     if isinstance(found, NotFound):
         raise ExecFailed(f"{engine.label}: container {container_id[:12]} is gone") from None
     for result in (found, bridge_net):
@@ -103,10 +107,12 @@ class Route:
     engine: DockerEndpoint | None = None
 
 
-async def route_to(target, engine: DockerEndpoint, inspected: dict | None = None) -> Route:
+async def route_to(target, engine: DockerEndpoint, inspected: dict | None = None,
+                   bridge: Awaitable[dict] | None = None) -> Route:
     """The route to TARGET's container (a core.task_exec.ExecTarget) through ENGINE
-    (INSPECTED: the container as ENGINE described it just now, if it did)."""
-    address = await container_address(engine, target.container_id, inspected)
+    (INSPECTED, BRIDGE: the container and the node's gwbridge as ENGINE described them just
+    now, if it did)."""
+    address = await container_address(engine, target.container_id, inspected, bridge)
     return Route(engine.conn, address, target.node.hostname, target.replica,
                  target.container_id, engine)
 
