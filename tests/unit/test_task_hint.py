@@ -250,8 +250,8 @@ def nodes(monkeypatch):
             raise HostUnreachable(f"ssh to {dest.host}: connection refused")
         return FakeConn(dest.host), SimpleNamespace(label=f"root@{dest.host}:22")
 
-    monkeypatch.setattr("swarmdeck.core.transport.ssh.connect", connect)
-    monkeypatch.setattr("swarmdeck.core.transport.docker.DockerEndpoint", FakeEndpoint)
+    monkeypatch.setattr("swarmdeck.core.task_locate.connect", connect)
+    monkeypatch.setattr("swarmdeck.core.task_locate.DockerEndpoint", FakeEndpoint)
     FakeEndpoint.containers, FakeEndpoint.gate = {}, None
     return SimpleNamespace(dials=dials, down=down)
 

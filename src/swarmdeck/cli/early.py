@@ -35,12 +35,17 @@ def run(args: argparse.Namespace, body: Body) -> int:
 async def _start(args: argparse.Namespace, body: Body) -> int:
     from swarmdeck.core.paths import config_path
     from swarmdeck.core.task_hint import TaskHints
-    from swarmdeck.core.task_locate import HintCheck
 
     hints = TaskHints.default(config_path(args.config), args.cluster or "", args.target,
                               args.node)
     hint = hints.recall()
-    early = HintCheck(hint) if hint is not None else None
+    early = None
+    if hint is not None:
+        # the SSH transport (asyncssh) imported here, before the thread's imports start:
+        # the dial goes out first, and their work fills its round trips
+        from swarmdeck.core.task_locate import HintCheck
+
+        early = HintCheck(hint)
     interval = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:

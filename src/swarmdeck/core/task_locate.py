@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from swarmdeck.core.destinations import Destination
+from swarmdeck.core.errors import ExecFailed, NotFound, SwarmdeckError
 from swarmdeck.core.task_hint import NODE_ID, TaskHint, TaskHints, refuted
+from swarmdeck.core.transport.docker import DockerEndpoint
+from swarmdeck.core.transport.ssh import connect
 
 if TYPE_CHECKING:
     import asyncssh
@@ -30,10 +33,9 @@ if TYPE_CHECKING:
     from swarmdeck.core.fleet import Fleet
     from swarmdeck.core.node_links import NodeAccess
     from swarmdeck.core.task_exec import ExecTarget
-    from swarmdeck.core.transport.docker import DockerEndpoint
 
 # work sent on the hinted container's engine beside its check: (engine, container ID)
-Ahead = Callable[["DockerEndpoint", str], Awaitable[Any]]
+Ahead = Callable[[DockerEndpoint, str], Awaitable[Any]]
 
 
 @dataclass
@@ -69,10 +71,6 @@ class HintCheck:
         self.result: asyncio.Future[_Checked | None] = asyncio.ensure_future(self._run())
 
     async def _run(self) -> _Checked | None:
-        from swarmdeck.core.errors import NotFound, SwarmdeckError
-        from swarmdeck.core.transport.docker import DockerEndpoint
-        from swarmdeck.core.transport.ssh import connect
-
         hint = self.hint
         try:
             try:
@@ -173,8 +171,6 @@ async def _ahead(checking: HintCheck, ahead: Ahead) -> Any:
 
 async def engine_of(fleet: NodeAccess, cluster: str, target: ExecTarget) -> DockerEndpoint:
     """TARGET's node's engine, or ExecFailed saying which node cannot be reached and why."""
-    from swarmdeck.core.errors import ExecFailed, SwarmdeckError
-
     try:
         return await fleet.task_engine(cluster, target.node.id)
     except SwarmdeckError as exc:
