@@ -55,6 +55,8 @@ async def _run(config: Config, cluster: str, args: argparse.Namespace, hints: Ta
                                read_only=read_only_reason(config, cluster, args.read_only),
                                hints=hints, early=early, ahead=ahead) as found:
             target, engine = found.target, found.engine
+            if found.ahead is None:  # the create's and the start's channels open at once
+                engine.prewarm(2)
             task_exec = TaskExec(engine, target.container_id)
             command = list(args.argv)
             if not command:
