@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import stat
 import time
 from dataclasses import asdict, replace
@@ -244,7 +245,7 @@ def nodes(monkeypatch):
     dials: list[str] = []
     down: set[str] = set()
 
-    async def connect(dest: Destination, settings):
+    async def connect(dest: Destination, settings, sock=None):
         dials.append(dest.host)
         if dest.host in down:
             raise HostUnreachable(f"ssh to {dest.host}: connection refused")
@@ -406,3 +407,46 @@ def test_work_sent_ahead_is_used_only_once_the_hint_is_confirmed(hints, nodes):
     found = _locate(FakeFleet(cluster_state()), hints, ahead=ahead)
     assert found.manager is not None and found.ahead is None
     assert found.target.container_id == "c-t1"
+
+
+def test_the_early_socket_dials_only_a_plain_address():
+    assert hint().early_socket() is None  # no address kept
+    assert hint(dial=["node-1.example", 22]).early_socket() is None  # a name: not looked up
+    server = socket.create_server(("127.0.0.1", 0))
+    try:
+        sock = hint(dial=["127.0.0.1", server.getsockname()[1]]).early_socket()
+        assert sock is not None and not sock.getblocking()
+        sock.close()
+    finally:
+        server.close()
+
+
+def test_the_check_hands_its_early_socket_to_the_ssh_login(hints, nodes, monkeypatch):
+    """The TCP handshake made while asyncssh was imported carries the login; a socket that
+    could not connect is dropped and the login dials as usual."""
+    handed: list = []
+    seen = {}
+
+    async def connect(dest, settings, sock=None):
+        handed.append(sock is not None and sock.getpeername()[1] == seen["port"])
+        return FakeConn(dest.host), SimpleNamespace(label=f"root@{dest.host}:22")
+
+    monkeypatch.setattr("swarmdeck.core.task_locate.connect", connect)
+    server = socket.create_server(("127.0.0.1", 0))
+    seen["port"] = server.getsockname()[1]
+    closed = socket.create_server(("127.0.0.1", 0))
+    refused = closed.getsockname()[1]
+    closed.close()
+
+    async def run(h):
+        check = HintCheck(h, h.early_socket())
+        return await check.result
+
+    try:
+        h = hint(dial=["127.0.0.1", seen["port"]])
+        FakeEndpoint.containers = {"10.0.0.2": inspect(h)}
+        assert asyncio.run(run(h)).container is not None
+        assert asyncio.run(run(hint(dial=["127.0.0.1", refused]))) is not None
+    finally:
+        server.close()
+    assert handed == [True, False]

@@ -41,11 +41,12 @@ async def _start(args: argparse.Namespace, body: Body) -> int:
     hint = hints.recall()
     early = None
     if hint is not None:
+        sock = hint.early_socket()  # the TCP handshake runs while asyncssh is imported
         # the SSH transport (asyncssh) imported here, before the thread's imports start:
         # the dial goes out first, and their work fills its round trips
         from swarmdeck.core.task_locate import HintCheck
 
-        early = HintCheck(hint)
+        early = HintCheck(hint, sock)
     interval = sys.getswitchinterval()
     sys.setswitchinterval(SWITCH_INTERVAL)
     try:

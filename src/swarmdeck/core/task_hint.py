@@ -19,12 +19,15 @@ file, the cluster, the target as typed and --node.
 from __future__ import annotations
 
 import contextlib
+import errno
+import ipaddress
 import json
 import os
+import socket
 import stat
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +70,9 @@ class TaskHint:
     container_id: str
     saved_at: float
     shell: list[str] | None = None  # the shell found in that container, once one was started
+    # where its SSH went after the ssh config (an IP address and port), when nothing stands
+    # between (no ProxyJump or ProxyCommand): the TCP dial can start before asyncssh loads
+    dial: list[Any] | None = None
 
     @property
     def destination(self) -> Destination:
@@ -90,19 +96,37 @@ class TaskHint:
 
     @classmethod
     def of(cls, cluster: str, target: ExecTarget, destination: Destination,
-           settings: SSHSettings, socket_path: str, shell: list[str] | None = None
-           ) -> TaskHint:
+           settings: SSHSettings, socket_path: str, shell: list[str] | None = None,
+           dial: tuple[str, int] | None = None) -> TaskHint:
         return cls(cluster, destination.user, destination.host, destination.port,
                    asdict(settings), socket_path, target.node.id,
                    target.node.hostname, target.service.id, target.service.name,
                    target.service.mode, target.service.image, target.task.id,
-                   target.task.slot, target.container_id, time.time(), shell)
+                   target.task.slot, target.container_id, time.time(), shell,
+                   list(dial) if dial is not None else None)
+
+    def early_socket(self) -> socket.socket | None:
+        """A TCP connection to the hinted node's sshd, being made (non-blocking) while the
+        rest loads; None when the hint holds no plain address to dial."""
+        try:
+            host, port = self.dial or ("", 0)
+            family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 \
+                else socket.AF_INET
+        except (TypeError, ValueError):
+            return None
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        if sock.connect_ex((host, int(port))) not in (0, errno.EINPROGRESS):
+            sock.close()
+            return None
+        return sock
 
     @classmethod
     def from_json(cls, data: Any) -> TaskHint | None:
         """The hint DATA holds, or None when it is not one (a damaged or older file)."""
         names = {f.name for f in fields(cls)}
-        if not isinstance(data, dict) or not names - {"shell"} <= data.keys():
+        required = {f.name for f in fields(cls) if f.default is MISSING}
+        if not isinstance(data, dict) or not required <= data.keys():
             return None
         try:
             return cls(**{k: v for k, v in data.items() if k in names})

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,7 @@ from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import ExecFailed, NotFound, SwarmdeckError
 from swarmdeck.core.task_hint import NODE_ID, TaskHint, TaskHints, refuted
 from swarmdeck.core.transport.docker import DockerEndpoint
-from swarmdeck.core.transport.ssh import connect
+from swarmdeck.core.transport.ssh import SSHSettings, connect, resolve
 
 if TYPE_CHECKING:
     import asyncssh
@@ -64,8 +66,10 @@ class HintCheck:
     engine once logged in; RESULT: what the engine said (None: the node could not be
     reached or asked)."""
 
-    def __init__(self, hint: TaskHint) -> None:
+    def __init__(self, hint: TaskHint, sock: socket.socket | None = None) -> None:
+        """SOCK: the hint's early_socket(), if one is being made."""
         self.hint = hint
+        self.sock = sock
         self.connected: asyncio.Future[DockerEndpoint] = \
             asyncio.get_running_loop().create_future()
         self.result: asyncio.Future[_Checked | None] = asyncio.ensure_future(self._run())
@@ -74,7 +78,8 @@ class HintCheck:
         hint = self.hint
         try:
             try:
-                conn, resolved = await connect(hint.destination, hint.settings)
+                conn, resolved = await connect(hint.destination, hint.settings,
+                                               sock=await self._connected_socket())
             except (SwarmdeckError, TypeError):  # TypeError: settings of another version
                 return None
             engine = DockerEndpoint(conn, f"{hint.hostname} ({resolved.label})",
@@ -93,9 +98,27 @@ class HintCheck:
                 raise
         finally:
             self.connected.cancel()  # no-op once set: AHEAD waits no longer
+            if self.sock is not None:
+                self.sock.close()  # not taken (a failure, a cancel); no-op once it was
         node_id = ((container.get("Config") or {}).get("Labels") or {}).get(NODE_ID)
         confirmed = refuted(container, hint) is None
         return _Checked(conn, engine, container if confirmed else None, node_id)
+
+    async def _connected_socket(self) -> socket.socket | None:
+        """The early socket once its TCP handshake is done, or None (not made, or failed:
+        asyncssh then dials as it would have)."""
+        sock, self.sock = self.sock, None
+        if sock is None:
+            return None
+        assert self.hint.dial is not None
+        host, port = self.hint.dial
+        try:
+            async with asyncio.timeout(self.hint.settings.connect_timeout):
+                await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        except (OSError, TimeoutError):
+            sock.close()
+            return None
+        return sock
 
     async def discard(self) -> None:
         """Stop the check and close the connection it made."""
@@ -159,9 +182,21 @@ async def locate(fleet: Fleet, cluster: str, ref: str, *, node: str | None,
             Destination(session.resolved.user, target.node.address, None)
         same = hint is not None and hint.container_id == target.container_id
         found = TaskHint.of(cluster, target, way, inventory.ssh, inventory.socket_path,
-                            hint.shell if same and hint is not None else None)
+                            hint.shell if same and hint is not None else None,
+                            await _plain_address(way, inventory.ssh))
         hints.remember(found)
     return Located(target, engine, state.manager, found)
+
+
+async def _plain_address(way: Destination, settings: SSHSettings) -> tuple[str, int] | None:
+    """The IP address and port WAY's SSH goes to after the ssh config, when a plain TCP
+    connection reaches it (no ProxyJump or ProxyCommand, no name to look up)."""
+    try:
+        resolved = await resolve(way, settings)
+        ipaddress.ip_address(resolved.host)
+    except (SwarmdeckError, ValueError, UnicodeError):
+        return None
+    return None if resolved.proxied else (resolved.host, resolved.port)
 
 
 async def _ahead(checking: HintCheck, ahead: Ahead) -> Any:

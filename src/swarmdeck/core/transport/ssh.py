@@ -107,6 +107,7 @@ class Resolved:
     known_hosts: tuple[str, ...]
     host_key_alias: str | None
     ciphers_configured: bool = False  # a Ciphers line in the ssh config changed the choice
+    proxied: bool = False  # a ProxyJump or ProxyCommand stands between: no plain TCP dial
 
     @property
     def label(self) -> str:
@@ -141,13 +142,17 @@ async def resolve(dest: Destination, settings: SSHSettings) -> Resolved:
         known_hosts=files, host_key_alias=options.host_key_alias,
         ciphers_configured=list(options.encryption_algs)
         != list(get_default_encryption_algs()),
+        proxied=bool(options.tunnel or options.proxy_command),
     )
 
 
 async def connect(dest: Destination, settings: SSHSettings,
-                  tunnel: asyncssh.SSHClientConnection | None = None
+                  tunnel: asyncssh.SSHClientConnection | None = None,
+                  sock: socket.socket | None = None
                   ) -> tuple[asyncssh.SSHClientConnection, Resolved]:
-    """TUNNEL: an open connection to hop through (a node reached via its manager)."""
+    """TUNNEL: an open connection to hop through (a node reached via its manager). SOCK: a
+    TCP connection to the host already made (core.task_locate dials before asyncssh is
+    even imported), used for the first attempt."""
     try:
         resolved = await resolve(dest, settings)
     except UnicodeError as exc:
@@ -161,7 +166,9 @@ async def connect(dest: Destination, settings: SSHSettings,
             hint="fix HostName for it in your ssh config" if resolved.host != dest.host
             else "fix the host name")
     probe = _KeyProbe()
-    extra = {"tunnel": tunnel} if tunnel is not None else {}
+    extra: dict = {"tunnel": tunnel} if tunnel is not None else {}
+    if sock is not None:
+        extra["sock"] = sock
 
     async def dial() -> asyncssh.SSHClientConnection:
         for attempt in range(LOST_RETRIES + 1):
@@ -183,6 +190,7 @@ async def connect(dest: Destination, settings: SSHSettings,
             except asyncssh.ConnectionLost:
                 if attempt == LOST_RETRIES:
                     raise
+            extra.pop("sock", None)  # spent: a new attempt dials its own
             await asyncio.sleep(random.uniform(0.2, 0.6) * (attempt + 1))
         raise AssertionError("unreachable")
 
