@@ -108,6 +108,8 @@ def test_a_placement_hint_is_checked_on_its_node_and_a_stale_one_changes_nothing
     hints = TaskHints.default(lab.config_file, "prod", SERVICE, None)
     hint = hints.recall()
     assert hint is not None and hint.container_id.startswith(expected)
+    first = next(n for n in lab.all_nodes() if n.name == first_node)
+    assert hint.dial == [first.address, 22]  # dialled before asyncssh is even imported
     assert (hints.path.stat().st_mode & 0o777) == 0o600
 
     hinted = run(lab, "exec", SERVICE, "-c", "prod", "--", "hostname")
@@ -124,7 +126,7 @@ def test_a_placement_hint_is_checked_on_its_node_and_a_stale_one_changes_nothing
     other = next(n for n in lab.all_nodes() if n.name == other_node)
     other_container = _full_id(lab, other_node, containers_on(lab, other_node)[0])
     hints.remember(replace(hint, host=other.address, port=None, hostname=other_node,
-                           container_id=other_container))
+                           dial=[other.address, 22], container_id=other_container))
     stale = run(lab, "exec", SERVICE, "-c", "prod", "--", "hostname")
     assert stale.returncode == 0, stale.stderr
     assert stale.stdout.decode().strip() == expected  # not the other replica's
@@ -134,7 +136,8 @@ def test_a_placement_hint_is_checked_on_its_node_and_a_stale_one_changes_nothing
     assert hints.recall().container_id.startswith(expected)  # put right
 
     # pointed at a node where the container is not at all: the same
-    hints.remember(replace(hint, host=other.address, port=None, hostname=other_node))
+    hints.remember(replace(hint, host=other.address, port=None, hostname=other_node,
+                           dial=[other.address, 22]))
     gone = run(lab, "exec", SERVICE, "-c", "prod", "--", "hostname")
     assert gone.stdout.decode().strip() == expected, gone.stderr
     assert "found_by" not in audit_lines()[-1]["params"]
