@@ -11,6 +11,10 @@ So a hint can make a call faster, never make it act on a container that is not r
 task now. What it can do is keep to the replica chosen last time while that one runs, when a
 lower slot has come back since: it is trusted for MAX_AGE after a manager chose it.
 
+The node is reached as SSH would reach it (its host key checked against known_hosts, under
+the hinted name or the address actually dialled), and which node answered is the engine's
+word too: the container's node label must be the hinted node's.
+
 The hints live in $XDG_CACHE_HOME/swarmdeck/task-hints.json, written 0600 in a 0700
 directory (a file with any other owner or mode is ignored, not read), keyed by the config
 file, the cluster, the target as typed and --node.
