@@ -54,7 +54,7 @@ class ObjectTable(LiveTable):
         obj = self.objects(self.deck.fleet.state(cluster)).get(object_id)
         return (cluster, obj) if obj else None
 
-    def _start(self, action: str, flow: Callable[[str, Any], Awaitable[None]]) -> None:
+    def _start(self, action: str, flow: Callable[[str, Any], Awaitable[object]]) -> None:
         picked = self._selected()
         if picked is None:
             self.app.notify(f"no {self.KIND} selected", severity="warning")
