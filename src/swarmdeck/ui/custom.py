@@ -9,13 +9,12 @@ local command hands the terminal to it instead.
 from __future__ import annotations
 
 import subprocess
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -24,18 +23,16 @@ from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import CommandConfig
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.sanitize import clean, clean_lines
+from swarmdeck.ui.deck import Deck, DeckScreen
 from swarmdeck.ui.screens.dialogs import ConfirmDialog
 from swarmdeck.ui.widgets.footer import KeysFooter
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 TITLE = "command"
 
 
 def bind_commands(widget: Widget, scopes: tuple[str, ...]) -> None:
     """The keys of the config's commands for SCOPES, on WIDGET (action `custom(NAME)`)."""
-    app = cast("SwarmdeckApp", widget.app)
+    app = cast(Deck, widget.app)
     own = widget._bindings.key_to_bindings
     for command in app.config.commands:
         if command.key and command.scope in scopes:
@@ -46,13 +43,13 @@ def bind_commands(widget: Widget, scopes: tuple[str, ...]) -> None:
                    f"{command.name}"))
 
 
-def find(app: SwarmdeckApp, name: str) -> CommandConfig | None:
+def find(app: Deck, name: str) -> CommandConfig | None:
     return next((c for c in app.config.commands if c.name == name), None)
 
 
 async def run_command(widget: Widget, cluster: str, command: CommandConfig,
                       ref: str | None) -> None:
-    app = cast("SwarmdeckApp", widget.app)
+    app = cast(Deck, widget.app)
     action = f"command {command.name}"
     audit = AuditLog.default()
     try:
@@ -106,7 +103,7 @@ def _in_terminal(app, command: CommandConfig, argv: list[str]) -> int:
         raise custom_commands.not_runnable(command, argv, exc) from None
 
 
-class OutputScreen(Screen):
+class OutputScreen(DeckScreen):
     """A command's output, made inert, with its exit status."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="output.back"),

@@ -10,7 +10,7 @@ follow.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from textual.widget import Widget
 
@@ -21,12 +21,10 @@ from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps, record_unreached
 from swarmdeck.core.ops.services import Started
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.deck import Deck
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
 from swarmdeck.ui.screens.operation import OperationScreen
 from swarmdeck.ui.widgets.table import LiveTable
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 Say = Callable[[str], None]
 Change = Callable[[ClusterOps, Say], Awaitable[Started | str]]
@@ -35,7 +33,7 @@ Change = Callable[[ClusterOps, Say], Awaitable[Started | str]]
 async def guard(widget: Widget, cluster: str, action: str, target: str) -> ClusterOps | None:
     """The cluster's ops, or None after telling why not (read-only: refused and audited;
     not connected: the error)."""
-    app = cast("SwarmdeckApp", widget.app)
+    app = cast(Deck, widget.app)
     reason = app.read_only_reason(cluster)
     audit = AuditLog.default()
     try:
@@ -177,7 +175,7 @@ async def deploy_environment(widget: Widget, project: str, environment: str,
     question. True once a change was made and converged."""
     from swarmdeck.core.ops import environments
 
-    app = cast("SwarmdeckApp", widget.app)
+    app = cast(Deck, widget.app)
     name = f"{project}/{environment}"
     again = f" (revision {revision} again)" if revision else ""
     prepared: environments.Prepared | None = None
