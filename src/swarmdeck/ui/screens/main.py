@@ -17,7 +17,7 @@ from textual.widgets import Input, Tree
 from swarmdeck.core import views
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.inventory import ClusterState
-from swarmdeck.core.log_follow import StreamNote
+from swarmdeck.core.log_follow import StreamNote, Tagger
 from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.core.ops.drift import DriftWatch
 from swarmdeck.core.sanitize import cell
@@ -580,8 +580,7 @@ class MainScreen(DeckScreen):
         if service is None:
             return
         pane.start(f"{service.name} ({cluster})")
-        slots = {t.id: f"{service.name}.{t.slot}" if t.slot else service.name
-                 for t in state.tasks_of(service_id)}
+        tagger = Tagger(state)  # the live state: replicas started since are named too
         try:
             # closed at once when the worker is cancelled (another row, another cluster):
             # left to the garbage collector, the stream and its node connection would live on
@@ -592,7 +591,6 @@ class MainScreen(DeckScreen):
                         pane.note(line.text,
                                   style="yellow" if line.level != "info" else "dim")
                         continue
-                    tag = slots.get(line.task_id or "", service.name)
-                    pane.add(line, tag, state.node_name(line.node_id))
+                    pane.add(line, *tagger.tag(line))
         except SwarmdeckError as exc:
             pane.note(f"log stream stopped: {exc}", style="bold red")
