@@ -113,9 +113,9 @@ async def test_a_console_started_on_another_cluster_samples_it_at_once(lab):
     """`swarmdeck --cluster staging`: the first cluster is loaded early (cli.console.start_app,
     while Textual imports), before its metrics are wired; its nodes are sampled all the same
     (they were not, on any console start, until a node changed: CPU and memory stayed "-")."""
-    from swarmdeck.cli.console import start_app
-
     import asyncio
+
+    from swarmdeck.cli.console import start_app
 
     config = load_config(lab.config_file)
     fleet = Fleet(config)
