@@ -196,6 +196,17 @@ def remove_stack(stack: str) -> Action:
 _VERBS = {"drain": "Drain", "active": "Activate", "pause": "Pause"}
 
 
+async def _node_now(ops: ClusterOps, node: str, **wanted: str
+                    ) -> tuple[dict[str, Any], str, str | None]:
+    """NODE's inspect data, its hostname, and why WANTED would change nothing (None: it
+    would change something), read from the cluster now."""
+    from swarmdeck.core.ops import nodes
+
+    data = await ops.node(node)
+    return (data, data["Description"]["Hostname"],
+            nodes.already(Node.from_api(data), **wanted))
+
+
 def node_availability(node: str, availability: str) -> Action:
     """Drain (with its plan: the tasks that move, the services left short), activate or
     pause NODE (a hostname or ID)."""
@@ -206,9 +217,7 @@ def node_availability(node: str, availability: str) -> Action:
     verb = _VERBS[availability]
 
     async def plan(ops: ClusterOps) -> Plan | Nothing:
-        data = await ops.node(node)
-        host = data["Description"]["Hostname"]
-        unchanged = nodes.already(Node.from_api(data), availability=availability)
+        data, host, unchanged = await _node_now(ops, node, availability=availability)
         if unchanged:
             return Nothing(unchanged)
         if availability != "drain":
@@ -234,9 +243,7 @@ def node_role(node: str, role: str) -> Action:
     verb = "promote" if role == "manager" else "demote"
 
     async def plan(ops: ClusterOps) -> Plan | Nothing:
-        data = await ops.node(node)
-        host = data["Description"]["Hostname"]
-        unchanged = nodes.already(Node.from_api(data), role=role)
+        data, host, unchanged = await _node_now(ops, node, role=role)
         if unchanged:
             return Nothing(unchanged)
         return Plan(f"{verb} {host}", f"{verb.capitalize()} {host} on {ops.cluster} to {role}?",
