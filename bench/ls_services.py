@@ -32,8 +32,8 @@ from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 
+from swarmdeck.cli import listing, render
 from swarmdeck.cli import ls as cli_ls
-from swarmdeck.cli import render
 from swarmdeck.cli.main import main
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.models import Network, Node, Service, SwarmInfo, Task
@@ -115,12 +115,12 @@ def main_bench() -> int:
     try:
         state = parse(answers)
         ns = argparse.Namespace(stack=None)
-        rows = cli_ls._service_rows({"prod": state}, ns)
+        rows = listing._service_rows({"prod": state}, ns)
         assert run_command(answers, config) == 0
         stages = {
             "parse": lambda: parse(answers),
-            "rows": lambda: cli_ls._service_rows({"prod": state}, ns),
-            "table": lambda: cli_ls._services_table(rows),
+            "rows": lambda: listing._service_rows({"prod": state}, ns),
+            "table": lambda: listing._services_table(rows),
             "json": lambda: render.json_text(rows),
             "command": lambda: run_command(answers, config),
         }
