@@ -4,6 +4,7 @@ fields, the tables format them."""
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -85,11 +86,13 @@ def _nodes_table(rows: list[dict[str, Any]]) -> str:
 
 
 def _services_table(rows: list[dict[str, Any]]) -> str:
+    now = time.time()
     return render.table(
         ["CLUSTER", "NAME", "STACK", "MODE", "REPLICAS", "IMAGE", "PORTS", "UPDATE", "AGE"],
         [[r["cluster"], r["name"], r["stack"] or "-", r["mode"],
-          views.ServiceRow(**r).replicas_text, r["image"],
-          ",".join(r["ports"]) or "-", r["update_state"] or "-", render.age(r["created_at"])]
+          views.replicas_text(r["replicas_running"], r["replicas_desired"], r["completed"]),
+          r["image"], ",".join(r["ports"]) or "-", r["update_state"] or "-",
+          render.age(r["created_at"], now)]
          for r in rows],
         right=(4,),
     )
