@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from swarmdeck.core.config_paths import config_path, resolve_paths
-from swarmdeck.core.destinations import Destination, host_problem, parse_destination
+from swarmdeck.core.destinations import Destination, parse_destination
+from swarmdeck.core.errors import ConfigError
 from swarmdeck.core.transport.ssh import SSHSettings, dial_ahead
 
 TIMING = ("connect_timeout", "keepalive_interval", "keepalive_count_max")
@@ -45,18 +46,17 @@ def first_dials(explicit_path: str | Path | None, names: Sequence[str] | None = 
     for name in names or list(clusters):
         try:
             found.append(_first_dial(clusters.get(name), ssh, path.parent))
-        except (ValueError, TypeError, LookupError):  # a ConfigError is a ValueError too
+        except (ConfigError, ValueError, TypeError, LookupError):
             continue
     return found
 
 
 def _first_dial(cluster: Any, ssh: dict[str, Any], base: Path
                 ) -> tuple[Destination, SSHSettings]:
-    if not isinstance(cluster, dict) or "context" in cluster:
+    managers = cluster.get("managers") if isinstance(cluster, dict) else None
+    if not isinstance(managers, list) or not managers or "context" in cluster:
         raise LookupError("no managers listed")
-    dest = parse_destination(cluster["managers"][0])
-    if host_problem(dest.host):
-        raise ValueError(dest.host)
+    dest = parse_destination(managers[0])  # a host no DNS can hold: a ConfigError
     files = [_paths(cluster.get("ssh_config"), base), _paths(ssh.get("config"), base)]
     timing = {key: ssh.get(key, getattr(SSHSettings, key)) for key in TIMING}
     for key, value in timing.items():
