@@ -3,7 +3,8 @@
 The first manager of each cluster is dialled before anything else is imported
 (core.dial_ahead): while the SSH handshake waits on the network, a thread imports pydantic,
 the models and the tables and validates the config. Only then is the cluster loaded, over
-that connection when the config asks for it. So this module imports little at its top.
+that connection when the config asks for it. So this module imports little at its top: the
+SSH transport, what the dial needs.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import sys
 from typing import TYPE_CHECKING
 
 from swarmdeck.cli.main import import_modules, said
+from swarmdeck.core import dial_ahead  # asyncssh: imported with the module (see cli.main)
 from swarmdeck.core.errors import ConfigError, SwarmdeckError, UsageError
 from swarmdeck.core.sanitize import clean
+from swarmdeck.core.transport.ssh import drop_dialled
 
 if TYPE_CHECKING:
     from swarmdeck.core.config import Config
@@ -66,9 +69,6 @@ def run_ls(args: argparse.Namespace) -> int:
 async def _read(args: argparse.Namespace
                 ) -> tuple[Config, dict[str, ClusterState | SwarmdeckError]]:
     """The config and each chosen cluster's state (or error); the managers dialled first."""
-    from swarmdeck.core import dial_ahead
-    from swarmdeck.core.transport.ssh import drop_dialled
-
     dial_ahead.start(args.config, args.cluster)
     try:
         config, names = await asyncio.to_thread(_prepare, args)
