@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from swarmdeck.core.config import state_dir
+from swarmdeck.core.config_paths import state_dir
 from swarmdeck.core.errors import AuditUnavailable
 
 SECRET_NAMES = re.compile(r"token|password|secret|auth", re.I)
