@@ -12,7 +12,7 @@ that says what the code costs; the median says what a user sees on this machine 
 Then, for each command, its heaviest top-level imports (cumulative, from `python -X
 importtime`): what to look at when a figure goes over its target.
 
-Run:  python bench/cli_startup.py [-n RUNS] [--module]
+Run:  python bench/cli_startup.py [-n RUNS] [--module] [--before CHECKOUT]
 """
 
 from __future__ import annotations
@@ -41,10 +41,13 @@ def swarmdeck_argv(use_module: bool) -> list[str]:
     return [sys.executable, "-m", "swarmdeck"]
 
 
-def once(argv: list[str], expected: int = 0) -> float:
+def once(argv: list[str], expected: int = 0, src: Path | None = None) -> float:
+    """SRC: swarmdeck from that checkout's src/ (PYTHONPATH)."""
+    env = {**os.environ, "COLUMNS": "100"}
+    if src is not None:
+        env["PYTHONPATH"] = str(src / "src")
     start = time.perf_counter()
-    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          env={**os.environ, "COLUMNS": "100"})
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     elapsed = time.perf_counter() - start
     if proc.returncode != expected:
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.decode()}")
@@ -75,6 +78,9 @@ def main() -> int:
                         help=f"process runs per case (default 15, at most {MAX_RUNS})")
     parser.add_argument("--module", action="store_true",
                         help="run `python -m swarmdeck` rather than the console script")
+    parser.add_argument("--before", type=Path, metavar="CHECKOUT",
+                        help="also time each swarmdeck case run from CHECKOUT/src (e.g. main, "
+                             "the code before a change), interleaved with the others")
     args = parser.parse_args()
     runs = max(1, min(args.n, MAX_RUNS))
     swarmdeck = swarmdeck_argv(args.module)
@@ -88,26 +94,34 @@ def main() -> int:
             **{"swarmdeck " + " ".join(cmd): [*swarmdeck, *cmd] for cmd in COMMANDS},
             LS_REFUSED: [*swarmdeck, "--config", str(config), "ls"],
         }
+        srcs: dict[str, Path | None] = dict.fromkeys(cases)
+        if args.before is not None:  # python -m swarmdeck, its package from the checkout
+            for name, argv in list(cases.items()):
+                if name.startswith("swarmdeck"):
+                    label = f"{name} [before]"
+                    cases[label] = [sys.executable, "-m", "swarmdeck", *argv[len(swarmdeck):]]
+                    srcs[label] = args.before
         times: dict[str, list[float]] = {name: [] for name in cases}
+        expected = {name: 1 if name.startswith(LS_REFUSED) else 0 for name in cases}
         for name, argv in cases.items():  # one warm-up each: page cache, .pyc files
-            once(argv, 1 if name == LS_REFUSED else 0)
+            once(argv, expected[name], srcs[name])
         for _ in range(runs):
             for name, argv in cases.items():
-                times[name].append(once(argv, 1 if name == LS_REFUSED else 0))
+                times[name].append(once(argv, expected[name], srcs[name]))
 
     floor = min(times["python -c pass"])
     package = min(times["python -c 'import swarmdeck'"])
     print(f"{runs} runs per case, interleaved; {' '.join(swarmdeck)}; "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
-    print(f"{'case':32} {'best':>7} {'median':>7} {'target':>7} {'/pass':>6} {'/import':>7}")
+    print(f"{'case':41} {'best':>7} {'median':>7} {'target':>7} {'/pass':>6} {'/import':>7}")
     over = []
     for name, values in times.items():
         best, median = min(values), statistics.median(values)
-        is_command = name.startswith("swarmdeck") and name != LS_REFUSED
+        is_command = name.startswith("swarmdeck") and not name.startswith(LS_REFUSED)
         target = f"{TARGET:.2f}" if is_command else ""
-        print(f"{name:32} {best:7.3f} {median:7.3f} {target:>7} {best / floor:6.2f} "
+        print(f"{name:41} {best:7.3f} {median:7.3f} {target:>7} {best / floor:6.2f} "
               f"{best / package:7.2f}")
-        if is_command and best > TARGET:
+        if is_command and best > TARGET and not name.endswith("[before]"):
             over.append(name)
     print("over target: " + (", ".join(over) if over else "none"))
     for cmd in COMMANDS:

@@ -42,13 +42,13 @@ class FakeDocker:
         for n in self.nodes:
             if ref in (n["ID"], n["Description"]["Hostname"]):
                 return n
-        raise NotFound(f"no such node: {ref}")
+        raise NotFound(404, f"no such node: {ref}")
 
     def service(self, ref: str) -> dict:
         for s in self.services:
             if ref in (s["ID"], s["Spec"]["Name"]):
                 return s
-        raise NotFound(f"no such service: {ref}")
+        raise NotFound(404, f"no such service: {ref}")
 
     async def get(self, path: str, **params):
         await asyncio.sleep(0)
@@ -73,7 +73,7 @@ class FakeDocker:
             return copy.deepcopy(self.node(parts[1]))
         if parts[0] == "services":
             return copy.deepcopy(self.service(parts[1]))
-        raise NotFound(path)
+        raise NotFound(404, path)
 
     def _configs(self, filters) -> list[dict]:
         return _filtered(self.configs, filters)

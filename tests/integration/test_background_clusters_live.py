@@ -107,3 +107,28 @@ async def test_a_cluster_off_screen_holds_one_connection_and_is_not_polled(lab, 
                             for node, (conn, _) in fleet.node_links("staging")._conns.items()},
             "samplers:", list(fleet.metrics("staging")._tasks))
         assert own_ssh_connections(staging_m1) == 1
+
+
+async def test_a_console_started_on_another_cluster_samples_it_at_once(lab):
+    """`swarmdeck --cluster staging`: the first cluster is loaded early (cli.console.start_app,
+    while Textual imports), before its metrics are wired; its nodes are sampled all the same
+    (they were not, on any console start, until a node changed: CPU and memory stayed "-")."""
+    import asyncio
+
+    from swarmdeck.cli.console import start_app
+
+    config = load_config(lab.config_file)
+    fleet = Fleet(config)
+    app = await start_app(fleet, "staging")
+    # as on a real start, where importing Textual takes longer than the load: the load is
+    # done before the console wires the cluster's metrics
+    for _ in range(300):
+        if fleet.state("staging").loaded:
+            break
+        await asyncio.sleep(0.1)
+    assert fleet.state("staging").loaded
+    async with app.run_test(size=(160, 50)) as pilot:
+        nodes = [n.id for n in fleet.state("staging").nodes.values()]
+        sampled = fleet.metrics("staging").metrics.sampled_at
+        assert await wait_until(pilot, lambda: all(n in sampled for n in nodes), 20), (
+            nodes, dict(sampled), dict(fleet.metrics("staging").metrics.problems))

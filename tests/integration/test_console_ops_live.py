@@ -147,7 +147,7 @@ async def test_add_node_with_keys(lab):
             assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), 10)
             await pilot.click("#yes")
             outcome = await finished(pilot, app)
-            assert outcome == "spare-2 joined staging as a worker: ready"
+            assert outcome == "joined spare-2 to staging as a worker: ready"
             # the new node appears in the nodes pane by itself
             assert await wait_until(pilot, lambda: select(app, "#nodes", "spare-2"), 20)
     finally:

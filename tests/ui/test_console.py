@@ -374,3 +374,35 @@ async def test_memory_sparklines_are_scaled_to_the_limit_or_the_node(make_app, f
         summary = plain(app.screen.query_one("#summary"))
         assert "64.0 MiB in use; the MEM sparkline's full height is 128.0 MiB: limit " \
                "64.0 MiB x 2 tasks" in summary
+
+
+async def test_the_log_pane_names_a_replica_the_inventory_learns_while_it_follows(
+        make_app, fleet, monkeypatch):
+    """Its lines are tagged `service.slot` from the live state (core.log_follow.Tagger), not
+    from the tasks known when following began (a replica started since was a bare name)."""
+    import asyncio
+
+    state = fleet.state("prod")
+    worker = next(s for s in state.services.values() if s.name == "shop_worker")
+    late = next(t for t in state.tasks.values() if t.service_id == worker.id and t.slot)
+    del state.tasks[late.id]  # not yet known when the pane starts following
+    go = asyncio.Event()
+    recorded = fleet.logs
+
+    async def logs(name, service_id, **kw):
+        fleet.log_requests.append((name, service_id))
+        await go.wait()
+        async for line in recorded(name, service_id, **kw):  # (recorded again: harmless)
+            yield line
+
+    monkeypatch.setattr(fleet, "logs", logs)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j", "j", "j", "j")  # shop_worker
+        assert await wait_until(pilot, lambda: fleet.log_requests[-1:] == [("prod", worker.id)])
+        state.tasks[late.id] = late  # the inventory learns it
+        go.set()
+        pane = app.screen.query_one(LogPane)
+        tags = lambda: "\n".join(str(line.text) for line in pane.lines)  # noqa: E731
+        assert await wait_until(pilot, lambda: f"shop_worker.{late.slot}@" in tags())
+        assert "shop_worker@" not in tags()

@@ -100,8 +100,9 @@ async def test_a_dangerous_node_command_asks_and_is_refused_read_only(make_app):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         assert "node.custom.wipe" in help_text(app)
+    # the "no" is on record too, as the CLI's is (one policy: core.custom_commands.perform)
     results = [(e["cluster"], e["result"]) for e in AuditLog.default().read()]
-    assert results == [("staging", "refused")]
+    assert results == [("prod", "cancelled"), ("staging", "refused")]
 
 
 async def test_a_command_whose_program_is_missing_says_what_to_fix_and_is_on_record(make_app):

@@ -7,8 +7,9 @@ import io
 
 from rich.console import Console
 
+from swarmdeck.ui.keys import key_of
 from swarmdeck.ui.screens.doctor import DoctorScreen
-from swarmdeck.ui.screens.help import HelpScreen, group_of, key_of
+from swarmdeck.ui.screens.help import HelpScreen, group_of
 from swarmdeck.ui.screens.main import MainScreen
 
 SIZE = (130, 50)

@@ -14,6 +14,7 @@ from ui_waits import wait_until
 from swarmdeck.core.errors import TransportError
 from swarmdeck.core.events import ClusterEvent, EventLog
 from swarmdeck.core.logs import LogLine
+from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
 from swarmdeck.ui.screens.operation import OperationScreen
 from swarmdeck.ui.widgets.table import LiveTable
@@ -120,7 +121,9 @@ def test_the_console_draws_hostile_clusters_inert(make_app, fleet, text):
     raw = [(i, raw_found(line), line.strip()) for i, shown in enumerate(seen)
            for line in shown.split("\n") if not inert(line)]
     assert not raw, raw
-    if "\x1b" in text:
+    # where its placeholder comes early enough not to be cut off by the cell's width (a run
+    # of other placeholders before it can push it out of a header or a log line)
+    if "<ESC>" in clean(text)[:24]:
         assert "<ESC>" in seen[0] and "<ESC>" in seen[-1]
     if "\u202e" in text:  # shown as a placeholder (where a cut cell does not hide it)
         assert any("<U+202E>" in shown for shown in seen)

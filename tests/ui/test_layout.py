@@ -13,7 +13,7 @@ from ui_waits import wait_until
 from swarmdeck.core.models import Service
 from swarmdeck.ui.screens.detail import ServiceScreen
 from swarmdeck.ui.screens.help import bindings_table
-from swarmdeck.ui.screens.main import SERVICE_OPTIONAL
+from swarmdeck.ui.widgets.cells import SERVICE_OPTIONAL
 from swarmdeck.ui.widgets.logs import LogPane
 from swarmdeck.ui.widgets.projects import ProjectsTree
 from swarmdeck.ui.widgets.table import LiveTable

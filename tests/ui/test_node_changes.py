@@ -104,6 +104,9 @@ async def test_removing_a_label_a_service_needs_names_it_first(make_app, docker,
     worker = next(s for s in state.services.values() if s.name == "shop_worker")
     state.services[worker.id] = worker.model_copy(
         update={"constraints": ["node.labels.storage==ssd"]})
+    # the cluster itself (the plan before the question is read from it)
+    docker["prod"].service("shop_worker")["Spec"]["TaskTemplate"]["Placement"][
+        "Constraints"] = ["node.labels.storage==ssd"]
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await prompt_labels(app, pilot, "-storage")
@@ -180,6 +183,9 @@ async def test_drain_names_the_services_it_leaves_short(make_app, docker, fleet)
     collector = next(s for s in state.services.values() if s.name == "monitoring_collector")
     state.services[collector.id] = collector.model_copy(
         update={"constraints": ["node.hostname==prod-m1"]})
+    # the cluster itself (the plan before the question is read from it)
+    docker["prod"].service("monitoring_collector")["Spec"]["TaskTemplate"].setdefault(
+        "Placement", {})["Constraints"] = ["node.hostname==prod-m1"]
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await on_node(app, pilot, "prod-m1", "w")

@@ -212,7 +212,7 @@ def test_a_registryless_image_that_cannot_move_is_fine(constraints, nodes):
 
 def test_the_services_table_marks_a_service_its_nodes_cannot_pull():
     from swarmdeck.core.views import service_rows
-    from swarmdeck.ui.screens.main import service_cells
+    from swarmdeck.ui.widgets.cells import service_cells
 
     stuck = service("stuck", replicas=2, image=f"{REG}:nope", digest=None)
     healed = service("healed", replicas=1, image=f"{REG}:1", digest=None)

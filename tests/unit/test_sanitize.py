@@ -74,3 +74,15 @@ def test_tables_are_inert(rows):
     out = table(["A", "B"], rows)
     assert not (set(out) - {"\n"}) & DANGEROUS
     assert "\t" not in out
+
+
+def test_printable_ascii_is_returned_as_is_and_the_rest_replaced_as_before():
+    """The fast path (printable ASCII needs no replacing) agrees with the table for every
+    ASCII character, alone and inside text, in lines and in cells."""
+    from swarmdeck.core.sanitize import _CELL_TABLE, _LINE_TABLE
+
+    for code in range(128):
+        for text in (chr(code), f"ab{chr(code)}cd"):
+            assert clean(text) == text.translate(_LINE_TABLE)
+            assert clean(text, keep_tabs=False) == cell(text) == text.translate(_CELL_TABLE)
+    assert cell(3) == "3" and cell(b"a\x1bb") == "a<ESC>b" and cell("e\u202e") == "e<U+202E>"

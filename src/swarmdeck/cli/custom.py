@@ -24,42 +24,30 @@ def run_custom(args: argparse.Namespace) -> int:
 
 async def _run(config, cluster: str, command, args: argparse.Namespace) -> int:
     from swarmdeck.cli.prompt import confirm
-    from swarmdeck.cli.session import change_session
     from swarmdeck.core import custom_commands
-    from swarmdeck.core.errors import SwarmdeckError
+    from swarmdeck.core.audit import AuditLog
     from swarmdeck.core.fleet import Fleet
+    from swarmdeck.core.ops.base import read_only_reason
 
-    action = f"command {command.name}"
-    fleet = Fleet(config)  # one manager connection for the ops and the node's link
+    async def ask(question: str, _dangerous: bool) -> bool:
+        confirm(question, yes=args.yes)  # raises when not confirmed (or no terminal)
+        return True
+
+    fleet = Fleet(config)  # one manager connection for the target and the node's link
     try:
-        async with change_session(config, cluster, args, fleet=fleet) as ops:
-            if command.dangerous:
-                ops.check_writable(action, args.target or cluster)  # before any question
-            state = await fleet.inventory(cluster).load()
-            where = custom_commands.target(command, state, args.target)
-            argv = custom_commands.expand(command, where)
-            if command.confirm or command.dangerous:
-                confirm(custom_commands.question(command, where, argv), yes=args.yes)
-
-            async def work():
-                return await custom_commands.run(fleet, command, where, argv,
-                                                 timeout=args.timeout)
-
-            params = {"argv": argv, "where": command.where,
-                      **({"node": where.values["node"]} if "node" in where.values else {})}
-            if command.dangerous:
-                result = await ops.guarded(action, where.label, params, work)
-            else:  # not a change: still on record, read-only or not, run or failed
-                record = dict(cluster=cluster, manager=ops.manager, action=action,
-                              target=where.label, params=params)
-                try:
-                    result = await work()
-                except SwarmdeckError as exc:
-                    ops.record(**record, result="error", error=str(exc))
-                    raise
-                ops.record(**record, result="ok")
+        inventory = fleet.inventory(cluster)
+        state = await inventory.load()
+        where = custom_commands.target(command, state, args.target)
+        argv = custom_commands.expand(command, where)
+        result = await custom_commands.perform(
+            command, where, argv, audit=AuditLog.default(),
+            read_only=read_only_reason(config, cluster, args.read_only), ask=ask,
+            execute=lambda: custom_commands.run(fleet, command, where, argv,
+                                                timeout=args.timeout),
+            manager=inventory.session.label if inventory.session else None)
     finally:
         await fleet.close()
+    assert not isinstance(result, int)  # run() gives the output too
     for data, stream in ((result.stdout, sys.stdout), (result.stderr, sys.stderr)):
         if not data:
             continue

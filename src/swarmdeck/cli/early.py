@@ -33,7 +33,7 @@ def run(args: argparse.Namespace, body: Body) -> int:
 
 
 async def _start(args: argparse.Namespace, body: Body) -> int:
-    from swarmdeck.core.paths import config_path
+    from swarmdeck.core.config_paths import config_path
     from swarmdeck.core.task_hint import TaskHints
 
     hints = TaskHints.default(config_path(args.config), args.cluster or "", args.target,

@@ -1,27 +1,38 @@
-"""`swarmdeck ls clusters|nodes|services|stacks|tasks`."""
+"""`swarmdeck ls clusters|nodes|services|stacks|tasks` (and `ls containers`).
+
+The first manager of each cluster is dialled before anything else is imported
+(core.dial_ahead): while the SSH handshake waits on the network, a thread imports pydantic,
+the models and the tables and validates the config. Only then is the cluster loaded, over
+that connection when the config asks for it. So this module imports little at its top: the
+SSH transport, what the dial needs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING
 
-from swarmdeck.cli import render
-from swarmdeck.cli.main import said
-from swarmdeck.cli.render import load_config
-from swarmdeck.core import views
-from swarmdeck.core.config import Config, docker_contexts
+from swarmdeck.cli.main import import_modules, said
+from swarmdeck.core import dial_ahead  # asyncssh: imported with the module (see cli.main)
 from swarmdeck.core.errors import ConfigError, SwarmdeckError, UsageError
-from swarmdeck.core.fleet import Fleet
-from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.sanitize import clean
+from swarmdeck.core.transport.ssh import drop_dialled
+
+if TYPE_CHECKING:
+    from swarmdeck.core.config import Config
+    from swarmdeck.core.inventory import ClusterState
+
+# what a listing uses besides the connection: imported while the managers are dialled
+LISTING = ("swarmdeck.cli.listing", "swarmdeck.core.fleet")
 
 
 def chosen_clusters(args: argparse.Namespace) -> tuple[Config, list[str]]:
     """The config (its warnings printed) and the clusters `--cluster` names (default: all),
     each checked before any connection."""
+    from swarmdeck.cli.render import load_config
+
     config = load_config(args.config)
     if not config.clusters:
         raise no_clusters_error(config)
@@ -36,26 +47,49 @@ def run_ls(args: argparse.Namespace) -> int:
         return run_containers(args)
     if args.node:
         raise UsageError("--node goes with `ls containers` only")
-    config, names = chosen_clusters(args)
-    results = asyncio.run(_load(config, names))
+    config, results = asyncio.run(_read(args))
+    from swarmdeck.cli import listing, render  # imported by then (LISTING)
+    from swarmdeck.core.inventory import ClusterState
+
     states = {n: r for n, r in results.items() if isinstance(r, ClusterState)}
     failed = {n: r for n, r in results.items() if isinstance(r, SwarmdeckError)}
-    rows = ROWS[args.what](states, args, config, failed)
+    rows = listing.ROWS[args.what](states, args, config, failed)
     if not rows and not failed:
         _check_stack(args, states)
     if args.json:
         print(render.json_text(rows))
     else:
-        print(TABLES[args.what](rows))
+        print(listing.TABLES[args.what](rows))
     for name, error in failed.items():
         print(f"swarmdeck: {cluster_error(name, error)}", file=sys.stderr)
         said(error)  # a changed host key it quotes is not said again at the end
     return 1 if failed else 0
 
 
+async def _read(args: argparse.Namespace
+                ) -> tuple[Config, dict[str, ClusterState | SwarmdeckError]]:
+    """The config and each chosen cluster's state (or error); the managers dialled first."""
+    dial_ahead.start(args.config, args.cluster)
+    try:
+        config, names = await asyncio.to_thread(_prepare, args)
+        return config, await _load(config, names)
+    finally:
+        await drop_dialled()
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Config, list[str]]:
+    """In a thread, while the managers are dialled: the imports, then the config."""
+    import_modules(*LISTING)
+    return chosen_clusters(args)
+
+
 def run_containers(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from swarmdeck.cli import render
     from swarmdeck.cli.volumes import problems_said
     from swarmdeck.core import node_objects
+    from swarmdeck.core.fleet import Fleet
 
     config, names = chosen_clusters(args)
 
@@ -106,6 +140,8 @@ def _check_stack(args: argparse.Namespace, states: dict[str, ClusterState]) -> N
 
 
 async def _load(config: Config, names: list[str]) -> dict[str, ClusterState | SwarmdeckError]:
+    from swarmdeck.core.fleet import Fleet
+
     fleet = Fleet(config)
     try:
         return await fleet.load(names)
@@ -114,6 +150,8 @@ async def _load(config: Config, names: list[str]) -> dict[str, ClusterState | Sw
 
 
 def no_clusters_error(config: Config) -> ConfigError:
+    from swarmdeck.core.config import docker_contexts
+
     where = f"{config.path}" + ("" if config.exists else " (it does not exist yet)")
     contexts = [c for c in docker_contexts() if c.ssh_destination is not None]
     if contexts:
@@ -127,118 +165,3 @@ def no_clusters_error(config: Config) -> ConfigError:
                             "or let `swarmdeck init` find the swarm managers this machine "
                             "reaches, or `swarmdeck cluster add NAME --manager user@host` add "
                             "one; config.example.toml documents every key")
-
-
-# ---- rows: core.views computes them; JSON is their fields, tables format them ----------
-
-def _cluster_rows(states: dict[str, ClusterState], args: argparse.Namespace, config: Config,
-                  failed: dict[str, SwarmdeckError]) -> list[dict[str, Any]]:
-    rows = []
-    for name in args.cluster or list(config.clusters):
-        health = views.cluster_health(name, states.get(name), failed.get(name))
-        row = asdict(health)
-        del row["age"], row["connected"]
-        rows.append(row)
-    return rows
-
-
-def _fields(row: object) -> dict[str, Any]:
-    """A view row's fields. Not dataclasses.asdict: it deep-copies every value (a third of
-    `ls services`' own time on a big swarm), and these rows are flat, read once, dropped."""
-    return dict(vars(row))
-
-
-def _node_rows(states: dict[str, ClusterState], *_: Any) -> list[dict[str, Any]]:
-    return [_fields(r) for name, st in states.items() for r in views.node_rows(name, st)]
-
-
-def _service_rows(states: dict[str, ClusterState], args: argparse.Namespace, *_: Any
-                  ) -> list[dict[str, Any]]:
-    return [_fields(r) for name, st in states.items()
-            for r in views.service_rows(name, st, stack=args.stack)]
-
-
-def _stack_rows(states: dict[str, ClusterState], args: argparse.Namespace, config: Config,
-                *_: Any) -> list[dict[str, Any]]:
-    managed = views.managed_stacks(config)
-    return [_fields(r) for name, st in states.items()
-            for r in views.stack_rows(name, st, managed, stack=args.stack)]
-
-
-def _task_rows(states: dict[str, ClusterState], args: argparse.Namespace, *_: Any
-               ) -> list[dict[str, Any]]:
-    history = args.all or args.json
-    return [_fields(r) for name, st in states.items()
-            for r in views.task_rows(name, st, stack=args.stack, history=history)]
-
-
-ROWS = {"clusters": _cluster_rows, "nodes": _node_rows, "services": _service_rows,
-        "stacks": _stack_rows, "tasks": _task_rows}
-
-
-# ---- tables ------------------------------------------------------------------------------
-
-def _clusters_table(rows: list[dict[str, Any]]) -> str:
-    return render.table(
-        ["CLUSTER", "STATUS", "MANAGER", "LEADER", "NODES", "SERVICES", "STACKS"],
-        [[r["cluster"], r["status"], r["manager"] or "-", r["leader"] or "-",
-          _frac(r["nodes_ready"], r["nodes_total"]),
-          _frac(r["services_converged"], r["services_total"]), _dash(r["stacks"])]
-         for r in rows],
-        right=(4, 5, 6),
-    )
-
-
-def _nodes_table(rows: list[dict[str, Any]]) -> str:
-    return render.table(
-        ["CLUSTER", "HOSTNAME", "ROLE", "AVAILABILITY", "STATUS", "MANAGER", "ENGINE",
-         "ADDRESS", "TASKS", "CPUS", "MEMORY"],
-        [[r["cluster"], r["hostname"], r["role"], r["availability"], r["status"],
-          r["manager_status"] or "", r["engine_version"], r["address"], r["tasks_running"],
-          f"{r['nano_cpus'] / 1e9:g}" if r["nano_cpus"] else "-",
-          views.human_size(r["memory_bytes"])] for r in rows],
-        right=(8, 9, 10),
-    )
-
-
-def _services_table(rows: list[dict[str, Any]]) -> str:
-    return render.table(
-        ["CLUSTER", "NAME", "STACK", "MODE", "REPLICAS", "IMAGE", "PORTS", "UPDATE", "AGE"],
-        [[r["cluster"], r["name"], r["stack"] or "-", r["mode"],
-          views.ServiceRow(**r).replicas_text, r["image"],
-          ",".join(r["ports"]) or "-", r["update_state"] or "-", render.age(r["created_at"])]
-         for r in rows],
-        right=(4,),
-    )
-
-
-def _stacks_table(rows: list[dict[str, Any]]) -> str:
-    return render.table(
-        ["CLUSTER", "STACK", "SERVICES", "NETWORKS", "PROJECT"],
-        [[r["cluster"], r["name"], r["services"], r["networks"], r["project"] or "unmanaged"]
-         for r in rows],
-        right=(2, 3),
-    )
-
-
-def _tasks_table(rows: list[dict[str, Any]]) -> str:
-    return render.table(
-        ["CLUSTER", "ID", "NAME", "NODE", "DESIRED", "STATE", "SINCE", "ERROR"],
-        [[r["cluster"], r["id"][:12],
-          f"{r['service']}.{r['slot']}" if r["slot"] is not None else r["service"] or "-",
-          r["node"] or "-", r["desired_state"], r["state"], render.ago(r["since"]),
-          r["error"] or ""] for r in rows],
-        wide=(7,),
-    )
-
-
-TABLES = {"clusters": _clusters_table, "nodes": _nodes_table, "services": _services_table,
-          "stacks": _stacks_table, "tasks": _tasks_table}
-
-
-def _frac(a: int | None, b: int | None) -> str:
-    return "-" if a is None or b is None else f"{a}/{b}"
-
-
-def _dash(v: object) -> str:
-    return "-" if v is None else str(v)

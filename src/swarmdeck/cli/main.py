@@ -102,6 +102,18 @@ def _warn_changed_keys() -> None:
     keys.CHANGED_KEYS.clear()
 
 
+# whether this process runs the one command it was started for (main() of its own command
+# line), not a caller's (a test's): what it imports can then be frozen out of collections
+_own_process = False
+
+
+def import_modules(*modules: str) -> None:
+    """MODULES, imported as a command's own module is: for a command that imports the bulk
+    of what it uses once it has started something else (`ls` dials its managers first)."""
+    for module in modules:
+        _import_command(module, _own_process)
+
+
 def _import_command(module: str, own_process: bool) -> ModuleType:
     """The module that runs the command. In a process of its own, imported without the
     cyclic collector: pydantic's and asyncssh's imports had it walk their objects again and
@@ -130,7 +142,8 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
     """The exit code, and whether the command asks to end the process at once."""
     from swarmdeck.core.errors import SwarmdeckError
 
-    own_process = argv is None
+    global _own_process
+    own_process = _own_process = argv is None
     try:
         argv, exec_argv = split_command(list(sys.argv[1:] if argv is None else argv))
         args = build_parser().parse_args(argv)

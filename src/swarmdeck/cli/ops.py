@@ -15,10 +15,11 @@ from collections.abc import Awaitable, Callable
 from swarmdeck.cli.prompt import confirm
 from swarmdeck.cli.render import load_config
 from swarmdeck.cli.session import change_session, follow, pick_cluster
+from swarmdeck.core import actions
 from swarmdeck.core.config import Config
-from swarmdeck.core.errors import OperationFailed, UsageError
-from swarmdeck.core.models import Node
+from swarmdeck.core.errors import UsageError
 from swarmdeck.core.ops.base import ClusterOps
+from swarmdeck.core.ops.services import Started
 from swarmdeck.core.sanitize import clean, clean_lines
 
 
@@ -121,175 +122,95 @@ def _refuse_early(ops: ClusterOps, action: str, target: str) -> None:
     ops.check_writable(action, target)
 
 
+class TerminalFront:
+    """How a change action (core.actions) meets the operator on the terminal: the plan
+    printed, the question asked (or --yes), the change followed (unless --detach)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+
+    def _details(self, heading: str | None, lines: list[str]) -> None:
+        if heading:
+            print(clean(heading))
+        for line in lines:
+            print(clean(f"  {line}" if heading else line))
+
+    def tell(self, nothing: actions.Nothing) -> None:
+        self._details(nothing.heading, nothing.details)
+        print(clean(nothing.text))
+
+    async def ask(self, plan: actions.Plan) -> bool:
+        self._details(plan.heading, plan.details)
+        confirm(plan.question, yes=self.args.yes, typed=plan.typed)  # raises when not
+        return True
+
+    async def carry_out(self, ops: ClusterOps, plan: actions.Plan) -> int:
+        result = await plan.change(ops, lambda m: print(f"  {clean(m)}", flush=True))
+        if isinstance(result, Started):
+            return await follow(ops, result, self.args, good=plan.good)
+        print(clean(result))
+        return 0
+
+
+async def _act(ops: ClusterOps, action: actions.Action, args: argparse.Namespace) -> int:
+    return await actions.run_action(ops, action, TerminalFront(args)) or 0
+
+
 async def _scale(ops: ClusterOps, args) -> int:
     from swarmdeck.core.ops import services
 
-    wanted = services.parse_scale(args.targets)
-    _refuse_early(ops, "scale", ", ".join(wanted))
-    await services.check_scales(ops, wanted, force=args.force)  # refused before asking
-    confirm(f"Scale {', '.join(f'{k} to {v}' for k, v in wanted.items())} on {ops.cluster}?",
-            yes=args.yes)
-    return await follow(ops, await services.scale(ops, wanted, force=args.force), args)
+    return await _act(ops, actions.scale(services.parse_scale(args.targets), force=args.force),
+                      args)
 
 
 async def _update(ops: ClusterOps, args) -> int:
-    from swarmdeck.core.ops import services
-
+    login = args.with_registry_auth
     if args.pull:
-        return await _pull_update(ops, args)
-    services.check_image(args.image)
-    _refuse_early(ops, "update image", args.service)
-    current = await ops.service(args.service)
-    image = current["Spec"]["TaskTemplate"]["ContainerSpec"].get("Image", "")
-    confirm(f"Update {args.service} on {ops.cluster} from {image} to {args.image}?",
-            yes=args.yes)
-    started = await services.update_image(ops, args.service, args.image,
-                                          docker_login=args.with_registry_auth)
-    return await follow(ops, started, args)
-
-
-async def _pull_update(ops: ClusterOps, args) -> int:
-    from swarmdeck.core.ops import services
-
-    _refuse_early(ops, "update image", args.service)
-    current = await ops.service(args.service)
-    image = current["Spec"]["TaskTemplate"]["ContainerSpec"].get("Image", "")
-    ref = args.image or image.split("@", 1)[0]
-    confirm(f"Update {args.service} on {ops.cluster} to the digest the registry holds now "
-            f"for {ref} (running {image})?", yes=args.yes)
-    started = await services.pull_update(ops, args.service, args.image,
-                                         docker_login=args.with_registry_auth)
-    return await follow(ops, started, args)
+        return await _act(ops, actions.pull_update(args.service, args.image,
+                                                   docker_login=login), args)
+    return await _act(ops, actions.update_image(args.service, args.image, docker_login=login),
+                      args)
 
 
 async def _restart(ops: ClusterOps, args) -> int:
-    from swarmdeck.core.ops import services
-
-    _refuse_early(ops, "restart", args.service)
-    await ops.service(args.service)
-    confirm(f"Restart every task of {args.service} on {ops.cluster}?", yes=args.yes)
-    return await follow(ops, await services.restart(ops, args.service), args)
+    return await _act(ops, actions.restart(args.service), args)
 
 
 async def _rollback(ops: ClusterOps, args) -> int:
-    from swarmdeck.core.ops import rollback, services
-
-    _refuse_early(ops, "rollback", args.service)
-    plan = await rollback.survey(ops, args.service)  # refused here without a previous spec
-    for line in plan.lines():
-        print(clean(line))
-    confirm(f"Roll {args.service} back to its previous spec on {ops.cluster}?", yes=args.yes)
-    started = await services.rollback(ops, args.service)
-    try:
-        return await follow(ops, started, args)
-    except OperationFailed as exc:
-        if "rolled back" in str(exc):  # a rollback that ends rolled back did what was asked
-            return 0
-        raise
+    return await _act(ops, actions.rollback(args.service), args)
 
 
 async def _rm(ops: ClusterOps, args) -> int:
-    from swarmdeck.core.ops import services
-
-    action = f"remove {args.kind}"
-    _refuse_early(ops, action, args.name)
     if args.kind == "service":
-        await ops.service(args.name)
-        confirm(f"Remove service {args.name} from {ops.cluster}?", yes=args.yes,
-                typed=args.name)
-        print(clean(await services.remove_service(ops, args.name)))
-    else:
-        objects = await services.stack_objects(ops, args.name)
-        names = [s["Spec"]["Name"] for s in objects["services"]]
-        if not any(objects.values()):  # never removed unasked, even if it appears now
-            raise await services.missing_stack(ops, args.name)
-        confirm(f"Remove stack {args.name} ({', '.join(names) or 'no services'}) from "
-                f"{ops.cluster}?", yes=args.yes, typed=args.name)
-        print(clean(await services.remove_stack(ops, args.name)))
-    return 0
+        return await _act(ops, actions.remove_service(args.name), args)
+    return await _act(ops, actions.remove_stack(args.name), args)
 
 
 async def _node(ops: ClusterOps, args) -> int:
     from swarmdeck.core.fleet import ssh_settings
-    from swarmdeck.core.ops import nodes
 
     action = args.node_action
-    target = getattr(args, "node", "") or getattr(args, "destination", "")
-    _refuse_early(ops, f"node {action}", target)
     if action == "add":
-        from swarmdeck.core.ops import join
-
-        confirm(f"Join {target} to {ops.cluster} as a {args.role}?", yes=args.yes)
-        node = await join.add_node(ops, target, args.role,
-                                   settings=ssh_settings(_config(ops), ops.cluster),
-                                   advertise_addr=args.advertise_addr, timeout=args.timeout,
-                                   progress=lambda m: print(f"  {clean(m)}", flush=True))
-        host = (node.get("Description") or {}).get("Hostname", target)
-        print(f"joined {clean(host)} to {ops.cluster} as a {args.role}: ready")
-        return 0
-    node = await ops.node(args.node)
-    host = node["Description"]["Hostname"]
+        return await _act(ops, actions.node_add(
+            args.destination, args.role, settings=ssh_settings(_config(ops), ops.cluster),
+            advertise_addr=args.advertise_addr, timeout=args.timeout), args)
     if action == "rm":
-        confirm(f"Remove node {host} from {ops.cluster} (drain, wait, demote, leave)?",
-                yes=args.yes, typed=host)
-        print(clean(await nodes.remove_node(
-            ops, args.node, settings=ssh_settings(_config(ops), ops.cluster),
-            user=ops.session.resolved.user, timeout=args.timeout,
-            say=lambda m: print(f"  {clean(m)}", flush=True))))
-        return 0
+        return await _act(ops, actions.node_remove(
+            args.node, settings=ssh_settings(_config(ops), ops.cluster),
+            timeout=args.timeout), args)
     if action == "label":
-        return await _label(ops, args, host)
-    role = {"promote": "manager", "demote": "worker"}.get(action)
-    availability = None if role else "active" if action == "activate" else action
-    unchanged = nodes.already(Node.from_api(node), role=role, availability=availability)
-    if unchanged:  # before any question: nothing to ask about
-        print(clean(unchanged))
-        return 0
-    if action == "drain":
-        return await _drain(ops, args, host)
-    confirm(f"{action.capitalize()} node {host} on {ops.cluster}?", yes=args.yes)
-    if role:
-        text = await nodes.set_role(ops, args.node, role)
-    else:
-        text = await nodes.set_availability(ops, args.node, availability or action)
-    print(clean(text))
-    return 0
+        from swarmdeck.core.ops import node_labels
 
-
-async def _drain(ops: ClusterOps, args, host: str) -> int:
-    """The plan first (tasks that stop there, where they go, services left short), then
-    the question; then the tasks are followed until they have moved and settled."""
-    from swarmdeck.core.ops import drain
-
-    plan = await drain.survey(ops, args.node)
-    print(f"drain {clean(host)} on {ops.cluster}:")
-    for line in plan.lines():
-        print(f"  {clean(line)}")
-    short = ", ".join(s.service.name for s in plan.short)
-    confirm((f"{short} would end up below the desired count. " if short else "")
-            + f"Drain node {host} on {ops.cluster}?", yes=args.yes)
-    return await follow(ops, await drain.drain(ops, plan), args)
-
-
-async def _label(ops: ClusterOps, args, host: str) -> int:
-    """The plan first (added, changed, removed, services whose placement uses the keys),
-    then the question; the labels not named stay."""
-    from swarmdeck.core.ops import node_labels
-
-    edits = node_labels.label_edits(args.labels, args.rm)
-    if edits.empty:
-        raise UsageError("no label to add or remove",
-                         hint="KEY=VALUE sets one, --rm KEY removes one")
-    plan = await node_labels.survey(ops, args.node, edits)
-    for line in node_labels.plan_text(plan, ops.cluster):
-        print(clean(line))
-    if not plan.changes:
-        return 0
-    warning = node_labels.affected_summary(plan.affected)
-    confirm((f"{warning}. " if warning else "") + f"Change the labels of {host}?",
-            yes=args.yes)
-    print(clean(await node_labels.apply(ops, plan)))
-    return 0
+        edits = node_labels.label_edits(args.labels, args.rm)
+        if edits.empty:
+            raise UsageError("no label to add or remove",
+                             hint="KEY=VALUE sets one, --rm KEY removes one")
+        return await _act(ops, actions.node_labels(args.node, edits), args)
+    if action in ("promote", "demote"):
+        return await _act(ops, actions.node_role(
+            args.node, "manager" if action == "promote" else "worker"), args)
+    return await _act(ops, actions.node_availability(
+        args.node, "active" if action == "activate" else action), args)
 
 
 async def _token(ops: ClusterOps, args) -> int:
@@ -298,12 +219,7 @@ async def _token(ops: ClusterOps, args) -> int:
     if args.token_action == "show":
         print(clean(await tokens.show(ops, args.role, reveal=args.reveal)))
         return 0
-    _refuse_early(ops, f"token rotate {args.role}", ops.cluster)
-    confirm(f"Rotate the {args.role} join token of {ops.cluster}? Hosts not yet joined will "
-            "need the new one.", yes=args.yes)
-    token = await tokens.rotate(ops, args.role, reveal=args.reveal)
-    print(f"rotated the {args.role} join token of {ops.cluster}: {clean(token)}")
-    return 0
+    return await _act(ops, actions.token_rotate(args.role, reveal=args.reveal), args)
 
 
 COMMANDS: dict[str, Callable[[ClusterOps, argparse.Namespace], Awaitable[int]]] = {

@@ -30,7 +30,8 @@ def confirm(question: str, *, yes: bool, typed: str | None = None) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        raise UsageError(f"{question.rstrip('?')}: refused without confirmation",
+        # the question's first sentence names the change ("Remove service web from prod")
+        raise UsageError(f"{question.split('?', 1)[0]}: refused without confirmation",
                          hint="no terminal to ask on; pass --yes to confirm")
     prompt = (f"{question} Type {typed!r} to confirm: " if typed
               else f"{question} [y/N] ")

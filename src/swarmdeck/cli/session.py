@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import Config
@@ -87,7 +87,10 @@ def attempt_of(args: argparse.Namespace) -> tuple[str, str] | None:
     return None
 
 
-async def follow(ops: ClusterOps, started, args: argparse.Namespace) -> int:
+async def follow(ops: ClusterOps, started, args: argparse.Namespace, *,
+                 good: Sequence[str] | None = None) -> int:
+    """Print the change's summary, then its services' progress until each has an outcome
+    (unless --detach); GOOD: the outcomes that count as done (see prog.outcome_error)."""
     print(clean_lines(started.summary))  # ours, one line per step
     if args.detach or not started.services:
         return 0
@@ -99,7 +102,7 @@ async def follow(ops: ClusterOps, started, args: argparse.Namespace) -> int:
             if shown.get(p.service_id) != line:
                 shown[p.service_id] = line
                 print(f"  {line}", flush=True)
-    error = prog.outcome_error(last)
+    error = prog.outcome_error(last, good)
     if error:
         raise error
     return 0

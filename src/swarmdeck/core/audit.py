@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from swarmdeck.core.config_paths import state_dir
 from swarmdeck.core.errors import AuditUnavailable
-from swarmdeck.core.paths import state_dir
 
 SECRET_NAMES = re.compile(r"token|password|secret|auth", re.I)
 MIN_FREE = 64 * 1024  # bytes: less free space than this and a line may not fit

@@ -14,10 +14,8 @@ import stat
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import tomlkit
-import tomlkit.exceptions
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -29,10 +27,20 @@ from pydantic import (
     model_validator,
 )
 
+from swarmdeck.core.config_paths import (  # noqa: F401 - config_path, state_dir: said here too
+    config_path,
+    home,
+    is_chosen,
+    resolve_path,
+    resolve_paths,
+    state_dir,
+)
 from swarmdeck.core.destinations import Destination, host_problem, parse_destination
 from swarmdeck.core.errors import ConfigError
-from swarmdeck.core.paths import _home, cache_dir, config_path, state_dir  # noqa: F401 - here too
 from swarmdeck.core.registries import RegistryTable
+
+if TYPE_CHECKING:  # imported where used: only an edit, or a file that is not TOML, needs it
+    import tomlkit
 
 NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 NAME_RULE = "letters, digits, '_', '.' or '-', starting with a letter or digit"
@@ -216,7 +224,7 @@ class Config(_Section):
 
     _path: Path = PrivateAttr(default=Path("config.toml"))
     _text: str = PrivateAttr(default="")
-    _document: tomlkit.TOMLDocument | None = PrivateAttr(default=None)
+    _document: Any = PrivateAttr(default=None)  # a tomlkit.TOMLDocument, once read
     _exists: bool = PrivateAttr(default=False)
     _warnings: list[str] = PrivateAttr(default_factory=list)
 
@@ -229,6 +237,8 @@ class Config(_Section):
         """The file as tomlkit reads it (on first use): edit this to keep the user's
         comments."""
         if self._document is None:
+            import tomlkit
+
             self._document = tomlkit.parse(self._text)
         return self._document
 
@@ -254,8 +264,6 @@ class Config(_Section):
                 yield project, env_name, env
 
 
-# ---- locating the file -------------------------------------------------------------------
-
 # ---- loading -----------------------------------------------------------------------------
 
 def load(explicit_path: str | Path | None = None, *,
@@ -263,8 +271,7 @@ def load(explicit_path: str | Path | None = None, *,
     """The config in effect. A missing file at the default place is an empty config."""
     env = os.environ if env is None else env
     path = config_path(explicit_path, env=env)
-    chosen = bool(explicit_path) or bool(env.get("SWARMDECK_CONFIG"))
-    if not chosen and not os.path.lexists(path):
+    if not is_chosen(explicit_path, env) and not os.path.lexists(path):
         config = Config()
         config._path = path
         return config
@@ -323,10 +330,10 @@ def parse_config(text: str, path: Path) -> Config:
                 f"{did_you_mean(environment.cluster, config.clusters)} (configured clusters: "
                 f"{', '.join(config.clusters) or 'none'})"
                 + (f" (line {line})" if (line := lines.of(loc)) else ""))
-        environment.compose = _resolve(environment.compose, path.parent)
-    config.ssh.config = _resolve_all(config.ssh.config, path.parent)
+        environment.compose = resolve_path(environment.compose, path.parent)
+    config.ssh.config = resolve_paths(config.ssh.config, path.parent)
     for name, cluster in config.clusters.items():
-        cluster.ssh_config = _resolve_all(cluster.ssh_config, path.parent)
+        cluster.ssh_config = resolve_paths(cluster.ssh_config, path.parent)
         cluster._problem = _managers_problem(name, cluster, path, lines)
     config._path, config._text, config._exists = path, text, True
     return config
@@ -335,6 +342,9 @@ def parse_config(text: str, path: Path) -> Config:
 def _syntax_error(text: str, path: Path, exc: tomllib.TOMLDecodeError) -> ConfigError:
     """What is wrong with the TOML, as tomlkit says it (its messages name the line and the
     key defined twice); tomllib's own when tomlkit finds nothing wrong."""
+    import tomlkit
+    import tomlkit.exceptions
+
     try:
         tomlkit.parse(text)
     except tomlkit.exceptions.ParseError as error:
@@ -364,15 +374,6 @@ def _managers_problem(name: str, cluster: ClusterConfig, path: Path, lines: _Lin
                 hint="fix the host name, or remove the entry; the other clusters are not "
                      "affected")
     return None
-
-
-def _resolve(value: str, base: Path) -> str:
-    """~ expanded; a relative path is relative to the config file's directory."""
-    return os.path.abspath(base / Path(value).expanduser())
-
-
-def _resolve_all(values: list[str] | None, base: Path) -> list[str] | None:
-    return None if values is None else [_resolve(v, base) for v in values]
 
 
 # ---- turning pydantic errors into one line for an operator -------------------------------
@@ -567,7 +568,7 @@ class DockerContext(BaseModel):
 def docker_contexts(env: Mapping[str, str] | None = None) -> list[DockerContext]:
     """Contexts from $DOCKER_CONFIG/contexts/meta/*/meta.json; unreadable ones are skipped."""
     env = os.environ if env is None else env
-    base = Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else _home(env) / ".docker"
+    base = Path(env["DOCKER_CONFIG"]) if env.get("DOCKER_CONFIG") else home(env) / ".docker"
     found: list[DockerContext] = []
     for meta in sorted((base / "contexts" / "meta").glob("*/meta.json")):
         try:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from swarmdeck import __version__
 from swarmdeck.core.audit import mask
-from swarmdeck.core.paths import state_dir
+from swarmdeck.core.config_paths import state_dir
 from swarmdeck.core.sanitize import clean
 
 #: the exit code of a process that crashed (sysexits' EX_SOFTWARE): not 1, which says that

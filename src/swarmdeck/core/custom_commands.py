@@ -3,19 +3,25 @@ the target, run on this machine or over SSH on the target's node.
 
 Placeholders become single arguments: on this machine the list is executed as is (no
 shell), on a node it is sent quoted argument by argument (shlex.join), so a service or node
-name can never be read as shell syntax. A command that is `dangerous` or asks to `confirm`
-is asked first by the caller; a dangerous one is refused on a read-only cluster. Every run
-is audited (the command line, never its output).
+name can never be read as shell syntax.
+
+perform() is the policy, once for the CLI (`swarmdeck run`) and the console (a key or
+`:run`): a dangerous command is refused on a read-only cluster (on record) and asked; one
+marked confirm is asked; every run is on record with its exit status, or its error (the
+command line, never its output).
 """
 
 from __future__ import annotations
 
 import asyncio
 import shlex
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import PLACEHOLDER, CommandConfig, Config
-from swarmdeck.core.errors import ConfigError, SwarmdeckError, UsageError
+from swarmdeck.core.errors import ConfigError, NotConfirmed, ReadOnly, SwarmdeckError, UsageError
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.node_links import NodeAccess
 from swarmdeck.core.task_exec import find_node, pick_task
@@ -112,6 +118,44 @@ async def run(fleet: NodeAccess, command: CommandConfig, where: Target, argv: li
                              f"on {where.values.get('node')}") from None
     status = done.exit_status if done.exit_status is not None else 255
     return Result(status, _raw(done.stdout)[:OUTPUT_LIMIT], _raw(done.stderr)[:OUTPUT_LIMIT])
+
+
+async def perform(command: CommandConfig, where: Target, argv: list[str], *,
+                  audit: AuditLog, read_only: str | None,
+                  ask: Callable[[str, bool], Awaitable[bool]],
+                  execute: Callable[[], Awaitable[Result | int]],
+                  manager: str | None = None) -> Result | int:
+    """Run a custom command under the one policy. READ_ONLY: why the cluster is read-only
+    (None: it is not). ASK(question, dangerous): the operator's answer (a front may raise
+    NotConfirmed itself). EXECUTE: the run (core run(), or the console's run in the
+    terminal, which gives only the exit status). MANAGER: the connection the CLI opened, for
+    the record. Raises ReadOnly or NotConfirmed (both on record), or the run's error."""
+    action = f"command {command.name}"
+    record: dict[str, Any] = dict(cluster=where.cluster, manager=manager, action=action,
+                                  target=where.label)
+    params: dict[str, object] = {"argv": argv, "where": command.where,
+                                 **({"node": where.values["node"]}
+                                    if "node" in where.values else {})}
+    audit.check()  # fail closed: no run goes unrecorded
+    if command.dangerous and read_only:
+        audit.record(**record, params=params, result="refused", error="read-only")
+        raise ReadOnly(f"{action} refused: cluster {where.cluster} is read-only ({read_only})")
+    if command.confirm or command.dangerous:
+        try:
+            agreed = await ask(question(command, where, argv), command.dangerous)
+        except NotConfirmed:
+            agreed = False
+        if not agreed:
+            audit.record(**record, params=params, result="cancelled", error="not confirmed")
+            raise NotConfirmed("not confirmed: nothing was run")
+    try:
+        result = await execute()
+    except SwarmdeckError as exc:  # a run that failed (node out of reach, timeout, no program)
+        audit.record(**record, params=params, result="error", error=str(exc))
+        raise
+    status = result if isinstance(result, int) else result.status
+    audit.record(**record, params={**params, "exit_status": status}, result="ok")
+    return result
 
 
 def not_runnable(command: CommandConfig, argv: list[str], exc: OSError) -> ConfigError:

@@ -37,10 +37,8 @@ log = logging.getLogger(__name__)
 def ssh_settings(config: Config, cluster: str | None) -> SSHSettings:
     """How CLUSTER's managers are reached (None: a host of no cluster yet, as [ssh] says)."""
     ssh = config.ssh
-    files = (config.clusters[cluster].ssh_config if cluster is not None else None) \
-        or ssh.config
-    return SSHSettings(
-        config_files=tuple(str(p) for p in files) if files else None,
+    return SSHSettings.chosen(
+        config.clusters[cluster].ssh_config if cluster is not None else None, ssh.config,
         connect_timeout=ssh.connect_timeout,
         keepalive_interval=ssh.keepalive_interval,
         keepalive_count_max=ssh.keepalive_count_max,

@@ -19,7 +19,7 @@ import contextlib
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncssh
 
@@ -298,3 +298,46 @@ async def _copy(reader, writer, count: Callable[[int], None]) -> None:
                 writer.write_eof()
     except (OSError, asyncssh.Error):
         writer.close()
+
+
+# ---- the forwards a long-lived process keeps (the console's app.forwards) -----------------
+CLOSE_WAIT = 3.0  # seconds to wait, when the process quits, for each forward's audit line
+
+
+@dataclass(eq=False)
+class ActiveForward:
+    cluster: str
+    ref: str  # as asked: SERVICE[.SLOT]
+    forwarder: Forwarder
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def key(self) -> str:
+        return str(self.forwarder.local)
+
+
+class Forwards:
+    """The console's active forwards, newest last."""
+
+    def __init__(self) -> None:
+        self.active: list[ActiveForward] = []
+        self._ended: set[asyncio.Event] = set()  # set once a forward's audit line is written
+
+    def find(self, key: str) -> ActiveForward | None:
+        return next((f for f in self.active if f.key == key), None)
+
+    def stop(self, key: str) -> bool:
+        forward = self.find(key)
+        if forward is not None:
+            forward.stop.set()
+        return forward is not None
+
+    async def close_all(self) -> None:
+        """Every forward stopped and its port closed (the console quits)."""
+        waits = list(self._ended)
+        for forward in list(self.active):
+            forward.stop.set()
+            await forward.forwarder.close()
+        if waits:
+            await asyncio.wait([asyncio.ensure_future(e.wait()) for e in waits],
+                               timeout=CLOSE_WAIT)

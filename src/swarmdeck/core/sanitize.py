@@ -36,11 +36,15 @@ def clean(text: str | bytes | None, *, keep_tabs: bool = True) -> str:
         return ""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
+    if text.isascii() and text.isprintable():  # nothing to replace (most text): the tables'
+        return text  # translate costs ~1 us a cell, this a tenth of it
     return text.translate(_LINE_TABLE if keep_tabs else _CELL_TABLE)
 
 
 def cell(text: object) -> str:
     """A table cell: like clean(), and tabs become spaces so columns stay aligned."""
+    if type(text) is str and text.isascii() and text.isprintable():  # most cells, at once
+        return text
     return clean(str(text) if not isinstance(text, str | bytes) else text, keep_tabs=False)
 
 

@@ -56,6 +56,9 @@ class ClusterSignals:
         self._stops.append(inventory.subscribe(nodes_changed))
         collector.metrics.on_containers_changed = lambda _node: inventory.tasks_due()
         inventory.tasks_watched = collector.watches_all_nodes
+        # nodes loaded before the wiring (the console's first cluster is loaded early, while
+        # Textual imports): sampled now, not at the next node change
+        collector.sync()
 
     def disconnect(self) -> None:
         for stop in self._stops:

@@ -35,8 +35,8 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from swarmdeck.core.config_paths import cache_dir
 from swarmdeck.core.destinations import Destination
-from swarmdeck.core.paths import cache_dir
 
 if TYPE_CHECKING:
     from swarmdeck.core.task_exec import ExecTarget

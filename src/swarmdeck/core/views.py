@@ -43,8 +43,13 @@ class ServiceRow:
 
     @property
     def replicas_text(self) -> str:
-        text = f"{self.replicas_running}/{self.replicas_desired}"
-        return text + (f" ({self.completed} done)" if self.completed is not None else "")
+        return replicas_text(self.replicas_running, self.replicas_desired, self.completed)
+
+
+def replicas_text(running: int, desired: int, completed: int | None) -> str:
+    """`2/3`, and for a job `0/1 (4 done)`."""
+    text = f"{running}/{desired}"
+    return text + (f" ({completed} done)" if completed is not None else "")
 
 
 @dataclass(frozen=True)

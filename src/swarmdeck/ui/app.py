@@ -1,4 +1,5 @@
-"""The console: wiring only. Screens hold their own actions; the core holds the state."""
+"""The console: wiring only. Screens hold their own actions; the core holds the state; what
+screens share of the app is ui.deck.Deck (FleetSource is there too)."""
 
 from __future__ import annotations
 
@@ -6,50 +7,27 @@ import asyncio
 import gc
 from collections.abc import Callable, Iterable
 from importlib import resources
-from typing import Protocol
 
 from rich.console import RenderableType
 from rich.text import Text
 from rich.traceback import Traceback
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from swarmdeck.core.config import ClusterConfig, Config
+from swarmdeck.core.config import Config
 from swarmdeck.core.crash import EXIT_CODE
 from swarmdeck.core.errors import HostKeyError
-from swarmdeck.core.inventory import ClusterState, Listener
-from swarmdeck.core.metrics import ClusterMetrics
 from swarmdeck.core.sanitize import clean
 from swarmdeck.core.transport.host_keys import CHANGED_KEYS
 from swarmdeck.ui.crash import crash_line, traceback_line
-from swarmdeck.ui.forwards import Forwards
+from swarmdeck.ui.deck import Deck, DeckScreen, FleetSource
 from swarmdeck.ui.palette import screen_actions
 from swarmdeck.ui.screens.help import HelpScreen
 from swarmdeck.ui.screens.main import MainScreen
 
 STYLES = str(resources.files("swarmdeck.styles") / "swarmdeck.tcss")
 REFRESH_DELAY = 0.25  # coalesce bursts of inventory changes into one redraw
-
-
-class FleetSource(Protocol):
-    """What the console needs from the core (core.fleet.Fleet, or recorded data in tests)."""
-
-    @property
-    def names(self) -> list[str]: ...
-    def state(self, name: str) -> ClusterState: ...
-    def subscribe(self, listener: Listener): ...
-    async def run(self, name: str) -> None: ...
-    def reconnect(self, name: str) -> None: ...
-    def show(self, names: Iterable[str]) -> None: ...
-    def add_cluster(self, name: str, cluster: ClusterConfig) -> None: ...
-    async def ops(self, name: str, *, read_only_flag: bool = False): ...
-    def logs(self, name: str, service_id: str, *, tail: int | str = 100): ...
-    def metrics(self, name: str): ...
-    async def task_engine(self, name: str, node_id: str): ...
-    async def node_connection(self, name: str, node_id: str): ...
-    async def task_logs(self, name: str, task_id: str, *, tail: int = 50): ...
-    async def close(self) -> None: ...
 
 
 # Collect young objects less often (CPython: 700, 10, 10). A log flood makes several
@@ -78,7 +56,7 @@ def restore_garbage_collector(thresholds: tuple[int, ...]) -> None:
     gc.set_threshold(*thresholds)
 
 
-class SwarmdeckApp(App):
+class SwarmdeckApp(Deck):
     CSS_PATH = STYLES
     TITLE = "swarmdeck"
     BINDINGS = [
@@ -91,46 +69,15 @@ class SwarmdeckApp(App):
 
     def __init__(self, config: Config, fleet: FleetSource, *, start_cluster: str | None = None,
                  read_only: bool = False) -> None:
-        super().__init__()
-        self.config = config
-        self.fleet = fleet
-        self.read_only = read_only
-        self.start_cluster = start_cluster or fleet.names[0]
+        super().__init__(config, fleet, start_cluster=start_cluster, read_only=read_only)
         self.theme = config.ui.theme  # checked against Textual's themes when it was loaded
         self._refresh_pending: asyncio.TimerHandle | None = None
         self._unsubscribe = None
         self._unsubscribe_keys: Callable[[], None] | None = None
-        # hosts whose key CHANGED, met on any path while the console runs (even one the
-        # console got around by another manager): the header keeps saying it
-        self.changed_keys: dict[str, HostKeyError] = {}
         self._gc_before: tuple[int, ...] | None = None
-        self.forwards = Forwards()  # the active port-forwards, closed when the console quits
         # a crash line is printed whole, the terminal wraps it: the report's path copies as
         # one piece (rich would crop it at the width, or break it with newlines)
         self.error_console.soft_wrap = True
-
-    def cluster_metrics(self, cluster: str) -> ClusterMetrics | None:
-        if self.config.clusters.get(cluster) and self.config.clusters[cluster].metrics == "off":
-            return None
-        return self.fleet.metrics(cluster).metrics
-
-    def is_read_only(self, cluster: str) -> bool:
-        return self.read_only_reason(cluster) is not None
-
-    def read_only_reason(self, cluster: str) -> str | None:
-        if self.read_only:
-            return "--read-only"
-        cfg = self.config.clusters.get(cluster)
-        if cfg and cfg.read_only:
-            return f"read_only = true for [clusters.{cluster}] in the config"
-        return None
-
-    def add_cluster(self, name: str, cluster: ClusterConfig) -> None:
-        """A cluster just written to the config (`:ctx add`): in the fleet, followed live."""
-        self.config.clusters[name] = cluster
-        self.fleet.add_cluster(name, cluster)
-        self.run_worker(self.fleet.run(name), name=f"inventory {name}", group="inventory",
-                        exit_on_error=False)
 
     def on_mount(self) -> None:
         self._apply_keymap()
@@ -213,17 +160,16 @@ class SwarmdeckApp(App):
             0 if at_once else REFRESH_DELAY, self._refresh_screens)
 
     def _shows(self, cluster: str) -> bool:
-        return any(getattr(screen, "cluster", None) == cluster
-                   or getattr(screen, "all_clusters", False) for screen in self.screen_stack)
+        return any(isinstance(screen, DeckScreen) and screen.shows(cluster)
+                   for screen in self.screen_stack)
 
     def _refresh_screens(self) -> None:
         self._refresh_pending = None
         if not self.is_running:
             return  # the app ended while the redraw was pending
         for screen in self.screen_stack:
-            refresh = getattr(screen, "refresh_data", None)
-            if refresh is not None and screen.is_mounted:
-                refresh()
+            if isinstance(screen, DeckScreen) and screen.is_mounted:
+                screen.refresh_data()
 
     # ---- actions shared by every screen --------------------------------------------------
     def action_help(self) -> None:

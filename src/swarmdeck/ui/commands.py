@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING
 
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.deck import Deck
+from swarmdeck.ui.screens.history import open_history
 
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from swarmdeck.ui.app import SwarmdeckApp
     from swarmdeck.ui.screens.main import MainScreen
 
-Handler = Callable[["SwarmdeckApp", str], "str | None"]  # returns what went wrong, if anything
-Completer = Callable[["SwarmdeckApp"], list[str]]
+Handler = Callable[[Deck, str], "str | None"]  # returns what went wrong, if anything
+Completer = Callable[[Deck], list[str]]
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def _common(choices: list[str]) -> str:
     return first[:size]
 
 
-def complete(app: SwarmdeckApp, text: str) -> tuple[str, list[str]]:
+def complete(app: Deck, text: str) -> tuple[str, list[str]]:
     """Tab: TEXT completed as far as it is unambiguous, and the candidates it could be."""
     body = text.lstrip().removeprefix(":")
     if " " not in body:  # the command's name
@@ -90,7 +91,7 @@ def complete(app: SwarmdeckApp, text: str) -> tuple[str, list[str]]:
     return f"{word} {_common(choices) or argument}" if choices else body, choices
 
 
-def run(app: SwarmdeckApp, text: str) -> str | None:
+def run(app: Deck, text: str) -> str | None:
     """Run what was typed; returns the one line that says why not (made inert)."""
     word, argument = split(text)
     if not word:
@@ -105,19 +106,19 @@ def run(app: SwarmdeckApp, text: str) -> str | None:
 
 
 # ---- the views ---------------------------------------------------------------------------
-def main_screen(app: SwarmdeckApp) -> MainScreen:
+def main_screen(app: Deck) -> MainScreen:
     from swarmdeck.ui.screens.main import MainScreen
 
     return next(s for s in app.screen_stack if isinstance(s, MainScreen))
 
 
-def cluster_here(app: SwarmdeckApp) -> str:
+def cluster_here(app: Deck) -> str:
     """The cluster of the screen on top (a doctor of staging: staging), else the main's."""
     cluster = getattr(app.screen, "cluster", None)
     return cluster if cluster in app.fleet.names else main_screen(app).cluster
 
 
-def back_to_main(app: SwarmdeckApp) -> MainScreen:
+def back_to_main(app: Deck) -> MainScreen:
     main = main_screen(app)
     while app.screen is not main and len(app.screen_stack) > 1:
         app.pop_screen()
@@ -129,7 +130,7 @@ def _filter_text(argument: str) -> str:
 
 
 def _pane(which: str) -> Handler:
-    def show(app: SwarmdeckApp, argument: str) -> str | None:
+    def show(app: Deck, argument: str) -> str | None:
         cluster = cluster_here(app)
         main = back_to_main(app)
         if main.cluster != cluster:
@@ -139,14 +140,14 @@ def _pane(which: str) -> Handler:
     return show
 
 
-def _stacks(app: SwarmdeckApp, _argument: str) -> str | None:
+def _stacks(app: Deck, _argument: str) -> str | None:
     from swarmdeck.ui.widgets.projects import ProjectsTree
 
     back_to_main(app).query_one(ProjectsTree).focus()
     return None
 
 
-def _open(app: SwarmdeckApp, make: Callable[[str], Screen]) -> str | None:
+def _open(app: Deck, make: Callable[[str], Screen]) -> str | None:
     """The view MAKE builds for the cluster of the screen the command was typed on, opened
     from the main screen (as its key there would); nothing to say, as a handler returns."""
     cluster = cluster_here(app)  # before leaving the screen it names
@@ -155,38 +156,38 @@ def _open(app: SwarmdeckApp, make: Callable[[str], Screen]) -> str | None:
     return None
 
 
-def _tasks(app: SwarmdeckApp, argument: str) -> str | None:
+def _tasks(app: Deck, argument: str) -> str | None:
     from swarmdeck.ui.screens.tasks import TasksScreen
 
     return _open(app, lambda cluster: TasksScreen(cluster, filter_text=_filter_text(argument)))
 
 
 def _resources(kind: str) -> Handler:
-    def show(app: SwarmdeckApp, _argument: str) -> str | None:
+    def show(app: Deck, _argument: str) -> str | None:
         from swarmdeck.ui.screens.resources import ResourcesScreen
 
         return _open(app, lambda cluster: ResourcesScreen(cluster, focus=kind))
     return show
 
 
-def _events(app: SwarmdeckApp, _argument: str) -> str | None:
+def _events(app: Deck, _argument: str) -> str | None:
     from swarmdeck.ui.screens.events import EventsScreen
 
     return _open(app, EventsScreen)
 
 
-def _doctor(app: SwarmdeckApp, _argument: str) -> str | None:
+def _doctor(app: Deck, _argument: str) -> str | None:
     from swarmdeck.ui.screens.doctor import DoctorScreen
 
     return _open(app, DoctorScreen)
 
 
-def _service_names(app: SwarmdeckApp) -> list[str]:
+def _service_names(app: Deck) -> list[str]:
     state = app.fleet.state(cluster_here(app))
     return sorted(s.name for s in state.services.values())
 
 
-def _logs(app: SwarmdeckApp, argument: str) -> str | None:
+def _logs(app: Deck, argument: str) -> str | None:
     from swarmdeck.ui.screens.logs import LogsScreen
 
     cluster = cluster_here(app)
@@ -205,11 +206,11 @@ def _logs(app: SwarmdeckApp, argument: str) -> str | None:
     return None
 
 
-def _cluster_names(app: SwarmdeckApp) -> list[str]:
+def _cluster_names(app: Deck) -> list[str]:
     return list(app.fleet.names)
 
 
-def _switch(app: SwarmdeckApp, argument: str) -> str | None:
+def _switch(app: Deck, argument: str) -> str | None:
     names = app.fleet.names
     word, _, rest = argument.partition(" ")
     if word == "add" and (rest.strip() or "add" not in names):
@@ -226,7 +227,7 @@ def _switch(app: SwarmdeckApp, argument: str) -> str | None:
     return None
 
 
-def _add_cluster(app: SwarmdeckApp, words: list[str]) -> str | None:
+def _add_cluster(app: Deck, words: list[str]) -> str | None:
     """`:ctx add NAME DEST [DEST...]`: written to the config as `swarmdeck cluster add` does
     (once a manager answers), then followed here like the others."""
     from swarmdeck.core.config_edit import ClusterEntry, add_cluster
@@ -261,13 +262,13 @@ def _add_cluster(app: SwarmdeckApp, words: list[str]) -> str | None:
     return None
 
 
-def _volumes(app: SwarmdeckApp, _argument: str) -> str | None:
+def _volumes(app: Deck, _argument: str) -> str | None:
     from swarmdeck.ui.screens.volumes import VolumesScreen
 
     return _open(app, VolumesScreen)
 
 
-def _no_service(app: SwarmdeckApp, ref: str) -> str | None:
+def _no_service(app: Deck, ref: str) -> str | None:
     """Why REF (SERVICE or SERVICE.SLOT) names no service of the current cluster, if so."""
     base = ref.rsplit(".", 1)[0] if ref.rsplit(".", 1)[-1].isdigit() else ref
     names = _service_names(app)
@@ -278,7 +279,7 @@ def _no_service(app: SwarmdeckApp, ref: str) -> str | None:
             + (f": did you mean {close[0]!r}?" if close else ""))
 
 
-def _shell(app: SwarmdeckApp, argument: str) -> str | None:
+def _shell(app: Deck, argument: str) -> str | None:
     """A shell in SERVICE[.SLOT]'s task, else in the highlighted service's (as `!`)."""
     from swarmdeck.ui.shell import open_shell
     from swarmdeck.ui.widgets.services_table import ServicesTable
@@ -296,42 +297,7 @@ def _shell(app: SwarmdeckApp, argument: str) -> str | None:
     return None
 
 
-def open_history(app: SwarmdeckApp, cluster: str, project: str | None,
-                 environment: str | None, stack: str | None = None) -> str | None:
-    """The deploy history of PROJECT's ENVIRONMENT (or of the environment deploying STACK on
-    CLUSTER), opened from the main screen; what is wrong, if anything."""
-    from swarmdeck.ui.screens.history import HistoryScreen
-
-    config = app.config
-    if project is None and stack:
-        found = [(p, e) for p, e, env in config.environments()
-                 if env.cluster == cluster and env.stack == stack]
-        if not found:
-            return (f"stack {stack} on {cluster} is not a project environment of the config: "
-                    "swarmdeck keeps a history only of the environments it deploys")
-        project, environment = found[0]
-    if project not in config.projects:
-        return (f"no project {project!r} in the config"
-                + _close(project or "", list(config.projects), "projects"))
-    envs = config.projects[project].environments
-    if environment is None and len(envs) == 1:
-        environment = next(iter(envs))
-    if environment not in envs:
-        return (f"which environment of {project}? :history {project} ENV"
-                if environment is None else
-                f"project {project} has no environment {environment!r}"
-                + _close(environment, list(envs), "environments"))
-    back_to_main(app)
-    app.push_screen(HistoryScreen(project, environment, envs[environment]))
-    return None
-
-
-def _close(word: str, names: list[str], what: str) -> str:
-    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
-    return f": did you mean {close[0]!r}?" if close else f" ({what}: {', '.join(names)})"
-
-
-def _history(app: SwarmdeckApp, argument: str) -> str | None:
+def _history(app: Deck, argument: str) -> str | None:
     """`:history [PROJECT [ENV]]`: without one, the environment selected in the projects
     pane (as `h`)."""
     words = argument.split()
@@ -341,16 +307,18 @@ def _history(app: SwarmdeckApp, argument: str) -> str | None:
         scope = main_screen(app).scope
         if scope is None:
             return "which project? :history PROJECT [ENV] (or select one in the projects pane)"
-        return open_history(app, scope.cluster, scope.project, scope.environment, scope.stack)
-    return open_history(app, cluster_here(app), words[0], words[1] if len(words) > 1 else None)
+        return open_history(app, scope.cluster, scope.project, scope.environment, scope.stack,
+                            first=lambda: back_to_main(app))
+    return open_history(app, cluster_here(app), words[0], words[1] if len(words) > 1 else None,
+                        first=lambda: back_to_main(app))
 
 
-def _environment_names(app: SwarmdeckApp) -> list[str]:
+def _environment_names(app: Deck) -> list[str]:
     return sorted({f"{p} {e}" for p, e, _env in app.config.environments()}
                   | set(app.config.projects))
 
 
-def _forwards(app: SwarmdeckApp, _argument: str) -> str | None:
+def _forwards(app: Deck, _argument: str) -> str | None:
     from swarmdeck.ui.screens.forwards import ForwardsScreen
 
     if isinstance(app.screen, ForwardsScreen):
@@ -359,7 +327,7 @@ def _forwards(app: SwarmdeckApp, _argument: str) -> str | None:
     return None
 
 
-def _port_forward(app: SwarmdeckApp, argument: str) -> str | None:
+def _port_forward(app: Deck, argument: str) -> str | None:
     """`:pf` alone lists the forwards; `:pf SERVICE[.SLOT] [LOCAL:]REMOTE` starts one (the
     ports asked for when not given, the replica when SERVICE has several)."""
     from swarmdeck.core.port_forward import parse_ports
@@ -387,7 +355,7 @@ def _port_forward(app: SwarmdeckApp, argument: str) -> str | None:
     return None
 
 
-def _quit(app: SwarmdeckApp, _argument: str) -> str | None:
+def _quit(app: Deck, _argument: str) -> str | None:
     app.exit()
     return None
 

@@ -9,33 +9,30 @@ local command hands the terminal to it instead.
 from __future__ import annotations
 
 import subprocess
-from typing import TYPE_CHECKING, cast
+from typing import Any, cast
 
 from rich.text import Text
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
 from swarmdeck.core import custom_commands
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.config import CommandConfig
-from swarmdeck.core.errors import SwarmdeckError
+from swarmdeck.core.errors import NotConfirmed, SwarmdeckError
 from swarmdeck.core.sanitize import clean, clean_lines
+from swarmdeck.ui.deck import Deck, DeckScreen
 from swarmdeck.ui.screens.dialogs import ConfirmDialog
 from swarmdeck.ui.widgets.footer import KeysFooter
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 TITLE = "command"
 
 
 def bind_commands(widget: Widget, scopes: tuple[str, ...]) -> None:
     """The keys of the config's commands for SCOPES, on WIDGET (action `custom(NAME)`)."""
-    app = cast("SwarmdeckApp", widget.app)
+    app = cast(Deck, widget.app)
     own = widget._bindings.key_to_bindings
     for command in app.config.commands:
         if command.key and command.scope in scopes:
@@ -46,50 +43,39 @@ def bind_commands(widget: Widget, scopes: tuple[str, ...]) -> None:
                    f"{command.name}"))
 
 
-def find(app: SwarmdeckApp, name: str) -> CommandConfig | None:
+def find(app: Deck, name: str) -> CommandConfig | None:
     return next((c for c in app.config.commands if c.name == name), None)
 
 
 async def run_command(widget: Widget, cluster: str, command: CommandConfig,
                       ref: str | None) -> None:
-    app = cast("SwarmdeckApp", widget.app)
-    action = f"command {command.name}"
-    audit = AuditLog.default()
+    """Under the policy every front shares (core.custom_commands.perform): the output in
+    its own screen, or the program in the terminal (output = "terminal")."""
+    app = cast(Deck, widget.app)
+
+    async def ask(question: str, dangerous: bool) -> bool:
+        screens: Any = app  # (push_screen_wait is typed for the app's own result type)
+        return bool(await screens.push_screen_wait(ConfirmDialog(question, danger=dangerous)))
+
     try:
         where = custom_commands.target(command, app.fleet.state(cluster), ref)
         argv = custom_commands.expand(command, where)
-        if command.dangerous:
-            reason = app.read_only_reason(cluster)
-            if reason:
-                audit.record(cluster=cluster, manager=None, action=action, target=where.label,
-                             result="refused", error="read-only")
-                app.notify(f"{action} refused: cluster {cluster} is read-only ({reason})",
-                           title=TITLE, severity="warning", timeout=6)
-                return
-        if (command.confirm or command.dangerous) and not await app.push_screen_wait(
-                ConfirmDialog(custom_commands.question(command, where, argv),
-                              danger=command.dangerous)):
-            return
-        audit.check()
-        params = {"argv": argv, "where": command.where}
-        try:
+
+        async def execute() -> custom_commands.Result | int:
             if command.output == "terminal" and command.where == "local":
-                status = _in_terminal(app, command, argv)
-                result = None
-            else:
-                result = await custom_commands.run(app.fleet, command, where, argv)
-                status = result.status
-        except SwarmdeckError as exc:  # a run that failed (node out of reach, timeout)
-            audit.record(cluster=cluster, manager=None, action=action, target=where.label,
-                         params=params, result="error", error=str(exc))
-            raise
-        audit.record(cluster=cluster, manager=None, action=action, target=where.label,
-                     params={**params, "exit_status": status}, result="ok")
+                return _in_terminal(app, command, argv)
+            return await custom_commands.run(app.fleet, command, where, argv)
+
+        result = await custom_commands.perform(
+            command, where, argv, audit=AuditLog.default(),
+            read_only=app.read_only_reason(cluster), ask=ask, execute=execute)
+    except NotConfirmed:
+        return
     except SwarmdeckError as exc:
         app.notify(clean(str(exc)), title=TITLE, severity="warning", timeout=8)
         return
-    if result is None:
-        app.notify(f"{clean(command.name)} ended (exit status {status})", title=TITLE,
+    if isinstance(result, int):
+        app.notify(f"{clean(command.name)} ended (exit status {result})", title=TITLE,
                    timeout=4)
         return
     await app.push_screen(OutputScreen(f"{command.name} · {where.label}", result))
@@ -106,7 +92,7 @@ def _in_terminal(app, command: CommandConfig, argv: list[str]) -> int:
         raise custom_commands.not_runnable(command, argv, exc) from None
 
 
-class OutputScreen(Screen):
+class OutputScreen(DeckScreen):
     """A command's output, made inert, with its exit status."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="output.back"),

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual.widget import Widget
 
@@ -17,55 +16,20 @@ from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.exec_session import task_access
 from swarmdeck.core.models import Service
-from swarmdeck.core.port_forward import Forwarder, PortSpec, parse_ports, route_to, task_router
+from swarmdeck.core.port_forward import (
+    ActiveForward,
+    Forwarder,
+    PortSpec,
+    parse_ports,
+    route_to,
+    task_router,
+)
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.deck import Deck
 from swarmdeck.ui.screens.dialogs import PromptDialog
 from swarmdeck.ui.shell import pick_replica
 
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
-
 TITLE = "port-forward"
-CLOSE_WAIT = 3.0  # seconds the console waits, when it quits, for each forward's audit line
-
-
-@dataclass(eq=False)
-class ActiveForward:
-    cluster: str
-    ref: str  # as asked: SERVICE[.SLOT]
-    forwarder: Forwarder
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def key(self) -> str:
-        return str(self.forwarder.local)
-
-
-class Forwards:
-    """The console's active forwards, newest last."""
-
-    def __init__(self) -> None:
-        self.active: list[ActiveForward] = []
-        self._ended: set[asyncio.Event] = set()  # set once a forward's audit line is written
-
-    def find(self, key: str) -> ActiveForward | None:
-        return next((f for f in self.active if f.key == key), None)
-
-    def stop(self, key: str) -> bool:
-        forward = self.find(key)
-        if forward is not None:
-            forward.stop.set()
-        return forward is not None
-
-    async def close_all(self) -> None:
-        """Every forward stopped and its port closed (the console quits)."""
-        waits = list(self._ended)
-        for forward in list(self.active):
-            forward.stop.set()
-            await forward.forwarder.close()
-        if waits:
-            await asyncio.wait([asyncio.ensure_future(e.wait()) for e in waits],
-                               timeout=CLOSE_WAIT)
 
 
 def ports_error(value: str) -> str | None:
@@ -81,7 +45,7 @@ async def ask_and_forward(widget: Widget, cluster: str, service: Service,
                           node: str | None = None) -> None:
     """The `>` key: which replica (when more than one runs and REF does not say), which
     ports (unless PORTS), then the forward."""
-    app = cast("SwarmdeckApp", widget.app)
+    app = cast(Deck, widget.app)
     if ref is None:
         picked = await pick_replica(widget, cluster, service, "Port-forward")
         if picked is None:
@@ -99,7 +63,7 @@ async def ask_and_forward(widget: Widget, cluster: str, service: Service,
     start_forward(app, cluster, ref, parse_ports(ports), node=node)
 
 
-def start_forward(app: SwarmdeckApp, cluster: str, ref: str, ports: PortSpec, *,
+def start_forward(app: Deck, cluster: str, ref: str, ports: PortSpec, *,
                   node: str | None = None) -> None:
     """The forward runs as long as the console (or until stopped) in an app worker: not a
     screen's, which would end with the screen."""
@@ -107,7 +71,7 @@ def start_forward(app: SwarmdeckApp, cluster: str, ref: str, ports: PortSpec, *,
                    name=f"port-forward {ref}", exit_on_error=False)
 
 
-async def run_forward(app: SwarmdeckApp, cluster: str, ref: str, ports: PortSpec | None, *,
+async def run_forward(app: Deck, cluster: str, ref: str, ports: PortSpec | None, *,
                       node: str | None = None) -> None:
     """PORTS None: only for a read-only cluster, which refuses before they are needed."""
     params: dict = {"remote_port": ports.remote} if ports else {}

@@ -10,22 +10,21 @@ follow.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, cast
+from typing import Any, cast
 
 from textual.widget import Widget
 
+from swarmdeck.core import actions
 from swarmdeck.core.audit import AuditLog
-from swarmdeck.core.errors import OperationFailed, SwarmdeckError
+from swarmdeck.core.errors import NotConfirmed, OperationFailed, SwarmdeckError
 from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps, record_unreached
 from swarmdeck.core.ops.services import Started
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.deck import Deck
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
 from swarmdeck.ui.screens.operation import OperationScreen
 from swarmdeck.ui.widgets.table import LiveTable
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 Say = Callable[[str], None]
 Change = Callable[[ClusterOps, Say], Awaitable[Started | str]]
@@ -34,7 +33,7 @@ Change = Callable[[ClusterOps, Say], Awaitable[Started | str]]
 async def guard(widget: Widget, cluster: str, action: str, target: str) -> ClusterOps | None:
     """The cluster's ops, or None after telling why not (read-only: refused and audited;
     not connected: the error)."""
-    app = cast("SwarmdeckApp", widget.app)
+    app = cast(Deck, widget.app)
     reason = app.read_only_reason(cluster)
     audit = AuditLog.default()
     try:
@@ -100,6 +99,49 @@ async def run_change(widget: Widget, ops: ClusterOps, title: str, change: Change
     return True
 
 
+class ConsoleFront:
+    """How a change action (core.actions) meets the operator in the console: a notice when
+    nothing would change, the dialog with the plan and the question, the operation view
+    that follows the change to its outcome."""
+
+    def __init__(self, widget: Widget) -> None:
+        self.widget = widget
+
+    def tell(self, nothing: actions.Nothing) -> None:
+        self.widget.app.notify(clean(nothing.text), severity="warning", timeout=4)
+
+    async def ask(self, plan: actions.Plan) -> bool:
+        app: Any = self.widget.app
+        return bool(await app.push_screen_wait(ConfirmDialog(
+            plan.question, details=plan.details, typed=plan.typed, danger=plan.danger)))
+
+    async def carry_out(self, ops: ClusterOps, plan: actions.Plan) -> bool:
+        return await run_change(self.widget, ops, plan.title, plan.change, good=plan.good)
+
+
+async def perform(widget: Widget, cluster: str, action: actions.Action, *,
+                  ops: ClusterOps | None = None, asked: bool = False) -> bool:
+    """Run ACTION through the one policy (core.actions.run_action): refused when read-only
+    (before any connection), planned, asked, made and followed. OPS: the guard already
+    passed (the operator was asked for inputs after it). True once the change was made
+    and reached a good outcome."""
+    if ops is None:
+        ops = await guard(widget, cluster, action.name, action.target or cluster)
+        if ops is None:
+            return False
+    try:
+        return bool(await actions.run_action(ops, action, ConsoleFront(widget), asked=asked))
+    except SwarmdeckError as exc:  # refused by the plan, or not confirmed: nothing changed
+        try:
+            ops.conclude(exc)
+        except SwarmdeckError as again:
+            widget.app.notify(clean(str(again)), severity="error", timeout=8)
+        if not isinstance(exc, NotConfirmed):
+            widget.app.notify(clean(str(exc)), title=action.name, severity="warning",
+                              timeout=6)
+        return False
+
+
 def split_key(widget: LiveTable) -> tuple[str, str] | None:
     key = widget.selected_key
     if key is None:
@@ -113,9 +155,7 @@ def split_key(widget: LiveTable) -> tuple[str, str] | None:
 
 
 async def rotate_token(widget: Widget, cluster: str) -> None:
-    """The `t` key: pick the role, confirm, rotate."""
-    from swarmdeck.core.ops import tokens
-
+    """The `t` key: refused at once when read-only, then the role, then the question."""
     app = widget.app
     ops = await guard(widget, cluster, "token rotate", cluster)
     if ops is None:
@@ -123,14 +163,8 @@ async def rotate_token(widget: Widget, cluster: str) -> None:
     role = await app.push_screen_wait(PromptDialog(
         f"Rotate which join token of {cluster}? (worker or manager)", "worker",
         validate=lambda v: None if v in ("worker", "manager") else "worker or manager"))
-    if role is not None and await app.push_screen_wait(ConfirmDialog(
-            f"Rotate the {role} join token of {cluster}? Nodes in the swarm stay; hosts not "
-            "yet joined need the new token.")):
-        async def change(o: ClusterOps, _say: Say) -> str:
-            token = await tokens.rotate(o, role)
-            return f"rotated the {role} join token of {cluster}: now {token}"
-
-        await run_change(widget, ops, f"rotate the {role} token of {cluster}", change)
+    if role is not None:
+        await perform(widget, cluster, actions.token_rotate(role), ops=ops)
 
 
 async def deploy_environment(widget: Widget, project: str, environment: str,
@@ -141,7 +175,7 @@ async def deploy_environment(widget: Widget, project: str, environment: str,
     question. True once a change was made and converged."""
     from swarmdeck.core.ops import environments
 
-    app = cast("SwarmdeckApp", widget.app)
+    app = cast(Deck, widget.app)
     name = f"{project}/{environment}"
     again = f" (revision {revision} again)" if revision else ""
     prepared: environments.Prepared | None = None

@@ -9,7 +9,7 @@ port-forward key uses too): slot, node and state of each."""
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual.widget import Widget
 
@@ -20,10 +20,8 @@ from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.models import Service, Task
 from swarmdeck.core.sanitize import clean
 from swarmdeck.core.task_exec import TaskExec
+from swarmdeck.ui.deck import Deck
 from swarmdeck.ui.screens.dialogs import PickDialog
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 TITLE = "shell"
 
@@ -34,7 +32,7 @@ async def pick_replica(widget: Widget, cluster: str, service: Service, what: str
     has more than one running replica, else the service itself (core.task_exec.pick_task
     then says what is wrong with it, and the guard refuses a read-only cluster before any
     question). None: cancelled."""
-    app = cast("SwarmdeckApp", widget.app)
+    app = cast(Deck, widget.app)
     state = app.fleet.state(cluster)
     running = sorted((t for t in state.tasks_of(service.id) if t.is_running),
                      key=lambda t: (t.slot or 0, state.node_name(t.node_id)))
@@ -60,7 +58,7 @@ def task_ref(state: ClusterState, service: Service, task: Task) -> tuple[str, st
 async def open_shell(widget: Widget, cluster: str, ref: str, *, node: str | None = None) -> None:
     """A shell in REF's task (SERVICE or SERVICE.SLOT, on NODE) on CLUSTER; what went wrong
     is said in a notification."""
-    app = cast("SwarmdeckApp", widget.app)
+    app = cast(Deck, widget.app)
     params: dict = {"command": "(shell)"}
     try:
         async with task_access(app.fleet, cluster, ref, node=node, action="exec",

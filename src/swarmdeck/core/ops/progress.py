@@ -160,9 +160,13 @@ def _progress(service_id: str, data: dict[str, Any] | None, base: Baseline,
     return progress
 
 
-def outcome_error(progress: Sequence[ServiceProgress]) -> OperationFailed | None:
-    """The error to report when a change ended badly (None when all converged)."""
-    bad = [p for p in progress if p.outcome in (FAILED, ROLLED_BACK)]
+def outcome_error(progress: Sequence[ServiceProgress],
+                  good: Sequence[str] | None = None) -> OperationFailed | None:
+    """The error to report when a change ended badly (None when all converged). GOOD: the
+    outcomes that count as done (a change action's plan says them); without it, only a
+    failure or a rollback is bad."""
+    bad = [p for p in progress
+           if (p.outcome not in good if good is not None else p.outcome in (FAILED, ROLLED_BACK))]
     if not bad:
         return None
     return OperationFailed("; ".join(p.line() for p in bad))

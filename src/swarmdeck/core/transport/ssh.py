@@ -13,9 +13,10 @@ import contextlib
 import random
 import socket
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 from asyncssh.encryption import get_default_encryption_algs
@@ -38,6 +39,14 @@ class SSHSettings:
     connect_timeout: float = 10.0
     keepalive_interval: float = 15.0
     keepalive_count_max: int = 2
+
+    @classmethod
+    def chosen(cls, cluster_files: Sequence[str] | None, common_files: Sequence[str] | None,
+               **timing: Any) -> SSHSettings:
+        """A cluster's settings: its own ssh config files, else the common ones ([ssh]);
+        TIMING: connect_timeout, keepalive_interval, keepalive_count_max."""
+        files = cluster_files or common_files
+        return cls(config_files=tuple(str(p) for p in files) if files else None, **timing)
 
 
 class _KeyProbe(asyncssh.SSHClient):
@@ -146,13 +155,59 @@ async def resolve(dest: Destination, settings: SSHSettings) -> Resolved:
     )
 
 
+Connected = tuple[asyncssh.SSHClientConnection, Resolved]
+
+# Connections dialled ahead (dial_ahead), by destination and settings, not yet taken
+_AHEAD: dict[tuple[Destination, SSHSettings], asyncio.Task[Connected]] = {}
+
+
+def dial_ahead(dest: Destination, settings: SSHSettings) -> None:
+    """Start connecting to DEST now, in the running loop: the next connect() with the same
+    arguments (and no tunnel) takes this connection, or its error, instead of dialling
+    again. A one-shot command dials so before it has validated its config and imported its
+    models (core.dial_ahead): the handshake's round trips overlap that work."""
+    key = (dest, settings)
+    if key not in _AHEAD:
+        _AHEAD[key] = asyncio.ensure_future(_dial(dest, settings))
+
+
+async def drop_dialled() -> None:
+    """Close the connections dialled ahead that no connect() took. What went wrong with
+    them is not said: nothing asked for them (a changed host key among it is forgotten
+    too; the command that needs that host meets it again)."""
+    dialled = list(_AHEAD.values())
+    _AHEAD.clear()
+    for task in dialled:
+        task.cancel()
+    for result in await asyncio.gather(*dialled, return_exceptions=True):
+        if isinstance(result, BaseException):
+            CHANGED_KEYS.said(result)
+        else:
+            conn, _ = result
+            conn.close()
+            with contextlib.suppress(asyncssh.Error, OSError):
+                await conn.wait_closed()
+
+
 async def connect(dest: Destination, settings: SSHSettings,
                   tunnel: asyncssh.SSHClientConnection | None = None,
-                  sock: socket.socket | None = None
-                  ) -> tuple[asyncssh.SSHClientConnection, Resolved]:
+                  sock: socket.socket | None = None) -> Connected:
     """TUNNEL: an open connection to hop through (a node reached via its manager). SOCK: a
     TCP connection to the host already made (core.task_locate dials before asyncssh is
     even imported), used for the first attempt."""
+    ahead = _AHEAD.pop((dest, settings), None) if tunnel is None else None
+    if ahead is not None and ahead.get_loop() is asyncio.get_running_loop():
+        if sock is not None:
+            sock.close()
+        return await ahead
+    if ahead is not None:  # left by another loop (a test's): not usable here
+        ahead.cancel()
+    return await _dial(dest, settings, tunnel, sock)
+
+
+async def _dial(dest: Destination, settings: SSHSettings,
+                tunnel: asyncssh.SSHClientConnection | None = None,
+                sock: socket.socket | None = None) -> Connected:
     try:
         resolved = await resolve(dest, settings)
     except UnicodeError as exc:
@@ -170,7 +225,7 @@ async def connect(dest: Destination, settings: SSHSettings,
     if sock is not None:
         extra["sock"] = sock
 
-    async def dial() -> asyncssh.SSHClientConnection:
+    async def handshake() -> asyncssh.SSHClientConnection:
         for attempt in range(LOST_RETRIES + 1):
             try:
                 async with _handshake_slot(resolved.host, resolved.port):
@@ -195,7 +250,7 @@ async def connect(dest: Destination, settings: SSHSettings,
         raise AssertionError("unreachable")
 
     try:
-        conn = await dial()
+        conn = await handshake()
     except asyncssh.HostKeyNotVerifiable:
         raise _host_key_error(dest, resolved, probe) from None
     except asyncssh.PermissionDenied:

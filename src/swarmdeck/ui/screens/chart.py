@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 import plotext
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Static
 
 from swarmdeck.core.metrics import Series
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.deck import DeckScreen
 from swarmdeck.ui.widgets.footer import KeysFooter
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 
 def plot(values: list[float], title: str, unit: str, width: int, height: int,
@@ -33,7 +28,7 @@ def plot(values: list[float], title: str, unit: str, width: int, height: int,
     return Text.from_ansi(plotext.build())
 
 
-class ChartScreen(Screen):
+class ChartScreen(DeckScreen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="chart.back"),
                 Binding("question_mark", "app.help", "Help", id="help")]
     DEFAULT_CSS = """
@@ -45,9 +40,6 @@ class ChartScreen(Screen):
         self.cluster, self.kind, self.object_id, self.title_text = (
             cluster, kind, object_id, title)
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(id="cpu")

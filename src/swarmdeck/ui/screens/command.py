@@ -6,7 +6,6 @@ command that cannot run says why in one line."""
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on
@@ -18,9 +17,7 @@ from textual.widgets import Input, Static
 
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui import commands
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
+from swarmdeck.ui.deck import Deck, deck_of
 
 MAX_SHOWN = 12  # candidates listed under the prompt
 HISTORY = 50  # commands recalled with Up
@@ -47,6 +44,10 @@ class CommandScreen(ModalScreen[str | None]):
         self.history = history if history is not None else []
         self._recalled = len(self.history)  # past the newest: the line being typed
 
+    @property
+    def deck(self) -> Deck:
+        return deck_of(self)
+
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(id="command-hint")
@@ -59,9 +60,6 @@ class CommandScreen(ModalScreen[str | None]):
         self.query_one("#command-hint").display = False
         self.query_one(Input).focus()
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     def action_complete(self) -> None:
         box = self.query_one(Input)
@@ -99,7 +97,7 @@ class CommandScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def open_prompt(app: SwarmdeckApp) -> None:
+def open_prompt(app: Deck) -> None:
     """`:`: the prompt, then the command typed there."""
     history = _histories.setdefault(app, [])
 
@@ -116,4 +114,4 @@ def open_prompt(app: SwarmdeckApp) -> None:
     app.push_screen(CommandScreen(history), callback=done)
 
 
-_histories: weakref.WeakKeyDictionary[SwarmdeckApp, list[str]] = weakref.WeakKeyDictionary()
+_histories: weakref.WeakKeyDictionary[Deck, list[str]] = weakref.WeakKeyDictionary()

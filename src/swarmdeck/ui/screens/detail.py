@@ -2,52 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
-from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Static
 
 from swarmdeck.core import views
 from swarmdeck.core.sanitize import clean
 from swarmdeck.core.specs import service_summary
 from swarmdeck.ui import clock
-from swarmdeck.ui.screens.main import age_text
+from swarmdeck.ui.deck import DeckScreen
+from swarmdeck.ui.widgets.cells import kv_table, task_cells
 from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.table import LiveTable
 
 if TYPE_CHECKING:
     from swarmdeck.core.inventory import ClusterState
-    from swarmdeck.ui.app import SwarmdeckApp
 
 TASK_COLUMNS = [("name", "TASK"), ("node", "NODE"), ("state", "STATE"),
                 ("desired", "DESIRED"), ("error", "ERROR"), ("age", "SINCE>"), ("id", "ID")]
-STATE_STYLES = {"running": "green", "failed": "bold red", "rejected": "bold red",
-                "shutdown": "dim", "complete": "dim green", "pending": "yellow",
-                "preparing": "yellow", "starting": "yellow", "assigned": "yellow"}
-
-
-def task_cells(row: views.TaskRow) -> list:
-    return [row.name, row.node or "-",
-            Text(clean(row.state), style=STATE_STYLES.get(row.state, "")), row.desired_state,
-            Text(clean(row.error or ""), style="red"), age_text(row.since), row.id[:12]]
-
-
-def kv_table(pairs: list[tuple[str, str]]) -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold dim", no_wrap=True)
-    table.add_column()
-    for label, value in pairs:
-        table.add_row(label, Text(clean(value)))
-    return table
-
-
 class SummaryBox(VerticalScroll):
     """The summary scrolls when the terminal is too short for it (Tab to it, then arrows or
     j/k)."""
@@ -58,7 +36,7 @@ class SummaryBox(VerticalScroll):
     ]
 
 
-class DetailScreen(Screen):
+class DetailScreen(DeckScreen):
     # g and G go to the first and last task, as in every table: the chart is on c
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
@@ -72,9 +50,6 @@ class DetailScreen(Screen):
         self.cluster = cluster
         self.object_id = object_id
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield HealthBar()

@@ -9,13 +9,11 @@ connection) those checks are left out.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Static
 
 from swarmdeck.core import views
@@ -23,13 +21,12 @@ from swarmdeck.core.doctor import Finding, SwarmFacts, counts, diagnose, gather_
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui import clock
-from swarmdeck.ui.screens.detail import kv_table
+from swarmdeck.ui.deck import DeckScreen
+from swarmdeck.ui.keys import key_of
+from swarmdeck.ui.widgets.cells import kv_table
 from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.table import LiveTable
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 COLUMNS = [("severity", "SEVERITY"), ("subject", "SUBJECT"), ("what", "FINDING")]
 SEVERITY_STYLES = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
@@ -60,8 +57,6 @@ CONSOLE_KEYS = {
 
 def console_key(app, check: str) -> str | None:
     """How to act on a finding of CHECK in the console, naming the key as bound now."""
-    from swarmdeck.ui.screens.help import key_of
-
     found = CONSOLE_KEYS.get(check)
     if found is None:
         return None
@@ -74,7 +69,7 @@ def finding_cells(finding: Finding) -> tuple:
             finding.subject, finding.what)
 
 
-class DoctorScreen(Screen):
+class DoctorScreen(DeckScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="doctor.back"),
         Binding("question_mark", "app.help", "Help", id="help"),
@@ -96,9 +91,6 @@ class DoctorScreen(Screen):
         self._cells: dict[str, tuple[Finding, tuple]] = {}
         self._seq = self._applied = 0
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield HealthBar()

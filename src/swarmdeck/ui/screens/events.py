@@ -13,26 +13,25 @@ filter while it is on; Esc clears it, the next Esc goes back.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import humanize
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from swarmdeck.core.events import EVENT_TYPES, ClusterEvent, EventFilter
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui import clock
-from swarmdeck.ui.screens.main import RowCache
+from swarmdeck.ui.deck import DeckScreen
+from swarmdeck.ui.widgets.cells import RowCache
 from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.table import LiveTable
 
 if TYPE_CHECKING:
     from swarmdeck.core.inventory import Change
-    from swarmdeck.ui.app import SwarmdeckApp
 
 COLUMNS = [("age", "AGE>"), ("time", "TIME"), ("type", "TYPE"), ("action", "ACTION"),
            ("name", "NAME"), ("details", "DETAILS")]
@@ -69,7 +68,7 @@ def event_cells(event: ClusterEvent, now: float) -> tuple:
             Text(clean(action), style=style), event.name, event.summary or "-")
 
 
-class EventsScreen(Screen):
+class EventsScreen(DeckScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="events.back"),
         Binding("slash", "filter", "Filter", id="events.filter"),
@@ -92,9 +91,6 @@ class EventsScreen(Screen):
         self._pending = False
         self._stop = None
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     @property
     def table(self) -> LiveTable:

@@ -6,20 +6,16 @@ the highlighted one. Redrawn every second."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 
 from swarmdeck.core import views
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.deck import Deck, DeckScreen
 from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.table import LiveTable
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 COLUMNS = [("local", "LOCAL"), ("replica", "SERVICE/REPLICA"), ("node", "NODE"),
            ("container", "CONTAINER"), ("connections", "CONN (OPEN/TOTAL)>"), ("in", "IN>"),
@@ -27,7 +23,7 @@ COLUMNS = [("local", "LOCAL"), ("replica", "SERVICE/REPLICA"), ("node", "NODE"),
 REDRAW = 1.0  # seconds
 
 
-def forward_rows(app: SwarmdeckApp) -> list[tuple[str, list]]:
+def forward_rows(app: Deck) -> list[tuple[str, list]]:
     rows = []
     for forward in app.forwards.active:
         f, route = forward.forwarder, forward.forwarder.route
@@ -41,7 +37,7 @@ def forward_rows(app: SwarmdeckApp) -> list[tuple[str, list]]:
     return rows
 
 
-class ForwardsScreen(Screen):
+class ForwardsScreen(DeckScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="forwards.back"),
         Binding("x", "stop", "Stop forward", id="forwards.stop"),
@@ -56,9 +52,6 @@ class ForwardsScreen(Screen):
         super().__init__()
         self.cluster = cluster  # where `:` commands typed here act; the list is of them all
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     @property
     def table(self) -> LiveTable:

@@ -11,7 +11,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.actions import parse
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.dom import DOMNode
@@ -119,21 +119,6 @@ def commands_table() -> Table:
         names = "|".join((command.name, *command.aliases))
         table.add_row(f":{names} {command.argument}".rstrip(), Text(command.summary))
     return table
-
-
-def key_of(app: App, binding_id: str) -> str | None:
-    """The key bound to BINDING_ID now (the user's keymap applied), as the footer shows it;
-    None when no screen of the console has it."""
-    from swarmdeck.ui.screens.main import MainScreen
-    from swarmdeck.ui.widgets.nodes_table import NodesTable
-    from swarmdeck.ui.widgets.services_table import ServicesTable
-
-    for owner in (MainScreen, ServicesTable, NodesTable, type(app)):
-        for binding in owner.BINDINGS:
-            if isinstance(binding, Binding) and binding.id == binding_id:
-                keys = app._keymap.get(binding_id, binding.key)
-                return app.get_key_display(Binding(keys.split(",")[0].strip(), ""))
-    return None
 
 
 class HelpScreen(ModalScreen):

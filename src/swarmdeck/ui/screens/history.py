@@ -9,34 +9,33 @@ from __future__ import annotations
 
 import calendar
 import time
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Static
 
 from swarmdeck.core import views
 from swarmdeck.core.config import EnvironmentConfig
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.ops import drift, history
+from swarmdeck.core.ops.base import did_you_mean
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui import clock
+from swarmdeck.ui.deck import Deck, DeckScreen
 from swarmdeck.ui.screens.inspect import InspectScreen
 from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.table import LiveTable
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 COLUMNS = [("revision", "REV>"), ("now", "NOW"), ("age", "AGE>"), ("time", "TIME (UTC)"),
            ("user", "USER"), ("commit", "COMMIT"), ("images", "IMAGES")]
 RUNNING = "●"  # the revision running now (the title says it in words)
 
 
-class HistoryScreen(Screen):
+class HistoryScreen(DeckScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="history.back"),
         Binding("d", "deploy", "Deploy again", id="history.deploy"),
@@ -60,9 +59,6 @@ class HistoryScreen(Screen):
         self.running: int | None = None
         self.status = "reading the history kept on the cluster…"
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     @property
     def table(self) -> LiveTable:
@@ -208,3 +204,33 @@ class RevisionScreen(InspectScreen):
     def load(self) -> None:  # type: ignore[override]
         self.found, self.status = self.given, ""
         self._show()
+
+
+def open_history(app: Deck, cluster: str, project: str | None,
+                 environment: str | None, stack: str | None = None, *,
+                 first: Callable[[], object] = lambda: None) -> str | None:
+    """The deploy history of PROJECT's ENVIRONMENT (or of the environment deploying STACK on
+    CLUSTER); what is wrong, if anything. FIRST: called once it is known to open (`:history`
+    goes back to the main screen then)."""
+    config = app.config
+    if project is None and stack:
+        found = [(p, e) for p, e, env in config.environments()
+                 if env.cluster == cluster and env.stack == stack]
+        if not found:
+            return (f"stack {stack} on {cluster} is not a project environment of the config: "
+                    "swarmdeck keeps a history only of the environments it deploys")
+        project, environment = found[0]
+    if project not in config.projects:
+        return (f"no project {project!r} in the config"
+                + did_you_mean(project or "", list(config.projects), "projects"))
+    envs = config.projects[project].environments
+    if environment is None and len(envs) == 1:
+        environment = next(iter(envs))
+    if environment not in envs:
+        return (f"which environment of {project}? :history {project} ENV"
+                if environment is None else
+                f"project {project} has no environment {environment!r}"
+                + did_you_mean(environment, list(envs), "environments"))
+    first()
+    app.push_screen(HistoryScreen(project, environment, envs[environment]))
+    return None

@@ -9,7 +9,7 @@ trust: the possible-attack warning shows the old and new fingerprints and what t
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual import on
@@ -23,10 +23,8 @@ from textual.widgets import Button, Static
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.sanitize import clean
 from swarmdeck.core.transport.host_keys import OfferedKey, host_key_problem, trust
+from swarmdeck.ui.deck import Deck
 from swarmdeck.ui.screens.dialogs import ConfirmDialog
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 TITLE = "host key"
 
@@ -77,7 +75,7 @@ def trust_question(key: OfferedKey) -> str:
 async def review_host_key(widget: Widget, cluster: str) -> None:
     """Show the cluster's refused host key: trust an unknown one after confirmation, or
     warn about a changed one."""
-    app = cast("SwarmdeckApp", widget.app)
+    app = cast(Deck, widget.app)
     problem = host_key_problem(app.fleet.state(cluster).error)
     if problem is None or problem.key is None:
         app.notify(f"cluster {cluster}: no refused host key to review", title=TITLE,

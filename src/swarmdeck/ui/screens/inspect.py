@@ -5,30 +5,29 @@ worker (core.inspect); never a secret's data."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from swarmdeck.core import inspect
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.deck import DeckScreen
 from swarmdeck.ui.widgets.document import Document
 from swarmdeck.ui.widgets.logview import PatternError, compile_pattern
 
 if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
     from swarmdeck.ui.widgets.table import LiveTable
 
 SEARCH_HINT = "search (substring; re: for a regular expression): Enter, then n / N"
 
 
-class InspectScreen(Screen):
+class InspectScreen(DeckScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="inspect.back"),
         Binding("slash", "search", "Search", id="inspect.search"),
@@ -55,9 +54,6 @@ class InspectScreen(Screen):
         self.format: inspect.Format = "yaml"
         self.status = "reading…"
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     @property
     def document(self) -> Document:

@@ -17,13 +17,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
@@ -31,13 +30,13 @@ from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.log_follow import StreamNote, Tagger, silent_replicas
 from swarmdeck.core.logs import LogLine
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.deck import DeckScreen
 from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.logview import LogView, PatternError, compile_pattern
 
 if TYPE_CHECKING:
     from textual.timer import Timer
 
-    from swarmdeck.ui.app import SwarmdeckApp
 
 Item = LogLine | StreamNote
 Source = Callable[[], AsyncIterator[Item]]
@@ -54,7 +53,7 @@ PROMPTS = {
 }
 
 
-class LogsScreen(Screen):
+class LogsScreen(DeckScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="logs.back"),
         Binding("space,p", "pause", "Pause", id="logs.pause"),
@@ -99,9 +98,6 @@ class LogsScreen(Screen):
         self._filter_timer: Timer | None = None
         self._header: str | None = None
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     @property
     def view(self) -> LogView:

@@ -10,7 +10,7 @@ read from the cluster is made inert before it is shown.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual import on
@@ -33,11 +33,9 @@ from swarmdeck.core.placement import (
     unavailable,
 )
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.deck import Deck
 from swarmdeck.ui.operations import guard, run_change
 from swarmdeck.ui.screens.dialogs import ConfirmDialog
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 
 def node_option(node: Node) -> Text:
@@ -163,7 +161,7 @@ class PlacementDialog(ModalScreen[list[str] | None]):
 
 async def edit_placement(widget: Widget, cluster: str, service: Service) -> None:
     """Read the service and the nodes afresh, ask, confirm, change, follow."""
-    app = cast("SwarmdeckApp", widget.app)
+    app = cast(Deck, widget.app)
     try:
         ops = await app.fleet.ops(cluster, read_only_flag=app.read_only)
         found = await ops_placement.survey(ops, service.id)

@@ -17,14 +17,14 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from swarmdeck.core.errors import SwarmdeckError
@@ -32,14 +32,12 @@ from swarmdeck.core.models import STACK_LABEL
 from swarmdeck.core.ops import resources
 from swarmdeck.core.ops.resources import NetworkRow, Resources, SecretRow
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.deck import DeckScreen
 from swarmdeck.ui.operations import guard, run_change
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
-from swarmdeck.ui.screens.main import age_text
+from swarmdeck.ui.widgets.cells import age_text
 from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.table import LiveTable
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 NETWORK_COLUMNS = [("name", "NAME"), ("encrypted", "ENCRYPTED"), ("attachable", "ATTACHABLE"),
                    ("internal", "INTERNAL"), ("subnets", "SUBNETS"), ("stack", "STACK"),
@@ -127,7 +125,7 @@ class ConfigsTable(ResourceTable):
     ]
 
 
-class ResourcesScreen(Screen):
+class ResourcesScreen(DeckScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="resources.back"),
         Binding("r", "reload", "Refresh", id="resources.refresh"),
@@ -150,9 +148,6 @@ class ResourcesScreen(Screen):
         self.resources: Resources | None = None
         self.error: str | None = None
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(id="resources-title")

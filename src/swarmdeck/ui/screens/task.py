@@ -5,25 +5,20 @@ node's engine, else through the manager), read in a worker when the screen opens
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from swarmdeck.core import views
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui import clock
-from swarmdeck.ui.screens.detail import kv_table
+from swarmdeck.ui.deck import DeckScreen
+from swarmdeck.ui.widgets.cells import kv_table
 from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.logview import LogView
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 LOG_TAIL = 50
 
@@ -32,7 +27,7 @@ def _when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
 
-class TaskScreen(Screen):
+class TaskScreen(DeckScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="task.back"),
         Binding("r", "reload_logs", "Reload logs", id="task.logs"),
@@ -52,9 +47,6 @@ class TaskScreen(Screen):
         self.task_id = task_id
         self.logs_read = False
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield HealthBar()

@@ -5,26 +5,20 @@ a shell in it and `>` carries one of its ports to a local port."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from swarmdeck.core import views
 from swarmdeck.core.inventory import ClusterState
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui import clock
-from swarmdeck.ui.screens.detail import STATE_STYLES
-from swarmdeck.ui.screens.main import age_text
+from swarmdeck.ui.deck import DeckScreen
+from swarmdeck.ui.widgets.cells import STATE_STYLES, age_text
 from swarmdeck.ui.widgets.health import HealthBar
 from swarmdeck.ui.widgets.table import LiveTable
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 COLUMNS = [("name", "TASK"), ("node", "NODE"), ("state", "STATE"), ("desired", "DESIRED"),
            ("error", "ERROR"), ("age", "AGE>"), ("container", "CONTAINER"), ("id", "ID")]
@@ -47,7 +41,7 @@ def task_table_rows(cluster: str, state: ClusterState, *, not_running: bool = Fa
     return rows
 
 
-class TasksScreen(Screen):
+class TasksScreen(DeckScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="tasks.back"),
         Binding("slash", "filter", "Filter", id="tasks.filter"),
@@ -70,9 +64,6 @@ class TasksScreen(Screen):
         self.not_running = False
         self.filter_text = filter_text
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     @property
     def table(self) -> LiveTable:

@@ -4,22 +4,17 @@ cluster. A node that cannot be read is named in the title, the others are shown.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Static
 
 from swarmdeck.core import node_objects
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.deck import DeckScreen
 from swarmdeck.ui.widgets.footer import KeysFooter
 from swarmdeck.ui.widgets.table import LiveTable
-
-if TYPE_CHECKING:
-    from swarmdeck.ui.app import SwarmdeckApp
 
 VOLUME_COLUMNS = [("name", "NAME"), ("node", "NODE"), ("driver", "DRIVER"),
                   ("used_by", "USED BY"), ("mountpoint", "MOUNTPOINT")]
@@ -27,7 +22,7 @@ CONTAINER_COLUMNS = [("name", "NAME"), ("node", "NODE"), ("task", "TASK"), ("sta
                      ("status", "STATUS"), ("image", "IMAGE")]
 
 
-class VolumesScreen(Screen):
+class VolumesScreen(DeckScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="volumes.back"),
         Binding("r", "reload", "Refresh", id="volumes.refresh"),
@@ -44,9 +39,6 @@ class VolumesScreen(Screen):
         self.cluster = cluster
         self.problems: list[node_objects.NodeProblem] = []
 
-    @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield Static(id="volumes-title")

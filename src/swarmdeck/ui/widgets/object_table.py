@@ -5,14 +5,14 @@ commands are written here once for both tables."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from swarmdeck.ui.deck import Deck, deck_of
 from swarmdeck.ui.operations import split_key
 from swarmdeck.ui.widgets.table import LiveTable
 
 if TYPE_CHECKING:
     from swarmdeck.core.inventory import ClusterState
-    from swarmdeck.ui.app import SwarmdeckApp
 
 
 class ObjectTable(LiveTable):
@@ -20,8 +20,8 @@ class ObjectTable(LiveTable):
     SCOPES: ClassVar[tuple[str, ...]] = ()  # the [[commands]] scopes bound on this table
 
     @property
-    def deck(self) -> SwarmdeckApp:
-        return cast("SwarmdeckApp", self.app)
+    def deck(self) -> Deck:
+        return deck_of(self)
 
     def on_mount(self) -> None:
         from swarmdeck.ui.custom import bind_commands
@@ -54,7 +54,7 @@ class ObjectTable(LiveTable):
         obj = self.objects(self.deck.fleet.state(cluster)).get(object_id)
         return (cluster, obj) if obj else None
 
-    def _start(self, action: str, flow: Callable[[str, Any], Awaitable[None]]) -> None:
+    def _start(self, action: str, flow: Callable[[str, Any], Awaitable[object]]) -> None:
         picked = self._selected()
         if picked is None:
             self.app.notify(f"no {self.KIND} selected", severity="warning")

@@ -2,8 +2,8 @@
 a shell in one of the service's running tasks (`!`) and a port of one carried to a local
 port (`>`).
 
-Each goes through ui.operations (guard, then a question, then run_change) and core.ops, as
-the CLI does.
+Each change is a core.actions descriptor run by ui.operations.perform: the same plan,
+question and policy as the CLI's; the console gathers the inputs (a count, an image) first.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding
 
+from swarmdeck.core import actions
 from swarmdeck.core.errors import NotConfirmed, SwarmdeckError
-from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.services import check_image
 from swarmdeck.core.sanitize import clean
-from swarmdeck.ui.operations import guard, run_change
+from swarmdeck.ui.operations import guard, perform
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
 from swarmdeck.ui.widgets.object_table import ObjectTable
 
@@ -85,77 +85,37 @@ class ServicesTable(ObjectTable):
                     ops.conclude(NotConfirmed(f"{exc.message}; not confirmed"))
                     return
                 force = True
-            await run_change(self, ops, f"scale {service.name} to {value}",
-                             lambda o, _s: services.scale(o, {service.name: int(value)},
-                                                          force=force))
+            # the count typed is the answer: no second question
+            await perform(self, cluster, actions.scale({service.name: int(value)}, force=force),
+                          ops=ops, asked=True)
 
         self._start("scale", flow)
 
     def action_update_image(self) -> None:
         async def flow(cluster: str, service) -> None:
-            from swarmdeck.core.ops import services
-
             ops = await guard(self, cluster, "update image", service.name)
             if ops is None:
                 return
             image = await self.app.push_screen_wait(PromptDialog(
                 f"New image for {service.name} on {cluster}:", service.image,
                 validate=image_error))
-            if not image or image == service.image:
-                return
-            confirmed = await self.app.push_screen_wait(ConfirmDialog(
-                f"Update {service.name} on {cluster}\nfrom {service.image}\nto   {image}?"))
-            if confirmed:
-                await run_change(self, ops, f"update {service.name}",
-                                 lambda o, _s: services.update_image(o, service.name, image))
+            if image and image != service.image:
+                await perform(self, cluster, actions.update_image(service.name, image),
+                              ops=ops)
 
         self._start("update image", flow)
 
     def action_restart(self) -> None:
-        async def flow(cluster: str, service) -> None:
-            from swarmdeck.core.ops import services
-
-            ops = await guard(self, cluster, "restart", service.name)
-            if ops is not None and await self.app.push_screen_wait(ConfirmDialog(
-                    f"Restart every task of {service.name} on {cluster}?")):
-                await run_change(self, ops, f"restart {service.name}",
-                                 lambda o, _s: services.restart(o, service.name))
-
-        self._start("restart", flow)
+        self._start("restart", lambda cluster, service: perform(
+            self, cluster, actions.restart(service.name)))
 
     def action_rollback(self) -> None:
-        async def flow(cluster: str, service) -> None:
-            from swarmdeck.core.ops import rollback, services
-
-            ops = await guard(self, cluster, "rollback", service.name)
-            if ops is None:
-                return
-            try:  # what it would change, read now (the console does not keep PreviousSpec)
-                plan = await rollback.survey(ops, service.id)
-            except SwarmdeckError as exc:
-                self.app.notify(clean(f"rollback: {exc}"), severity="warning", timeout=6)
-                return
-            if await self.app.push_screen_wait(ConfirmDialog(
-                    f"Roll {service.name} on {cluster} back to its previous spec?",
-                    details=plan.lines())):
-                await run_change(self, ops, f"rollback {service.name}",
-                                 lambda o, _s: services.rollback(o, service.name),
-                                 good=(prog.ROLLED_BACK, prog.CONVERGED))
-
-        self._start("rollback", flow)
+        self._start("rollback", lambda cluster, service: perform(
+            self, cluster, actions.rollback(service.name)))
 
     def action_remove(self) -> None:
-        async def flow(cluster: str, service) -> None:
-            from swarmdeck.core.ops import services
-
-            ops = await guard(self, cluster, "remove service", service.name)
-            if ops is not None and await self.app.push_screen_wait(ConfirmDialog(
-                    f"Remove service {service.name} from {cluster}? Its tasks stop.",
-                    typed=service.name, danger=True)):
-                await run_change(self, ops, f"remove {service.name}",
-                                 lambda o, _s: services.remove_service(o, service.name))
-
-        self._start("remove service", flow)
+        self._start("remove service", lambda cluster, service: perform(
+            self, cluster, actions.remove_service(service.name)))
 
     def action_shell(self) -> None:
         async def flow(cluster: str, service) -> None:
