@@ -193,9 +193,12 @@ class FakeEndpoint:
 class FakeLinks:
     def __init__(self) -> None:
         self.adopted: dict[str, FakeConn] = {}
+        self.resolved: dict = {}
 
-    def adopt(self, node_id: str, conn, endpoint) -> None:
+    def adopt(self, node_id: str, conn, endpoint, resolved=None) -> None:
         self.adopted[node_id] = conn
+        if resolved is not None:
+            self.resolved[node_id] = resolved
 
     def dials_for(self, node_id: str) -> bool:
         return node_id != "id-m1"
@@ -212,7 +215,8 @@ class FakeFleet:
         self.links = FakeLinks()
         self.dialled: list[str] = []
         session = SimpleNamespace(destination=Destination(None, "m1-alias"),
-                                  resolved=SimpleNamespace(user="root"))
+                                  resolved=SimpleNamespace(user="root", host="10.0.0.1",
+                                                           port=22, proxied=False))
         self.config = SimpleNamespace(clusters={"prod": SimpleNamespace(metrics=metrics)})
         self._inventory = SimpleNamespace(load=self._load, ssh=SETTINGS, socket_path="/sock",
                                           session=session)
@@ -236,6 +240,8 @@ class FakeFleet:
         if conn is None:
             self.dialled.append(node_id)
             conn = FakeConn(node_id)
+            self.links.resolved[node_id] = SimpleNamespace(
+                host=NODES[node_id[3:]].address, port=22, proxied=False)
         return FakeEndpoint(conn, node_id, "/sock")
 
 
@@ -249,7 +255,8 @@ def nodes(monkeypatch):
         dials.append(dest.host)
         if dest.host in down:
             raise HostUnreachable(f"ssh to {dest.host}: connection refused")
-        return FakeConn(dest.host), SimpleNamespace(label=f"root@{dest.host}:22")
+        return FakeConn(dest.host), SimpleNamespace(label=f"root@{dest.host}:22", host=dest.host,
+                                                   port=22, proxied=False)
 
     monkeypatch.setattr("swarmdeck.core.task_locate.connect", connect)
     monkeypatch.setattr("swarmdeck.core.task_locate.DockerEndpoint", FakeEndpoint)
@@ -302,8 +309,8 @@ def test_a_stale_hint_falls_back_to_the_manager_and_its_answer_is_the_next_hint(
     assert fleet.links.adopted == {}  # w2's connection is not w1's
     next_hint = hints.recall()
     assert next_hint is not None
-    assert (next_hint.host, next_hint.node_id, next_hint.task_id, next_hint.container_id) \
-        == ("10.0.0.2", "id-w1", "t1", "c-t1")
+    assert (next_hint.host, next_hint.node_id, next_hint.task_id, next_hint.container_id,
+            next_hint.dial) == ("10.0.0.2", "id-w1", "t1", "c-t1", ["10.0.0.2", 22])
 
 
 def test_a_replaced_task_on_the_hinted_node_reuses_its_connection(hints, nodes):
@@ -325,7 +332,7 @@ def test_a_stopped_container_is_not_used(hints, nodes):
     found = _locate(fleet, hints)
     assert (found.target.container_id, found.target.node.hostname) == ("c-t5", "m1")
     assert fleet.links.adopted == {}  # the manager's own node: its session serves it
-    assert hints.recall().host == "m1-alias"  # reached as the manager was
+    assert (hints.recall().host, hints.recall().dial) == ("m1-alias", ["10.0.0.1", 22])
 
 
 def test_a_hinted_node_out_of_reach_costs_nothing(hints, nodes):
@@ -429,7 +436,8 @@ def test_the_check_hands_its_early_socket_to_the_ssh_login(hints, nodes, monkeyp
 
     async def connect(dest, settings, sock=None):
         handed.append(sock is not None and sock.getpeername()[1] == seen["port"])
-        return FakeConn(dest.host), SimpleNamespace(label=f"root@{dest.host}:22")
+        return FakeConn(dest.host), SimpleNamespace(label=f"root@{dest.host}:22", host=dest.host,
+                                                   port=22, proxied=False)
 
     monkeypatch.setattr("swarmdeck.core.task_locate.connect", connect)
     server = socket.create_server(("127.0.0.1", 0))

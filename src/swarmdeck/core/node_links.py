@@ -20,7 +20,7 @@ from swarmdeck.core import loop_clock
 from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import HostUnreachable, SwarmdeckError
 from swarmdeck.core.transport.docker import DockerEndpoint
-from swarmdeck.core.transport.ssh import connect
+from swarmdeck.core.transport.ssh import Resolved, connect
 
 if TYPE_CHECKING:
     from swarmdeck.core.inventory import ClusterState
@@ -50,6 +50,7 @@ class NodeLinks:
         self._failed: dict[str, tuple[float, SwarmdeckError]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._reaper: asyncio.Future | None = None
+        self.resolved: dict[str, Resolved] = {}  # where each node's SSH went (ssh config)
 
     async def engine(self, node_id: str, session) -> DockerEndpoint:
         """The Docker API of NODE_ID's engine (raises SwarmdeckError saying why not).
@@ -85,10 +86,12 @@ class NodeLinks:
         return self._conns[node_id][0]
 
     def adopt(self, node_id: str, conn: asyncssh.SSHClientConnection,
-              endpoint: DockerEndpoint) -> None:
-        """Keep CONN, already open to NODE_ID (core.task_hint dialled it), as that node's
-        connection: the next use of the node takes it instead of dialling, and close()
-        closes it."""
+              endpoint: DockerEndpoint, resolved: Resolved | None = None) -> None:
+        """Keep CONN, already open to NODE_ID (core.task_locate dialled it; RESOLVED: where
+        it went), as that node's connection: the next use of the node takes it instead of
+        dialling, and close() closes it."""
+        if resolved is not None:
+            self.resolved[node_id] = resolved
         held = self._conns.get(node_id)
         if held is not None and held[0] is not conn:
             held[0].close()
@@ -114,6 +117,7 @@ class NodeLinks:
         destination = Destination(session.resolved.user, node.address, None)
         tunnel = session.conn if self.via == "manager" else None
         conn, resolved = await connect(destination, self.inventory.ssh, tunnel=tunnel)
+        self.resolved[node_id] = resolved
         return conn, DockerEndpoint(conn, f"{node.hostname} ({resolved.label})",
                                     self.inventory.socket_path)
 

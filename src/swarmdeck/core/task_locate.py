@@ -27,7 +27,7 @@ from swarmdeck.core.destinations import Destination
 from swarmdeck.core.errors import ExecFailed, NotFound, SwarmdeckError
 from swarmdeck.core.task_hint import NODE_ID, TaskHint, TaskHints, refuted
 from swarmdeck.core.transport.docker import DockerEndpoint
-from swarmdeck.core.transport.ssh import SSHSettings, connect, resolve
+from swarmdeck.core.transport.ssh import Resolved, connect
 
 if TYPE_CHECKING:
     import asyncssh
@@ -58,6 +58,7 @@ class _Checked:
     engine: DockerEndpoint
     container: dict[str, Any] | None  # None: the engine did not confirm the hint
     node_id: str | None  # the node the engine's answer says it is (None: it said nothing)
+    resolved: Resolved | None = None  # where its SSH went
 
 
 class HintCheck:
@@ -89,7 +90,7 @@ class HintCheck:
             try:
                 container = await engine.get(f"/containers/{hint.container_id}/json")
             except NotFound:
-                return _Checked(conn, engine, None, None)
+                return _Checked(conn, engine, None, None, resolved)
             except SwarmdeckError:
                 conn.close()
                 return None
@@ -102,7 +103,7 @@ class HintCheck:
                 self.sock.close()  # not taken (a failure, a cancel); no-op once it was
         node_id = ((container.get("Config") or {}).get("Labels") or {}).get(NODE_ID)
         confirmed = refuted(container, hint) is None
-        return _Checked(conn, engine, container if confirmed else None, node_id)
+        return _Checked(conn, engine, container if confirmed else None, node_id, resolved)
 
     async def _connected_socket(self) -> socket.socket | None:
         """The early socket once its TCP handshake is done, or None (not made, or failed:
@@ -181,22 +182,27 @@ async def locate(fleet: Fleet, cluster: str, ref: str, *, node: str | None,
         way = session.destination if own else \
             Destination(session.resolved.user, target.node.address, None)
         same = hint is not None and hint.container_id == target.container_id
+        resolved = session.resolved if own else \
+            fleet.node_links(cluster).resolved.get(target.node.id)
         found = TaskHint.of(cluster, target, way, inventory.ssh, inventory.socket_path,
                             hint.shell if same and hint is not None else None,
-                            await _plain_address(way, inventory.ssh))
+                            _plain_address(resolved))
         hints.remember(found)
     return Located(target, engine, state.manager, found)
 
 
-async def _plain_address(way: Destination, settings: SSHSettings) -> tuple[str, int] | None:
-    """The IP address and port WAY's SSH goes to after the ssh config, when a plain TCP
-    connection reaches it (no ProxyJump or ProxyCommand, no name to look up)."""
-    try:
-        resolved = await resolve(way, settings)
-        ipaddress.ip_address(resolved.host)
-    except (SwarmdeckError, ValueError, UnicodeError):
+def _plain_address(resolved: Resolved | None) -> tuple[str, int] | None:
+    """The IP address and port an SSH connection went to after the ssh config (RESOLVED),
+    when a plain TCP connection reaches it (no ProxyJump or ProxyCommand, no name to look
+    up); None when unknown (the node's connection was adopted from a hint: its hint keeps
+    the address it had)."""
+    if resolved is None or resolved.proxied:
         return None
-    return None if resolved.proxied else (resolved.host, resolved.port)
+    try:
+        ipaddress.ip_address(resolved.host)
+    except ValueError:
+        return None
+    return resolved.host, resolved.port
 
 
 async def _ahead(checking: HintCheck, ahead: Ahead) -> Any:
@@ -226,7 +232,7 @@ async def _reuse(fleet: Fleet, cluster: str, target: ExecTarget, hint: TaskHint,
     if checked is None:
         return
     if checked.node_id == target.node.id:
-        links.adopt(target.node.id, checked.conn, checked.engine)
+        links.adopt(target.node.id, checked.conn, checked.engine, checked.resolved)
     else:
         checked.conn.close()
 
