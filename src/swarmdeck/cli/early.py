@@ -18,12 +18,19 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from swarmdeck.cli.main import import_modules
+
 if TYPE_CHECKING:
     from swarmdeck.core.config import Config
 
 # BODY(config, cluster, hints, early): early is the hint's HintCheck, or None
 Body = Callable[..., Awaitable[int]]
 SWITCH_INTERVAL = 0.001  # s: the loop's turn for an SSH packet while the imports run
+# imported as a command's own module is (cli.main.import_modules: without the cyclic
+# collector walking them); the transport package first, for its quick liboqs probe
+TRANSPORT = ("swarmdeck.core.transport", "swarmdeck.core.task_locate")
+COMMAND = ("swarmdeck.cli.render", "swarmdeck.cli.session", "swarmdeck.core.exec_session",
+           "swarmdeck.core.port_forward", "swarmdeck.core.task_exec", "swarmdeck.core.ops.base")
 
 
 def run(args: argparse.Namespace, body: Body) -> int:
@@ -44,6 +51,7 @@ async def _start(args: argparse.Namespace, body: Body) -> int:
         sock = hint.early_socket()  # the TCP handshake runs while asyncssh is imported
         # the SSH transport (asyncssh) imported here, before the thread's imports start:
         # the dial goes out first, and their work fills its round trips
+        import_modules(*TRANSPORT)
         from swarmdeck.core.task_locate import HintCheck
 
         early = HintCheck(hint, sock)
@@ -62,10 +70,9 @@ async def _start(args: argparse.Namespace, body: Body) -> int:
 
 def _configured(args: argparse.Namespace) -> tuple[Config, str]:
     """The config and the cluster chosen; what the command will use, imported now."""
+    import_modules(*TRANSPORT, *COMMAND)
     from swarmdeck.cli.render import load_config
     from swarmdeck.cli.session import pick_cluster
-    from swarmdeck.core import exec_session, port_forward, task_exec  # noqa: F401
-    from swarmdeck.core.ops import base  # noqa: F401
 
     config = load_config(args.config)
     return config, pick_cluster(config, args.cluster)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 def run_port_forward(args: argparse.Namespace) -> int:
+    early_start.import_modules(*early_start.TRANSPORT, "swarmdeck.core.port_forward")
     from swarmdeck.core.port_forward import parse_ports
 
     ports = parse_ports(args.ports)  # bad input before any connection
