@@ -20,6 +20,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncssh
 
@@ -69,28 +70,29 @@ async def container_address(engine: DockerEndpoint, container_id: str,
     """Where the node reaches the container (raises ExecFailed when it cannot). The
     container and the node's docker_gwbridge are read at once: one round trip, not two
     (none when INSPECTED holds the container and BRIDGE the network, read just now)."""
-    async def container() -> dict:
+    async def read_container() -> dict:
         if inspected is not None:
             return inspected
         return await engine.get(f"/containers/{container_id}/json")
 
-    found, bridge_net = await asyncio.gather(container(), bridge or gwbridge(engine),
-                                             return_exceptions=True)
+    read: list[Any] = list(await asyncio.gather(read_container(), bridge or gwbridge(engine),
+                                                return_exceptions=True))
+    found, bridge_net = read
     if isinstance(found, NotFound):
         raise ExecFailed(f"{engine.label}: container {container_id[:12]} is gone") from None
     for result in (found, bridge_net):
         if isinstance(result, BaseException):
             raise result
-    container: dict = found
-    networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
+    assert isinstance(found, dict) and isinstance(bridge_net, dict)
+    networks = (found.get("NetworkSettings") or {}).get("Networks") or {}
     if "host" in networks:
         return "127.0.0.1"
-    entry = (bridge_net.get("Containers") or {}).get(container["Id"])
+    entry = (bridge_net.get("Containers") or {}).get(found["Id"])
     if entry and entry.get("IPv4Address"):
         return entry["IPv4Address"].split("/")[0]
-    bridge = (networks.get("bridge") or {}).get("IPAddress")
-    if bridge:
-        return bridge
+    on_bridge = (networks.get("bridge") or {}).get("IPAddress")
+    if on_bridge:
+        return on_bridge
     raise ExecFailed(f"{engine.label}: container {container_id[:12]} has no address its node "
                      f"can reach (networks: {', '.join(networks) or 'none'})")
 

@@ -154,7 +154,8 @@ async def locate(fleet: Fleet, cluster: str, ref: str, *, node: str | None,
         if checking is not None and ahead is not None else None
     try:
         if checking is not None:
-            await asyncio.wait({loading, checking.result}, return_when=asyncio.FIRST_COMPLETED)
+            racing: set[asyncio.Future[Any]] = {loading, checking.result}
+            await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
             checked = checking.result.result() if checking.result.done() else None
             if checked is not None and checked.container is not None:
                 assert hint is not None
