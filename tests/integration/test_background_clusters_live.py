@@ -101,11 +101,15 @@ async def test_a_cluster_off_screen_holds_one_connection_and_is_not_polled(lab, 
 
         await pilot.press("c")  # back to prod: the worker's connection closes again
         assert fleet.shown == {"prod"}
-        assert await wait_until(pilot, lambda: own_ssh_connections(staging_w1) == 0, 15), (
+        assert await wait_until(pilot, lambda: own_ssh_connections(staging_w1) == 0, 15), str((
             "still open to staging-w1:", own_ssh_connections(staging_w1),
-            "node links:", {node: len(getattr(conn, "_channels", {}))
-                            for node, (conn, _) in fleet.node_links("staging")._conns.items()},
-            "samplers:", list(fleet.metrics("staging")._tasks))
+            "samplers:", list(fleet.metrics("staging")._tasks),
+            "channels:", [(type(ch).__name__, getattr(ch, "_send_state", None),
+                           getattr(ch, "_recv_state", None), type(ch._session).__name__)
+                          for conn, _ in fleet.node_links("staging")._conns.values()
+                          for ch in conn._channels.values()],
+            "log target:", app.screen._log_target,
+            "workers:", [(w.group, w.name, w.state.name) for w in app.workers]))
         assert own_ssh_connections(staging_m1) == 1
 
 

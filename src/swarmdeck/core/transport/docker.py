@@ -130,7 +130,17 @@ class DockerEndpoint:
             self._spare.append(spare)
 
     async def _open_unix(self, window: int) -> HTTPConnection:
-        reader, writer = await self.conn.open_unix_connection(self.socket_path, window=window)
+        # a caller cancelled while the channel opens (a log stream stopped as it starts):
+        # asyncssh would keep the channel the server confirms a moment later open, owned by
+        # nobody (a node connection that never becomes idle, a socket held on the node);
+        # the opening goes on and the channel is closed as soon as it is open
+        opening = asyncio.ensure_future(
+            self.conn.open_unix_connection(self.socket_path, window=window))
+        try:
+            reader, writer = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_opened)
+            raise
         return HTTPConnection(reader, writer)
 
     async def _fresh(self) -> HTTPConnection:
@@ -389,6 +399,14 @@ class DockerEndpoint:
             spare.cancel()
             if spare.done() and not spare.cancelled() and spare.exception() is None:
                 spare.result().close()
+
+
+def _close_opened(opening: asyncio.Future) -> None:
+    """A channel opened for a caller that stopped waiting: closed at once."""
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    _reader, writer = opening.result()
+    writer.close()
 
 
 def _quiet(spare: asyncio.Future) -> None:
