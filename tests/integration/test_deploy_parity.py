@@ -167,7 +167,15 @@ async def stack_objects(ops: ClusterOps, stack: str) -> dict[str, list[dict[str,
 async def snapshot(ops: ClusterOps, stack: str) -> dict[str, Any]:
     """The stack's services (spec, previous spec, endpoint spec), networks, configs and
     secrets, with IDs replaced by names and the stack's name by STACK."""
-    objects = await stack_objects(ops, stack)
+    # a service's Endpoint is filled in by the manager's allocator a moment after the
+    # service is created (under load, after the read: CI once saw "EndpointSpec: docker CLI
+    # {}, swarmdeck '(absent)'"); read again, for up to 15 s, until every one has it
+    for _ in range(150):
+        objects = await stack_objects(ops, stack)
+        if all((s.get("Endpoint") or {}).get("Spec") is not None
+               for s in objects["services"]):
+            break
+        await asyncio.sleep(0.1)
     all_networks = await ops.docker.get("/networks")
     names = {n["Id"]: n["Name"] for n in all_networks}
     names |= {o["ID"]: o["Spec"]["Name"] for k in ("configs", "secrets") for o in objects[k]}
