@@ -76,6 +76,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             end_now(code)
 
 
+SIGPIPE_EXIT = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13)
+
+
+def _drop_stdout() -> None:
+    """Standard output's reader is gone: what is left in its buffer goes nowhere (flushing it
+    at exit would fail again and print a warning)."""
+    import contextlib
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def end_now(code: int) -> NoReturn:
     """The process ends here with CODE, its output flushed, without the interpreter's
     teardown: after `swarmdeck exec` that freed modules and objects for 0.5-0.7 s (measured
@@ -163,6 +176,9 @@ def _run(argv: Sequence[str] | None) -> tuple[int, bool]:
     except KeyboardInterrupt:
         print("swarmdeck: interrupted", file=sys.stderr)
         return 130, False
+    except BrokenPipeError:  # the reader went away (`swarmdeck ls | head`): stop quietly
+        _drop_stdout()
+        return SIGPIPE_EXIT, False
     except Exception as exc:  # a bug: its traceback could quote secrets, so it goes to a file
         from swarmdeck.core import crash
 
