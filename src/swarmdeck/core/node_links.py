@@ -71,10 +71,7 @@ class NodeLinks:
             except SwarmdeckError as exc:
                 self._failed[node_id] = (loop_clock.now(), exc)
                 raise
-            self._failed.pop(node_id, None)
-            self._conns[node_id] = (conn, endpoint)
-            if self.inventory.in_background:  # closed again once its user is done
-                self.reap()
+            self._keep(node_id, conn, endpoint)
             return endpoint
 
     async def connection(self, node_id: str, session) -> asyncssh.SSHClientConnection:
@@ -95,8 +92,16 @@ class NodeLinks:
         held = self._conns.get(node_id)
         if held is not None and held[0] is not conn:
             held[0].close()
-        self._conns[node_id] = (conn, endpoint)
+        self._keep(node_id, conn, endpoint)
+
+    def _keep(self, node_id: str, conn: asyncssh.SSHClientConnection,
+              endpoint: DockerEndpoint) -> None:
+        """NODE_ID's connection from now on (dialled, or adopted); in the background it is
+        closed again once its user is done."""
         self._failed.pop(node_id, None)
+        self._conns[node_id] = (conn, endpoint)
+        if self.inventory.in_background:
+            self.reap()
 
     def dials_for(self, node_id: str) -> bool:
         """Does NODE_ID need a connection of its own (it is not the manager's node)?"""
