@@ -9,7 +9,8 @@ import asyncio
 import pytest
 
 from swarmdeck.core.errors import ExecFailed, NotFound, UsageError
-from swarmdeck.core.port_forward import Forwarder, PortSpec, container_address, parse_ports
+from swarmdeck.core.port_forward import Forwarder, container_address
+from swarmdeck.core.port_spec import PortSpec, parse_ports
 
 
 @pytest.mark.parametrize("text, spec", [("8080", PortSpec(8080, 8080)),

@@ -174,3 +174,17 @@ def test_options_are_added_once_and_only_for_the_chosen_command():
     assert built == {"scale"}
     again = parser.parse_args(["scale", "api=3"])  # a second parse does not add them twice
     assert again.targets == ["api=3"] and not again.yes
+
+
+def test_a_bad_port_spec_is_refused_before_the_ssh_stack_loads(tmp_path):
+    """`port-forward` reads its ports before anything else, and that reading loads no SSH
+    transport: the early dial of a hinted target must not wait ~0.2 s of asyncssh imports
+    (bench/port_forward.py measures the first byte)."""
+    path = tmp_path / "c.toml"
+    path.write_text('[clusters.gone]\nmanagers = ["ops@127.0.0.1:1"]\n')
+    path.chmod(0o600)
+    proc, modules = run(tmp_path, "--config", str(path), "port-forward", "web", "80:99999")
+    assert proc.returncode == 2, proc.stderr
+    assert "'80:99999': ports are 1 to 65535" in proc.stderr
+    assert "swarmdeck.core.port_spec" in modules
+    assert heavy_in(modules) == set()

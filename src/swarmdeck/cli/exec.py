@@ -6,7 +6,6 @@ process's terminal or pipes (core.exec_session); the exit status is the process'
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -23,7 +22,12 @@ def run_exec(args: argparse.Namespace) -> int:
     try:
         return early_start.run(args, lambda config, cluster, hints, early: _run(
             config, cluster, args, hints, early))
-    except asyncio.CancelledError:  # SIGTERM during a session (the terminal is restored)
+    except BaseException as exc:
+        import asyncio  # here: imported only after the hint's early dial (cli.early.run)
+
+        if not isinstance(exc, asyncio.CancelledError):
+            raise
+        # SIGTERM during a session (the terminal is restored)
         print("swarmdeck: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
 

@@ -5,7 +5,6 @@ SIGTERM. The task is picked as `exec` picks it; read-only refuses it; one audit 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -20,10 +19,9 @@ if TYPE_CHECKING:
 
 
 def run_port_forward(args: argparse.Namespace) -> int:
-    early_start.import_modules(*early_start.TRANSPORT, "swarmdeck.core.port_forward")
-    from swarmdeck.core.port_forward import parse_ports
+    from swarmdeck.core.port_spec import parse_ports
 
-    ports = parse_ports(args.ports)  # bad input before any connection
+    ports = parse_ports(args.ports)  # bad input before any connection (the dial goes first)
     return early_start.run(args, lambda config, cluster, hints, early: _run(
         config, cluster, args, ports, hints, early))
 
@@ -44,6 +42,8 @@ async def _run(config: Config, cluster: str, args: argparse.Namespace, ports,
 async def _forward(fleet, cluster: str, args: argparse.Namespace, ports,
                    read_only: str | None, hints: TaskHints,
                    early: HintCheck | None) -> int:
+    import asyncio
+
     from swarmdeck.core.audit import AuditLog
     from swarmdeck.core.exec_session import task_access
     from swarmdeck.core.port_forward import Forwarder, gwbridge, route_to, task_router

@@ -33,22 +33,33 @@ def first_dials(explicit_path: str | Path | None, names: Sequence[str] | None = 
                 ) -> list[tuple[Destination, SSHSettings]]:
     """The first manager of each cluster NAMES (default: all, in the file's order) and how
     it is reached, as the config file says before validation; [] when it cannot say."""
+    raw = _raw(explicit_path, env)
+    if raw is None:
+        return []
+    clusters, ssh, base = raw
+    found = []
+    for name in names or list(clusters):
+        try:
+            found.append(_first_dial(clusters.get(name), ssh, base))
+        except (ConfigError, ValueError, TypeError, LookupError):
+            continue
+    return found
+
+
+def _raw(explicit_path: str | Path | None, env: Mapping[str, str] | None = None
+         ) -> tuple[dict[str, Any], dict[str, Any], Path] | None:
+    """The file's [clusters] and [ssh] tables as written, and its folder; None when it
+    cannot be read so."""
     env = os.environ if env is None else env
     path = config_path(explicit_path, env)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return []
+        return None
     clusters, ssh = data.get("clusters"), data.get("ssh", {})
     if not isinstance(clusters, dict) or not isinstance(ssh, dict):
-        return []
-    found = []
-    for name in names or list(clusters):
-        try:
-            found.append(_first_dial(clusters.get(name), ssh, path.parent))
-        except (ConfigError, ValueError, TypeError, LookupError):
-            continue
-    return found
+        return None
+    return clusters, ssh, path.parent
 
 
 def _first_dial(cluster: Any, ssh: dict[str, Any], base: Path
@@ -72,6 +83,18 @@ def _paths(value: Any, base: Path) -> list[str] | None:
                                    and all(isinstance(v, str) for v in values)):
         raise TypeError(value)
     return resolve_paths(values, base)
+
+
+def start_for(explicit_path: str | Path | None, cluster: str | None) -> int:
+    """Dial the first manager of CLUSTER, or with none named, of the only cluster the file
+    lists (a command that works on one cluster: with several and none named it is refused,
+    and nothing is dialled); how many were dialled (0 or 1)."""
+    if not cluster:
+        raw = _raw(explicit_path)
+        if raw is None or len(raw[0]) != 1:
+            return 0
+        cluster = next(iter(raw[0]))
+    return start(explicit_path, [cluster])
 
 
 def start(explicit_path: str | Path | None, names: Sequence[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from swarmdeck.core.config import ClusterConfig, Config
 from swarmdeck.core.errors import ConnectionLost, SwarmdeckError
-from swarmdeck.core.inventory import ClusterInventory, ClusterState, Listener
+from swarmdeck.core.inventory import Change, ClusterInventory, ClusterState, Listener
 from swarmdeck.core.transport.session import Read
 from swarmdeck.core.transport.ssh import SSHSettings
 
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from swarmdeck.core.transport.docker import DockerEndpoint
 
 log = logging.getLogger(__name__)
+# seconds the clusters off screen wait at most for the first screen's to load before they
+# start (they start at once when it has loaded, failed, or the screen moved on)
+FIRST_SCREEN_WAIT = 3.0
 
 
 def ssh_settings(config: Config, cluster: str | None) -> SSHSettings:
@@ -70,6 +73,10 @@ class Fleet:
         self.signals: dict[str, ClusterSignals] = {}  # of the clusters running with metrics
         # each listener and how to stop it hearing each cluster (a cluster added later too)
         self._listeners: list[tuple[Listener, list[Callable[[], None]]]] = []
+        # open once the clusters shown first have loaded (or failed, or FIRST_SCREEN_WAIT
+        # passed, or the screen moved on): the clusters off screen start after it, so that
+        # their handshakes and loads do not slow the screen the operator waits for
+        self._first_screen: asyncio.Event | None = None
 
     def inventory(self, name: str) -> ClusterInventory:
         if name not in self.inventories:
@@ -138,6 +145,8 @@ class Fleet:
         each other what changed: core.signals."""
         from swarmdeck.core.signals import ClusterSignals
 
+        if self.shown is not None and name not in self.shown:
+            await self._first_screen_done()
         inventory = self.inventory(name)
         inventory.background(self.shown is not None and name not in self.shown)
         cluster = self.config.clusters[name]
@@ -164,6 +173,35 @@ class Fleet:
             ticker.cancel()
             await collector.close()
 
+    async def _first_screen_done(self) -> None:
+        """Until the clusters shown first have loaded or failed once (at most
+        FIRST_SCREEN_WAIT seconds), or the screen shows others."""
+        if self._first_screen is None:
+            done = self._first_screen = asyncio.Event()
+            waited = [self.inventory(n) for n in self.shown or () if n in self.config.clusters]
+            stops: list[Callable[[], None]] = []
+
+            def heard(change: Change) -> None:
+                if change.kind in ("loaded", "connection") and all(
+                        inv.state.loaded or inv.state.error is not None for inv in waited):
+                    done.set()
+
+            for inv in waited:
+                stops.append(inv.subscribe(heard))
+            if all(inv.state.loaded or inv.state.error is not None for inv in waited):
+                done.set()
+            try:
+                async with asyncio.timeout(FIRST_SCREEN_WAIT):
+                    await done.wait()
+            except TimeoutError:
+                pass
+            finally:
+                done.set()
+                for stop in stops:
+                    stop()
+        else:
+            await self._first_screen.wait()
+
     def show(self, names: Iterable[str]) -> None:
         """The clusters somebody looks at now (the console's screen). The others go to the
         background: one connection and their event stream each, no metrics samplers (their
@@ -172,6 +210,8 @@ class Fleet:
         shown = set(names)
         if shown == self.shown:
             return
+        if self.shown is not None and self._first_screen is not None:
+            self._first_screen.set()  # the screen moved on: every cluster starts now
         self.shown = shown
         for name in self.names:
             behind = name not in shown

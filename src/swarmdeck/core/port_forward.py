@@ -37,26 +37,6 @@ BLOCK = 256 * 1024  # bytes read at a time from either end
 WINDOW = 8 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class PortSpec:
-    local: int
-    remote: int
-
-
-def parse_ports(text: str) -> PortSpec:
-    """`[LOCAL:]REMOTE` (LOCAL 0: any free port)."""
-    local_text, _, remote_text = text.rpartition(":")
-    try:
-        remote = int(remote_text)
-        local = int(local_text) if local_text else remote
-    except ValueError:
-        raise UsageError(f"{text!r}: give [LOCAL:]REMOTE ports, e.g. 8080 or 18080:80") \
-            from None
-    if not 1 <= remote <= 65535 or not 0 <= local <= 65535:
-        raise UsageError(f"{text!r}: ports are 1 to 65535 (LOCAL 0: any free port)")
-    return PortSpec(local, remote)
-
-
 async def gwbridge(engine: DockerEndpoint, _container_id: str = "") -> dict:
     """The node's docker_gwbridge network ({} where it has none)."""
     with contextlib.suppress(NotFound):

@@ -330,7 +330,7 @@ def _forwards(app: Deck, _argument: str) -> str | None:
 def _port_forward(app: Deck, argument: str) -> str | None:
     """`:pf` alone lists the forwards; `:pf SERVICE[.SLOT] [LOCAL:]REMOTE` starts one (the
     ports asked for when not given, the replica when SERVICE has several)."""
-    from swarmdeck.core.port_forward import parse_ports
+    from swarmdeck.core.port_spec import parse_ports
     from swarmdeck.core.task_exec import find_service
     from swarmdeck.ui.forwards import ask_and_forward
 

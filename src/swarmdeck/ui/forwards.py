@@ -19,11 +19,10 @@ from swarmdeck.core.models import Service
 from swarmdeck.core.port_forward import (
     ActiveForward,
     Forwarder,
-    PortSpec,
-    parse_ports,
     route_to,
     task_router,
 )
+from swarmdeck.core.port_spec import PortSpec, parse_ports
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.deck import Deck
 from swarmdeck.ui.screens.dialogs import PromptDialog

@@ -1,0 +1,59 @@
+"""Public key login in one round trip instead of two.
+
+asyncssh, like OpenSSH, first asks the server whether it would take a key (a request without
+a signature, answered by PK_OK), and signs only then: one round trip more on every new
+connection (50 ms on a 50 ms link; every command and every node connection pays it). RFC 4252
+section 7 lets a client send the signed request at once, and the server answers it as it
+answers the query: success, or failure and the next key is tried.
+
+Here a key held in this process (read from a key file) is signed at once. Signing it costs
+well under a millisecond and asks nobody. A key of an agent (an agent may ask its user to
+confirm each signature), a security key (a touch) or a signing helper is asked about first,
+as before. If asyncssh's client public key auth no longer looks as expected (another
+version), nothing is changed and logins work as asyncssh does them
+(tests/unit/test_pubkey_login.py fails then, to say so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asyncssh import auth
+from asyncssh.packet import Boolean, String
+from asyncssh.public_key import SSHLocalKeyPair
+
+_AUTH = getattr(auth, "_ClientPublicKeyAuth", None)
+_TOUCH = (b"sk-", b"webauthn-")  # security keys' algorithms: each signature is a touch
+
+
+def signs_at_once(keypair: Any) -> bool:
+    """Whether KEYPAIR's signed request goes out without asking the server first."""
+    return type(keypair) is SSHLocalKeyPair and \
+        not bytes(keypair.algorithm).startswith(_TOUCH)
+
+
+async def _start(self: Any) -> None:
+    """asyncssh's _ClientPublicKeyAuth._start, with a local key signed at once."""
+    self._keypair = await self._conn.public_key_auth_requested()
+    if self._keypair is None:
+        self._conn.try_next_auth(next_method=True)
+        return
+    if signs_at_once(self._keypair):
+        await self._send_signed_request()
+        return
+    self.logger.debug1("Trying public key auth with %s key", self._keypair.algorithm)
+    await self.send_request(Boolean(False), String(self._keypair.algorithm),
+                            String(self._keypair.public_data))
+
+
+def install() -> bool:
+    """Put the one-round-trip login in place; False when asyncssh's shape is not the one
+    this was written for (left as it is)."""
+    if _AUTH is None or getattr(_AUTH, "_start", None) is None or \
+            not hasattr(_AUTH, "_send_signed_request"):
+        return False
+    _AUTH._start = _start
+    return True
+
+
+INSTALLED = install()
