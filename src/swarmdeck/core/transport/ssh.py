@@ -58,6 +58,9 @@ class _KeyProbe(asyncssh.SSHClient):
         self.addr = ""
         self.port = 22
 
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        pubkey.publickey_first(conn)
+
     def validate_host_public_key(self, host: str, addr: str, port: int,
                                  key: asyncssh.SSHKey) -> bool:
         self.offered, self.addr, self.port = key, addr, port
