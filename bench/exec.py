@@ -9,12 +9,15 @@ task's node at the address the swarm reports):
       hinted  the hint the previous call left (core.task_hint): the node is dialled at once
               and the container checked on its engine, beside the manager
   (b) `ssh NODE-slow docker exec CONTAINER CMD`, the node and container already known
+  (b') what one does without swarmdeck and without knowing where the task runs: a running
+      task's node and container asked of the manager over ssh, then (b) on that node (the
+      fair pair for swarmdeck cold, which asks the manager too)
   (c) with --against PYTHON: another install's `swarmdeck exec` (say main's), cold and
       hinted alike, in the same rounds (a before/after pair)
 
 Timed from the start of the process to its end for `true`, and to the first byte on stdout
 for `hostname`. The runs of each round are interleaved (one of each in turn); best and
-median of N rounds. Target: swarmdeck no slower than ssh + docker exec.
+median of N rounds. Target: swarmdeck no slower than ssh + docker exec (cold: than b').
 Run as root on a machine where the lab is up:  python bench/exec.py [--runs N] [--against PY]
 """
 
@@ -72,6 +75,26 @@ def timed(argv: list[str], env: dict[str, str], *, expect: bytes | None) -> tupl
     return (first_at if first else ended), ended
 
 
+LOOKUP = ("set -- $(docker service ps -q --filter desired-state=running {service}); "
+          "set -- $(docker inspect --format "
+          "'{{{{.NodeID}}}} {{{{.Status.ContainerStatus.ContainerID}}}}' $1); "
+          "echo $(docker node inspect --format '{{{{.Description.Hostname}}}}' $1) $2")
+
+
+def looked_up(ssh_config: Path, command: list[str], env: dict[str, str], *,
+              expect: bytes | None) -> tuple[float, float]:
+    """(b'): the task's node and container asked of the manager, then docker exec there."""
+    started = time.perf_counter()
+    where = subprocess.run(["ssh", "-F", str(ssh_config), "prod-m1-slow",
+                            LOOKUP.format(service=SERVICE)],
+                           capture_output=True, text=True, env=env, timeout=60, check=True)
+    node, container = where.stdout.split()
+    first, ended = timed(["ssh", "-F", str(ssh_config), f"{node}-slow", "docker", "exec",
+                          container, *command], env, expect=None)
+    took = time.perf_counter() - started
+    return took - ended + first, took
+
+
 def main() -> None:
     lab, runs, against = lab_bench.lab_and_runs(__doc__.splitlines()[0], MAX_RUNS)
     node, container = first_replica(lab)
@@ -99,6 +122,8 @@ def main() -> None:
                 for _ in range(runs):
                     rows.setdefault("ssh + docker exec", []).append(
                         timed(ssh, env, expect=expect)[0 if first else 1])
+                    rows.setdefault("ssh: ask, then exec", []).append(
+                        looked_up(ssh_config, command, env, expect=expect)[0 if first else 1])
                     for name, python in pythons.items():
                         argv = [python, "-m", "swarmdeck", "--config", str(config), "exec",
                                 SERVICE, "-c", "prod", "--", *command]
@@ -110,10 +135,14 @@ def main() -> None:
                 base = min(rows["ssh + docker exec"])
                 what = "to the first output" if first else "to the end"
                 print(f"{' '.join(command)} ({what}):")
+                asked = min(rows["ssh: ask, then exec"])
                 for name, times in rows.items():
                     ratio = min(times) / base
                     verdict = "" if name.startswith("ssh") else \
                         f"   target <= 1.00  {'ok' if ratio <= 1.0 else 'MISSED'}"
+                    if name.endswith("cold"):
+                        verdict += f"   vs ask-then-exec {min(times) / asked:.2f}x " \
+                            f"{'ok' if min(times) <= asked else 'MISSED'}"
                     print(f"  {name:20s} {min(times) * 1000:6.0f} ms / "
                           f"{statistics.median(times) * 1000:6.0f} ms   ratio {ratio:.2f}x"
                           f"{verdict}")
