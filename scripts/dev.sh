@@ -29,8 +29,7 @@ setup() {
     if [ ! -x "$VENV/bin/python" ]; then
         python3 -m venv "$VENV"
     fi
-    if ! "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" --config-settings editable_mode=compat \
-            >"$VENV/pip.log" 2>&1; then
+    if ! "$VENV/bin/python" -m pip install -q -e "$ROOT[test]" >"$VENV/pip.log" 2>&1; then
         cat "$VENV/pip.log" >&2
         echo "swarmdeck: installing the package failed (log above, also in $VENV/pip.log)" >&2
         exit 1
