@@ -15,11 +15,10 @@ with the settings it was made with (TaskHint.fits).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from swarmdeck.cli.main import import_modules
+from swarmdeck.cli.main import beside_the_loop, import_modules
 
 if TYPE_CHECKING:
     import socket
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 
 # BODY(config, cluster, hints, early): early is the hint's HintCheck, or None
 Body = Callable[..., Awaitable[int]]
-SWITCH_INTERVAL = 0.001  # s: the loop's turn for an SSH packet while the imports run
 # imported as a command's own module is (cli.main.import_modules: without the cyclic
 # collector walking them); the transport package first, for its quick liboqs probe
 TRANSPORT = ("swarmdeck.core.transport", "swarmdeck.core.task_locate",
@@ -56,7 +54,6 @@ def run(args: argparse.Namespace, body: Body) -> int:
 
 async def _start(args: argparse.Namespace, body: Body, hints: TaskHints,
                  hint: TaskHint | None, sock: socket.socket | None) -> int:
-    import asyncio
 
     # the SSH transport (asyncssh) imported here, before the thread's imports start: the
     # dial goes out first, and their work fills its round trips
@@ -73,16 +70,12 @@ async def _start(args: argparse.Namespace, body: Body, hints: TaskHints,
 
         dial_ahead.start_for(args.config, args.cluster)
     try:
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL)
         try:
-            config, cluster = await asyncio.to_thread(_configured, args)
+            config, cluster = await beside_the_loop(_configured, args)
         except BaseException:
             if early is not None:
                 await early.discard()
             raise
-        finally:
-            sys.setswitchinterval(interval)
         return await body(config, cluster, hints, early)
     finally:
         await drop_dialled()  # one the config did not ask for after all

@@ -14,7 +14,7 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING
 
-from swarmdeck.cli.main import import_modules, said
+from swarmdeck.cli.main import beside_the_loop, import_modules, said
 from swarmdeck.core import dial_ahead  # asyncssh: imported with the module (see cli.main)
 from swarmdeck.core.errors import ConfigError, SwarmdeckError, UsageError
 from swarmdeck.core.sanitize import clean
@@ -71,7 +71,7 @@ async def _read(args: argparse.Namespace
     """The config and each chosen cluster's state (or error); the managers dialled first."""
     dial_ahead.start(args.config, args.cluster)
     try:
-        config, names = await asyncio.to_thread(_prepare, args)
+        config, names = await beside_the_loop(_prepare, args)
         return config, await _load(config, names)
     finally:
         await drop_dialled()

@@ -127,6 +127,25 @@ def import_modules(*modules: str) -> None:
         _import_command(module, _own_process)
 
 
+# the loop's turn for an SSH packet while a thread imports: Python hands the one lock it runs
+# under to another thread every 5 ms by default, so each socket call of the loop (a send, a
+# connect) waited up to that long for the importing thread, many times per handshake
+SWITCH_INTERVAL = 0.001
+
+
+async def beside_the_loop(work: Callable[..., Any], *args: Any) -> Any:
+    """WORK(*ARGS) in a thread (imports, validation: CPU) while the event loop keeps its SSH
+    handshakes going, the loop given a turn at least every SWITCH_INTERVAL."""
+    import asyncio
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        return await asyncio.to_thread(work, *args)
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def _import_command(module: str, own_process: bool) -> ModuleType:
     """The module that runs the command. In a process of its own, imported without the
     cyclic collector: pydantic's and asyncssh's imports had it walk their objects again and

@@ -29,7 +29,10 @@ from swarmdeck.core.errors import (
     HostUnreachable,
     TransportError,
 )
-from swarmdeck.core.transport import pubkey  # noqa: F401 - a login in one round trip
+from swarmdeck.core.transport import (
+    parse_once,  # noqa: F401 - ssh config and known_hosts parsed once
+    pubkey,  # noqa: F401 - a login in one round trip
+)
 from swarmdeck.core.transport.host_keys import CHANGED_KEYS, known_hosts_name, offered_key
 
 
