@@ -11,6 +11,9 @@ forward 127.0.0.1:PORT to the same container address, through the same node:
       placement hint (the manager is asked first); hinted: the one the previous run left
       (core.task_hint). With --against PYTHON, another install's (say main's) in the same
       rounds, interleaved
+  (a'') what one does without swarmdeck and without knowing where the task runs: the task's
+      node and container asked of the manager over ssh, the container's address asked of
+      that node, then ssh -L (the fair pair for swarmdeck cold, which asks the manager too)
   (a') the same on a new connection through a forward already up (what each further
       connection costs)
   (b) throughput: one GET of the SIZE MB file through a forward already up
@@ -129,6 +132,29 @@ def end(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+LOOKUP = ("set -- $(docker service ps -q --filter desired-state=running {service}); "
+          "set -- $(docker inspect --format "
+          "'{{{{.NodeID}}}} {{{{.Status.ContainerStatus.ContainerID}}}}' $1); "
+          "echo $(docker node inspect --format '{{{{.Description.Hostname}}}}' $1) $2")
+ADDRESS = ("docker inspect --format '{{{{json .NetworkSettings.Networks}}}}' {container}; "
+           "docker network inspect docker_gwbridge --format '{{{{json .Containers}}}}'")
+
+
+def looked_up(ssh_config: Path, port: int) -> list[str]:
+    """(a''): where the task runs asked of the manager, its address of its node, then the
+    ssh -L command for it."""
+    def ssh(host: str, command: str) -> str:
+        return subprocess.run(["ssh", "-F", str(ssh_config), host, command], env=ENV,
+                              capture_output=True, text=True, check=True, timeout=60).stdout
+    node, container = ssh(f"{NODE}-slow", LOOKUP.format(service=SERVICE)).split()
+    networks, bridge = ssh(f"{node}-slow", ADDRESS.format(container=container)).splitlines()
+    found = json.loads(networks)
+    address = found["bridge"]["IPAddress"] if "bridge" in found else \
+        json.loads(bridge)[container]["IPv4Address"].split("/")[0]
+    return ["ssh", "-F", str(ssh_config), "-N", "-o", "ExitOnForwardFailure=yes",
+            "-L", f"127.0.0.1:{port}:{address}:8080", f"{node}-slow"]
+
+
 def first_byte(make_argv) -> float:
     port = free_port()
     started = time.perf_counter()
@@ -195,6 +221,8 @@ def main() -> None:
                   f"{runs} rounds (best / median)")
             for _ in range(runs):
                 firsts.setdefault("ssh -L", []).append(first_byte(ssh))
+                firsts.setdefault("ask, then ssh -L", []).append(
+                    first_byte(lambda port: looked_up(ssh_config, port)))
                 for name, python in pythons.items():
                     shutil.rmtree(cache, ignore_errors=True)
                     firsts.setdefault(f"{name} cold", []).append(first_byte(swarmdeck(python)))
@@ -205,12 +233,14 @@ def main() -> None:
         finally:
             lab_bench.stop(procs)
             remove(lab)
-    base = min(firsts["ssh -L"])
+    base, asked = min(firsts["ssh -L"]), min(firsts["ask, then ssh -L"])
     print("  first byte (process start -> HTTP answer):")
     for name, times in firsts.items():
         ratio = min(times) / base
-        verdict = "" if name == "ssh -L" else \
+        verdict = "" if "ssh -L" in name else \
             f"   target <= 1.20  {'ok' if ratio <= 1.2 else 'MISSED'}"
+        if name.endswith("cold"):
+            verdict += f"   vs ask-then-ssh -L {min(times) / asked:.2f}x"
         print(f"    {name:18s} {min(times) * 1000:6.0f} ms / {statistics.median(times) * 1000:6.0f}"
               f" ms   ratio {ratio:.2f}x{verdict}")
     rate_ratio = ours_rate / theirs_rate
