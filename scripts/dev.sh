@@ -61,7 +61,8 @@ case "${1:-}" in
         setup
         "$VENV/bin/ruff" check src tests bench
         "$VENV/bin/mypy"  # what it checks and how: [tool.mypy] in pyproject.toml
-        "$VENV/bin/python" -m pytest -q tests
+        # the 25 slowest listed at the end: where the run's time goes, to keep it short
+        "$VENV/bin/python" -m pytest -q --durations=25 tests
         ;;
     *)
         echo "usage: sh scripts/dev.sh demo|test|setup" >&2

@@ -135,6 +135,8 @@ async def test_a_change_that_changes_nothing_is_refused_before_asking(make_app, 
                                                    for n in app._notifications))
         await pilot.pause(0.2)
         assert isinstance(app.screen, MainScreen)  # no question was asked
+        told = next(n for n in app._notifications if says in n.message)
+        assert told.severity == "information"  # said, not warned: nothing is wrong
     assert docker["prod"].posts == [] and AuditLog.default().read() == []
 
 

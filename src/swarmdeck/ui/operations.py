@@ -108,7 +108,8 @@ class ConsoleFront:
         self.widget = widget
 
     def tell(self, nothing: actions.Nothing) -> None:
-        self.widget.app.notify(clean(nothing.text), severity="warning", timeout=4)
+        # nothing is wrong: the cluster is already as asked
+        self.widget.app.notify(clean(nothing.text), severity="information", timeout=4)
 
     async def ask(self, plan: actions.Plan) -> bool:
         app: Any = self.widget.app

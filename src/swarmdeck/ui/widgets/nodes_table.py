@@ -50,7 +50,7 @@ class NodesTable(ObjectTable):
 
         unchanged = already(node, **wanted)
         if unchanged:
-            self.app.notify(clean(unchanged), severity="warning", timeout=4)
+            self.app.notify(clean(unchanged), severity="information", timeout=4)
         return unchanged is not None
 
     def action_availability(self, availability: str) -> None:
