@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.sanitize import clean
-from swarmdeck.ui.deck import Deck
+from swarmdeck.ui.deck import Deck, screen_cluster
 from swarmdeck.ui.screens.history import open_history
 
 if TYPE_CHECKING:
@@ -113,9 +113,13 @@ def main_screen(app: Deck) -> MainScreen:
 
 
 def cluster_here(app: Deck) -> str:
-    """The cluster of the screen on top (a doctor of staging: staging), else the main's."""
-    cluster = getattr(app.screen, "cluster", None)
-    return cluster if cluster in app.fleet.names else main_screen(app).cluster
+    """The cluster of the topmost screen that shows one (a doctor of staging: staging, with
+    a dialog over it too), else the main's."""
+    for screen in reversed(app.screen_stack):
+        cluster = screen_cluster(screen)
+        if cluster in app.fleet.names:
+            return cluster
+    return main_screen(app).cluster
 
 
 def back_to_main(app: Deck) -> MainScreen:

@@ -87,6 +87,11 @@ class Deck(App):
                         exit_on_error=False)
 
 
+def screen_cluster(screen: object) -> str:
+    """The cluster SCREEN shows ("" for a screen of none, or not one of the console's)."""
+    return screen.cluster if isinstance(screen, DeckScreen) else ""
+
+
 def deck_of(node: DOMNode) -> Deck:
     """The console app NODE belongs to."""
     return cast(Deck, node.app)

@@ -21,7 +21,7 @@ from swarmdeck.core.ops import progress as prog
 from swarmdeck.core.ops.base import ClusterOps, record_unreached
 from swarmdeck.core.ops.services import Started
 from swarmdeck.core.sanitize import clean
-from swarmdeck.ui.deck import Deck
+from swarmdeck.ui.deck import Deck, screen_cluster
 from swarmdeck.ui.screens.dialogs import ConfirmDialog, PromptDialog
 from swarmdeck.ui.screens.operation import OperationScreen
 from swarmdeck.ui.widgets.table import LiveTable
@@ -151,7 +151,7 @@ def split_key(widget: LiveTable) -> tuple[str, str] | None:
     if "/" in key:
         cluster, _, object_id = key.rpartition("/")
         return cluster, object_id
-    return getattr(screen, "cluster", ""), key
+    return screen_cluster(screen), key
 
 
 

@@ -14,6 +14,7 @@ from swarmdeck.core import actions
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.models import Node
 from swarmdeck.core.sanitize import clean
+from swarmdeck.ui.deck import screen_cluster
 from swarmdeck.ui.operations import guard, perform
 from swarmdeck.ui.screens.dialogs import PromptDialog
 from swarmdeck.ui.widgets.object_table import ObjectTable
@@ -106,7 +107,7 @@ class NodesTable(ObjectTable):
                 node.hostname, settings=ssh_settings(self.deck.config, cluster))))
 
     def action_add_node(self) -> None:
-        cluster = getattr(self.screen, "cluster", "")
+        cluster = screen_cluster(self.screen)
 
         async def flow() -> None:
             from swarmdeck.core.fleet import ssh_settings
