@@ -118,10 +118,29 @@ def test_keys_that_ask_someone_are_queried_first():
     assert not pubkey.signs_at_once(touch)
 
 
+def test_a_key_still_encrypted_is_not_decrypted_for_a_server_that_may_refuse_it(tmp_path):
+    """A passphrase asked for lazily (a callable) is asked only for a key the server said
+    it would take."""
+    path, key = tmp_path / "id", asyncssh.generate_private_key("ssh-ed25519")
+    key.write_private_key(path, passphrase="secret", cipher_name="aes256-cbc",
+                          format_name="pkcs8-pem")
+    key.write_public_key(tmp_path / "id.pub")  # with it, asyncssh decrypts only to sign
+    asked: list[str] = []
+
+    def passphrase(filename: str) -> str:
+        asked.append(filename)
+        return "secret"
+
+    encrypted = asyncssh.load_keypairs([str(path)], passphrase=passphrase)[0]
+    assert not pubkey.signs_at_once(encrypted) and asked == []
+
+
 class Conn:
-    def __init__(self, preferred: list[bytes] | None = None, keys: bool = True) -> None:
+    def __init__(self, preferred: list[bytes] | None = None, keys: bool = True,
+                 gss: object = None, host_keys: tuple = ()) -> None:
         self._auth_methods = [b"none"]
         self._public_key_auth = keys
+        self._gss, self._client_host_keys = gss, list(host_keys)
         self._preferred_auth = preferred if preferred is not None else \
             list(asyncssh.auth.get_supported_client_auth_methods())
 
@@ -130,7 +149,8 @@ def test_publickey_goes_first_unless_the_config_says_otherwise():
     conn = Conn()
     pubkey.publickey_first(conn)
     assert conn._auth_methods == [b"publickey", b"none"]  # "none" next, without a key
-    for untouched in (Conn(keys=False), Conn([b"password", b"publickey"])):
+    for untouched in (Conn(keys=False), Conn([b"password", b"publickey"]),
+                      Conn(gss=object()), Conn(host_keys=("a host key",))):
         pubkey.publickey_first(untouched)
         assert untouched._auth_methods == [b"none"]
     chosen = Conn([b"publickey", b"password"])

@@ -177,7 +177,7 @@ class Fleet:
         """Until the clusters shown first have loaded or failed once (at most
         FIRST_SCREEN_WAIT seconds), or the screen shows others."""
         if self._first_screen is None:
-            done = self._first_screen = asyncio.Event()
+            done = asyncio.Event()
             waited = [self.inventory(n) for n in self.shown or () if n in self.config.clusters]
             stops: list[Callable[[], None]] = []
 
@@ -188,6 +188,7 @@ class Fleet:
 
             for inv in waited:
                 stops.append(inv.subscribe(heard))
+            self._first_screen = done  # the others wait on it from now (set in any case)
             if all(inv.state.loaded or inv.state.error is not None for inv in waited):
                 done.set()
             try:
