@@ -6,19 +6,20 @@ and signs only then: two round trips more on every new connection (100 ms on a 5
 every command and every node connection pays them).
 
 - publickey_first(): a connection that has keys (and no GSS or hostbased way in) starts
-  with publickey. A server that refuses
-  it lists its methods in the refusal, as it would for "none", and the login goes on from
-  there; without a key, "none" comes next as before. Left alone when the ssh config's
-  PreferredAuthentications puts another method first.
+  with publickey. A server that refuses it lists its methods in the refusal, as it would
+  for "none", and the login goes on from there; without a key, "none" comes next as before.
+  Left alone when the ssh config's PreferredAuthentications puts another method first.
 - RFC 4252 section 7 lets a client send the signed request at once, and the server answers
   it as it answers the query: success, or failure and the next key is tried.
 
 Here a key held in this process in the clear (read from a key file) is signed at once.
 Signing it costs well under a millisecond and asks nobody. A key of an agent (an agent may
 ask its user to confirm each signature), a security key (a touch), a token, a signing helper
-or a key still encrypted (its passphrase) is asked about first, as before. If asyncssh's client public key auth no longer looks as expected (another
-version), nothing is changed and logins work as asyncssh does them
-(tests/unit/test_pubkey_login.py fails then, to say so).
+or a key still encrypted (its passphrase) is asked about first, as before.
+
+If asyncssh's client public key auth no longer looks as expected (another version), nothing
+is changed and logins work as asyncssh does them (tests/unit/test_pubkey_login.py fails
+then, to say so).
 """
 
 from __future__ import annotations
