@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from waits import wait_until
 
 
 def address(lab, alias: str) -> str:
@@ -129,7 +130,6 @@ def test_init_groups_the_managers_of_one_swarm_from_the_ssh_config(lab, machine,
 async def test_console_ctx_add_follows_the_new_cluster_live(lab, tmp_path):
     """`:ctx add` in a console on the real fleet: staging's manager is asked, the config
     gains the cluster under the hand-written text, and its services appear on screen."""
-    import time
 
     from swarmdeck.core.config import load_config
     from swarmdeck.core.fleet import Fleet
@@ -145,12 +145,6 @@ async def test_console_ctx_add_follows_the_new_cluster_live(lab, tmp_path):
     config = load_config(path)
     app = SwarmdeckApp(config, Fleet(config), start_cluster="prod")
 
-    async def until(pilot, predicate, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not predicate():
-            await pilot.pause(0.2)
-        return predicate()
-
     def services() -> set[str]:
         table = app.screen.query_one("#services", LiveTable)
         return {str(table.get_cell(k, "name")).strip() for k in table.rows}
@@ -163,9 +157,9 @@ async def test_console_ctx_add_follows_the_new_cluster_live(lab, tmp_path):
     async with app.run_test(size=(140, 40)) as pilot:
         main = app.screen
         await pilot.press("colon")
-        assert await until(pilot, lambda: isinstance(app.screen, CommandScreen), 5)
+        assert await wait_until(pilot, lambda: isinstance(app.screen, CommandScreen), 5)
         await pilot.press(*"ctx add stg staging-m1", "enter")
-        assert await until(pilot, lambda: main.cluster == "stg", 20), \
+        assert await wait_until(pilot, lambda: main.cluster == "stg", 20), \
             [str(n.message) for n in app._notifications]
-        assert await until(pilot, lambda: theirs <= services(), 30), theirs - services()
+        assert await wait_until(pilot, lambda: theirs <= services(), 30), theirs - services()
     assert path.read_text() == hand + '\n[clusters.stg]\nmanagers = ["staging-m1"]\n'

@@ -4,7 +4,8 @@ with `docker` appears without any key pressed."""
 from __future__ import annotations
 
 import asyncio
-import time
+
+from waits import wait_until
 
 from swarmdeck.core.config import load_config
 from swarmdeck.core.fleet import Fleet
@@ -19,13 +20,6 @@ def cells(app, selector: str, column: str) -> dict[str, str]:
             for k in table.rows}
 
 
-async def wait_until(pilot, predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await pilot.pause(0.2)
-    return predicate()
 
 
 async def test_console_shows_the_lab_and_follows_a_docker_scale(lab):

@@ -12,6 +12,7 @@ import time
 
 import pytest
 from cli_checks import ok
+from waits import wait_until
 
 from swarmdeck.core.config import load_config
 from swarmdeck.core.errors import LabError
@@ -54,13 +55,6 @@ def scaled(app, name: str) -> bool:
                and "replicas 1 -> 2" in r["details"] for r in rows(app))
 
 
-async def wait_until(pilot, predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await pilot.pause(0.2)
-    return predicate()
 
 
 async def test_the_events_view_shows_a_scale_done_with_docker(lab, service, swarmdeck):

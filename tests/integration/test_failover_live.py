@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from cli_checks import ok, refused
+from waits import wait_until
 
 from swarmdeck.core import doctor
 from swarmdeck.core.audit import AuditLog
@@ -63,13 +64,6 @@ def header(app) -> str:
     return shown.plain if shown is not None else ""
 
 
-async def wait_until(pilot, predicate, timeout: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await pilot.pause(step)
-    return predicate()
 
 
 def service_rows(app) -> int:
