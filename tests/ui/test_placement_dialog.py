@@ -210,9 +210,11 @@ async def test_no_node_satisfies_is_a_warning_in_the_confirmation(make_app, dock
         assert app.screen.question == (
             "no node satisfies node.labels.zone==c; tasks will stay pending.\n"
             "Pin shop_worker on prod anyway?")
-        await pilot.click("#no")  # cancelled: nothing written
+        await pilot.click("#no")  # cancelled: nothing written, the "no" on record
         await pilot.pause(0.2)
         assert docker["prod"].posts == []
+        assert [(e["action"], e["target"], e["result"]) for e in AuditLog.default().read()] \
+            == [("pin", "shop_worker", "cancelled")]
 
         dialog = await open_dialog(app, pilot, "shop_worker")
         dialog.query_one("#label", Input).value = "zone=c"

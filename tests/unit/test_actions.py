@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from fake_cluster import FakeDocker
 
-from swarmdeck.cli.ops import TerminalFront
+from swarmdeck.cli.front import TerminalFront
 from swarmdeck.core import actions
 from swarmdeck.core.audit import AuditLog
 from swarmdeck.core.errors import NotConfirmed, ReadOnly, UsageError
@@ -123,7 +123,7 @@ async def test_the_terminal_asks_the_plans_own_question(docker, tmp_path, monkey
     """What the CLI prints is plan.question itself (the console's dialog shows the same
     attribute: tests/ui)."""
     asked: list[tuple[str, str | None]] = []
-    monkeypatch.setattr("swarmdeck.cli.ops.confirm",
+    monkeypatch.setattr("swarmdeck.cli.front.confirm",
                         lambda q, *, yes, typed=None: asked.append((q, typed)))
     front = Front()
     ops = make_ops(docker, tmp_path)
@@ -138,3 +138,43 @@ async def _planned(ops, action, front):
     planned = await action.plan(ops)
     assert isinstance(planned, actions.Plan)
     yield planned
+
+
+async def test_a_pin_no_node_could_run_is_refused_unless_forced_then_asked_as_a_danger(
+        docker, tmp_path):
+    from swarmdeck.core.errors import Refused
+    from swarmdeck.core.ops import placement as ops_placement
+
+    def decide(found, cluster):
+        return ops_placement.plan_pin(found, cluster, label="zone=nowhere")
+
+    ops = make_ops(docker, tmp_path)
+    front = Front()
+    with pytest.raises(Refused, match="pin shop_web refused: no node satisfies"):
+        await actions.run_action(ops, actions.placement("shop_web", "pin", decide), front)
+    assert front.asked == [] and docker.posts == []
+    forced = Front(answer=False)
+    with pytest.raises(NotConfirmed):
+        await actions.run_action(ops, actions.placement("shop_web", "pin", decide, force=True),
+                                 forced)
+    plan = forced.asked[0]
+    assert plan.danger and plan.question.startswith("no node satisfies")
+    assert plan.question.endswith("Pin shop_web on prod anyway?")
+    assert any(line.startswith("after the change:") and "zone==nowhere" in line
+               for line in plan.details)
+    assert docker.posts == []
+
+
+async def test_unpinning_what_has_no_constraint_is_said_not_asked(docker, tmp_path):
+    from swarmdeck.core.ops import placement as ops_placement
+
+    ops = make_ops(docker, tmp_path)
+    front = Front()
+    found = await ops_placement.survey(ops, "shop_web")
+    assert found.constraints == []  # the recorded shop_web runs anywhere
+    action = actions.placement("shop_web", "unpin", lambda now, cluster: ops_placement.plan_unpin(
+        now, cluster, everything=True))
+    assert await actions.run_action(ops, action, front) is None
+    assert [n.text for n in front.told] == \
+        [f"shop_web: constraints already {ops_placement.listed([])}: nothing to change"]
+    assert front.asked == [] and docker.posts == []

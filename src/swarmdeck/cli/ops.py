@@ -12,6 +12,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
+from swarmdeck.cli.front import act
 from swarmdeck.cli.prompt import confirm
 from swarmdeck.cli.render import load_config
 from swarmdeck.cli.session import change_session, follow, pick_cluster
@@ -19,7 +20,6 @@ from swarmdeck.core import actions
 from swarmdeck.core.config import Config
 from swarmdeck.core.errors import UsageError
 from swarmdeck.core.ops.base import ClusterOps
-from swarmdeck.core.ops.services import Started
 from swarmdeck.core.sanitize import clean, clean_lines
 
 
@@ -122,68 +122,34 @@ def _refuse_early(ops: ClusterOps, action: str, target: str) -> None:
     ops.check_writable(action, target)
 
 
-class TerminalFront:
-    """How a change action (core.actions) meets the operator on the terminal: the plan
-    printed, the question asked (or --yes), the change followed (unless --detach)."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-
-    def _details(self, heading: str | None, lines: list[str]) -> None:
-        if heading:
-            print(clean(heading))
-        for line in lines:
-            print(clean(f"  {line}" if heading else line))
-
-    def tell(self, nothing: actions.Nothing) -> None:
-        self._details(nothing.heading, nothing.details)
-        print(clean(nothing.text))
-
-    async def ask(self, plan: actions.Plan) -> bool:
-        self._details(plan.heading, plan.details)
-        confirm(plan.question, yes=self.args.yes, typed=plan.typed)  # raises when not
-        return True
-
-    async def carry_out(self, ops: ClusterOps, plan: actions.Plan) -> int:
-        result = await plan.change(ops, lambda m: print(f"  {clean(m)}", flush=True))
-        if isinstance(result, Started):
-            return await follow(ops, result, self.args, good=plan.good)
-        print(clean(result))
-        return 0
-
-
-async def _act(ops: ClusterOps, action: actions.Action, args: argparse.Namespace) -> int:
-    return await actions.run_action(ops, action, TerminalFront(args)) or 0
-
-
 async def _scale(ops: ClusterOps, args) -> int:
     from swarmdeck.core.ops import services
 
-    return await _act(ops, actions.scale(services.parse_scale(args.targets), force=args.force),
+    return await act(ops, actions.scale(services.parse_scale(args.targets), force=args.force),
                       args)
 
 
 async def _update(ops: ClusterOps, args) -> int:
     login = args.with_registry_auth
     if args.pull:
-        return await _act(ops, actions.pull_update(args.service, args.image,
+        return await act(ops, actions.pull_update(args.service, args.image,
                                                    docker_login=login), args)
-    return await _act(ops, actions.update_image(args.service, args.image, docker_login=login),
+    return await act(ops, actions.update_image(args.service, args.image, docker_login=login),
                       args)
 
 
 async def _restart(ops: ClusterOps, args) -> int:
-    return await _act(ops, actions.restart(args.service), args)
+    return await act(ops, actions.restart(args.service), args)
 
 
 async def _rollback(ops: ClusterOps, args) -> int:
-    return await _act(ops, actions.rollback(args.service), args)
+    return await act(ops, actions.rollback(args.service), args)
 
 
 async def _rm(ops: ClusterOps, args) -> int:
     if args.kind == "service":
-        return await _act(ops, actions.remove_service(args.name), args)
-    return await _act(ops, actions.remove_stack(args.name), args)
+        return await act(ops, actions.remove_service(args.name), args)
+    return await act(ops, actions.remove_stack(args.name), args)
 
 
 async def _node(ops: ClusterOps, args) -> int:
@@ -191,11 +157,11 @@ async def _node(ops: ClusterOps, args) -> int:
 
     action = args.node_action
     if action == "add":
-        return await _act(ops, actions.node_add(
+        return await act(ops, actions.node_add(
             args.destination, args.role, settings=ssh_settings(_config(ops), ops.cluster),
             advertise_addr=args.advertise_addr, timeout=args.timeout), args)
     if action == "rm":
-        return await _act(ops, actions.node_remove(
+        return await act(ops, actions.node_remove(
             args.node, settings=ssh_settings(_config(ops), ops.cluster),
             timeout=args.timeout), args)
     if action == "label":
@@ -205,11 +171,11 @@ async def _node(ops: ClusterOps, args) -> int:
         if edits.empty:
             raise UsageError("no label to add or remove",
                              hint="KEY=VALUE sets one, --rm KEY removes one")
-        return await _act(ops, actions.node_labels(args.node, edits), args)
+        return await act(ops, actions.node_labels(args.node, edits), args)
     if action in ("promote", "demote"):
-        return await _act(ops, actions.node_role(
+        return await act(ops, actions.node_role(
             args.node, "manager" if action == "promote" else "worker"), args)
-    return await _act(ops, actions.node_availability(
+    return await act(ops, actions.node_availability(
         args.node, "active" if action == "activate" else action), args)
 
 
@@ -219,7 +185,7 @@ async def _token(ops: ClusterOps, args) -> int:
     if args.token_action == "show":
         print(clean(await tokens.show(ops, args.role, reveal=args.reveal)))
         return 0
-    return await _act(ops, actions.token_rotate(args.role, reveal=args.reveal), args)
+    return await act(ops, actions.token_rotate(args.role, reveal=args.reveal), args)
 
 
 COMMANDS: dict[str, Callable[[ClusterOps, argparse.Namespace], Awaitable[int]]] = {

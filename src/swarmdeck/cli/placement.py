@@ -12,8 +12,9 @@ import argparse
 import asyncio
 
 from swarmdeck.cli import render
-from swarmdeck.cli.prompt import confirm
-from swarmdeck.cli.session import change_session, follow, pick_cluster
+from swarmdeck.cli.front import act
+from swarmdeck.cli.session import change_session, pick_cluster
+from swarmdeck.core import actions
 from swarmdeck.core.config import Config
 from swarmdeck.core.ops import placement as ops_placement
 from swarmdeck.core.ops.base import ClusterOps
@@ -75,27 +76,15 @@ def _as_json(cluster: str, found: ops_placement.Survey, placed: Placement) -> di
 
 
 async def _change(ops: ClusterOps, args: argparse.Namespace) -> int:
-    action = args.command
-    ops.check_writable(action, args.service)  # read-only: refused before any question
-    found = await ops_placement.survey(ops, args.service)
-    if action == "pin":
-        change = ops_placement.plan_pin(found, ops.cluster, node=args.node, label=args.label,
-                                        constraint=args.constraint)
+    """Pin or unpin through the one policy (core.actions): read-only refused first, the
+    plan read from the cluster and shown, asked (or --yes), made and followed."""
+    where = {"node": args.node, "label": args.label, "constraint": args.constraint}
+    if args.command == "pin":
+        def decide(found: ops_placement.Survey, cluster: str) -> ops_placement.Change:
+            return ops_placement.plan_pin(found, cluster, **where)
     else:
-        change = ops_placement.plan_unpin(found, ops.cluster, node=args.node,
-                                          label=args.label, constraint=args.constraint,
-                                          everything=args.everything)
-    if not change.changed:
-        print(clean(f"{found.name}: constraints already "
-                    f"{ops_placement.listed(change.after)}: nothing to change"))
-        return 0
-    for line in change.lines():
-        print(clean(line))
-    force = getattr(args, "force", False)
-    refusal = change.refusal(force=force)
-    if refusal is not None:
-        raise refusal
-    confirm(clean(f"{action.capitalize()} {found.name} on {ops.cluster}"
-                  + ("" if change.placement.placeable else
-                     " although its tasks will stay pending") + "?"), yes=args.yes)
-    return await follow(ops, await ops_placement.apply(ops, change, force=force), args)
+        def decide(found: ops_placement.Survey, cluster: str) -> ops_placement.Change:
+            return ops_placement.plan_unpin(found, cluster, everything=args.everything,
+                                            **where)
+    return await act(ops, actions.placement(args.service, args.command, decide,
+                                             force=getattr(args, "force", False)), args)

@@ -192,6 +192,33 @@ def remove_stack(stack: str) -> Action:
     return Action("remove stack", stack, plan)
 
 
+def placement(service: str, name: str, decide: Callable[[Any, str], Any], *,
+              force: bool = False) -> Action:
+    """Pin, unpin or set SERVICE's placement constraints (NAME: the audit's action).
+    DECIDE(survey, cluster) gives the core.ops.placement Change from the service and the
+    nodes as they are now. A change after which no node could run the tasks is refused
+    unless FORCE; forced, it is asked as a danger, the verdict first."""
+    from swarmdeck.core.ops import placement as ops_placement
+
+    async def plan(ops: ClusterOps) -> Plan | Nothing:
+        found = await ops_placement.survey(ops, service)
+        change = decide(found, ops.cluster)
+        if not change.changed:
+            return Nothing(f"{found.name}: constraints already "
+                           f"{ops_placement.listed(change.after)}: nothing to change")
+        refusal = change.refusal(force=force)
+        if refusal is not None:
+            raise refusal
+        verb, placeable = change.action.capitalize(), change.placement.placeable
+        question = f"{verb} {found.name} on {ops.cluster}?" if placeable else \
+            f"{change.placement.verdict()}.\n{verb} {found.name} on {ops.cluster} anyway?"
+        return Plan(f"{change.action} {found.name}", question,
+                    lambda o, _say: ops_placement.apply(o, change, force=force),
+                    details=change.lines(), danger=not placeable)
+
+    return Action(name, service, plan)
+
+
 # ---- nodes -------------------------------------------------------------------------------
 _VERBS = {"drain": "Drain", "active": "Activate", "pause": "Pause"}
 

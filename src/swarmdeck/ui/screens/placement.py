@@ -3,9 +3,10 @@
 The dialog shows the service's placement constraints and the nodes that can run it now, and
 builds a change: untick a constraint to remove it, pin to one of the cluster's nodes, to a
 node label, or add any expression. Under it a preview says where the tasks could run after
-the change, or warns that no node could. The change then goes the way of every console
-change: ui.operations.guard (read-only: refused, audited), a question, run_change. Everything
-read from the cluster is made inert before it is shown.
+the change, or warns that no node could. The change then goes the way of every change, in
+the console as in the CLI (core.actions.placement through ui.operations.perform): read-only
+refused and audited, the plan read again from the cluster, a question (a "no" on record),
+the change followed. Everything read from the cluster is made inert before it is shown.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from swarmdeck.core import actions
 from swarmdeck.core.errors import SwarmdeckError
 from swarmdeck.core.models import Node, Service
 from swarmdeck.core.ops import placement as ops_placement
@@ -34,8 +36,7 @@ from swarmdeck.core.placement import (
 )
 from swarmdeck.core.sanitize import clean
 from swarmdeck.ui.deck import Deck
-from swarmdeck.ui.operations import guard, run_change
-from swarmdeck.ui.screens.dialogs import ConfirmDialog
+from swarmdeck.ui.operations import perform
 
 
 def node_option(node: Node) -> Text:
@@ -173,15 +174,8 @@ async def edit_placement(widget: Widget, cluster: str, service: Service) -> None
     if after is None:
         return
     change = ops_placement.plan(found, after)
-    checked = await guard(widget, cluster, change.action, found.name)
-    if checked is None:
-        return
-    question = f"{change.action.capitalize()} {found.name} on {cluster}?"
-    if not change.placement.placeable:
-        question = (f"{change.placement.verdict()}.\n{change.action.capitalize()} "
-                    f"{found.name} on {cluster} anyway?")
-    if await app.push_screen_wait(ConfirmDialog(question, details=change.lines(),
-                                                danger=not change.placement.placeable)):
-        # confirmed with the warning in view: that is the force
-        await run_change(widget, checked, f"{change.action} {found.name}",
-                         lambda o, _s: ops_placement.apply(o, change, force=True))
+    # the plan is read again from the cluster when it is asked (core.actions): confirmed
+    # with a warning in view is the force
+    await perform(widget, cluster, actions.placement(
+        found.name, change.action,
+        lambda now, _cluster: ops_placement.plan(now, after, change.action), force=True))
