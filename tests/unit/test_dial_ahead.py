@@ -85,6 +85,25 @@ def test_only_the_named_clusters_that_exist_are_dialled(tmp_path):
     assert first_dials(str(tmp_path / "missing.toml")) == []
 
 
+@pytest.mark.dials_ahead
+def test_exec_and_port_forward_dial_the_one_cluster_they_will_use(tmp_path, monkeypatch):
+    """start_for (cli.early, without a hint): the cluster named, or the only one in the file;
+    with several and none named the command is refused, so nothing is dialled."""
+    from swarmdeck.core import dial_ahead
+
+    dialled: list[Destination] = []
+    monkeypatch.setattr(dial_ahead, "dial_ahead", lambda dest, _settings: dialled.append(dest))
+    two = written(tmp_path, SAME["plain"])
+    assert dial_ahead.start_for(str(two), "b") == 1 and dialled == [Destination(None, "b1")]
+    assert dial_ahead.start_for(str(two), None) == 0 and len(dialled) == 1
+    assert dial_ahead.start_for(str(two), "nope") == 0 and len(dialled) == 1
+    one = tmp_path / "one"
+    one.mkdir()
+    only = written(one, '[clusters.a]\nmanagers = ["ops@a1:2222"]\n')
+    assert dial_ahead.start_for(str(only), None) == 1
+    assert dialled[-1] == Destination("ops", "a1", 2222)
+
+
 # ---- a manager on this machine ------------------------------------------------------------
 class Manager:
     """An SSH server (its own loop, in a thread) whose unix-socket channels reach a fake

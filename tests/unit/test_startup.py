@@ -188,3 +188,23 @@ def test_a_bad_port_spec_is_refused_before_the_ssh_stack_loads(tmp_path):
     assert "'80:99999': ports are 1 to 65535" in proc.stderr
     assert "swarmdeck.core.port_spec" in modules
     assert heavy_in(modules) == set()
+
+
+async def test_the_importing_thread_gives_the_loop_its_turn_and_the_interval_comes_back():
+    """cli.main.beside_the_loop: while a thread imports, Python hands the loop its turn every
+    SWITCH_INTERVAL (not every 5 ms, which held each socket call of a handshake back); the
+    interval is put back afterwards, after a failure too."""
+    import sys
+
+    from swarmdeck.cli import main as cli_main
+
+    before = sys.getswitchinterval()
+    assert await cli_main.beside_the_loop(sys.getswitchinterval) == cli_main.SWITCH_INTERVAL
+    assert sys.getswitchinterval() == before
+
+    def fails() -> None:
+        raise ValueError("bad config")
+
+    with pytest.raises(ValueError, match="bad config"):
+        await cli_main.beside_the_loop(fails)
+    assert sys.getswitchinterval() == before
