@@ -75,20 +75,11 @@ def timed(argv: list[str], env: dict[str, str], *, expect: bytes | None) -> tupl
     return (first_at if first else ended), ended
 
 
-LOOKUP = ("set -- $(docker service ps -q --filter desired-state=running {service}); "
-          "set -- $(docker inspect --format "
-          "'{{{{.NodeID}}}} {{{{.Status.ContainerStatus.ContainerID}}}}' $1); "
-          "echo $(docker node inspect --format '{{{{.Description.Hostname}}}}' $1) $2")
-
-
 def looked_up(ssh_config: Path, command: list[str], env: dict[str, str], *,
               expect: bytes | None) -> tuple[float, float]:
     """(b'): the task's node and container asked of the manager, then docker exec there."""
     started = time.perf_counter()
-    where = subprocess.run(["ssh", "-F", str(ssh_config), "prod-m1-slow",
-                            LOOKUP.format(service=SERVICE)],
-                           capture_output=True, text=True, env=env, timeout=60, check=True)
-    node, container = where.stdout.split()
+    node, container = lab_bench.where_it_runs(ssh_config, "prod-m1-slow", SERVICE, env)
     first, ended = timed(["ssh", "-F", str(ssh_config), f"{node}-slow", "docker", "exec",
                           container, *command], env, expect=None)
     took = time.perf_counter() - started

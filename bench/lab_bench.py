@@ -73,6 +73,25 @@ def start(lab: Lab, work: Path, ports: dict[str, int], delay: float, *,
     return ssh_config, procs
 
 
+# a running task of SERVICE: its node's hostname and its container's ID, as an operator without
+# swarmdeck asks a manager for them over ssh (one remote shell, so one ssh call)
+_WHERE = ("set -- $(docker service ps -q --filter desired-state=running {service}); "
+          "set -- $(docker inspect --format "
+          "'{{{{.NodeID}}}} {{{{.Status.ContainerStatus.ContainerID}}}}' $1); "
+          "echo $(docker node inspect --format '{{{{.Description.Hostname}}}}' $1) $2")
+
+
+def where_it_runs(ssh_config: Path, manager: str, service: str,
+                  env: dict[str, str]) -> tuple[str, str]:
+    """(node hostname, container ID) of a running task of SERVICE, asked of MANAGER over
+    ssh: what a bench's "ask, then ssh" pair pays before it can reach the task."""
+    out = subprocess.run(["ssh", "-F", str(ssh_config), manager, _WHERE.format(service=service)],
+                         capture_output=True, text=True, env=env, timeout=60,
+                         check=True).stdout
+    node, container = out.split()
+    return node, container
+
+
 def stop(procs: list[subprocess.Popen]) -> None:
     for proc in procs:
         proc.terminate()

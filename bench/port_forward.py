@@ -76,15 +76,22 @@ def deploy(lab: Lab) -> str:
         if time.monotonic() > deadline:
             raise SystemExit(f"{SERVICE} did not start on {NODE}")
         time.sleep(0.5)
-    # as core.port_forward.container_address finds it: a task on no overlay network is on
-    # the node's default bridge, one on an overlay is on its docker_gwbridge
-    networks = json.loads(lab.docker_on(NODE, "inspect", "--format",
-                                        "{{json .NetworkSettings.Networks}}", ids[0]))
-    if "bridge" in networks:
-        return networks["bridge"]["IPAddress"]
-    on_bridge = json.loads(lab.docker_on(NODE, "network", "inspect", "docker_gwbridge",
-                                         "--format", "{{json .Containers}}"))
-    return on_bridge[ids[0]]["IPv4Address"].split("/")[0]
+    networks = lab.docker_on(NODE, "inspect", "--format",
+                             "{{json .NetworkSettings.Networks}}", ids[0])
+    gwbridge = lab.docker_on(NODE, "network", "inspect", "docker_gwbridge",
+                             "--format", "{{json .Containers}}")
+    return address_of(networks, gwbridge, ids[0])
+
+
+def address_of(networks: str, gwbridge: str, container: str) -> str:
+    """CONTAINER's address as its node reaches it, from its networks and the node's
+    docker_gwbridge containers (JSON), as core.port_forward.container_address finds it: a
+    task on no overlay network is on the node's default bridge, one on an overlay is on its
+    docker_gwbridge."""
+    found = json.loads(networks)
+    if "bridge" in found:
+        return found["bridge"]["IPAddress"]
+    return json.loads(gwbridge)[container]["IPv4Address"].split("/")[0]
 
 
 def remove(lab: Lab) -> None:
@@ -132,10 +139,6 @@ def end(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-LOOKUP = ("set -- $(docker service ps -q --filter desired-state=running {service}); "
-          "set -- $(docker inspect --format "
-          "'{{{{.NodeID}}}} {{{{.Status.ContainerStatus.ContainerID}}}}' $1); "
-          "echo $(docker node inspect --format '{{{{.Description.Hostname}}}}' $1) $2")
 ADDRESS = ("docker inspect --format '{{{{json .NetworkSettings.Networks}}}}' {container}; "
            "docker network inspect docker_gwbridge --format '{{{{json .Containers}}}}'")
 
@@ -143,16 +146,13 @@ ADDRESS = ("docker inspect --format '{{{{json .NetworkSettings.Networks}}}}' {co
 def looked_up(ssh_config: Path, port: int) -> list[str]:
     """(a''): where the task runs asked of the manager, its address of its node, then the
     ssh -L command for it."""
-    def ssh(host: str, command: str) -> str:
-        return subprocess.run(["ssh", "-F", str(ssh_config), host, command], env=ENV,
-                              capture_output=True, text=True, check=True, timeout=60).stdout
-    node, container = ssh(f"{NODE}-slow", LOOKUP.format(service=SERVICE)).split()
-    networks, bridge = ssh(f"{node}-slow", ADDRESS.format(container=container)).splitlines()
-    found = json.loads(networks)
-    address = found["bridge"]["IPAddress"] if "bridge" in found else \
-        json.loads(bridge)[container]["IPv4Address"].split("/")[0]
-    return ["ssh", "-F", str(ssh_config), "-N", "-o", "ExitOnForwardFailure=yes",
-            "-L", f"127.0.0.1:{port}:{address}:8080", f"{node}-slow"]
+    node, container = lab_bench.where_it_runs(ssh_config, f"{NODE}-slow", SERVICE, ENV)
+    networks, gwbridge = subprocess.run(
+        ["ssh", "-F", str(ssh_config), f"{node}-slow", ADDRESS.format(container=container)],
+        env=ENV, capture_output=True, text=True, check=True, timeout=60).stdout.splitlines()
+    return ["ssh", "-F", str(ssh_config), "-N", "-o", "ExitOnForwardFailure=yes", "-L",
+            f"127.0.0.1:{port}:{address_of(networks, gwbridge, container)}:8080",
+            f"{node}-slow"]
 
 
 def first_byte(make_argv) -> float:

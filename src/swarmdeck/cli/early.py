@@ -54,7 +54,6 @@ def run(args: argparse.Namespace, body: Body) -> int:
 
 async def _start(args: argparse.Namespace, body: Body, hints: TaskHints,
                  hint: TaskHint | None, sock: socket.socket | None) -> int:
-
     # the SSH transport (asyncssh) imported here, before the thread's imports start: the
     # dial goes out first, and their work fills its round trips
     import_modules(*TRANSPORT)

@@ -126,16 +126,16 @@ async def _scale(ops: ClusterOps, args) -> int:
     from swarmdeck.core.ops import services
 
     return await act(ops, actions.scale(services.parse_scale(args.targets), force=args.force),
-                      args)
+                     args)
 
 
 async def _update(ops: ClusterOps, args) -> int:
     login = args.with_registry_auth
     if args.pull:
         return await act(ops, actions.pull_update(args.service, args.image,
-                                                   docker_login=login), args)
+                                                  docker_login=login), args)
     return await act(ops, actions.update_image(args.service, args.image, docker_login=login),
-                      args)
+                     args)
 
 
 async def _restart(ops: ClusterOps, args) -> int:

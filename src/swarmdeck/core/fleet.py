@@ -181,15 +181,17 @@ class Fleet:
             waited = [self.inventory(n) for n in self.shown or () if n in self.config.clusters]
             stops: list[Callable[[], None]] = []
 
+            def answered() -> bool:  # loaded, or failed once
+                return all(inv.state.loaded or inv.state.error is not None for inv in waited)
+
             def heard(change: Change) -> None:
-                if change.kind in ("loaded", "connection") and all(
-                        inv.state.loaded or inv.state.error is not None for inv in waited):
+                if change.kind in ("loaded", "connection") and answered():
                     done.set()
 
             for inv in waited:
                 stops.append(inv.subscribe(heard))
             self._first_screen = done  # the others wait on it from now (set in any case)
-            if all(inv.state.loaded or inv.state.error is not None for inv in waited):
+            if answered():
                 done.set()
             try:
                 async with asyncio.timeout(FIRST_SCREEN_WAIT):
